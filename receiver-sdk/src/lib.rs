@@ -6,3 +6,4 @@ mod secret;
 pub mod verify;
 
 pub use secret::Secret;
+pub mod store;

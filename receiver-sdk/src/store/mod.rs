@@ -1,0 +1,237 @@
+//! Storage for ordering marks and handled-delivery ids.
+//!
+//! The pipeline needs four things from storage: read the ordering mark of a key, ask whether a
+//! delivery was already handled, durably record both after a handler succeeds, and forget
+//! delivery ids once their retention window has passed. [`Store`] is that contract; every
+//! backend lives in its own module and passes the same behaviour tests.
+
+mod memory;
+mod sled;
+
+pub use self::memory::MemoryStore;
+pub use self::sled::{SledStore, SledStoreBuilder};
+
+use async_trait::async_trait;
+
+/// Identifies one ordering mark: the newest `created_at` seen for an entity, per endpoint and,
+/// when ordering is per event type, per event type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderingKey {
+    /// The endpoint's name, so two endpoints never share marks.
+    pub endpoint: String,
+    /// The event type, or empty when ordering is per entity across event types.
+    pub event_type: String,
+    /// The entity's kind, where the sender gives one (empty otherwise).
+    pub entity_type: String,
+    /// The entity's id.
+    pub entity_id: String,
+}
+
+impl OrderingKey {
+    /// The key's stable byte encoding: length-prefixed parts, so no id can forge another key by
+    /// containing a separator.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_parts(&[
+            &self.endpoint,
+            &self.event_type,
+            &self.entity_type,
+            &self.entity_id,
+        ])
+    }
+}
+
+/// Identifies one handled delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeliveryKey {
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// The sender's delivery id, or `sha256:<hex of the body>` when the sender sends none.
+    pub id: String,
+}
+
+impl DeliveryKey {
+    /// The key's stable byte encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_parts(&[&self.endpoint, &self.id])
+    }
+}
+
+fn encode_parts(parts: &[&str]) -> Vec<u8> {
+    let len = parts.iter().map(|p| p.len() + 4).sum();
+    let mut out = Vec::with_capacity(len);
+    for part in parts {
+        // Ids longer than 4 GiB cannot reach here: bodies and headers are far smaller.
+        out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+/// What to record once a handler has succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// Advance this ordering mark to this time (nanoseconds since the Unix epoch). A store
+    /// never moves a mark backwards.
+    pub mark: Option<(OrderingKey, i64)>,
+    /// Remember this delivery as handled until this time (seconds since the Unix epoch).
+    pub delivery: Option<(DeliveryKey, i64)>,
+}
+
+/// A storage failure. The endpoint answers 503 so the sender retries.
+#[derive(Debug, thiserror::Error)]
+#[error("store unavailable: {message}")]
+pub struct StoreError {
+    message: String,
+}
+
+impl StoreError {
+    /// A failure described by `message` (which must not contain secrets).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// Durable state behind the ordering guard and dedupe.
+///
+/// Implementations must make a [`Store::commit`] durable before it returns: the endpoint
+/// answers 2xx right after, and a sender never resends what was acknowledged.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The mark of `key`, in nanoseconds since the Unix epoch, if any event was committed.
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError>;
+
+    /// Whether `key` was handled and its entry has not expired at `now` (Unix seconds).
+    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError>;
+
+    /// Records a handled delivery durably. The mark only ever moves forward.
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+
+    /// Forgets at most `limit` delivery entries that expired before `now` (Unix seconds) and
+    /// returns how many it removed. Bounded so it never stalls the request path.
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
+}
+
+#[cfg(test)]
+pub(crate) mod behaviour {
+    //! The behaviour every store must show; each backend's tests call these.
+
+    use super::*;
+
+    fn key(entity: &str) -> OrderingKey {
+        OrderingKey {
+            endpoint: "ep".into(),
+            event_type: "account.status".into(),
+            entity_type: String::new(),
+            entity_id: entity.into(),
+        }
+    }
+
+    fn delivery(id: &str) -> DeliveryKey {
+        DeliveryKey {
+            endpoint: "ep".into(),
+            id: id.into(),
+        }
+    }
+
+    pub(crate) async fn marks_start_empty_and_only_move_forward(store: &dyn Store) {
+        assert_eq!(store.mark(&key("1")).await.unwrap(), None);
+        for (at, expected) in [(100, 100), (50, 100), (200, 200), (199, 200)] {
+            store
+                .commit(Commit {
+                    mark: Some((key("1"), at)),
+                    delivery: None,
+                })
+                .await
+                .unwrap();
+            assert_eq!(store.mark(&key("1")).await.unwrap(), Some(expected));
+        }
+        assert_eq!(store.mark(&key("2")).await.unwrap(), None);
+    }
+
+    pub(crate) async fn keys_with_separators_do_not_collide(store: &dyn Store) {
+        let a = OrderingKey {
+            endpoint: "a".into(),
+            event_type: "b\0c".into(),
+            entity_type: String::new(),
+            entity_id: "d".into(),
+        };
+        let b = OrderingKey {
+            endpoint: "a\0b".into(),
+            event_type: "c".into(),
+            entity_type: String::new(),
+            entity_id: "d".into(),
+        };
+        store
+            .commit(Commit {
+                mark: Some((a.clone(), 7)),
+                delivery: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.mark(&a).await.unwrap(), Some(7));
+        assert_eq!(store.mark(&b).await.unwrap(), None);
+    }
+
+    pub(crate) async fn deliveries_are_remembered_until_they_expire(store: &dyn Store) {
+        assert!(!store.is_handled(&delivery("d1"), 1_000).await.unwrap());
+        store
+            .commit(Commit {
+                mark: None,
+                delivery: Some((delivery("d1"), 2_000)),
+            })
+            .await
+            .unwrap();
+        assert!(store.is_handled(&delivery("d1"), 1_000).await.unwrap());
+        assert!(store.is_handled(&delivery("d1"), 1_999).await.unwrap());
+        assert!(!store.is_handled(&delivery("d1"), 2_000).await.unwrap());
+        assert!(!store.is_handled(&delivery("d2"), 1_000).await.unwrap());
+    }
+
+    pub(crate) async fn purge_is_bounded_and_removes_only_expired(store: &dyn Store) {
+        for i in 0..10 {
+            store
+                .commit(Commit {
+                    mark: None,
+                    delivery: Some((delivery(&format!("old{i}")), 100 + i)),
+                })
+                .await
+                .unwrap();
+        }
+        store
+            .commit(Commit {
+                mark: None,
+                delivery: Some((delivery("fresh"), 10_000)),
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.purge_expired(500, 4).await.unwrap(), 4);
+        assert_eq!(store.purge_expired(500, 100).await.unwrap(), 6);
+        assert_eq!(store.purge_expired(500, 100).await.unwrap(), 0);
+        assert!(store.is_handled(&delivery("fresh"), 500).await.unwrap());
+    }
+
+    pub(crate) async fn recommitting_a_delivery_extends_it(store: &dyn Store) {
+        for expires in [100, 300] {
+            store
+                .commit(Commit {
+                    mark: None,
+                    delivery: Some((delivery("again"), expires)),
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.purge_expired(200, 100).await.unwrap(), 0);
+        assert!(store.is_handled(&delivery("again"), 250).await.unwrap());
+    }
+
+    /// Runs every behaviour against stores made by `fresh`.
+    pub(crate) async fn all<S: Store>(fresh: impl Fn() -> S) {
+        marks_start_empty_and_only_move_forward(&fresh()).await;
+        keys_with_separators_do_not_collide(&fresh()).await;
+        deliveries_are_remembered_until_they_expire(&fresh()).await;
+        purge_is_bounded_and_removes_only_expired(&fresh()).await;
+        recommitting_a_delivery_extends_it(&fresh()).await;
+    }
+}

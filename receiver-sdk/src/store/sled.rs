@@ -1,0 +1,359 @@
+//! The embedded default: a sled directory, with group commit for durable acknowledgement.
+//!
+//! Durability, precisely: [`Store::commit`] returns after `sled::Db::flush`, which writes the
+//! log out of process memory (`sync_file_range` on Linux). A committed delivery therefore
+//! survives the process being killed at any moment. sled issues a full `fsync` in the
+//! background every `flush_every_ms` (500 ms by default, configurable on
+//! [`SledStoreBuilder`]); only then does the write survive a power loss. Deployments that need
+//! power-loss durability at the moment of acknowledgement should use a database server.
+//!
+//! Group commit: one committer thread calls the blocking `flush` and, while it does, further
+//! commits queue up; the next flush covers all of them at once. `flush_async` is never used: it
+//! deadlocks with many concurrent callers (sled issue #1308).
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use tokio::sync::oneshot;
+
+use super::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
+
+type FlushWaiter = oneshot::Sender<Result<(), String>>;
+
+/// A [`Store`] in a sled directory.
+///
+/// ```
+/// use receiver_sdk::store::SledStore;
+/// let dir = tempfile::tempdir()?;
+/// let store = SledStore::open(dir.path())?;
+/// # drop(store);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SledStore {
+    db: sled::Db,
+    marks: sled::Tree,
+    // delivery key -> expiry (Unix seconds, big-endian i64).
+    deliveries: sled::Tree,
+    // (sortable expiry, delivery key) -> (), so a purge reads only what is due.
+    expiry: sled::Tree,
+    // Taken on drop to stop the committer, which then exits after its last flush.
+    flush_requests: Mutex<Option<mpsc::Sender<FlushWaiter>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+/// Options for opening a [`SledStore`].
+#[derive(Debug, Clone)]
+pub struct SledStoreBuilder {
+    path: Option<PathBuf>,
+    flush_every_ms: Option<u64>,
+    cache_capacity: Option<u64>,
+}
+
+impl SledStoreBuilder {
+    /// The directory to keep the store in (created if missing). Without one the store lives
+    /// in a temporary directory removed on drop.
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// How often sled fsyncs in the background (default 500 ms); `None` turns the background
+    /// sync off, leaving only the flush each commit does.
+    pub fn flush_every_ms(mut self, every: Option<u64>) -> Self {
+        self.flush_every_ms = every;
+        self
+    }
+
+    /// sled's page cache size in bytes (sled's default is 1 GiB; lower it to bound memory).
+    pub fn cache_capacity(mut self, bytes: u64) -> Self {
+        self.cache_capacity = Some(bytes);
+        self
+    }
+
+    /// Opens (or creates) the store.
+    pub fn open(self) -> Result<SledStore, StoreError> {
+        let mut config = sled::Config::new().flush_every_ms(self.flush_every_ms);
+        config = match &self.path {
+            Some(path) => config.path(path),
+            None => config.temporary(true),
+        };
+        if let Some(bytes) = self.cache_capacity {
+            config = config.cache_capacity(bytes);
+        }
+        let db = config.open().map_err(|e| {
+            StoreError::new(format!(
+                "cannot open sled store at {}: {e}",
+                self.path
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "a temporary directory".into())
+            ))
+        })?;
+        SledStore::from_db(db)
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) a store in `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::builder().path(path).open()
+    }
+
+    /// A store in a temporary directory that is removed when the store is dropped.
+    pub fn temporary() -> Result<Self, StoreError> {
+        Self::builder().open()
+    }
+
+    /// Options for opening a store.
+    pub fn builder() -> SledStoreBuilder {
+        SledStoreBuilder {
+            path: None,
+            flush_every_ms: Some(500),
+            cache_capacity: None,
+        }
+    }
+
+    /// Uses an already opened sled database (its trees `marks`, `deliveries` and
+    /// `delivery_expiry`).
+    pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        let tree = |name: &str| db.open_tree(name).map_err(unavailable);
+        let marks = tree("marks")?;
+        let deliveries = tree("deliveries")?;
+        let expiry = tree("delivery_expiry")?;
+        let (tx, rx) = mpsc::channel::<FlushWaiter>();
+        let flushing = db.clone();
+        let committer = std::thread::Builder::new()
+            .name("sled-committer".into())
+            .spawn(move || run_committer(&flushing, &rx))
+            .map_err(|e| StoreError::new(format!("cannot start the committer thread: {e}")))?;
+        Ok(Self {
+            db,
+            marks,
+            deliveries,
+            expiry,
+            flush_requests: Mutex::new(Some(tx)),
+            committer: Mutex::new(Some(committer)),
+        })
+    }
+
+    /// Waits until everything written so far is flushed, sharing the flush with every other
+    /// waiter that arrives meanwhile.
+    async fn flushed(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let requests = self.flush_requests.lock().unwrap_or_else(|e| e.into_inner());
+            let sender = requests
+                .as_ref()
+                .ok_or_else(|| StoreError::new("store is closing"))?;
+            sender
+                .send(tx)
+                .map_err(|_| StoreError::new("committer thread stopped"))?;
+        }
+        match rx.await {
+            Ok(result) => result.map_err(|e| StoreError::new(format!("flush failed: {e}"))),
+            Err(_) => Err(StoreError::new("committer thread stopped")),
+        }
+    }
+
+    /// The underlying database, for callers that keep their own trees beside ours.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+}
+
+fn run_committer(db: &sled::Db, requests: &mpsc::Receiver<FlushWaiter>) {
+    while let Ok(first) = requests.recv() {
+        let mut waiters = vec![first];
+        waiters.extend(requests.try_iter());
+        let result = db.flush().map(drop).map_err(|e| e.to_string());
+        for waiter in waiters {
+            // A waiter whose request was cancelled no longer listens; nothing to tell it.
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        drop(
+            self.flush_requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        if let Some(committer) = self
+            .committer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            // Joining releases the committer's database handle, so the directory can be
+            // reopened as soon as the store is dropped.
+            let _ = committer.join();
+        }
+        let _ = self.db.flush();
+    }
+}
+
+fn unavailable(e: sled::Error) -> StoreError {
+    StoreError::new(e.to_string())
+}
+
+fn decode_i64(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// Big-endian with the sign bit flipped, so byte order equals numeric order.
+fn sortable(value: i64) -> [u8; 8] {
+    ((value as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn from_sortable(bytes: &[u8]) -> Option<i64> {
+    let raw = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    Some((raw ^ (1 << 63)) as i64)
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
+        let value = self.marks.get(key.encode()).map_err(unavailable)?;
+        Ok(value.as_deref().and_then(decode_i64))
+    }
+
+    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+        let value = self.deliveries.get(key.encode()).map_err(unavailable)?;
+        Ok(value
+            .as_deref()
+            .and_then(decode_i64)
+            .is_some_and(|expires| expires > now))
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        if let Some((key, at)) = commit.mark {
+            self.marks
+                .update_and_fetch(key.encode(), |old| {
+                    let newest = old.and_then(decode_i64).map_or(at, |old| old.max(at));
+                    Some(newest.to_be_bytes().to_vec())
+                })
+                .map_err(unavailable)?;
+        }
+        if let Some((key, expires)) = commit.delivery {
+            let key = key.encode();
+            let mut index = Vec::with_capacity(8 + key.len());
+            index.extend_from_slice(&sortable(expires));
+            index.extend_from_slice(&key);
+            self.expiry.insert(index, &[]).map_err(unavailable)?;
+            self.deliveries
+                .insert(key, &expires.to_be_bytes())
+                .map_err(unavailable)?;
+        }
+        self.flushed().await
+    }
+
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let due_before = now.checked_add(1).map_or([0xff; 8], sortable);
+        let mut removed = 0;
+        for entry in self.expiry.range(..due_before.to_vec()).keys().take(limit) {
+            let index = entry.map_err(unavailable)?;
+            let Some(expires) = from_sortable(&index) else {
+                continue;
+            };
+            let key = &index[8..];
+            // Only remove the delivery if this index entry is its latest expiry; a delivery
+            // committed again later has a newer one.
+            let current = self.deliveries.get(key).map_err(unavailable)?;
+            if current.as_deref().and_then(decode_i64) == Some(expires) {
+                self.deliveries.remove(key).map_err(unavailable)?;
+                removed += 1;
+            }
+            self.expiry.remove(&index).map_err(unavailable)?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sled_store_shows_the_store_behaviour() {
+        crate::store::behaviour::all(|| SledStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn committed_state_survives_reopening_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = OrderingKey {
+            endpoint: "ep".into(),
+            event_type: "t".into(),
+            entity_type: String::new(),
+            entity_id: "42".into(),
+        };
+        let delivery = DeliveryKey {
+            endpoint: "ep".into(),
+            id: "d-1".into(),
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store
+                .commit(Commit {
+                    mark: Some((key.clone(), 1_234)),
+                    delivery: Some((delivery.clone(), 99)),
+                })
+                .await
+                .unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.mark(&key).await.unwrap(), Some(1_234));
+        assert!(store.is_handled(&delivery, 98).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_concurrent_commits_all_complete() {
+        // The shape that hangs with flush_async: many tasks awaiting durability at once.
+        let store = Arc::new(SledStore::temporary().unwrap());
+        let tasks: Vec<_> = (0..256)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .commit(Commit {
+                            mark: None,
+                            delivery: Some((
+                                DeliveryKey {
+                                    endpoint: "ep".into(),
+                                    id: format!("d{i}"),
+                                },
+                                i64::MAX,
+                            )),
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(store.deliveries.len(), 256);
+    }
+
+    #[test]
+    fn sortable_encoding_orders_like_numbers() {
+        let values = [i64::MIN, -5, -1, 0, 1, 5, i64::MAX];
+        for pair in values.windows(2) {
+            assert!(sortable(pair[0]) < sortable(pair[1]));
+            assert_eq!(from_sortable(&sortable(pair[0])), Some(pair[0]));
+        }
+    }
+}
