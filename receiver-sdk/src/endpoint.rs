@@ -1,0 +1,973 @@
+//! The axum/tower face of the SDK: [`Receiver`] answers HEAD and POST and runs the pipeline.
+//!
+//! ```text
+//! HEAD -> 200, no body, no store access
+//! POST -> read body (limit, timeout) -> verify raw bytes -> JSON -> envelope
+//!      -> dedupe -> lock key -> ordering guard -> handler -> durable commit -> answer
+//! ```
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower::util::ServiceExt;
+use tower::{Layer, Service};
+
+use crate::envelope::{Envelope, EventMeta};
+use crate::ordering::{KeyLocks, Ordering, TiePolicy, Verdict};
+use crate::outcome::{Outcome, OUTCOME_HEADER};
+use crate::store::{Commit, DeliveryKey, MemoryStore, OrderingKey, SledStore, Store, StoreError};
+use crate::verify::Verifier;
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default time a sender has to deliver the whole body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default dedupe retention: 24 hours, well past Sonar's 4-hour retry window.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+// Expired delivery ids are purged at most this often, at most this many at a time, so expiry
+// is bounded work riding on the request path instead of a background task to manage.
+const PURGE_EVERY_SECS: i64 = 60;
+const PURGE_BATCH: usize = 1_000;
+
+/// One delivery, as handed to a handler.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Delivery<T = Value> {
+    /// The body deserialised into the handler's own type.
+    pub payload: T,
+    /// The envelope fields: event type, entity, time, delivery id.
+    pub event: EventMeta,
+    /// The request headers, as received.
+    pub headers: HeaderMap,
+    /// The raw body, byte for byte.
+    pub body: Bytes,
+    /// The name of the endpoint that received it.
+    pub endpoint: Arc<str>,
+}
+
+/// A handler's refusal: answered with its status and message so the sender can show it.
+///
+/// A 4xx tells the sender the event is wrong and retrying will not help (the integration
+/// pattern displays the message to its users); a 5xx asks it to retry later. Either way the
+/// ordering mark and dedupe entry are not recorded, so a retry is handled afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    status: StatusCode,
+    message: String,
+}
+
+impl HandlerError {
+    /// A refusal with this status (anything not 4xx or 5xx becomes 500) and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let status = if status.is_client_error() || status.is_server_error() {
+            status
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the event cannot be applied; retrying will not help.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 422: the event is understood but refused.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 503: a dependency is down; the sender should retry.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// The status the sender gets.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message the sender gets.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
+/// Why a [`ReceiverBuilder`] could not build.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `build` was called without a handler.
+    #[error("no handler: call ReceiverBuilder::handler")]
+    MissingHandler,
+    /// Ordering or dedupe is on but no store was chosen.
+    #[error("no store: call ReceiverBuilder::store, sled or memory_store")]
+    MissingStore,
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What running a handler gives: success (with the response to send, for the layer form) or
+/// a refusal.
+type RunOutput = Result<Option<Response>, Refusal>;
+type Run = Box<dyn FnOnce() -> BoxFuture<RunOutput> + Send>;
+type ErasedHandler = Arc<dyn Fn(Parsed) -> Result<Run, String> + Send + Sync>;
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+enum Refusal {
+    Handler(HandlerError),
+    // The layer form passes the inner service's own non-2xx answer through unchanged.
+    Response(Response),
+}
+
+/// What the pipeline knows once a delivery is verified and parsed.
+struct Parsed {
+    value: Value,
+    event: EventMeta,
+    parts: http::request::Parts,
+    body: Bytes,
+    endpoint: Arc<str>,
+}
+
+/// Builds a [`Receiver`] (or a [`ReceiverLayer`]).
+///
+/// ```
+/// use receiver_sdk::{envelope::Envelope, verify::Verifier, Receiver};
+///
+/// let receiver = Receiver::builder("sonar")
+///     .verifier(Verifier::none())
+///     .envelope(Envelope::Sonar)
+///     .memory_store()
+///     .handler(|delivery: receiver_sdk::Delivery| async move {
+///         println!("{} for {:?}", delivery.event.event_type, delivery.event.entity_id);
+///         Ok(())
+///     })
+///     .build()?;
+/// let app: axum::Router = axum::Router::new().route_service("/hooks/sonar", receiver);
+/// # let _ = app;
+/// # Ok::<(), receiver_sdk::BuildError>(())
+/// ```
+#[must_use]
+pub struct ReceiverBuilder {
+    name: String,
+    verifier: Verifier,
+    envelope: Envelope,
+    ordering: Option<Ordering>,
+    ties: TiePolicy,
+    dedupe: bool,
+    retention: Duration,
+    store: Option<Result<Arc<dyn Store>, StoreError>>,
+    body_limit: usize,
+    body_timeout: Duration,
+    deadline: Option<Duration>,
+    strict_content_type: bool,
+    events: Option<HashSet<String>>,
+    clock: Clock,
+    handler: Option<ErasedHandler>,
+}
+
+impl fmt::Debug for ReceiverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverBuilder")
+            .field("name", &self.name)
+            .field("verifier", &self.verifier)
+            .field("envelope", &self.envelope)
+            .field("ordering", &self.ordering)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiverBuilder {
+    fn new(name: String) -> Self {
+        Self {
+            name,
+            verifier: Verifier::none(),
+            envelope: Envelope::Sonar,
+            ordering: None,
+            ties: TiePolicy::default(),
+            dedupe: true,
+            retention: DEFAULT_RETENTION,
+            store: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            deadline: None,
+            strict_content_type: true,
+            events: None,
+            clock: Arc::new(SystemTime::now),
+            handler: None,
+        }
+    }
+
+    /// How senders authenticate (default: none).
+    pub fn verifier(mut self, verifier: Verifier) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
+    /// Where the event type, entity, time and delivery id are (default: Sonar).
+    pub fn envelope(mut self, envelope: Envelope) -> Self {
+        self.envelope = envelope;
+        self
+    }
+
+    /// How deliveries are grouped for the ordering guard. The default is per event type and
+    /// entity for envelopes that carry an entity and a time (Sonar, the integration shape,
+    /// SuperOffice), and off for the others.
+    pub fn ordering(mut self, ordering: Ordering) -> Self {
+        self.ordering = Some(ordering);
+        self
+    }
+
+    /// What to do with a different delivery whose time equals the mark (default: handle it).
+    pub fn ties(mut self, ties: TiePolicy) -> Self {
+        self.ties = ties;
+        self
+    }
+
+    /// Whether a delivery already handled is answered `duplicate` without running the
+    /// handler again (default: on).
+    pub fn dedupe(mut self, on: bool) -> Self {
+        self.dedupe = on;
+        self
+    }
+
+    /// How long a handled delivery id is remembered (default 24 hours). Keep it longer than
+    /// the longest retry window of the sender.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Where marks and delivery ids live.
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Ok(Arc::new(store)));
+        self
+    }
+
+    /// Shares a store with other endpoints.
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(Ok(store));
+        self
+    }
+
+    /// Keeps marks and delivery ids in a sled directory (opened at `build`).
+    pub fn sled(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.store = Some(SledStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
+        self
+    }
+
+    /// Keeps marks and delivery ids in memory only: they are lost when the process ends.
+    pub fn memory_store(self) -> Self {
+        self.store(MemoryStore::new())
+    }
+
+    /// The largest body accepted (default 1 MiB); larger ones get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// How long a sender may take to send the body (default 30 s); slower ones get 408.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Answers 202 if the handler runs longer than this, and lets it finish (its mark and
+    /// delivery id are committed when it does). Off by default. GitHub, for one, gives up
+    /// after 10 seconds.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Accepts any content type as long as the body is JSON (default: a content type other
+    /// than JSON is refused with 415; a missing one is accepted).
+    pub fn accept_any_content_type(mut self) -> Self {
+        self.strict_content_type = false;
+        self
+    }
+
+    /// Handles only these event types; others are answered 200 `ignored`.
+    pub fn events<I, S>(mut self, events: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.events = Some(events.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The clock used for timestamp tolerance and dedupe expiry (tests inject their own).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The function called for each fresh delivery, with the payload deserialised into `T`
+    /// (a payload that does not fit `T` is answered 422). Returning `Ok` records the delivery
+    /// and answers 200; returning a [`HandlerError`] answers with its status and message.
+    pub fn handler<T, F, Fut>(mut self, handler: F) -> Self
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Delivery<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.handler = Some(Arc::new(move |parsed: Parsed| {
+            let payload = T::deserialize(&parsed.value)
+                .map_err(|e| format!("payload does not have the expected shape: {e}"))?;
+            let delivery = Delivery {
+                payload,
+                event: parsed.event,
+                headers: parsed.parts.headers,
+                body: parsed.body,
+                endpoint: parsed.endpoint,
+            };
+            let handler = Arc::clone(&handler);
+            Ok(Box::new(move || {
+                Box::pin(async move {
+                    handler(delivery)
+                        .await
+                        .map(|()| None)
+                        .map_err(Refusal::Handler)
+                }) as BoxFuture<RunOutput>
+            }) as Run)
+        }));
+        self
+    }
+
+    fn into_inner(self) -> Result<Inner, BuildError> {
+        let ordering = self.ordering.unwrap_or(if carries_order(&self.envelope) {
+            Ordering::PerEventType
+        } else {
+            Ordering::Off
+        });
+        let store = match self.store {
+            Some(store) => store?,
+            None if ordering == Ordering::Off && !self.dedupe => Arc::new(MemoryStore::new()),
+            None => return Err(BuildError::MissingStore),
+        };
+        Ok(Inner {
+            name: Arc::from(self.name),
+            verifier: self.verifier,
+            envelope: self.envelope,
+            ordering,
+            ties: self.ties,
+            dedupe: self.dedupe,
+            retention: self.retention,
+            store,
+            locks: Arc::new(KeyLocks::default()),
+            body_limit: self.body_limit,
+            body_timeout: self.body_timeout,
+            deadline: self.deadline,
+            strict_content_type: self.strict_content_type,
+            events: self.events,
+            clock: self.clock,
+            last_purge: AtomicI64::new(0),
+        })
+    }
+
+    /// Builds the endpoint. Fails without a handler, or without a store when ordering or
+    /// dedupe is on.
+    pub fn build(mut self) -> Result<Receiver, BuildError> {
+        let handler = self.handler.take().ok_or(BuildError::MissingHandler)?;
+        Ok(Receiver {
+            inner: Arc::new(self.into_inner()?),
+            handler,
+        })
+    }
+
+    /// Builds a layer that runs the pipeline in front of your own service instead of a
+    /// handler: the service gets the request with its body intact and an [`WebhookEvent`] in
+    /// its extensions; a 2xx answer from it commits the delivery.
+    pub fn layer(self) -> Result<ReceiverLayer, BuildError> {
+        Ok(ReceiverLayer {
+            inner: Arc::new(self.into_inner()?),
+        })
+    }
+}
+
+/// A webhook endpoint: a tower service to mount in an axum `Router` at any path.
+///
+/// Built with [`Receiver::builder`]. Cloning is cheap; clones share state.
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+    handler: ErasedHandler,
+}
+
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// Starts building an endpoint; `name` scopes its ordering marks and delivery ids in the
+    /// store and appears in logs.
+    pub fn builder(name: impl Into<String>) -> ReceiverBuilder {
+        ReceiverBuilder::new(name.into())
+    }
+
+    /// Runs one request through the endpoint.
+    pub async fn handle(&self, request: Request) -> Response {
+        let handler = Arc::clone(&self.handler);
+        Arc::clone(&self.inner)
+            .respond(request, move |parsed| {
+                handler(parsed).map_err(Outcome::Unprocessable)
+            })
+            .await
+    }
+}
+
+impl<B> Service<http::Request<B>> for Receiver
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let receiver = self.clone();
+        Box::pin(async move { Ok(receiver.handle(request.map(Body::new)).await) })
+    }
+}
+
+/// The pipeline as a tower layer in front of your own service. See [`ReceiverBuilder::layer`].
+#[derive(Clone)]
+pub struct ReceiverLayer {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for ReceiverLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverLayer")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for ReceiverLayer {
+    type Service = ReceiverService<S>;
+
+    fn layer(&self, service: S) -> Self::Service {
+        ReceiverService {
+            inner: Arc::clone(&self.inner),
+            service,
+        }
+    }
+}
+
+/// Your service behind the receiver pipeline; made by [`ReceiverLayer`].
+#[derive(Clone)]
+pub struct ReceiverService<S> {
+    inner: Arc<Inner>,
+    service: S,
+}
+
+impl<S: fmt::Debug> fmt::Debug for ReceiverService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverService")
+            .field("name", &self.inner.name)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> ReceiverService<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.service
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.service
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.service
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for ReceiverService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The wrapped service is called on a clone, once the delivery has passed the
+        // pipeline; its readiness is awaited there by `oneshot`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let inner = Arc::clone(&self.inner);
+        let service = self.service.clone();
+        Box::pin(async move {
+            let response = inner
+                .respond(request.map(Body::new), move |parsed| {
+                    let mut request = Request::from_parts(parsed.parts, Body::from(parsed.body));
+                    request.extensions_mut().insert(WebhookEvent(parsed.event));
+                    Ok(Box::new(move || {
+                        Box::pin(async move {
+                            let response = match service.oneshot(request).await {
+                                Ok(response) => response,
+                                Err(never) => match never {},
+                            };
+                            if response.status().is_success() {
+                                Ok(Some(response))
+                            } else {
+                                Err(Refusal::Response(response))
+                            }
+                        }) as BoxFuture<RunOutput>
+                    }) as Run)
+                })
+                .await;
+            Ok(response)
+        })
+    }
+}
+
+/// The envelope of a delivery that passed the [`ReceiverLayer`] pipeline: an extractor for
+/// handlers behind the layer.
+#[derive(Debug, Clone)]
+pub struct WebhookEvent(pub EventMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for WebhookEvent {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<WebhookEvent>().cloned().ok_or_else(|| {
+            Outcome::Internal("WebhookEvent needs the ReceiverLayer in front of this handler".into())
+                .into_response()
+        })
+    }
+}
+
+/// Endpoint state shared by every request.
+struct Inner {
+    name: Arc<str>,
+    verifier: Verifier,
+    envelope: Envelope,
+    ordering: Ordering,
+    ties: TiePolicy,
+    dedupe: bool,
+    retention: Duration,
+    store: Arc<dyn Store>,
+    // Serialises deliveries per ordering key (or per delivery id when ordering is off), so the
+    // check of the mark and its advance cannot interleave with another delivery's.
+    locks: Arc<KeyLocks>,
+    body_limit: usize,
+    body_timeout: Duration,
+    deadline: Option<Duration>,
+    strict_content_type: bool,
+    events: Option<HashSet<String>>,
+    clock: Clock,
+    // Unix seconds of the last purge of expired delivery ids.
+    last_purge: AtomicI64,
+}
+
+/// What a pipeline stage ends with: the outcome, and the response to send when it is not the
+/// outcome's own (the layer form's inner service answered).
+struct Answer {
+    outcome: Outcome,
+    response: Option<Response>,
+}
+
+impl From<Outcome> for Answer {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            response: None,
+        }
+    }
+}
+
+/// Whether a format carries an entity and an event time, so ordering can be on by default.
+fn carries_order(envelope: &Envelope) -> bool {
+    matches!(envelope, Envelope::Sonar)
+}
+
+fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+fn unavailable(e: StoreError) -> Outcome {
+    Outcome::Unavailable(e.to_string())
+}
+
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(value) = content_type.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    matches!(kind.to_ascii_lowercase().as_str(), "application" | "text")
+        && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+fn body_hash(body: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(body)))
+}
+
+impl Inner {
+    async fn respond(
+        self: Arc<Self>,
+        request: Request,
+        prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
+    ) -> Response {
+        if request.method() == Method::HEAD {
+            // A reachability probe (Sonar sends one): no body, no store access.
+            return StatusCode::OK.into_response();
+        }
+        let started = Instant::now();
+        let mut event = None;
+        let answer = match self.process(request, &mut event, prepare).await {
+            Ok(answer) => answer,
+            Err(outcome) => outcome.into(),
+        };
+        self.log(&answer.outcome, event.as_ref(), started.elapsed());
+        match answer.response {
+            Some(mut response) => {
+                response.headers_mut().insert(
+                    OUTCOME_HEADER,
+                    HeaderValue::from_static(answer.outcome.name()),
+                );
+                response
+            }
+            None => answer.outcome.into_response(),
+        }
+    }
+
+    fn log(&self, outcome: &Outcome, event: Option<&EventMeta>, elapsed: Duration) {
+        let event_type = event.map(|e| e.event_type.as_str());
+        let entity = event.and_then(|e| e.entity_id.as_deref());
+        let delivery = event.and_then(|e| e.delivery_id.as_deref());
+        let status = outcome.status().as_u16();
+        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if outcome.is_success() {
+            tracing::info!(endpoint = %self.name, event = event_type, entity, delivery,
+                outcome = outcome.name(), status, latency_us, "webhook answered");
+        } else {
+            tracing::warn!(endpoint = %self.name, event = event_type, entity, delivery,
+                outcome = outcome.name(), status, latency_us, message = %outcome.message(),
+                "webhook refused");
+        }
+    }
+
+    async fn read_body(&self, request: Request) -> Result<(http::request::Parts, Bytes), Outcome> {
+        let (parts, body) = request.into_parts();
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.body_limit as u64) {
+            return Err(Outcome::TooLarge(self.body_limit));
+        }
+        let limited = Limited::new(body, self.body_limit);
+        match tokio::time::timeout(self.body_timeout, limited.collect()).await {
+            Err(_) => Err(Outcome::Timeout),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(Outcome::TooLarge(self.body_limit))
+            }
+            Ok(Err(e)) => Err(Outcome::Malformed(format!("could not read the body: {e}"))),
+            Ok(Ok(collected)) => Ok((parts, collected.to_bytes())),
+        }
+    }
+
+    async fn process(
+        self: &Arc<Self>,
+        request: Request,
+        seen: &mut Option<EventMeta>,
+        prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
+    ) -> Result<Answer, Outcome> {
+        if request.method() != Method::POST {
+            return Err(Outcome::MethodNotAllowed);
+        }
+        let (parts, body) = self.read_body(request).await?;
+        let now = (self.clock)();
+        self.verifier
+            .verify(&parts.headers, &body, now)
+            .map_err(|failure| Outcome::Unauthorized {
+                reason: failure.to_string(),
+                challenge: self.verifier.challenge(),
+            })?;
+        if self.strict_content_type {
+            if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
+                if !is_json(content_type) {
+                    return Err(Outcome::UnsupportedMediaType(
+                        String::from_utf8_lossy(content_type.as_bytes()).into_owned(),
+                    ));
+                }
+            }
+        }
+        if body.is_empty() {
+            return Err(Outcome::Malformed("body is empty; expected JSON".into()));
+        }
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| Outcome::Malformed(format!("body is not valid JSON: {e}")))?;
+        let event = self
+            .envelope
+            .extract(&parts.headers, &value)
+            .map_err(|e| Outcome::Malformed(e.to_string()))?;
+        *seen = Some(event.clone());
+        if event.test {
+            return Err(Outcome::Ignored("test delivery acknowledged".into()));
+        }
+        if let Some(events) = &self.events {
+            if !events.contains(&event.event_type) {
+                return Err(Outcome::Ignored(format!(
+                    "event type `{}` is not handled by this endpoint",
+                    event.event_type
+                )));
+            }
+        }
+        let mark = self.ordering_key(&event)?;
+        let delivery = self.dedupe.then(|| DeliveryKey {
+            endpoint: self.name.to_string(),
+            id: event
+                .delivery_id
+                .clone()
+                .unwrap_or_else(|| body_hash(&body)),
+        });
+        let run = prepare(Parsed {
+            value,
+            event,
+            parts,
+            body,
+            endpoint: Arc::clone(&self.name),
+        })?;
+        let now = unix_seconds(now);
+        if let Some(delivery) = &delivery {
+            if self.store.is_handled(delivery, now).await.map_err(unavailable)? {
+                return Err(Outcome::Duplicate);
+            }
+        }
+        // The rest runs in its own task: a sender that hangs up mid-handler must not cancel
+        // the handler between its side effects and the commit that records them.
+        let task = tokio::spawn(Arc::clone(self).finish(mark, delivery, now, run));
+        let joined = match self.deadline {
+            None => task.await,
+            Some(deadline) => match tokio::time::timeout(deadline, task).await {
+                Ok(joined) => joined,
+                Err(_) => return Err(Outcome::Accepted),
+            },
+        };
+        joined.unwrap_or_else(|e| {
+            Err(Outcome::Internal(if e.is_panic() {
+                "the handler panicked".into()
+            } else {
+                "the handler was cancelled".into()
+            }))
+        })
+    }
+
+    fn ordering_key(&self, event: &EventMeta) -> Result<Option<(OrderingKey, i64)>, Outcome> {
+        if self.ordering == Ordering::Off {
+            return Ok(None);
+        }
+        let created_at: DateTime<Utc> = event.created_at.ok_or_else(|| {
+            Outcome::Malformed(format!(
+                "missing field `{}`: the ordering guard needs the event time",
+                self.envelope.created_at_field()
+            ))
+        })?;
+        let nanos = created_at.timestamp_nanos_opt().ok_or_else(|| {
+            Outcome::Malformed("event time is outside the supported range".into())
+        })?;
+        let entity_id = event.entity_id.clone().ok_or_else(|| {
+            Outcome::Malformed("missing entity id: the ordering guard needs it".into())
+        })?;
+        let event_type = match self.ordering {
+            Ordering::PerEventType => event.event_type.clone(),
+            _ => String::new(),
+        };
+        let key = OrderingKey {
+            endpoint: self.name.to_string(),
+            event_type,
+            entity_type: event.entity_type.clone().unwrap_or_default(),
+            entity_id,
+        };
+        Ok(Some((key, nanos)))
+    }
+
+    async fn finish(
+        self: Arc<Self>,
+        mark: Option<(OrderingKey, i64)>,
+        delivery: Option<DeliveryKey>,
+        now: i64,
+        run: Run,
+    ) -> Result<Answer, Outcome> {
+        let lock_key = match (&mark, &delivery) {
+            (Some((key, _)), _) => Some(key.encode()),
+            (None, Some(delivery)) => Some(delivery.encode()),
+            (None, None) => None,
+        };
+        let _guard = match lock_key {
+            Some(key) => Some(self.locks.lock(key).await),
+            None => None,
+        };
+        // Checked again under the lock: a concurrent copy of this delivery may have been
+        // handled while this one waited.
+        if let Some(delivery) = &delivery {
+            if self.store.is_handled(delivery, now).await.map_err(unavailable)? {
+                return Err(Outcome::Duplicate);
+            }
+        }
+        if let Some((key, created_at)) = &mark {
+            let current = self.store.mark(key).await.map_err(unavailable)?;
+            if self.ties.judge(*created_at, current) == Verdict::Stale {
+                return Err(Outcome::Stale(stale_message(*created_at, current)));
+            }
+        }
+        let response = match run().await {
+            Ok(response) => response,
+            Err(Refusal::Handler(e)) => return Err(Outcome::Rejected(e.status, e.message)),
+            Err(Refusal::Response(response)) => {
+                return Ok(Answer {
+                    outcome: Outcome::Rejected(response.status(), "refused by the handler".into()),
+                    response: Some(response),
+                })
+            }
+        };
+        let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
+        self.store
+            .commit(Commit {
+                mark,
+                delivery: delivery.map(|d| (d, now.saturating_add(retention))),
+            })
+            .await
+            .map_err(unavailable)?;
+        self.purge_if_due(now);
+        Ok(Answer {
+            outcome: Outcome::Handled,
+            response,
+        })
+    }
+
+    fn purge_if_due(self: &Arc<Self>, now: i64) {
+        let last = self.last_purge.load(AtomicOrdering::Relaxed);
+        if now - last < PURGE_EVERY_SECS
+            || self
+                .last_purge
+                .compare_exchange(last, now, AtomicOrdering::AcqRel, AtomicOrdering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        let name = Arc::clone(&self.name);
+        tokio::spawn(async move {
+            match store.purge_expired(now, PURGE_BATCH).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(endpoint = %name, removed, "expired delivery ids purged"),
+                Err(e) => tracing::warn!(endpoint = %name, error = %e, "purging delivery ids failed"),
+            }
+        });
+    }
+}
+
+fn stale_message(created_at: i64, mark: Option<i64>) -> String {
+    let show = |nanos: i64| DateTime::from_timestamp_nanos(nanos).to_rfc3339();
+    match mark {
+        Some(mark) if mark == created_at => format!(
+            "an event with the same time ({}) was already handled for this key",
+            show(created_at)
+        ),
+        Some(mark) => format!(
+            "event time {} is older than the newest handled event for this key ({})",
+            show(created_at),
+            show(mark)
+        ),
+        None => "stale".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.github+json",
+            "text/json",
+        ] {
+            assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in ["text/plain", "application/x-www-form-urlencoded", "json", ""] {
+            assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn handler_errors_are_always_errors() {
+        assert_eq!(
+            HandlerError::new(StatusCode::OK, "x").status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(HandlerError::bad_request("x").status(), 400);
+    }
+}

@@ -1,0 +1,201 @@
+//! The one place that turns what happened to a delivery into a status code and a JSON body.
+//!
+//! | outcome | status | when |
+//! | --- | --- | --- |
+//! | `handled` | 200 | the handler succeeded; mark and delivery id are durable |
+//! | `ignored` | 200 | a sender's test delivery, or an event type the endpoint does not take |
+//! | `stale` | 200 | older than the newest event handled for its key; not handled |
+//! | `duplicate` | 200 | this delivery was handled already; not handled again |
+//! | `accepted` | 202 | the handler outlived the endpoint's deadline and goes on running |
+//! | `malformed` | 400 | not JSON, or an envelope field missing or of the wrong type |
+//! | `unauthorized` | 401 | authentication or signature check failed (says which) |
+//! | `method_not_allowed` | 405 | anything but HEAD and POST (`Allow: HEAD, POST`) |
+//! | `timeout` | 408 | the body did not arrive in time |
+//! | `too_large` | 413 | the body is over the endpoint's limit |
+//! | `unsupported_media_type` | 415 | a content type other than JSON |
+//! | `unprocessable` | 422 | valid JSON that does not fit the handler's payload type |
+//! | `rejected` | handler's | the handler refused the event, with its message |
+//! | `unavailable` | 503 | the store failed; the sender should retry |
+//! | `internal` | 500 | the handler panicked; the sender should retry |
+//!
+//! Every answer carries the outcome in an `X-Webhook-Outcome` header and in the body:
+//! `{"outcome": "stale", "message": "..."}`.
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderName, HeaderValue, StatusCode};
+use serde::Serialize;
+
+/// The header that names the outcome of every answer.
+pub const OUTCOME_HEADER: HeaderName = HeaderName::from_static("x-webhook-outcome");
+
+/// What happened to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The handler succeeded.
+    Handled,
+    /// Deliberately not handled (test delivery, unsubscribed event type); the reason says which.
+    Ignored(String),
+    /// Older than the mark for its key; the message names the key's mark.
+    Stale(String),
+    /// Already handled.
+    Duplicate,
+    /// The handler is still running after the endpoint's deadline.
+    Accepted,
+    /// The body is not JSON or lacks an envelope field.
+    Malformed(String),
+    /// Authentication failed; `challenge` is a `WWW-Authenticate` value to send along.
+    Unauthorized {
+        /// Which check failed.
+        reason: String,
+        /// Sent as `WWW-Authenticate` (Basic auth).
+        challenge: Option<HeaderValue>,
+    },
+    /// A method other than HEAD or POST.
+    MethodNotAllowed,
+    /// The body took longer than the endpoint's body timeout.
+    Timeout,
+    /// The body is over the limit (bytes).
+    TooLarge(usize),
+    /// A content type that is not JSON.
+    UnsupportedMediaType(String),
+    /// JSON that does not fit the handler's payload type.
+    Unprocessable(String),
+    /// The handler refused the event with this status and message.
+    Rejected(StatusCode, String),
+    /// Our storage failed; retry later.
+    Unavailable(String),
+    /// Something of ours failed unexpectedly; retry later.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    outcome: &'a str,
+    message: &'a str,
+}
+
+impl Outcome {
+    /// The status code this outcome is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Handled | Self::Ignored(_) | Self::Stale(_) | Self::Duplicate => StatusCode::OK,
+            Self::Accepted => StatusCode::ACCEPTED,
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Rejected(status, _) => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The outcome's name, as sent in `X-Webhook-Outcome` and the body.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::Ignored(_) => "ignored",
+            Self::Stale(_) => "stale",
+            Self::Duplicate => "duplicate",
+            Self::Accepted => "accepted",
+            Self::Malformed(_) => "malformed",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Timeout => "timeout",
+            Self::TooLarge(_) => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unprocessable(_) => "unprocessable",
+            Self::Rejected(..) => "rejected",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// A human-readable explanation, safe to show the sender.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Handled => "event handled".into(),
+            Self::Duplicate => "delivery already handled".into(),
+            Self::Accepted => "event accepted; handling continues".into(),
+            Self::MethodNotAllowed => "only HEAD and POST are accepted".into(),
+            Self::Timeout => "the request body did not arrive in time".into(),
+            Self::TooLarge(limit) => format!("body is larger than the limit of {limit} bytes"),
+            Self::UnsupportedMediaType(ct) => {
+                format!("content type `{ct}` is not accepted; send application/json")
+            }
+            Self::Unauthorized { reason, .. } => reason.clone(),
+            Self::Ignored(m)
+            | Self::Stale(m)
+            | Self::Malformed(m)
+            | Self::Unprocessable(m)
+            | Self::Rejected(_, m)
+            | Self::Unavailable(m)
+            | Self::Internal(m) => m.clone(),
+        }
+    }
+
+    /// Whether the sender should consider the delivery done (2xx).
+    pub fn is_success(&self) -> bool {
+        self.status().is_success()
+    }
+}
+
+impl IntoResponse for Outcome {
+    fn into_response(self) -> Response {
+        let message = self.message();
+        let body = serde_json::to_vec(&Body {
+            outcome: self.name(),
+            message: &message,
+        })
+        .unwrap_or_default();
+        let mut response = (self.status(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(OUTCOME_HEADER, HeaderValue::from_static(self.name()));
+        match self {
+            Self::Unauthorized {
+                challenge: Some(challenge),
+                ..
+            } => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge);
+            }
+            Self::MethodNotAllowed => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("HEAD, POST"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_answer_carries_outcome_header_and_json_body() {
+        let response = Outcome::Stale("older than mark".into()).into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[OUTCOME_HEADER], "stale");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["outcome"], "stale");
+        assert_eq!(json["message"], "older than mark");
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let response = Outcome::MethodNotAllowed.into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "HEAD, POST");
+    }
+}
