@@ -1,1 +1,4 @@
+//! End-to-end tests: every test drives a real server over loopback HTTP.
+
+mod endpoint;
 

@@ -1,1 +1,156 @@
-//! Helpers
+//! Helpers for the end-to-end tests: real servers on loopback ports, and a recording handler
+//! that plays the downstream system.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use receiver_sdk::{Delivery, HandlerError};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A server running on a loopback port; dropping it does not stop it, [`Server::stop`] does.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves `app` on `127.0.0.1:0`.
+    pub async fn start(app: Router) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Self {
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops the server and waits until it has let go of its app (and the app's store).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
+
+/// One event as the downstream system saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The event type.
+    pub event: String,
+    /// The entity id.
+    pub entity: Option<String>,
+    /// The event time, RFC 3339.
+    pub created_at: Option<String>,
+    /// The delivery id, where the sender sent one.
+    pub delivery: Option<String>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+/// A handler that records every event it is given, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    applied: Arc<Mutex<Vec<Applied>>>,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything recorded so far.
+    pub fn applied(&self) -> Vec<Applied> {
+        self.applied.lock().expect("recorder lock").clone()
+    }
+
+    /// Records one delivery.
+    pub fn record<T>(&self, delivery: &Delivery<T>) {
+        self.applied.lock().expect("recorder lock").push(Applied {
+            event: delivery.event.event_type.clone(),
+            entity: delivery.event.entity_id.clone(),
+            created_at: delivery.event.created_at.map(|t| t.to_rfc3339()),
+            delivery: delivery.event.delivery_id.clone(),
+            body: delivery.body.to_vec(),
+        });
+    }
+
+    /// A handler closure that records and succeeds.
+    pub fn handler(
+        &self,
+    ) -> impl Fn(Delivery) -> std::future::Ready<Result<(), HandlerError>> + Send + Sync + Clone
+    {
+        let recorder = self.clone();
+        move |delivery: Delivery| {
+            recorder.record(&delivery);
+            std::future::ready(Ok(()))
+        }
+    }
+
+    /// A handler closure that runs `f` first and records only when it succeeds.
+    pub fn handler_with<F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Fn(Delivery) -> std::pin::Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>
+           + Send
+           + Sync
+           + Clone
+    where
+        F: Fn(&Delivery) -> Fut + Send + Sync + Clone + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let recorder = self.clone();
+        move |delivery: Delivery| {
+            let recorder = recorder.clone();
+            let check = f(&delivery);
+            Box::pin(async move {
+                check.await?;
+                recorder.record(&delivery);
+                Ok(())
+            })
+        }
+    }
+}
+
+/// A Sonar delivery body.
+pub fn sonar_body(event: &str, object_id: u64, created_at: &str, status: &str) -> String {
+    serde_json::json!({
+        "event": event,
+        "object_id": object_id,
+        "current": { "created_at": created_at, "status": status }
+    })
+    .to_string()
+}
+
+/// An HTTP client for tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("http client")
+}

@@ -1,0 +1,290 @@
+//! The endpoint's answers: methods, limits, malformed input, dedupe, deadline, layer form.
+
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Router;
+use end_to_end::{client, sonar_body, Recorder, Server};
+use receiver_sdk::envelope::Envelope;
+use receiver_sdk::{HandlerError, Receiver, WebhookEvent};
+use serde_json::Value;
+
+async fn sonar_server(recorder: &Recorder) -> Server {
+    let receiver = Receiver::builder("sonar")
+        .envelope(Envelope::Sonar)
+        .memory_store()
+        .body_limit(4096)
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    Server::start(Router::new().route_service("/webhook", receiver)).await
+}
+
+async fn answer(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let outcome = response
+        .headers()
+        .get("x-webhook-outcome")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, outcome, body)
+}
+
+async fn post_json(server: &Server, body: impl Into<reqwest::Body>) -> (u16, String, Value) {
+    answer(
+        client()
+            .post(server.url("/webhook"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn head_answers_200_with_no_body_and_touches_nothing() {
+    let recorder = Recorder::new();
+    let server = sonar_server(&recorder).await;
+    let response = client().head(server.url("/webhook")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await.unwrap().is_empty());
+    assert!(recorder.applied().is_empty());
+}
+
+#[tokio::test]
+async fn other_methods_answer_405_with_allow_header() {
+    let server = sonar_server(&Recorder::new()).await;
+    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = client()
+            .request(method.clone(), server.url("/webhook"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method}");
+        assert_eq!(response.headers()["allow"], "HEAD, POST");
+        let (_, outcome, body) = answer(response).await;
+        assert_eq!(outcome, "method_not_allowed");
+        assert_eq!(body["outcome"], "method_not_allowed");
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_delivery_is_handled_and_answered_200() {
+    let recorder = Recorder::new();
+    let server = sonar_server(&recorder).await;
+    let body = sonar_body("account.status", 7, "2021-05-25T20:48:40+00:00", "active");
+    let (status, outcome, json) = post_json(&server, body.clone()).await;
+    assert_eq!((status, outcome.as_str()), (200, "handled"));
+    assert_eq!(json["outcome"], "handled");
+    let applied = recorder.applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].event, "account.status");
+    assert_eq!(applied[0].entity.as_deref(), Some("7"));
+    assert_eq!(applied[0].body, body.as_bytes(), "the raw body reaches the handler");
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413_whether_declared_or_streamed() {
+    let recorder = Recorder::new();
+    let server = sonar_server(&recorder).await;
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(10_000));
+    let (status, outcome, json) = post_json(&server, big.clone()).await;
+    assert_eq!((status, outcome.as_str()), (413, "too_large"));
+    assert!(json["message"].as_str().unwrap().contains("4096"));
+
+    // Chunked: no Content-Length, so the limit must hold while reading.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+        .as_bytes()
+        .chunks(1000)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let stream = reqwest::Body::wrap_stream(futures_stream(chunks));
+    let (status, outcome, _) = post_json(&server, stream).await;
+    assert_eq!((status, outcome.as_str()), (413, "too_large"));
+    assert!(recorder.applied().is_empty());
+}
+
+fn futures_stream(
+    items: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + Sync + 'static {
+    tokio_stream::iter(items)
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400_or_415_with_a_reason() {
+    let recorder = Recorder::new();
+    let server = sonar_server(&recorder).await;
+    let cases: &[(&str, &str, u16, &str, &str)] = &[
+        ("application/json", "{not json", 400, "malformed", "not valid JSON"),
+        ("application/json", "", 400, "malformed", "empty"),
+        ("application/json", "[1,2,3]", 400, "malformed", "event"),
+        ("application/json", r#"{"object_id": 1}"#, 400, "malformed", "event"),
+        ("application/json", r#"{"event": "a.b"}"#, 400, "malformed", "object_id"),
+        (
+            "application/json",
+            r#"{"event": "a.b", "object_id": 1, "current": {}}"#,
+            400,
+            "malformed",
+            "current.created_at",
+        ),
+        ("text/plain", r#"{"event": "a.b"}"#, 415, "unsupported_media_type", "text/plain"),
+        (
+            "application/x-www-form-urlencoded",
+            "payload=%7B%7D",
+            415,
+            "unsupported_media_type",
+            "application/json",
+        ),
+    ];
+    for (content_type, body, status, outcome, reason) in cases {
+        let response = client()
+            .post(server.url("/webhook"))
+            .header("content-type", *content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let (got_status, got_outcome, json) = answer(response).await;
+        assert_eq!(got_status, *status, "{body}");
+        assert_eq!(got_outcome, *outcome, "{body}");
+        let message = json["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{body}: {message}");
+    }
+    assert!(recorder.applied().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_delivery_twice_calls_the_handler_once() {
+    let recorder = Recorder::new();
+    let server = sonar_server(&recorder).await;
+    let body = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
+    assert_eq!(post_json(&server, body.clone()).await.1, "handled");
+    let (status, outcome, _) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (200, "duplicate"));
+    assert_eq!(recorder.applied().len(), 1);
+}
+
+#[tokio::test]
+async fn a_payload_that_does_not_fit_the_handler_type_is_422() {
+    #[derive(serde::Deserialize)]
+    struct Strict {
+        #[allow(dead_code)]
+        current: Current,
+    }
+    #[derive(serde::Deserialize)]
+    struct Current {
+        #[allow(dead_code)]
+        status: u32,
+    }
+    let receiver = Receiver::builder("typed")
+        .memory_store()
+        .handler(|_: receiver_sdk::Delivery<Strict>| async { Ok(()) })
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
+    let (status, outcome, json) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (422, "unprocessable"));
+    assert!(json["message"].as_str().unwrap().contains("status"));
+}
+
+#[tokio::test]
+async fn a_handler_refusal_is_answered_with_its_status_and_message() {
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("refusing")
+        .memory_store()
+        .handler(recorder.handler_with(|_| async {
+            Err(HandlerError::bad_request("customer 7 has no account downstream"))
+        }))
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = sonar_body("account.status", 7, "2021-05-25T20:48:40Z", "active");
+    let (status, outcome, json) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (400, "rejected"));
+    assert_eq!(json["message"], "customer 7 has no account downstream");
+    assert!(recorder.applied().is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("slow")
+        .memory_store()
+        .deadline(Duration::from_millis(50))
+        .handler(recorder.handler_with(|_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = sonar_body("account.status", 7, "2021-05-25T20:48:40Z", "active");
+    let (status, outcome, _) = post_json(&server, body.clone()).await;
+    assert_eq!((status, outcome.as_str()), (202, "accepted"));
+    assert!(recorder.applied().is_empty(), "answered before the handler finished");
+
+    // A retry while the handler still runs waits behind it (same key) and is accepted too;
+    // once the first commits, the waiting retry finds it handled and does not run again.
+    let (status, outcome, _) = post_json(&server, body.clone()).await;
+    assert_eq!((status, outcome.as_str()), (202, "accepted"));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(recorder.applied().len(), 1);
+    let (status, outcome, _) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (200, "duplicate"));
+    assert_eq!(recorder.applied().len(), 1);
+}
+
+#[tokio::test]
+async fn the_layer_form_runs_the_pipeline_in_front_of_a_plain_axum_handler() {
+    let layer = Receiver::builder("layered")
+        .memory_store()
+        .layer()
+        .unwrap();
+    let seen = Recorder::new();
+    let app = Router::new().route(
+        "/webhook",
+        post(|WebhookEvent(event): WebhookEvent, body: String| async move {
+            if event.entity_id.as_deref() == Some("13") {
+                return (axum::http::StatusCode::CONFLICT, "unlucky entity".to_owned());
+            }
+            (axum::http::StatusCode::OK, format!("{} {body}", event.event_type))
+        })
+        .head(|| async {})
+        .layer(layer),
+    );
+    let server = Server::start(app).await;
+    let body = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
+    let response = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-webhook-outcome"], "handled");
+    assert_eq!(
+        response.text().await.unwrap(),
+        format!("account.status {body}"),
+        "the inner handler gets the raw body"
+    );
+    let (status, outcome, _) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (200, "duplicate"));
+
+    let unlucky = sonar_body("account.status", 13, "2021-05-25T20:48:40Z", "active");
+    let response = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(unlucky)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    assert_eq!(response.headers()["x-webhook-outcome"], "rejected");
+    assert_eq!(response.text().await.unwrap(), "unlucky entity");
+    drop(seen);
+}
