@@ -594,10 +594,16 @@ impl<S: Send + Sync> FromRequestParts<S> for WebhookEvent {
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<WebhookEvent>().cloned().ok_or_else(|| {
-            Outcome::Internal("WebhookEvent needs the ReceiverLayer in front of this handler".into())
+        parts
+            .extensions
+            .get::<WebhookEvent>()
+            .cloned()
+            .ok_or_else(|| {
+                Outcome::Internal(
+                    "WebhookEvent needs the ReceiverLayer in front of this handler".into(),
+                )
                 .into_response()
-        })
+            })
     }
 }
 
@@ -803,7 +809,12 @@ impl Inner {
         })?;
         let now = unix_seconds(now);
         if let Some(delivery) = &delivery {
-            if self.store.is_handled(delivery, now).await.map_err(unavailable)? {
+            if self
+                .store
+                .is_handled(delivery, now)
+                .await
+                .map_err(unavailable)?
+            {
                 return Err(Outcome::Duplicate);
             }
         }
@@ -874,7 +885,12 @@ impl Inner {
         // Checked again under the lock: a concurrent copy of this delivery may have been
         // handled while this one waited.
         if let Some(delivery) = &delivery {
-            if self.store.is_handled(delivery, now).await.map_err(unavailable)? {
+            if self
+                .store
+                .is_handled(delivery, now)
+                .await
+                .map_err(unavailable)?
+            {
                 return Err(Outcome::Duplicate);
             }
         }
@@ -924,8 +940,12 @@ impl Inner {
         tokio::spawn(async move {
             match store.purge_expired(now, PURGE_BATCH).await {
                 Ok(0) => {}
-                Ok(removed) => tracing::debug!(endpoint = %name, removed, "expired delivery ids purged"),
-                Err(e) => tracing::warn!(endpoint = %name, error = %e, "purging delivery ids failed"),
+                Ok(removed) => {
+                    tracing::debug!(endpoint = %name, removed, "expired delivery ids purged")
+                }
+                Err(e) => {
+                    tracing::warn!(endpoint = %name, error = %e, "purging delivery ids failed")
+                }
             }
         });
     }
@@ -962,7 +982,12 @@ mod tests {
         ] {
             assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
         }
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "json", ""] {
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "",
+        ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }
     }

@@ -33,14 +33,20 @@ pub enum Envelope {
 impl Envelope {
     /// Reads the envelope fields from headers and the parsed body.
     pub fn extract(&self, _headers: &HeaderMap, body: &Value) -> Result<EventMeta, EnvelopeError> {
-        let event_type = body
-            .get("event")
-            .and_then(Value::as_str)
-            .ok_or(EnvelopeError::Missing { field: "event".into() })?;
+        let event_type =
+            body.get("event")
+                .and_then(Value::as_str)
+                .ok_or(EnvelopeError::Missing {
+                    field: "event".into(),
+                })?;
         let entity_id = match body.get("object_id") {
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(Value::String(s)) => Some(s.clone()),
-            _ => return Err(EnvelopeError::Missing { field: "object_id".into() }),
+            _ => {
+                return Err(EnvelopeError::Missing {
+                    field: "object_id".into(),
+                })
+            }
         };
         let created_at = body
             .pointer("/current/created_at")

@@ -6,10 +6,10 @@ mod secret;
 pub mod verify;
 
 pub use secret::Secret;
-pub mod store;
+mod endpoint;
 pub mod ordering;
 pub mod outcome;
-mod endpoint;
+pub mod store;
 pub use endpoint::{
     BuildError, Delivery, HandlerError, Receiver, ReceiverBuilder, ReceiverLayer, ReceiverService,
     WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_RETENTION,

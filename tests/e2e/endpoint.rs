@@ -57,7 +57,11 @@ async fn head_answers_200_with_no_body_and_touches_nothing() {
 #[tokio::test]
 async fn other_methods_answer_405_with_allow_header() {
     let server = sonar_server(&Recorder::new()).await;
-    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
         let response = client()
             .request(method.clone(), server.url("/webhook"))
             .send()
@@ -83,7 +87,11 @@ async fn a_fresh_delivery_is_handled_and_answered_200() {
     assert_eq!(applied.len(), 1);
     assert_eq!(applied[0].event, "account.status");
     assert_eq!(applied[0].entity.as_deref(), Some("7"));
-    assert_eq!(applied[0].body, body.as_bytes(), "the raw body reaches the handler");
+    assert_eq!(
+        applied[0].body,
+        body.as_bytes(),
+        "the raw body reaches the handler"
+    );
 }
 
 #[tokio::test]
@@ -118,11 +126,29 @@ async fn malformed_bodies_get_400_or_415_with_a_reason() {
     let recorder = Recorder::new();
     let server = sonar_server(&recorder).await;
     let cases: &[(&str, &str, u16, &str, &str)] = &[
-        ("application/json", "{not json", 400, "malformed", "not valid JSON"),
+        (
+            "application/json",
+            "{not json",
+            400,
+            "malformed",
+            "not valid JSON",
+        ),
         ("application/json", "", 400, "malformed", "empty"),
         ("application/json", "[1,2,3]", 400, "malformed", "event"),
-        ("application/json", r#"{"object_id": 1}"#, 400, "malformed", "event"),
-        ("application/json", r#"{"event": "a.b"}"#, 400, "malformed", "object_id"),
+        (
+            "application/json",
+            r#"{"object_id": 1}"#,
+            400,
+            "malformed",
+            "event",
+        ),
+        (
+            "application/json",
+            r#"{"event": "a.b"}"#,
+            400,
+            "malformed",
+            "object_id",
+        ),
         (
             "application/json",
             r#"{"event": "a.b", "object_id": 1, "current": {}}"#,
@@ -130,7 +156,13 @@ async fn malformed_bodies_get_400_or_415_with_a_reason() {
             "malformed",
             "current.created_at",
         ),
-        ("text/plain", r#"{"event": "a.b"}"#, 415, "unsupported_media_type", "text/plain"),
+        (
+            "text/plain",
+            r#"{"event": "a.b"}"#,
+            415,
+            "unsupported_media_type",
+            "text/plain",
+        ),
         (
             "application/x-www-form-urlencoded",
             "payload=%7B%7D",
@@ -197,7 +229,9 @@ async fn a_handler_refusal_is_answered_with_its_status_and_message() {
     let receiver = Receiver::builder("refusing")
         .memory_store()
         .handler(recorder.handler_with(|_| async {
-            Err(HandlerError::bad_request("customer 7 has no account downstream"))
+            Err(HandlerError::bad_request(
+                "customer 7 has no account downstream",
+            ))
         }))
         .build()
         .unwrap();
@@ -225,7 +259,10 @@ async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
     let body = sonar_body("account.status", 7, "2021-05-25T20:48:40Z", "active");
     let (status, outcome, _) = post_json(&server, body.clone()).await;
     assert_eq!((status, outcome.as_str()), (202, "accepted"));
-    assert!(recorder.applied().is_empty(), "answered before the handler finished");
+    assert!(
+        recorder.applied().is_empty(),
+        "answered before the handler finished"
+    );
 
     // A retry while the handler still runs waits behind it (same key) and is accepted too;
     // once the first commits, the waiting retry finds it handled and does not run again.
@@ -240,19 +277,24 @@ async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
 
 #[tokio::test]
 async fn the_layer_form_runs_the_pipeline_in_front_of_a_plain_axum_handler() {
-    let layer = Receiver::builder("layered")
-        .memory_store()
-        .layer()
-        .unwrap();
+    let layer = Receiver::builder("layered").memory_store().layer().unwrap();
     let seen = Recorder::new();
     let app = Router::new().route(
         "/webhook",
-        post(|WebhookEvent(event): WebhookEvent, body: String| async move {
-            if event.entity_id.as_deref() == Some("13") {
-                return (axum::http::StatusCode::CONFLICT, "unlucky entity".to_owned());
-            }
-            (axum::http::StatusCode::OK, format!("{} {body}", event.event_type))
-        })
+        post(
+            |WebhookEvent(event): WebhookEvent, body: String| async move {
+                if event.entity_id.as_deref() == Some("13") {
+                    return (
+                        axum::http::StatusCode::CONFLICT,
+                        "unlucky entity".to_owned(),
+                    );
+                }
+                (
+                    axum::http::StatusCode::OK,
+                    format!("{} {body}", event.event_type),
+                )
+            },
+        )
         .head(|| async {})
         .layer(layer),
     );

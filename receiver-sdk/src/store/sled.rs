@@ -149,7 +149,10 @@ impl SledStore {
     async fn flushed(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         {
-            let requests = self.flush_requests.lock().unwrap_or_else(|e| e.into_inner());
+            let requests = self
+                .flush_requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let sender = requests
                 .as_ref()
                 .ok_or_else(|| StoreError::new("store is closing"))?;

@@ -16,13 +16,18 @@ pub struct Verifier {
 #[derive(Debug, Clone)]
 enum Scheme {
     None,
-    Basic { realm: String, credentials: Vec<(String, Secret)> },
+    Basic {
+        realm: String,
+        credentials: Vec<(String, Secret)>,
+    },
 }
 
 impl Verifier {
     /// Accepts every delivery (the URL itself is the secret, as with Sonar).
     pub fn none() -> Self {
-        Self { scheme: Scheme::None }
+        Self {
+            scheme: Scheme::None,
+        }
     }
 
     /// HTTP Basic auth against any of the given user/password pairs.
