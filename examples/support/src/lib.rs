@@ -1,0 +1,125 @@
+//! What every example shares, so each example's own code is only its receiver.
+//!
+//! Every example serves its endpoint at `/webhook` on `BIND` (default `127.0.0.1:3000`),
+//! reads its secret from `WEBHOOK_SECRET` (Basic auth: `WEBHOOK_USER`, `WEBHOOK_PASSWORD`),
+//! keeps its sled data in `DATA_DIR` (default: a folder under the system temp dir), and prints
+//! one JSON line on stdout per event handed to its handler.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use receiver_sdk::Delivery;
+
+/// Where an example prints its event lines: stdout when run, a buffer in tests.
+pub type EventSink = Arc<dyn Fn(String) + Send + Sync>;
+
+/// An example's settings, read from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `BIND`: the address to serve on.
+    pub bind: SocketAddr,
+    /// `WEBHOOK_SECRET`: the signing secret, where the sender signs.
+    pub secret: Option<String>,
+    /// `WEBHOOK_USER`: the Basic auth user.
+    pub user: Option<String>,
+    /// `WEBHOOK_PASSWORD`: the Basic auth password.
+    pub password: Option<String>,
+    /// `DATA_DIR`: the sled directory.
+    pub data_dir: PathBuf,
+}
+
+impl Settings {
+    /// Reads the settings of the example called `name` from the environment.
+    pub fn from_env(name: &str) -> Result<Self, String> {
+        let var = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let bind = bind
+            .parse()
+            .map_err(|e| format!("BIND `{bind}` is not a socket address: {e}"))?;
+        Ok(Self {
+            bind,
+            secret: var("WEBHOOK_SECRET"),
+            user: var("WEBHOOK_USER"),
+            password: var("WEBHOOK_PASSWORD"),
+            data_dir: var("DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("receiver-example-{name}"))),
+        })
+    }
+
+    /// The secret, or a message saying how to set it.
+    pub fn require_secret(&self) -> Result<String, String> {
+        self.secret
+            .clone()
+            .ok_or_else(|| "set WEBHOOK_SECRET to the sender's signing secret".into())
+    }
+}
+
+/// The JSON line printed for each handled event.
+pub fn event_line<T>(delivery: &Delivery<T>) -> String {
+    serde_json::json!({
+        "event": delivery.event.event_type,
+        "entity": delivery.event.entity_id,
+        "created_at": delivery.event.created_at.map(|t| t.to_rfc3339()),
+        "delivery": delivery.event.delivery_id,
+    })
+    .to_string()
+}
+
+/// A sink that prints each line on stdout.
+pub fn stdout_sink() -> EventSink {
+    Arc::new(|line| {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not fail the delivery; the event was handled.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    })
+}
+
+/// Serves `router` on `settings.bind` until Ctrl-C, logging to stderr.
+pub async fn serve(router: Router, settings: &Settings) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
+    eprintln!(
+        "listening on http://{}/webhook (data in {})",
+        settings.bind,
+        settings.data_dir.display()
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+/// An example's whole `main`: read settings, build the app, serve it; on failure print why
+/// and exit non-zero.
+pub async fn main<E: std::fmt::Display>(
+    name: &str,
+    app: impl FnOnce(&Settings, EventSink) -> Result<Router, E>,
+) -> std::process::ExitCode {
+    let run = async {
+        let settings = Settings::from_env(name)?;
+        let router = app(&settings, stdout_sink()).map_err(|e| e.to_string())?;
+        serve(router, &settings).await
+    };
+    match run.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("example-{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
