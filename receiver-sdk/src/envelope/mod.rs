@@ -28,6 +28,9 @@ mod presets;
 mod read;
 mod timestamp;
 
+#[cfg(test)]
+mod tests;
+
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use serde_json::Value;
