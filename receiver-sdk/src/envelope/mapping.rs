@@ -318,3 +318,284 @@ pub enum FieldError {
         name: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+    use serde_json::json;
+
+    use super::super::{Envelope, TimestampError};
+    use super::*;
+
+    fn pointer(pointer: &str) -> Field {
+        Field::pointer(pointer).expect("test pointers are valid")
+    }
+
+    fn header_field(name: &str) -> Field {
+        Field::header(name).expect("test header names are valid")
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    /// A Stripe-shaped mapping, mixing pointers and headers.
+    fn stripe_like() -> Mapping {
+        Mapping::new(pointer("/type"))
+            .entity_type(pointer("/data/object/object"))
+            .entity_id(pointer("/data/object/id"))
+            .created_at(pointer("/created"))
+            .delivery_id(header_field("X-Delivery-Id"))
+    }
+
+    fn stripe_body() -> Value {
+        json!({
+            "id": "evt_1",
+            "type": "customer.updated",
+            "created": 1_621_975_720,
+            "data": {"object": {"id": "cus_9", "object": "customer"}}
+        })
+    }
+
+    fn extract(
+        mapping: &Mapping,
+        headers: &HeaderMap,
+        body: &Value,
+    ) -> Result<EventMeta, EnvelopeError> {
+        Envelope::Custom(mapping.clone()).extract(headers, body)
+    }
+
+    #[test]
+    fn pointers_and_headers_fill_every_field() {
+        let meta = extract(
+            &stripe_like(),
+            &headers(&[("x-delivery-id", "d-1")]),
+            &stripe_body(),
+        );
+        assert_eq!(
+            meta,
+            Ok(EventMeta {
+                event_type: "customer.updated".into(),
+                entity_type: Some("customer".into()),
+                entity_id: Some("cus_9".into()),
+                created_at: DateTime::from_timestamp(1_621_975_720, 0),
+                delivery_id: Some("d-1".into()),
+                test: false,
+            })
+        );
+    }
+
+    #[test]
+    fn unmapped_and_absent_fields_are_none() {
+        let meta = extract(&stripe_like(), &HeaderMap::new(), &json!({"type": "x"}))
+            .expect("only the event type is required");
+        assert_eq!(meta.entity_type, None);
+        assert_eq!(meta.entity_id, None);
+        assert_eq!(meta.created_at, None);
+        assert_eq!(meta.delivery_id, None);
+    }
+
+    #[test]
+    fn event_type_from_a_header() {
+        let mapping = Mapping::new(header_field("X-Event-Type"));
+        let meta = extract(
+            &mapping,
+            &headers(&[("x-event-type", "order.paid")]),
+            &json!(null),
+        )
+        .expect("valid");
+        assert_eq!(meta.event_type, "order.paid");
+    }
+
+    #[test]
+    fn missing_event_type_pointer_names_the_pointer() {
+        assert_eq!(
+            extract(&stripe_like(), &HeaderMap::new(), &json!({})),
+            Err(EnvelopeError::Missing {
+                field: "/type".into()
+            })
+        );
+    }
+
+    #[test]
+    fn missing_event_type_header_names_the_header() {
+        let mapping = Mapping::new(header_field("X-Event-Type"));
+        assert_eq!(
+            extract(&mapping, &HeaderMap::new(), &json!({})),
+            Err(EnvelopeError::MissingHeader {
+                header: "x-event-type".into()
+            })
+        );
+    }
+
+    #[test]
+    fn null_at_the_pointer_counts_as_absent() {
+        let body = json!({"type": "x", "data": {"object": {"id": null}}});
+        let meta = extract(&stripe_like(), &HeaderMap::new(), &body).expect("valid");
+        assert_eq!(meta.entity_id, None);
+    }
+
+    #[test]
+    fn wrong_typed_entity_id_names_the_pointer() {
+        let body = json!({"type": "x", "data": {"object": {"id": false}}});
+        assert_eq!(
+            extract(&stripe_like(), &HeaderMap::new(), &body),
+            Err(EnvelopeError::WrongType {
+                field: "/data/object/id".into(),
+                expected: "a non-empty string or a number",
+                found: "a boolean",
+            })
+        );
+    }
+
+    #[test]
+    fn bad_time_at_a_pointer_names_the_pointer() {
+        let body = json!({"type": "x", "created": "later"});
+        assert!(matches!(
+            extract(&stripe_like(), &HeaderMap::new(), &body),
+            Err(EnvelopeError::Timestamp { field, reason: TimestampError::Unrecognised { .. } })
+                if field == "/created"
+        ));
+    }
+
+    #[test]
+    fn time_from_a_header() {
+        let mapping = Mapping::new(pointer("/type")).created_at(header_field("X-Timestamp"));
+        let meta = extract(
+            &mapping,
+            &headers(&[("x-timestamp", "2021-05-25T20:48:40Z")]),
+            &json!({"type": "x"}),
+        )
+        .expect("valid");
+        assert_eq!(meta.created_at, DateTime::from_timestamp(1_621_975_720, 0));
+    }
+
+    #[test]
+    fn bad_time_in_a_header_names_the_header() {
+        let mapping = Mapping::new(pointer("/type")).created_at(header_field("X-Timestamp"));
+        let error = extract(
+            &mapping,
+            &headers(&[("x-timestamp", "soon")]),
+            &json!({"type": "x"}),
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("header `x-timestamp` is not a timestamp: `soon`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn pointer_into_an_array_and_escaped_keys() {
+        let mapping = Mapping::new(pointer("/events/0/name")).entity_id(pointer("/ids/a~1b~0c"));
+        let body = json!({"events": [{"name": "first"}], "ids": {"a/b~c": 5}});
+        let meta = extract(&mapping, &HeaderMap::new(), &body).expect("valid");
+        assert_eq!(meta.event_type, "first");
+        assert_eq!(meta.entity_id.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn created_at_field_is_the_mapped_source() {
+        assert_eq!(
+            Envelope::Custom(stripe_like()).created_at_field(),
+            "/created"
+        );
+        let by_header = Mapping::new(pointer("/type")).created_at(header_field("X-Timestamp"));
+        assert_eq!(
+            Envelope::Custom(by_header).created_at_field(),
+            "x-timestamp"
+        );
+        let without = Mapping::new(pointer("/type"));
+        assert_eq!(Envelope::Custom(without).created_at_field(), "created_at");
+    }
+
+    #[test]
+    fn config_form_is_read() {
+        let mapping: Mapping = serde_json::from_value(json!({
+            "event_type": "/type",
+            "entity_type": "/data/object/object",
+            "entity_id": "/data/object/id",
+            "created_at": "/created",
+            "delivery_id": "header:X-Delivery-Id"
+        }))
+        .expect("valid config");
+        assert_eq!(mapping, stripe_like());
+    }
+
+    #[test]
+    fn config_form_round_trips() {
+        let config = json!({"event_type": "/type", "delivery_id": "header:webhook-id"});
+        let mapping: Mapping = serde_json::from_value(config.clone()).expect("valid config");
+        assert_eq!(serde_json::to_value(&mapping).expect("serialises"), config);
+    }
+
+    #[test]
+    fn config_without_event_type_is_rejected() {
+        let error = serde_json::from_value::<Mapping>(json!({"entity_id": "/id"})).unwrap_err();
+        assert!(error.to_string().contains("event_type"), "{error}");
+    }
+
+    #[test]
+    fn config_with_an_unknown_key_is_rejected() {
+        let error =
+            serde_json::from_value::<Mapping>(json!({"event_type": "/type", "entity": "/id"}))
+                .unwrap_err();
+        assert!(error.to_string().contains("entity"), "{error}");
+    }
+
+    #[test]
+    fn config_with_a_bad_source_says_what_is_wrong() {
+        for (source, fragment) in [
+            ("type", "neither a JSON pointer"),
+            ("", "empty field source"),
+            ("/a~2", "`~` must be followed by `0` or `1`"),
+            ("/a~", "`~` must be followed by `0` or `1`"),
+            ("header:", "not a valid header name"),
+            ("header:X Event", "not a valid header name"),
+        ] {
+            let error = serde_json::from_value::<Mapping>(json!({"event_type": source}))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(fragment), "{source:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn pointer_must_start_with_a_slash() {
+        assert_eq!(
+            Field::pointer("data/id"),
+            Err(FieldError::BadPointer {
+                pointer: "data/id".into(),
+                problem: "it must start with `/`",
+            })
+        );
+    }
+
+    #[test]
+    fn header_names_are_validated() {
+        assert_eq!(
+            Field::header("X:Y"),
+            Err(FieldError::BadHeaderName { name: "X:Y".into() })
+        );
+    }
+
+    #[test]
+    fn fields_display_in_their_config_form() {
+        assert_eq!(pointer("/data/id").to_string(), "/data/id");
+        assert_eq!(header_field("Webhook-Id").to_string(), "header:webhook-id");
+        assert_eq!(
+            "header:Webhook-Id".parse::<Field>(),
+            Ok(header_field("webhook-id"))
+        );
+    }
+}
