@@ -29,6 +29,8 @@ mod read;
 mod timestamp;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};
