@@ -123,10 +123,10 @@ impl Mapping {
     ) -> Result<EventMeta, EnvelopeError> {
         let event_type = self
             .event_type
-            .read(headers, body, text, str::to_owned)?
+            .read_string(headers, body, text)?
             .ok_or_else(|| self.event_type.missing())?;
         let string = |field: &Option<Field>, read| match field {
-            Some(field) => field.read(headers, body, read, str::to_owned),
+            Some(field) => field.read_string(headers, body, read),
             None => Ok(None),
         };
         let created_at = match &self.created_at {
@@ -212,17 +212,19 @@ impl Field {
         }
     }
 
-    /// Reads this field with `from_json` or `from_header`; `None` when absent.
-    fn read<T>(
+    /// Reads a text field, checking a JSON value with `from_json`; `None` when absent.
+    ///
+    /// Header values need no such check: they are always non-empty text by the time
+    /// [`header`] returns them.
+    fn read_string(
         &self,
         headers: &HeaderMap,
         body: &Value,
-        from_json: fn(&Value, &str) -> Result<T, EnvelopeError>,
-        from_header: fn(&str) -> T,
-    ) -> Result<Option<T>, EnvelopeError> {
+        from_json: fn(&Value, &str) -> Result<String, EnvelopeError>,
+    ) -> Result<Option<String>, EnvelopeError> {
         match &self.0 {
             Source::Pointer(pointer) => optional(found(body, pointer), pointer, from_json),
-            Source::Header(name) => Ok(header(headers, name.as_str())?.map(from_header)),
+            Source::Header(name) => Ok(header(headers, name.as_str())?.map(str::to_owned)),
         }
     }
 
