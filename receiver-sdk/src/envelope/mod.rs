@@ -13,7 +13,9 @@
 //! | [`Custom`](Envelope::Custom) | your [`Mapping`] | | | | |
 //! | [`Raw`](Envelope::Raw) | `"webhook"` | — | — | — | — |
 //!
-//! Rules every preset follows, so a receiver answers the same way whatever the sender:
+//! Rules every preset follows, so a receiver answers the same way whatever the sender (the
+//! two exceptions, Standard Webhooks' `data.id` and SuperOffice's test delivery, are lenient
+//! on purpose and say why on their variants):
 //!
 //! * A required field that is absent or `null` is [`EnvelopeError::Missing`].
 //! * An optional field that is absent or `null` is `None`; one that is present but malformed is

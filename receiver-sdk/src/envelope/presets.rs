@@ -3,14 +3,14 @@
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::read::{get, header, id, object, optional, required, text, time};
+use super::read::{get, header, id, object, optional, optional_key, required_key, text, time};
 use super::{EnvelopeError, EventMeta};
 
 /// Sonar: `{"event": ..., "object_id": ..., "current": {"created_at": ...}}`.
 pub(super) fn sonar(body: &Value) -> Result<EventMeta, EnvelopeError> {
     let body = object(body)?;
-    let event_type = text(required(get(body, "event"), "event")?, "event")?;
-    let entity_id = id(required(get(body, "object_id"), "object_id")?, "object_id")?;
+    let event_type = required_key(body, "event", text)?;
+    let entity_id = required_key(body, "object_id", id)?;
     // Sonar: "The `current` array may or may not contain data", and an empty PHP array arrives
     // as `[]`; only an object can hold `created_at`, anything else means "no data".
     let created_at = match get(body, "current") {
@@ -39,10 +39,10 @@ pub(super) fn sonar(body: &Value) -> Result<EventMeta, EnvelopeError> {
 pub(super) fn integration(body: &Value) -> Result<EventMeta, EnvelopeError> {
     let body = object(body)?;
     Ok(EventMeta {
-        event_type: text(required(get(body, "eventType"), "eventType")?, "eventType")?,
-        entity_type: optional(get(body, "entityType"), "entityType", text)?,
-        entity_id: Some(id(required(get(body, "id"), "id")?, "id")?),
-        created_at: optional(get(body, "timestamp"), "timestamp", time)?,
+        event_type: required_key(body, "eventType", text)?,
+        entity_type: optional_key(body, "entityType", text)?,
+        entity_id: Some(required_key(body, "id", id)?),
+        created_at: optional_key(body, "timestamp", time)?,
         delivery_id: None,
         test: false,
     })
@@ -78,9 +78,9 @@ pub(super) fn superoffice(headers: &HeaderMap, body: &Value) -> Result<EventMeta
     };
     Ok(EventMeta {
         event_type,
-        entity_type: optional(get(body, "Entity"), "Entity", text)?,
-        entity_id: optional(get(body, "PrimaryKey"), "PrimaryKey", id)?,
-        created_at: optional(get(body, "Timestamp"), "Timestamp", time)?,
+        entity_type: optional_key(body, "Entity", text)?,
+        entity_id: optional_key(body, "PrimaryKey", id)?,
+        created_at: optional_key(body, "Timestamp", time)?,
         delivery_id,
         test: false,
     })
@@ -121,10 +121,10 @@ pub(super) fn standard_webhooks(
         .and_then(|data| data.get("id"))
         .and_then(|value| id(value, "data.id").ok());
     Ok(EventMeta {
-        event_type: text(required(get(body, "type"), "type")?, "type")?,
+        event_type: required_key(body, "type", text)?,
         entity_type: None,
         entity_id,
-        created_at: optional(get(body, "timestamp"), "timestamp", time)?,
+        created_at: optional_key(body, "timestamp", time)?,
         delivery_id: delivery_id.map(str::to_owned),
         test: false,
     })

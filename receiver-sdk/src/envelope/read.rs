@@ -19,6 +19,24 @@ pub(super) fn get<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a V
     object.get(key).filter(|value| !value.is_null())
 }
 
+/// A required top-level field, checked with `read`.
+pub(super) fn required_key<T>(
+    object: &Map<String, Value>,
+    key: &str,
+    read: fn(&Value, &str) -> Result<T, EnvelopeError>,
+) -> Result<T, EnvelopeError> {
+    read(required(get(object, key), key)?, key)
+}
+
+/// An optional top-level field, checked with `read` when present.
+pub(super) fn optional_key<T>(
+    object: &Map<String, Value>,
+    key: &str,
+    read: fn(&Value, &str) -> Result<T, EnvelopeError>,
+) -> Result<Option<T>, EnvelopeError> {
+    optional(get(object, key), key, read)
+}
+
 /// Turns an absent required value into [`EnvelopeError::Missing`].
 pub(super) fn required<'a>(
     value: Option<&'a Value>,
