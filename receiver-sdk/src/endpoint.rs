@@ -648,7 +648,10 @@ impl From<Outcome> for Answer {
 
 /// Whether a format carries an entity and an event time, so ordering can be on by default.
 fn carries_order(envelope: &Envelope) -> bool {
-    matches!(envelope, Envelope::Sonar)
+    matches!(
+        envelope,
+        Envelope::Sonar | Envelope::Integration | Envelope::SuperOffice
+    )
 }
 
 fn unix_seconds(time: SystemTime) -> i64 {

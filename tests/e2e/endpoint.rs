@@ -134,7 +134,13 @@ async fn malformed_bodies_get_400_or_415_with_a_reason() {
             "not valid JSON",
         ),
         ("application/json", "", 400, "malformed", "empty"),
-        ("application/json", "[1,2,3]", 400, "malformed", "event"),
+        (
+            "application/json",
+            "[1,2,3]",
+            400,
+            "malformed",
+            "JSON object",
+        ),
         (
             "application/json",
             r#"{"object_id": 1}"#,

@@ -1,0 +1,219 @@
+//! Envelopes: where each sender puts the event type, entity, time and delivery id.
+//!
+//! An [`Envelope`] names a sender's payload format and reads an [`EventMeta`] from a delivery's
+//! headers and parsed JSON body; ordering and dedupe work only from that.
+//!
+//! | Preset | `event_type` | `entity_type` | `entity_id` | `created_at` | `delivery_id` |
+//! |---|---|---|---|---|---|
+//! | [`Sonar`](Envelope::Sonar) | `event` | first part of `event` | `object_id` | `current.created_at` | — |
+//! | [`Integration`](Envelope::Integration) | `eventType` | `entityType` | `id` | `timestamp` | — |
+//! | [`SuperOffice`](Envelope::SuperOffice) | `Event` / `X-SuperOffice-Event` | `Entity` | `PrimaryKey` | `Timestamp` | `EventId` / `X-SuperOffice-EventId` |
+//! | [`StandardWebhooks`](Envelope::StandardWebhooks) | `type` | — | `data.id` | `timestamp` | `webhook-id` / `svix-id` |
+//! | [`GitHub`](Envelope::GitHub) | `X-GitHub-Event` | — | — | — | `X-GitHub-Delivery` |
+//! | [`Custom`](Envelope::Custom) | your [`Mapping`] | | | | |
+//! | [`Raw`](Envelope::Raw) | `"webhook"` | — | — | — | — |
+//!
+//! Rules every preset follows, so a receiver answers the same way whatever the sender (the
+//! two exceptions, Standard Webhooks' `data.id` and SuperOffice's test delivery, are lenient
+//! on purpose and say why on their variants):
+//!
+//! * A required field that is absent or `null` is [`EnvelopeError::Missing`].
+//! * An optional field that is absent or `null` is `None`; one that is present but malformed is
+//!   an error, not `None`, because silently dropping a malformed `created_at` would let a stale
+//!   event through ordering.
+//! * Event and entity types are non-empty strings. Ids are non-empty strings or numbers;
+//!   numbers keep their JSON text (`123` becomes `"123"`).
+//! * Times go through [`parse_timestamp`].
+
+mod mapping;
+mod presets;
+mod read;
+mod timestamp;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use serde_json::Value;
+
+pub use mapping::{Field, FieldError, Mapping};
+pub use timestamp::{parse_timestamp, TimestampError};
+
+/// What the pipeline needs to know about one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMeta {
+    /// The event type, e.g. `account.status`.
+    pub event_type: String,
+    /// The kind of entity, where the sender says (`contact`, `USER`).
+    pub entity_type: Option<String>,
+    /// The entity the event is about.
+    pub entity_id: Option<String>,
+    /// When the sender says the event happened.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The sender's id for this delivery; retries carry the same id.
+    pub delivery_id: Option<String>,
+    /// A sender's connectivity test (SuperOffice `X-Hook-Test`, GitHub `ping`).
+    pub test: bool,
+}
+
+/// A known payload format, or a custom mapping.
+///
+/// ```
+/// use http::HeaderMap;
+/// use receiver_sdk::envelope::Envelope;
+/// use serde_json::json;
+///
+/// let body = json!({
+///     "event": "account.status",
+///     "object_id": 1,
+///     "current": { "created_at": "2021-05-25T20:48:40+00:00" }
+/// });
+/// let meta = Envelope::Sonar.extract(&HeaderMap::new(), &body)?;
+/// assert_eq!(meta.event_type, "account.status");
+/// assert_eq!(meta.entity_id.as_deref(), Some("1"));
+/// assert_eq!(meta.created_at.map(|t| t.to_rfc3339()).as_deref(), Some("2021-05-25T20:48:40+00:00"));
+/// # Ok::<(), receiver_sdk::envelope::EnvelopeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Envelope {
+    /// Sonar: `event`, `object_id`, and `current.created_at` when `current` holds data.
+    ///
+    /// `entity_type` is the part of `event` before the first dot, because Sonar documents
+    /// `object_id` as the id of that top-level entity (`account` in `account.service.add`).
+    /// Sonar sends no delivery id.
+    Sonar,
+    /// The generic integration pattern: `id`, `entityType`, `eventType`, `timestamp`.
+    ///
+    /// `id` and `eventType` are required.
+    Integration,
+    /// SuperOffice: `Event`, `Entity`, `PrimaryKey`, `Timestamp`, `EventId`, with the
+    /// `X-SuperOffice-Event` and `X-SuperOffice-EventId` headers as fallbacks.
+    ///
+    /// A registration test (header `X-Hook-Test: true`, or `"Event": "test"`) sets
+    /// [`EventMeta::test`] and always succeeds, reading whatever else it can: SuperOffice
+    /// refuses to save a webhook whose test delivery is not answered with 200.
+    SuperOffice,
+    /// [Standard Webhooks](https://www.standardwebhooks.com/) (and Svix): `type`,
+    /// `timestamp`, delivery id from `webhook-id` or `svix-id`.
+    ///
+    /// `entity_id` is `data.id` when that is a non-empty string or a number, else `None`:
+    /// the standard leaves `data` to each sender, so an odd `data.id` is not an error.
+    StandardWebhooks,
+    /// GitHub: event type from `X-GitHub-Event` (required), delivery id from
+    /// `X-GitHub-Delivery`. The `ping` event is a test. GitHub sends no event time.
+    GitHub,
+    /// Your own mapping of fields to JSON pointers or headers.
+    Custom(Mapping),
+    /// No envelope: event type `"webhook"`, everything else `None`.
+    ///
+    /// No header is consulted, so every delivery is the same kind of event whatever a client
+    /// puts in its headers; use [`Envelope::Custom`] with [`Field::header`] to read the event
+    /// type from a header.
+    Raw,
+}
+
+impl Envelope {
+    /// Reads the envelope fields from headers and the parsed body.
+    pub fn extract(&self, headers: &HeaderMap, body: &Value) -> Result<EventMeta, EnvelopeError> {
+        match self {
+            Self::Sonar => presets::sonar(body),
+            Self::Integration => presets::integration(body),
+            Self::SuperOffice => presets::superoffice(headers, body),
+            Self::StandardWebhooks => presets::standard_webhooks(headers, body),
+            Self::GitHub => presets::github(headers),
+            Self::Custom(mapping) => mapping.extract(headers, body),
+            Self::Raw => Ok(presets::raw()),
+        }
+    }
+
+    /// The sender's own name for the field that holds the event time, for messages such as
+    /// "ordering needs `current.created_at`".
+    ///
+    /// GitHub, Raw and custom mappings without a time field have no such field; they answer
+    /// with the generic `created_at`.
+    pub fn created_at_field(&self) -> &str {
+        match self {
+            Self::Sonar => "current.created_at",
+            Self::Integration | Self::StandardWebhooks => "timestamp",
+            Self::SuperOffice => "Timestamp",
+            Self::Custom(mapping) => mapping.created_at_name().unwrap_or("created_at"),
+            Self::GitHub | Self::Raw => "created_at",
+        }
+    }
+
+    /// The preset's name for logs: `sonar`, `integration`, `superoffice`,
+    /// `standard-webhooks`, `github`, `custom` or `raw`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Sonar => "sonar",
+            Self::Integration => "integration",
+            Self::SuperOffice => "superoffice",
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::GitHub => "github",
+            Self::Custom(_) => "custom",
+            Self::Raw => "raw",
+        }
+    }
+}
+
+/// A delivery whose envelope could not be read.
+///
+/// Field names are the sender's own (`object_id`, `current.created_at`, `Timestamp`), or the
+/// JSON pointer for a custom mapping, so the message can go back to whoever configured the
+/// sender.
+///
+/// The `Timestamp` variant carries its [`TimestampError`] in the message rather than as a
+/// `source()`, so the one line that reaches a response body or log says everything; printing
+/// a cause chain does not repeat it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// A required field is absent or `null`.
+    #[error("missing field `{field}`")]
+    Missing {
+        /// The field, as the sender's documentation names it.
+        field: String,
+    },
+    /// A required header is absent.
+    #[error("missing header `{header}`")]
+    MissingHeader {
+        /// The header's name.
+        header: String,
+    },
+    /// The body is not a JSON object, so none of its fields can be read.
+    #[error("body is {found}, expected a JSON object")]
+    NotAnObject {
+        /// What the body is instead, e.g. "an array".
+        found: &'static str,
+    },
+    /// A field holds the wrong kind of value.
+    #[error("field `{field}` is {found}, expected {expected}")]
+    WrongType {
+        /// The field, as the sender's documentation names it.
+        field: String,
+        /// What the field should hold, e.g. "a non-empty string".
+        expected: &'static str,
+        /// What it holds instead, e.g. "a boolean" or "an empty string".
+        found: &'static str,
+    },
+    /// A time field holds something that is not a usable time.
+    #[error("field `{field}` is not a timestamp: {reason}")]
+    Timestamp {
+        /// The field, as the sender's documentation names it.
+        field: String,
+        /// What is wrong with its value.
+        reason: TimestampError,
+    },
+    /// A header is present but its value cannot be used.
+    #[error("header `{header}` {problem}")]
+    BadHeader {
+        /// The header's name.
+        header: String,
+        /// What is wrong, e.g. "is empty" or "is not a timestamp: ...".
+        problem: String,
+    },
+}
