@@ -42,7 +42,9 @@
 
 mod hmac;
 pub mod sign;
+mod slack;
 mod standard;
+mod stripe;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -89,6 +91,8 @@ enum Scheme {
     None,
     StandardWebhooks(standard::StandardWebhooks),
     Hmac(hmac::HeaderHmac),
+    Stripe(stripe::Stripe),
+    Slack(slack::Slack),
     Basic {
         realm: String,
         credentials: Vec<(String, Secret)>,
@@ -197,6 +201,24 @@ impl Verifier {
         Self::hmac_sha256(HmacHeader::superoffice(), secrets)
     }
 
+    /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`, keyed with
+    /// the whole secret string (`whsec_` included).
+    pub fn stripe(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = stripe::Stripe::new(MacKeys::from_secrets(secrets)?);
+        Ok(Self::with_scheme(Scheme::Stripe(scheme)))
+    }
+
+    /// Slack: `X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`, keyed
+    /// with the signing secret.
+    pub fn slack(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = slack::Slack::new(MacKeys::from_secrets(secrets)?);
+        Ok(Self::with_scheme(Scheme::Slack(scheme)))
+    }
+
     /// Sets the accepted clock skew for timestamped schemes (default
     /// [`DEFAULT_TOLERANCE`]), applied both to old and to future timestamps.
     pub fn with_tolerance(self, tolerance: Duration) -> Self {
@@ -219,6 +241,8 @@ impl Verifier {
             Scheme::None => Ok(()),
             Scheme::StandardWebhooks(scheme) => scheme.verify(headers, body, clock),
             Scheme::Hmac(scheme) => scheme.verify(headers, body),
+            Scheme::Stripe(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
             Scheme::Basic { .. } => match headers.get(http::header::AUTHORIZATION) {
                 Some(_) => Err(FailureKind::BadCredentials),
                 None => Err(FailureKind::MissingCredentials),
@@ -233,7 +257,11 @@ impl Verifier {
             Scheme::Basic { realm, .. } => {
                 HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\"")).ok()
             }
-            Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Hmac(_) => None,
+            Scheme::None
+            | Scheme::StandardWebhooks(_)
+            | Scheme::Hmac(_)
+            | Scheme::Stripe(_)
+            | Scheme::Slack(_) => None,
         }
     }
 }

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::standard::decode_secret;
-use super::{ConfigError, HmacHeader, MacKey, SignatureEncoding, Tag};
+use super::{slack, ConfigError, HmacHeader, MacKey, SignatureEncoding, Tag};
 
 fn tag(secret: &[u8], parts: &[&[u8]]) -> Tag {
     MacKey::new(secret).tag(parts)
@@ -86,4 +86,24 @@ pub fn shopify(secret: impl AsRef<[u8]>, body: &[u8]) -> String {
 /// secret string, whose UTF-8 bytes are the key.
 pub fn superoffice(secret: impl AsRef<[u8]>, body: &[u8]) -> String {
     hmac_sha256(&HmacHeader::superoffice(), secret, body)
+}
+
+/// The `Stripe-Signature` value (`t=<timestamp>,v1=<hex>`) for a delivery at `timestamp` (unix
+/// seconds); `secret` is the whole signing secret, `whsec_` included.
+pub fn stripe(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
+    let timestamp = timestamp.to_string();
+    let tag = tag(secret.as_ref(), &[timestamp.as_bytes(), b".", body]);
+    format!("t={timestamp},v1={}", hex::encode(tag))
+}
+
+/// The `X-Slack-Signature` value (`v0=<hex>`) for a delivery whose
+/// `X-Slack-Request-Timestamp` is `timestamp` (unix seconds).
+pub fn slack(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
+    let timestamp = timestamp.to_string();
+    let version = slack::VERSION;
+    let tag = tag(
+        secret.as_ref(),
+        &[version.as_bytes(), b":", timestamp.as_bytes(), b":", body],
+    );
+    format!("{version}={}", hex::encode(tag))
 }
