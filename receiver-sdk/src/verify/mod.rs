@@ -40,6 +40,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod basic;
 mod hmac;
 pub mod sign;
 mod slack;
@@ -93,10 +94,8 @@ enum Scheme {
     Hmac(hmac::HeaderHmac),
     Stripe(stripe::Stripe),
     Slack(slack::Slack),
-    Basic {
-        realm: String,
-        credentials: Vec<(String, Secret)>,
-    },
+    Basic(basic::Basic),
+    Token(basic::Token),
 }
 
 impl Verifier {
@@ -113,14 +112,34 @@ impl Verifier {
     }
 
     /// HTTP Basic auth against any of the given user/password pairs.
+    ///
+    /// With no pairs, every delivery is rejected. The realm is sent in [`Verifier::challenge`];
+    /// control characters in it are dropped so it always forms a valid header.
     pub fn basic(
         realm: impl Into<String>,
         credentials: impl IntoIterator<Item = (String, Secret)>,
     ) -> Self {
-        Self::with_scheme(Scheme::Basic {
-            realm: realm.into(),
-            credentials: credentials.into_iter().collect(),
-        })
+        Self::with_scheme(Scheme::Basic(basic::Basic::new(&realm.into(), credentials)))
+    }
+
+    /// A static token in `header`, equal to any of `tokens`.
+    ///
+    /// When `header` is `authorization`, `Authorization: Bearer <token>` is accepted as well as
+    /// the bare token. With no tokens, every delivery is rejected.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{header::AUTHORIZATION, HeaderMap};
+    /// use receiver_sdk::verify::Verifier;
+    ///
+    /// let verifier = Verifier::token(AUTHORIZATION, ["s3cr3t-token"]);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(AUTHORIZATION, "Bearer s3cr3t-token".parse()?);
+    /// assert!(verifier.verify(&headers, b"{}", SystemTime::now()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token(header: HeaderName, tokens: impl IntoIterator<Item = impl Into<Secret>>) -> Self {
+        Self::with_scheme(Scheme::Token(basic::Token::new(header, tokens)))
     }
 
     /// Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp` and `webhook-signature`
@@ -243,10 +262,8 @@ impl Verifier {
             Scheme::Hmac(scheme) => scheme.verify(headers, body),
             Scheme::Stripe(scheme) => scheme.verify(headers, body, clock),
             Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
-            Scheme::Basic { .. } => match headers.get(http::header::AUTHORIZATION) {
-                Some(_) => Err(FailureKind::BadCredentials),
-                None => Err(FailureKind::MissingCredentials),
-            },
+            Scheme::Basic(scheme) => scheme.verify(headers),
+            Scheme::Token(scheme) => scheme.verify(headers),
         };
         result.map_err(VerifyFailure::new)
     }
@@ -254,14 +271,13 @@ impl Verifier {
     /// The `WWW-Authenticate` value to send with a 401, for schemes that have one.
     pub fn challenge(&self) -> Option<HeaderValue> {
         match &self.scheme {
-            Scheme::Basic { realm, .. } => {
-                HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\"")).ok()
-            }
+            Scheme::Basic(scheme) => scheme.challenge(),
             Scheme::None
             | Scheme::StandardWebhooks(_)
             | Scheme::Hmac(_)
             | Scheme::Stripe(_)
-            | Scheme::Slack(_) => None,
+            | Scheme::Slack(_)
+            | Scheme::Token(_) => None,
         }
     }
 }
@@ -330,6 +346,10 @@ pub enum FailureKind {
     /// No credentials were sent.
     #[error("missing credentials")]
     MissingCredentials,
+    /// Credentials were sent but could not be parsed (not `Basic`, bad base64, no colon, or a
+    /// repeated header).
+    #[error("malformed credentials")]
+    MalformedCredentials,
     /// Credentials were sent but match none configured.
     #[error("bad credentials")]
     BadCredentials,
@@ -570,3 +590,11 @@ fn decode_base64_tag(text: &str) -> Option<Tag> {
         .try_into()
         .ok()
 }
+
+/// SHA-256 of a credential, so credentials of any length compare in constant time as 32 bytes.
+fn credential_digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests;

@@ -107,3 +107,8 @@ pub fn slack(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
     );
     format!("{version}={}", hex::encode(tag))
 }
+
+/// The `Authorization` value (`Basic <base64(user:password)>`) for HTTP Basic auth.
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
