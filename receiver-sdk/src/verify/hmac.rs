@@ -106,6 +106,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::verify::test_support::{self, malformed};
     use crate::verify::{sign, Verifier};
 
     // docs.github.com, "Validating webhook deliveries", section "Testing the webhook payload
@@ -146,17 +147,7 @@ mod tests {
     }
 
     fn kind(verifier: &Verifier, headers: &HeaderMap, body: &[u8]) -> FailureKind {
-        verifier
-            .verify(headers, body, now())
-            .unwrap_err()
-            .kind()
-            .clone()
-    }
-
-    fn malformed(name: &'static str) -> FailureKind {
-        FailureKind::MalformedHeader {
-            header: HeaderName::from_static(name),
-        }
+        test_support::kind(verifier, headers, body, now())
     }
 
     fn github_tag() -> Vec<u8> {

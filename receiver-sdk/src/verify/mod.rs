@@ -31,7 +31,8 @@
 //! let verifier = Verifier::github(["It's a Secret to Everybody"])?;
 //! let body = b"Hello, World!";
 //! let mut headers = HeaderMap::new();
-//! headers.insert("x-hub-signature-256", sign::github("It's a Secret to Everybody", body).parse()?);
+//! let signature = sign::github("It's a Secret to Everybody", body);
+//! headers.insert("x-hub-signature-256", signature.parse()?);
 //! assert!(verifier.verify(&headers, body, SystemTime::now()).is_ok());
 //!
 //! let failure = verifier.verify(&headers, b"Hello, World?", SystemTime::now()).unwrap_err();
@@ -158,7 +159,8 @@ impl Verifier {
     /// let mut headers = HeaderMap::new();
     /// headers.insert("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".parse()?);
     /// headers.insert("webhook-timestamp", "1614265330".parse()?);
-    /// let signature = sign::standard_webhooks(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)?;
+    /// let signature =
+    ///     sign::standard_webhooks(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)?;
     /// headers.insert("webhook-signature", signature.parse()?);
     /// let now = UNIX_EPOCH + Duration::from_secs(1614265330);
     /// assert!(verifier.verify(&headers, body, now).is_ok());
@@ -596,5 +598,7 @@ fn credential_digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+#[cfg(test)]
+mod test_support;
 #[cfg(test)]
 mod tests;

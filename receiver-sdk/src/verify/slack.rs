@@ -55,24 +55,28 @@ impl Slack {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use http::HeaderValue;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::verify::test_support::{at, kind, malformed};
     use crate::verify::{sign, Verifier};
 
     // The worked example in Slack's "Verifying requests from Slack"
     // (api.slack.com/authentication/verifying-requests-from-slack).
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
     const TIMESTAMP: u64 = 1531420618;
-    const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const BODY: &[u8] = concat!(
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow",
+        "&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner",
+        "&command=%2Fwebhook-collect&text=",
+        "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554",
+        "%2F96rGlfmibIGlgcZRskXaIFfN",
+        "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+    )
+    .as_bytes();
     const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
 
     fn headers(timestamp: &str, signature: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -87,20 +91,6 @@ mod tests {
 
     fn verifier() -> Verifier {
         Verifier::slack([SECRET]).unwrap()
-    }
-
-    fn kind(verifier: &Verifier, headers: &HeaderMap, body: &[u8], now: SystemTime) -> FailureKind {
-        verifier
-            .verify(headers, body, now)
-            .unwrap_err()
-            .kind()
-            .clone()
-    }
-
-    fn malformed(name: &'static str) -> FailureKind {
-        FailureKind::MalformedHeader {
-            header: HeaderName::from_static(name),
-        }
     }
 
     fn vector_tag() -> Vec<u8> {

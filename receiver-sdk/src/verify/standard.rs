@@ -122,13 +122,14 @@ impl StandardWebhooks {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, UNIX_EPOCH};
 
     use base64::engine::general_purpose::STANDARD;
     use http::{HeaderMap, HeaderValue};
     use proptest::prelude::*;
 
     use super::*;
+    use crate::verify::test_support::{at, kind, malformed};
     use crate::verify::{sign, Verifier};
 
     // The fixture shared by every Standard Webhooks library's tests, e.g.
@@ -141,10 +142,6 @@ mod tests {
     // From the same files' sign tests (`test_sign_function`, `TestWebhookSign`).
     const TIMESTAMP: u64 = 1614265330;
     const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
 
     fn headers(id: &str, timestamp: &str, signature: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -166,20 +163,6 @@ mod tests {
 
     fn verifier() -> Verifier {
         Verifier::standard_webhooks([SECRET]).unwrap()
-    }
-
-    fn kind(verifier: &Verifier, headers: &HeaderMap, body: &[u8], now: SystemTime) -> FailureKind {
-        verifier
-            .verify(headers, body, now)
-            .unwrap_err()
-            .kind()
-            .clone()
-    }
-
-    fn malformed(name: &'static str) -> FailureKind {
-        FailureKind::MalformedHeader {
-            header: HeaderName::from_static(name),
-        }
     }
 
     /// The signature entry re-encoded from raw tag bytes.
@@ -616,7 +599,12 @@ mod tests {
             signature in proptest::collection::vec(any::<u8>(), 0..256),
         ) {
             let mut headers = HeaderMap::new();
-            for (name, value) in [("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", signature)] {
+            let values = [
+                ("webhook-id", id),
+                ("webhook-timestamp", timestamp),
+                ("webhook-signature", signature),
+            ];
+            for (name, value) in values {
                 if let Ok(value) = HeaderValue::from_bytes(&value) {
                     headers.insert(name, value);
                 }

@@ -57,12 +57,13 @@ impl Stripe {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
     use http::HeaderValue;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::verify::test_support::{at, kind};
     use crate::verify::{sign, Verifier};
 
     // Stripe publishes no fixed vector (its libraries' tests sign at run time). This one was
@@ -72,10 +73,6 @@ mod tests {
     const TIMESTAMP: u64 = 1614265330;
     const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
     const V1: &str = "3c5817089d739023dd6190f70a3757e04f7a2fd8b5dab12c2e000f51970dccff";
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
 
     fn headers(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -89,14 +86,6 @@ mod tests {
 
     fn verifier() -> Verifier {
         Verifier::stripe([SECRET]).unwrap()
-    }
-
-    fn kind(verifier: &Verifier, headers: &HeaderMap, body: &[u8], now: SystemTime) -> FailureKind {
-        verifier
-            .verify(headers, body, now)
-            .unwrap_err()
-            .kind()
-            .clone()
     }
 
     fn malformed() -> FailureKind {
@@ -307,7 +296,9 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_header_values_never_panic(value in proptest::collection::vec(any::<u8>(), 0..256)) {
+        fn arbitrary_header_values_never_panic(
+            value in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
             if let Ok(value) = HeaderValue::from_bytes(&value) {
                 let mut headers = HeaderMap::new();
                 headers.insert(HEADER, value);
