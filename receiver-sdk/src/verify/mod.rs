@@ -1,82 +1,294 @@
-//! Authentication and signature verification over the exact raw body. (Interface stub; the
-//! implementation lands from the verify branch.)
+//! Authentication and signature verification over the exact raw body.
+//!
+//! A [`Verifier`] is built once per endpoint from configuration and then checks each delivery with
+//! [`Verifier::verify`]: a pure function of the headers, the raw body bytes and the current time,
+//! so it needs no server to test and never parses the body.
+//!
+//! # Layout
+//!
+//! * `mod.rs`: [`Verifier`], the failures, shared header and MAC helpers, and the dispatch.
+//! * `standard.rs`: Standard Webhooks / Svix (`webhook-*` and `svix-*` headers).
+//! * `hmac.rs`: an HMAC-SHA256 of the body in one header ([`HmacHeader`]), with presets for
+//!   GitHub, Shopify and SuperOffice.
+//! * `stripe.rs`: `Stripe-Signature`.
+//! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
+//! * `basic.rs`: HTTP Basic and static tokens.
+//! * [`sign`]: the senders' side, to produce deliveries that verify.
+//!
+//! # Guarantees
+//!
+//! * MACs are computed over the body exactly as received; the body need not be UTF-8.
+//! * Everything derived from a secret is compared in constant time, and a signature is only
+//!   compared if it has exactly the MAC's length.
+//! * Every configured secret is tried (key rotation): any one matching passes.
+//! * Failures say which check failed, never what was expected.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use http::HeaderMap;
+//! use receiver_sdk::verify::{sign, FailureKind, Verifier};
+//!
+//! let verifier = Verifier::github(["It's a Secret to Everybody"])?;
+//! let body = b"Hello, World!";
+//! let mut headers = HeaderMap::new();
+//! let signature = sign::github("It's a Secret to Everybody", body);
+//! headers.insert("x-hub-signature-256", signature.parse()?);
+//! assert!(verifier.verify(&headers, body, SystemTime::now()).is_ok());
+//!
+//! let failure = verifier.verify(&headers, b"Hello, World?", SystemTime::now()).unwrap_err();
+//! assert_eq!(failure.kind(), &FailureKind::SignatureMismatch);
+//! assert_eq!(failure.to_string(), "no signature matches");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::time::{Duration, SystemTime};
+mod basic;
+mod hmac;
+pub mod sign;
+mod slack;
+mod standard;
+mod stripe;
 
-use http::{HeaderMap, HeaderValue};
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::hmac::digest::{Key, KeyInit};
+use ::hmac::Mac;
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
 
 use crate::Secret;
 
+pub use self::hmac::{HmacHeader, SignatureEncoding};
+
+/// The clock skew accepted by default for timestamped schemes, in both directions.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// Header values longer than this are rejected before any parsing or MAC work, so a hostile
+/// sender cannot make us decode or compare megabytes of header.
+const MAX_HEADER_LEN: usize = 8 * 1024;
+
+/// Standard base64 that accepts input with or without padding, for values people paste
+/// (secrets) or clients write inconsistently (Basic credentials); a missing `=` changes nothing
+/// about the bytes.
+const LENIENT_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 /// How deliveries to an endpoint prove who sent them.
+///
+/// Cheap to clone (keys are shared state cloned per request, not re-derived). `Debug` shows the
+/// scheme and how many secrets it holds, never the secrets.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     scheme: Scheme,
+    tolerance: Duration,
 }
 
 #[derive(Debug, Clone)]
 enum Scheme {
     None,
-    Basic {
-        realm: String,
-        credentials: Vec<(String, Secret)>,
-    },
+    StandardWebhooks(standard::StandardWebhooks),
+    Hmac(hmac::HeaderHmac),
+    Stripe(stripe::Stripe),
+    Slack(slack::Slack),
+    Basic(basic::Basic),
+    Token(basic::Token),
 }
 
 impl Verifier {
-    /// Accepts every delivery (the URL itself is the secret, as with Sonar).
-    pub fn none() -> Self {
+    fn with_scheme(scheme: Scheme) -> Self {
         Self {
-            scheme: Scheme::None,
+            scheme,
+            tolerance: DEFAULT_TOLERANCE,
         }
     }
 
+    /// Accepts every delivery (the URL itself is the secret, as with Sonar).
+    pub fn none() -> Self {
+        Self::with_scheme(Scheme::None)
+    }
+
     /// HTTP Basic auth against any of the given user/password pairs.
+    ///
+    /// With no pairs, every delivery is rejected. The realm is sent in [`Verifier::challenge`];
+    /// control characters in it are dropped so it always forms a valid header.
     pub fn basic(
         realm: impl Into<String>,
         credentials: impl IntoIterator<Item = (String, Secret)>,
     ) -> Self {
-        Self {
-            scheme: Scheme::Basic {
-                realm: realm.into(),
-                credentials: credentials.into_iter().collect(),
-            },
-        }
+        Self::with_scheme(Scheme::Basic(basic::Basic::new(&realm.into(), credentials)))
     }
 
-    /// Sets the accepted clock skew for timestamped schemes.
-    pub fn with_tolerance(self, _tolerance: Duration) -> Self {
-        self
+    /// A static token in `header`, equal to any of `tokens`.
+    ///
+    /// When `header` is `authorization`, `Authorization: Bearer <token>` is accepted as well as
+    /// the bare token. With no tokens, every delivery is rejected.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{header::AUTHORIZATION, HeaderMap};
+    /// use receiver_sdk::verify::Verifier;
+    ///
+    /// let verifier = Verifier::token(AUTHORIZATION, ["s3cr3t-token"]);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(AUTHORIZATION, "Bearer s3cr3t-token".parse()?);
+    /// assert!(verifier.verify(&headers, b"{}", SystemTime::now()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn token(header: HeaderName, tokens: impl IntoIterator<Item = impl Into<Secret>>) -> Self {
+        Self::with_scheme(Scheme::Token(basic::Token::new(header, tokens)))
     }
 
-    /// Checks one delivery.
+    /// Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp` and `webhook-signature`
+    /// (or their `svix-` twins), signed with HMAC-SHA256 over `{id}.{timestamp}.{body}`.
+    ///
+    /// Each secret is `whsec_` followed by base64; the prefix is optional.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use http::HeaderMap;
+    /// use receiver_sdk::verify::{sign, Verifier};
+    ///
+    /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    /// let verifier = Verifier::standard_webhooks([secret])?;
+    /// let body = br#"{"test": 2432232314}"#;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek".parse()?);
+    /// headers.insert("webhook-timestamp", "1614265330".parse()?);
+    /// let signature =
+    ///     sign::standard_webhooks(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)?;
+    /// headers.insert("webhook-signature", signature.parse()?);
+    /// let now = UNIX_EPOCH + Duration::from_secs(1614265330);
+    /// assert!(verifier.verify(&headers, body, now).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn standard_webhooks(
+        secrets: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = standard::StandardWebhooks::new(secrets)?;
+        Ok(Self::with_scheme(Scheme::StandardWebhooks(scheme)))
+    }
+
+    /// An HMAC-SHA256 of the raw body, carried in one header as `format` describes.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{HeaderMap, HeaderName};
+    /// use receiver_sdk::verify::{sign, HmacHeader, SignatureEncoding, Verifier};
+    ///
+    /// let format = HmacHeader {
+    ///     header: HeaderName::from_static("x-signature"),
+    ///     prefix: Some("sha256=".into()),
+    ///     encoding: SignatureEncoding::Hex,
+    /// };
+    /// let verifier = Verifier::hmac_sha256(format.clone(), ["old-secret", "new-secret"])?;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-signature", sign::hmac_sha256(&format, "new-secret", b"{}").parse()?);
+    /// assert!(verifier.verify(&headers, b"{}", SystemTime::now()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn hmac_sha256(
+        format: HmacHeader,
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = hmac::HeaderHmac::new(format, MacKeys::from_secrets(secrets)?);
+        Ok(Self::with_scheme(Scheme::Hmac(scheme)))
+    }
+
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex>`; see [`HmacHeader::github`].
+    pub fn github(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        Self::hmac_sha256(HmacHeader::github(), secrets)
+    }
+
+    /// Shopify: `X-Shopify-Hmac-Sha256: <base64>`; see [`HmacHeader::shopify`].
+    pub fn shopify(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        Self::hmac_sha256(HmacHeader::shopify(), secrets)
+    }
+
+    /// SuperOffice: `X-SuperOffice-Signature: <base64>`, keyed with the UTF-8 bytes of the
+    /// webhook's secret; see [`HmacHeader::superoffice`].
+    pub fn superoffice(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        Self::hmac_sha256(HmacHeader::superoffice(), secrets)
+    }
+
+    /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `{t}.{body}`, keyed with
+    /// the whole secret string (`whsec_` included).
+    pub fn stripe(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = stripe::Stripe::new(MacKeys::from_secrets(secrets)?);
+        Ok(Self::with_scheme(Scheme::Stripe(scheme)))
+    }
+
+    /// Slack: `X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`, keyed
+    /// with the signing secret.
+    pub fn slack(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = slack::Slack::new(MacKeys::from_secrets(secrets)?);
+        Ok(Self::with_scheme(Scheme::Slack(scheme)))
+    }
+
+    /// Sets the accepted clock skew for timestamped schemes (default
+    /// [`DEFAULT_TOLERANCE`]), applied both to old and to future timestamps.
+    pub fn with_tolerance(self, tolerance: Duration) -> Self {
+        Self { tolerance, ..self }
+    }
+
+    /// Checks one delivery: `body` must be the raw bytes as received, and `now` the time of
+    /// receipt (injected so tests control the clock).
     pub fn verify(
         &self,
         headers: &HeaderMap,
-        _body: &[u8],
-        _now: SystemTime,
+        body: &[u8],
+        now: SystemTime,
     ) -> Result<(), VerifyFailure> {
-        match &self.scheme {
+        let clock = Clock {
+            now,
+            tolerance: self.tolerance,
+        };
+        let result = match &self.scheme {
             Scheme::None => Ok(()),
-            Scheme::Basic { .. } => match headers.get(http::header::AUTHORIZATION) {
-                Some(_) => Err(VerifyFailure::new(FailureKind::BadCredentials)),
-                None => Err(VerifyFailure::new(FailureKind::MissingCredentials)),
-            },
-        }
+            Scheme::StandardWebhooks(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Hmac(scheme) => scheme.verify(headers, body),
+            Scheme::Stripe(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Basic(scheme) => scheme.verify(headers),
+            Scheme::Token(scheme) => scheme.verify(headers),
+        };
+        result.map_err(VerifyFailure::new)
     }
 
     /// The `WWW-Authenticate` value to send with a 401, for schemes that have one.
     pub fn challenge(&self) -> Option<HeaderValue> {
         match &self.scheme {
-            Scheme::Basic { realm, .. } => {
-                HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\"")).ok()
-            }
-            Scheme::None => None,
+            Scheme::Basic(scheme) => scheme.challenge(),
+            Scheme::None
+            | Scheme::StandardWebhooks(_)
+            | Scheme::Hmac(_)
+            | Scheme::Stripe(_)
+            | Scheme::Slack(_)
+            | Scheme::Token(_) => None,
         }
     }
 }
 
 /// Why a delivery failed verification.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// Its message names the check that failed and is safe to send back to the sender: it never
+/// contains a secret or an expected value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}")]
 pub struct VerifyFailure {
     kind: FailureKind,
@@ -94,13 +306,299 @@ impl VerifyFailure {
 }
 
 /// The check that failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FailureKind {
+    /// A header the scheme needs was not sent.
+    #[error("missing {header} header")]
+    MissingHeader {
+        /// The absent header.
+        header: HeaderName,
+    },
+    /// A header that must appear once was sent more than once.
+    #[error("{header} header sent more than once")]
+    DuplicateHeader {
+        /// The repeated header.
+        header: HeaderName,
+    },
+    /// A header was empty, too long, not visible ASCII, or not in the scheme's format (including
+    /// a timestamp that is not a number, or a signature that is not valid hex or base64 of
+    /// exactly 32 bytes).
+    #[error("malformed {header} header")]
+    MalformedHeader {
+        /// The header that could not be parsed.
+        header: HeaderName,
+    },
+    /// The signature header was well formed but held no signature of a version we verify (for
+    /// example only `v1a` entries in `webhook-signature`).
+    #[error("no supported signature version in {header} header")]
+    NoSupportedSignature {
+        /// The signature header.
+        header: HeaderName,
+    },
+    /// Well-formed signatures were sent, but none matches any configured secret.
+    #[error("no signature matches")]
+    SignatureMismatch,
+    /// The signed timestamp is older than the tolerance allows (a late delivery or a replay).
+    #[error("timestamp is older than the accepted tolerance")]
+    TimestampExpired,
+    /// The signed timestamp is further in the future than the tolerance allows.
+    #[error("timestamp is further in the future than the accepted tolerance")]
+    TimestampInFuture,
     /// No credentials were sent.
     #[error("missing credentials")]
     MissingCredentials,
+    /// Credentials were sent but could not be parsed (not `Basic`, bad base64, no colon, or a
+    /// repeated header).
+    #[error("malformed credentials")]
+    MalformedCredentials,
     /// Credentials were sent but match none configured.
     #[error("bad credentials")]
     BadCredentials,
 }
+
+/// A configuration that cannot verify anything.
+///
+/// Messages point at the offending secret by position, never by value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The list of secrets was empty, so no delivery could ever verify.
+    #[error("no secrets given")]
+    NoSecrets,
+    /// A secret was empty, which would let anyone sign.
+    #[error("secret at index {index} is empty")]
+    EmptySecret {
+        /// Position of the secret in the list given, from 0.
+        index: usize,
+    },
+    /// A Standard Webhooks secret was not base64 after its optional `whsec_` prefix.
+    #[error("secret at index {index} is not valid base64 after the optional whsec_ prefix")]
+    InvalidBase64Secret {
+        /// Position of the secret in the list given, from 0.
+        index: usize,
+    },
+}
+
+/// The length of an HMAC-SHA256 tag.
+const TAG_LEN: usize = 32;
+
+/// An HMAC-SHA256 tag, or a candidate signature decoded to exactly a tag's length.
+type Tag = [u8; TAG_LEN];
+
+type HmacSha256 = ::hmac::Hmac<Sha256>;
+
+/// An HMAC-SHA256 key whose inner and outer pads are already absorbed, so a request only clones
+/// this state instead of deriving the key again.
+#[derive(Clone)]
+struct MacKey(HmacSha256);
+
+impl MacKey {
+    fn new(key: &[u8]) -> Self {
+        // RFC 2104 §2: a key longer than the hash's block is first hashed, a shorter one is
+        // zero-padded to the block size. Doing that here lets us use the block-sized
+        // constructor, which cannot fail, instead of unwrapping `new_from_slice`.
+        let mut block = Key::<HmacSha256>::default();
+        if key.len() > block.len() {
+            let digest = Sha256::digest(key);
+            block[..digest.len()].copy_from_slice(&digest);
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        Self(<HmacSha256 as KeyInit>::new(&block))
+    }
+
+    /// The tag over the concatenation of `parts`, fed piece by piece so the body is never copied.
+    fn tag(&self, parts: &[&[u8]]) -> Tag {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The keys of one endpoint; never empty.
+#[derive(Debug, Clone)]
+struct MacKeys(Vec<MacKey>);
+
+impl MacKeys {
+    /// Keys whose bytes are the secrets themselves.
+    fn from_secrets(
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_raw(
+            secrets
+                .into_iter()
+                .map(Into::into)
+                .enumerate()
+                .map(|(index, secret)| {
+                    let bytes = secret.expose();
+                    if bytes.is_empty() {
+                        Err(ConfigError::EmptySecret { index })
+                    } else {
+                        Ok(MacKey::new(bytes))
+                    }
+                }),
+        )
+    }
+
+    fn from_raw(
+        keys: impl Iterator<Item = Result<MacKey, ConfigError>>,
+    ) -> Result<Self, ConfigError> {
+        let keys = keys.collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(ConfigError::NoSecrets);
+        }
+        Ok(Self(keys))
+    }
+
+    /// Whether any key's tag over `parts` equals any of `candidates`.
+    ///
+    /// Every key is tried against every candidate without stopping at a match, so the time taken
+    /// depends only on how many there are, not on which (or whether one) matched.
+    fn any_matches(&self, parts: &[&[u8]], candidates: impl Iterator<Item = Tag> + Clone) -> bool {
+        let mut matched = Choice::from(0);
+        for key in &self.0 {
+            let tag = key.tag(parts);
+            for candidate in candidates.clone() {
+                matched |= tag.ct_eq(&candidate);
+            }
+        }
+        matched.into()
+    }
+}
+
+/// Checks the signatures a header carries in the one version we verify.
+///
+/// `encoded` yields the encoded signatures of that version (other versions already skipped).
+/// None at all is [`FailureKind::NoSupportedSignature`]. An entry that does not decode to a tag
+/// is skipped rather than failing the delivery, so one garbled entry cannot veto a valid one;
+/// only when none decodes is the header malformed.
+fn check_signatures<'v>(
+    keys: &MacKeys,
+    header: &HeaderName,
+    message: &[&[u8]],
+    encoded: impl Iterator<Item = &'v str> + Clone,
+    decode: fn(&str) -> Option<Tag>,
+) -> Result<(), FailureKind> {
+    if encoded.clone().next().is_none() {
+        return Err(FailureKind::NoSupportedSignature {
+            header: header.clone(),
+        });
+    }
+    let candidates = encoded.filter_map(decode);
+    if candidates.clone().next().is_none() {
+        return Err(FailureKind::MalformedHeader {
+            header: header.clone(),
+        });
+    }
+    if keys.any_matches(message, candidates) {
+        Ok(())
+    } else {
+        Err(FailureKind::SignatureMismatch)
+    }
+}
+
+/// The current time and the accepted skew, for schemes that sign a timestamp.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    now: SystemTime,
+    tolerance: Duration,
+}
+
+impl Clock {
+    /// Checks a unix-seconds timestamp as sent (ASCII digits only) against the clock.
+    fn check(&self, header: &HeaderName, raw: &str) -> Result<(), FailureKind> {
+        let malformed = || FailureKind::MalformedHeader {
+            header: header.clone(),
+        };
+        // `u64::from_str` alone would also take a leading `+`, which no sender writes.
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(malformed());
+        }
+        let sent = raw.parse::<u64>().map_err(|_| malformed())?;
+        // Milliseconds in i128 hold any u64 of seconds and any SystemTime without overflow, on
+        // either side of the epoch.
+        let sent_ms = i128::from(sent) * 1000;
+        let now_ms = match self.now.duration_since(UNIX_EPOCH) {
+            Ok(since) => since.as_millis() as i128,
+            Err(before) => -(before.duration().as_millis() as i128),
+        };
+        let tolerance_ms = self.tolerance.as_millis() as i128;
+        if now_ms - sent_ms > tolerance_ms {
+            Err(FailureKind::TimestampExpired)
+        } else if sent_ms - now_ms > tolerance_ms {
+            Err(FailureKind::TimestampInFuture)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The value of a header that must appear exactly once, as visible ASCII (spaces allowed).
+fn single_header<'h>(headers: &'h HeaderMap, header: &HeaderName) -> Result<&'h str, FailureKind> {
+    let mut values = headers.get_all(header).iter();
+    let value = values.next().ok_or_else(|| FailureKind::MissingHeader {
+        header: header.clone(),
+    })?;
+    if values.next().is_some() {
+        return Err(FailureKind::DuplicateHeader {
+            header: header.clone(),
+        });
+    }
+    visible_ascii(value).ok_or_else(|| FailureKind::MalformedHeader {
+        header: header.clone(),
+    })
+}
+
+/// The value as text if it is non-empty, not huge, and only visible ASCII and spaces.
+fn visible_ascii(value: &HeaderValue) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let acceptable = !bytes.is_empty()
+        && bytes.len() <= MAX_HEADER_LEN
+        && bytes.iter().all(|&b| b == b' ' || b.is_ascii_graphic());
+    if acceptable {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
+}
+
+/// A hex-encoded tag (either case), only if it decodes to exactly [`TAG_LEN`] bytes.
+fn decode_hex_tag(text: &str) -> Option<Tag> {
+    let mut tag = [0; TAG_LEN];
+    hex::decode_to_slice(text, &mut tag).ok()?;
+    Some(tag)
+}
+
+/// A base64-encoded tag (standard alphabet, padded), only if it decodes to exactly [`TAG_LEN`]
+/// bytes.
+fn decode_base64_tag(text: &str) -> Option<Tag> {
+    // Checking the encoded length first bounds the work on hostile input; the decoded length is
+    // checked again because the last quantum's padding decides it.
+    if text.len() != base64::encoded_len(TAG_LEN, true)? {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+/// SHA-256 of a credential, so credentials of any length compare in constant time as 32 bytes.
+fn credential_digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! The senders' side: header values signed exactly as each real sender signs them, so tests and
+//! tools can produce deliveries that a [`Verifier`](super::Verifier) accepts.
+//!
+//! Each function returns the value of the one header that carries the signature; the other
+//! headers a scheme needs (ids, timestamps) are the caller's, as the arguments show.
+//!
+//! ```
+//! use receiver_sdk::verify::sign;
+//!
+//! // GitHub's documented example.
+//! assert_eq!(
+//!     sign::github("It's a Secret to Everybody", b"Hello, World!"),
+//!     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+//! );
+//! ```
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+use super::standard::decode_secret;
+use super::{slack, ConfigError, HmacHeader, MacKey, SignatureEncoding, Tag};
+
+fn tag(secret: &[u8], parts: &[&[u8]]) -> Tag {
+    MacKey::new(secret).tag(parts)
+}
+
+/// The `webhook-signature` value (`v1,<base64>`) for a Standard Webhooks / Svix delivery with
+/// this `webhook-id` and `webhook-timestamp` (unix seconds).
+///
+/// `secret` is written as in configuration: `whsec_` and base64, the prefix optional.
+///
+/// ```
+/// use receiver_sdk::verify::sign;
+///
+/// let value = sign::standard_webhooks(
+///     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+///     "msg_p5jXN8AQM9LWM0D4loKWxJek",
+///     1614265330,
+///     br#"{"test": 2432232314}"#,
+/// )?;
+/// assert_eq!(value, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+/// # Ok::<(), receiver_sdk::verify::ConfigError>(())
+/// ```
+pub fn standard_webhooks(
+    secret: &str,
+    id: &str,
+    timestamp: u64,
+    body: &[u8],
+) -> Result<String, ConfigError> {
+    let key = decode_secret(secret).ok_or(ConfigError::InvalidBase64Secret { index: 0 })?;
+    if key.is_empty() {
+        return Err(ConfigError::EmptySecret { index: 0 });
+    }
+    let timestamp = timestamp.to_string();
+    let tag = tag(
+        &key,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
+    Ok(format!("v1,{}", STANDARD.encode(tag)))
+}
+
+/// The value of `format.header` for an HMAC-SHA256 of `body` keyed with `secret`.
+pub fn hmac_sha256(format: &HmacHeader, secret: impl AsRef<[u8]>, body: &[u8]) -> String {
+    let tag = tag(secret.as_ref(), &[body]);
+    let encoded = match format.encoding {
+        SignatureEncoding::Hex => hex::encode(tag),
+        SignatureEncoding::Base64 => STANDARD.encode(tag),
+    };
+    match &format.prefix {
+        Some(prefix) => format!("{prefix}{encoded}"),
+        None => encoded,
+    }
+}
+
+/// The `X-Hub-Signature-256` value (`sha256=<hex>`) GitHub sends.
+pub fn github(secret: impl AsRef<[u8]>, body: &[u8]) -> String {
+    hmac_sha256(&HmacHeader::github(), secret, body)
+}
+
+/// The `X-Shopify-Hmac-Sha256` value (base64) Shopify sends.
+pub fn shopify(secret: impl AsRef<[u8]>, body: &[u8]) -> String {
+    hmac_sha256(&HmacHeader::shopify(), secret, body)
+}
+
+/// The `X-SuperOffice-Signature` value (base64) SuperOffice sends; `secret` is the webhook's
+/// secret string, whose UTF-8 bytes are the key.
+pub fn superoffice(secret: impl AsRef<[u8]>, body: &[u8]) -> String {
+    hmac_sha256(&HmacHeader::superoffice(), secret, body)
+}
+
+/// The `Stripe-Signature` value (`t=<timestamp>,v1=<hex>`) for a delivery at `timestamp` (unix
+/// seconds); `secret` is the whole signing secret, `whsec_` included.
+pub fn stripe(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
+    let timestamp = timestamp.to_string();
+    let tag = tag(secret.as_ref(), &[timestamp.as_bytes(), b".", body]);
+    format!("t={timestamp},v1={}", hex::encode(tag))
+}
+
+/// The `X-Slack-Signature` value (`v0=<hex>`) for a delivery whose
+/// `X-Slack-Request-Timestamp` is `timestamp` (unix seconds).
+pub fn slack(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
+    let timestamp = timestamp.to_string();
+    let version = slack::VERSION;
+    let tag = tag(
+        secret.as_ref(),
+        &[version.as_bytes(), b":", timestamp.as_bytes(), b":", body],
+    );
+    format!("{version}={}", hex::encode(tag))
+}
+
+/// The `Authorization` value (`Basic <base64(user:password)>`) for HTTP Basic auth.
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
