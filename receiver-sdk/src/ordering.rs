@@ -69,6 +69,8 @@ impl TiePolicy {
 
 const SHARDS: usize = 64;
 
+type Shard = Mutex<HashMap<Vec<u8>, Arc<AsyncMutex<()>>>>;
+
 /// Per-key mutual exclusion that holds memory only for keys in use.
 ///
 /// A fixed set of striped locks would make unrelated entities wait behind a slow handler;
@@ -76,7 +78,7 @@ const SHARDS: usize = 64;
 /// holder or waiter lets go. The map is sharded so that looking a key up is not a global lock.
 #[derive(Debug)]
 pub(crate) struct KeyLocks {
-    shards: [Mutex<HashMap<Vec<u8>, Arc<AsyncMutex<()>>>>; SHARDS],
+    shards: [Shard; SHARDS],
 }
 
 impl Default for KeyLocks {
@@ -95,7 +97,7 @@ pub(crate) struct KeyGuard {
 }
 
 impl KeyLocks {
-    fn shard(&self, key: &[u8]) -> &Mutex<HashMap<Vec<u8>, Arc<AsyncMutex<()>>>> {
+    fn shard(&self, key: &[u8]) -> &Shard {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         &self.shards[hasher.finish() as usize % SHARDS]
