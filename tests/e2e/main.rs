@@ -1,5 +1,5 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
 mod endpoint;
-
 mod ordering;
+mod signatures;

@@ -156,3 +156,63 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("http client")
 }
+
+/// Signs one delivery with the sender's own published library (see tests/interop/sign.mjs):
+/// `scheme` is `standard-webhooks`, `svix`, `github` or `stripe`. Returns the headers the
+/// sender would send. Installs the libraries with `npm ci` on first use.
+pub fn real_signer(
+    scheme: &str,
+    secret: &str,
+    body: &str,
+    id: &str,
+    timestamp: u64,
+) -> Vec<(String, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = interop_dir();
+    let input = serde_json::json!({
+        "scheme": scheme, "secret": secret, "body": body, "id": id, "timestamp": timestamp,
+    });
+    let mut child = Command::new("node")
+        .arg("sign.mjs")
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node must be installed for the interop tests");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write to node");
+    let output = child.wait_with_output().expect("node ran");
+    assert!(
+        output.status.success(),
+        "sign.mjs failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let headers: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&output.stdout).expect("sign.mjs prints a JSON object");
+    headers.into_iter().collect()
+}
+
+fn interop_dir() -> std::path::PathBuf {
+    static INSTALLED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+            if !dir.join("node_modules").exists() {
+                let status = std::process::Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                    .current_dir(&dir)
+                    .status()
+                    .expect("npm must be installed for the interop tests");
+                assert!(status.success(), "npm ci in {} failed", dir.display());
+            }
+            dir
+        })
+        .clone()
+}
