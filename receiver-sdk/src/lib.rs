@@ -87,3 +87,8 @@ pub use endpoint::{
 };
 pub use outcome::Outcome;
 pub use secret::Secret;
+
+/// The README's code compiles (checked as a doctest).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
