@@ -33,7 +33,12 @@ pub fn default_app(data_dir: &Path) -> anyhow::Result<Router> {
             Ok(())
         })
         .build()
-        .with_context(|| format!("cannot start the endpoint with data in {}", data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot start the endpoint with data in {}",
+                data_dir.display()
+            )
+        })?;
     Ok(Router::new().route_service("/webhook", receiver))
 }
 

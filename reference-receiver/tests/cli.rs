@@ -34,7 +34,10 @@ fn serve_on_defaults(dir: &std::path::Path) -> (Running, String) {
             let url = line[at..].split_whitespace().next().expect("url");
             return (running, url.to_owned());
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no listening line");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no listening line"
+        );
     }
     panic!("the binary exited without announcing its address");
 }
@@ -62,5 +65,8 @@ async fn serve_with_no_config_answers_head_and_post_and_keeps_data_in_dot_data()
         .await
         .unwrap();
     assert_eq!(retry.headers()["x-webhook-outcome"], "duplicate");
-    assert!(dir.path().join("data").is_dir(), "sled data lives in ./data");
+    assert!(
+        dir.path().join("data").is_dir(),
+        "sled data lives in ./data"
+    );
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
 mod endpoint;
+mod logging;
 mod ordering;
 mod signatures;
