@@ -336,3 +336,79 @@ async fn the_layer_form_runs_the_pipeline_in_front_of_a_plain_axum_handler() {
     assert_eq!(response.text().await.unwrap(), "unlucky entity");
     drop(seen);
 }
+
+#[tokio::test]
+async fn a_delivery_id_is_forgotten_after_the_retention_window() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&offset);
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("retention")
+        .envelope(Envelope::Raw)
+        .memory_store()
+        .retention(Duration::from_secs(3_600))
+        .clock(move || SystemTime::now() + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = r#"{"job": 1}"#;
+    assert_eq!(post_json(&server, body).await.1, "handled");
+    offset.store(3_599, Ordering::SeqCst);
+    assert_eq!(post_json(&server, body).await.1, "duplicate");
+    offset.store(3_601, Ordering::SeqCst);
+    assert_eq!(post_json(&server, body).await.1, "handled");
+    assert_eq!(recorder.applied().len(), 2);
+}
+
+/// A store whose disk has failed: every call errors.
+struct FailingStore;
+
+#[async_trait::async_trait]
+impl receiver_sdk::store::Store for FailingStore {
+    async fn mark(
+        &self,
+        _: &receiver_sdk::store::OrderingKey,
+    ) -> Result<Option<i64>, receiver_sdk::store::StoreError> {
+        Err(receiver_sdk::store::StoreError::new("disk failed"))
+    }
+    async fn is_handled(
+        &self,
+        _: &receiver_sdk::store::DeliveryKey,
+        _: i64,
+    ) -> Result<bool, receiver_sdk::store::StoreError> {
+        Err(receiver_sdk::store::StoreError::new("disk failed"))
+    }
+    async fn commit(
+        &self,
+        _: receiver_sdk::store::Commit,
+    ) -> Result<(), receiver_sdk::store::StoreError> {
+        Err(receiver_sdk::store::StoreError::new("disk failed"))
+    }
+    async fn purge_expired(
+        &self,
+        _: i64,
+        _: usize,
+    ) -> Result<usize, receiver_sdk::store::StoreError> {
+        Err(receiver_sdk::store::StoreError::new("disk failed"))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_answered_503_so_the_sender_retries() {
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("broken")
+        .store(FailingStore)
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
+    let (status, outcome, json) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (503, "unavailable"));
+    assert!(json["message"].as_str().unwrap().contains("disk failed"));
+    assert!(recorder.applied().is_empty());
+}
