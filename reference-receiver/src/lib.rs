@@ -7,6 +7,8 @@
 //! * [`default_app`]: the app of the embedded defaults: one catch-all endpoint at `/webhook`
 //!   that accepts any JSON delivery, dedupes retries, and logs each event.
 
+pub mod config;
+
 use std::future::Future;
 use std::path::Path;
 

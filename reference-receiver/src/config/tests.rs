@@ -1,0 +1,228 @@
+//! Configs as users write them, good and broken.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_with_env(text, &[])
+}
+
+fn parse_with_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let lookup = vars.clone();
+    from_parts(Some(("test.toml", text)), vars, move |name| {
+        lookup
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+fn error_of(text: &str) -> ConfigError {
+    parse(text).expect_err("config should be refused")
+}
+
+#[test]
+fn no_file_gives_the_embedded_defaults() {
+    let config = from_parts(None, Vec::new(), |_| None).unwrap();
+    assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.body_limit_bytes, 1_048_576);
+    assert_eq!(config.store.path, PathBuf::from("./data"));
+    assert_eq!(config.endpoints.len(), 1);
+    assert_eq!(config.endpoints[0].path, "/webhook");
+    assert_eq!(config.endpoints[0].envelope, EnvelopeKind::Raw);
+}
+
+#[test]
+fn the_example_config_of_the_issue_is_accepted() {
+    let config = parse_with_env(
+        r#"
+[server]
+bind = "127.0.0.1:8080"
+body_limit_bytes = 1048576
+request_timeout_secs = 30
+
+[store]
+path = "./data"
+
+[[endpoint]]
+name = "sonar"
+path = "/hooks/sonar"
+envelope = "sonar"
+ordering = true
+[endpoint.verify]
+kind = "none"
+[endpoint.relay]
+mode = "sync"
+method = "PATCH"
+url = "http://127.0.0.1:9000/accounts/{{ entity }}"
+body = '{"status": {{ payload.current.status | tojson }}}'
+[endpoint.relay.auth]
+kind = "bearer"
+token_env = "DOWNSTREAM_TOKEN"
+
+[[endpoint]]
+name = "billing"
+path = "/hooks/billing"
+envelope = "standard-webhooks"
+[endpoint.verify]
+kind = "standard-webhooks"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+tolerance_secs = 300
+"#,
+        &[("DOWNSTREAM_TOKEN", "t0ken")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.endpoints.len(),
+        2,
+        "the file's endpoints replace the default one"
+    );
+    let relay = config.endpoints[0].relay.as_ref().unwrap();
+    assert_eq!(relay.auth.token.as_ref().unwrap().text(), "t0ken");
+    assert_eq!(
+        config.endpoints[0].ordering,
+        Some(OrderingSetting::Switch(true))
+    );
+    let shown = config.to_string();
+    assert!(!shown.contains("t0ken"), "{shown}");
+    assert!(!shown.contains("whsec_MfKQ"), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
+#[test]
+fn environment_variables_override_file_keys() {
+    let config = parse_with_env(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"",
+        &[
+            ("RECEIVER_SERVER__BODY_LIMIT_BYTES", "2048"),
+            ("RECEIVER_ENDPOINT__A__PATH", "/b"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.body_limit_bytes, 2048);
+    assert_eq!(config.endpoints[0].path, "/b");
+}
+
+#[test]
+fn secrets_env_may_hold_several_secrets_for_rotation() {
+    let config = parse_with_env(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"github\"\n\
+         secrets_env = \"GH\"",
+        &[("GH", "old-secret, new-secret")],
+    )
+    .unwrap();
+    let secrets: Vec<_> = config.endpoints[0]
+        .verify
+        .secrets
+        .iter()
+        .map(ConfigSecret::text)
+        .collect();
+    assert_eq!(secrets, ["old-secret", "new-secret"]);
+}
+
+#[test]
+fn broken_configs_are_refused_with_file_key_and_reason() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("[server]\nbind = 3", "server.bind", "invalid type"),
+        (
+            "[server]\nbind = \"nowhere\"",
+            "server.bind",
+            "invalid socket address",
+        ),
+        (
+            "[server]\nbnd = \"127.0.0.1:1\"",
+            "server.bnd",
+            "unknown field `bnd`",
+        ),
+        ("[server\nbind = 1", "(syntax)", "TOML parse error"),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"sonr\"",
+            "endpoint[0].envelope",
+            "unknown variant `sonr`",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"hmac\"",
+            "endpoint[0].verify.kind",
+            "unknown variant `hmac`",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"github\"",
+            "endpoint[0].verify.secrets",
+            "kind `github` needs `secrets` or `secrets_env`",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"stripe\"\n\
+             secrets_env = \"UNSET_VARIABLE\"",
+            "endpoint[0].verify.secrets_env",
+            "environment variable `UNSET_VARIABLE` is not set",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"basic\"\n\
+             user = \"u\"",
+            "endpoint[0].verify.password",
+            "needs both `user` and `password`",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"a\"",
+            "endpoint[0].path",
+            "must start with `/`",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/healthz\"",
+            "endpoint[0].path",
+            "reserved",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[[endpoint]]\nname = \"a\"\npath = \"/b\"",
+            "endpoint[1].name",
+            "another endpoint has this name",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[[endpoint]]\nname = \"b\"\npath = \"/a\"",
+            "endpoint[1].path",
+            "another endpoint has this path",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"custom\"",
+            "endpoint[0].mapping",
+            "needs an [endpoint.mapping]",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"custom\"\n\
+             [endpoint.mapping]\nevent_type = \"type\"",
+            "endpoint[0].mapping.event_type",
+            "",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.relay]\nurl = \"http://x\"\n\
+             method = \"GET\"",
+            "endpoint[0].relay.method",
+            "must be PATCH, POST or PUT",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.relay]\nurl = \"http://x\"\n\
+             [endpoint.relay.auth]\nkind = \"bearer\"",
+            "endpoint[0].relay.auth.token",
+            "needs `token` or `token_env`",
+        ),
+        (
+            "[server]\nbind = \"0.0.0.0:8080\"",
+            "admin.token",
+            "required when server.bind is not a loopback address",
+        ),
+        (
+            "[server]\ntls_cert = \"cert.pem\"",
+            "server.tls_cert",
+            "set both tls_cert and tls_key",
+        ),
+    ];
+    for (text, key, message) in cases {
+        let error = error_of(text);
+        assert_eq!(error.origin, "test.toml", "{text}");
+        assert_eq!(error.key, *key, "{text}: {error}");
+        assert!(error.message.contains(message), "{text}: {error}");
+    }
+}
