@@ -1,57 +1,178 @@
-//! The reference receiver: a standalone webhook endpoint built on `receiver-sdk`.
+//! The reference receiver: webhook endpoints from a config file, built on `receiver-sdk`.
 //!
 //! # Layout
 //!
-//! * [`run`]: serves an app on an already-bound listener until a shutdown future resolves, so
-//!   tests bind port 0 and stop it at will.
-//! * [`default_app`]: the app of the embedded defaults: one catch-all endpoint at `/webhook`
-//!   that accepts any JSON delivery, dedupes retries, and logs each event.
+//! * [`config`]: the TOML config, its embedded defaults and environment overrides.
+//! * [`relay`]: rendering and sending an accepted event to a downstream API.
+//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters.
+//! * `endpoints`: turning `[[endpoint]]` entries into SDK receivers.
+//! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
+//! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
+//!   resolves, so tests bind port 0 and stop it at will.
 
 pub mod config;
+mod endpoints;
+pub mod outbox;
+pub mod relay;
+pub mod send;
 
 use std::future::Future;
-use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::routing::get;
 use axum::Router;
-use receiver_sdk::envelope::Envelope;
-use receiver_sdk::{Delivery, Receiver};
+use receiver_sdk::store::{SledStore, Store};
 use tokio::net::TcpListener;
 
-/// The app of the embedded defaults: a catch-all endpoint at `/webhook` with its sled store in
-/// `data_dir`. Every handled event is logged as one structured line.
-pub fn default_app(data_dir: &Path) -> anyhow::Result<Router> {
-    let receiver = Receiver::builder("default")
-        .envelope(Envelope::Raw)
-        .sled(data_dir)
-        .handler(|delivery: Delivery| async move {
-            tracing::info!(
-                endpoint = %delivery.endpoint,
-                event = %delivery.event.event_type,
-                bytes = delivery.body.len(),
-                payload = %delivery.payload,
-                "event received"
-            );
-            Ok(())
-        })
-        .build()
-        .with_context(|| {
-            format!(
-                "cannot start the endpoint with data in {}",
-                data_dir.display()
-            )
-        })?;
-    Ok(Router::new().route_service("/webhook", receiver))
+use crate::config::{Config, LogFormat, RelayMode};
+use crate::endpoints::Sink;
+use crate::outbox::Outbox;
+use crate::relay::Relay;
+
+/// Starts logging as `[log]` says.
+pub fn init_logging(config: &config::LogConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.level)
+        .with_context(|| format!("log.level `{}` is not a valid filter", config.level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match config.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn run(
-    app: Router,
+/// The HTTP client every relay shares.
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("reference-receiver/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// Checks everything `serve` would build from `config` (verifiers, templates, auth) without
+/// opening the store or listening.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    let client = http_client()?;
+    for endpoint in &config.endpoints {
+        endpoints::verifier(&endpoint.verify)
+            .map_err(|e| anyhow::anyhow!("endpoint `{}`: verify: {e}", endpoint.name))?;
+        if let Some(relay) = &endpoint.relay {
+            Relay::new(&endpoint.name, relay, client.clone())
+                .map_err(|e| anyhow::anyhow!("endpoint `{}`: {e}", endpoint.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The running service's parts.
+struct Service {
+    router: Router,
+    outboxes: Vec<Arc<Outbox>>,
+}
+
+fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
+    let client = http_client()?;
+    let shared: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }));
+    let mut outboxes = Vec::new();
+    for endpoint in &config.endpoints {
+        let in_endpoint = |e: String| anyhow::anyhow!("endpoint `{}`: {e}", endpoint.name);
+        let sink = match &endpoint.relay {
+            None => Sink::Log,
+            Some(relay_config) => {
+                let relay = Arc::new(
+                    Relay::new(&endpoint.name, relay_config, client.clone())
+                        .map_err(in_endpoint)?,
+                );
+                match relay_config.mode {
+                    RelayMode::Sync => Sink::Sync(relay),
+                    RelayMode::Queued => {
+                        let outbox = Arc::new(
+                            Outbox::open(store.db(), &endpoint.name, relay).map_err(in_endpoint)?,
+                        );
+                        outboxes.push(Arc::clone(&outbox));
+                        Sink::Queued(outbox)
+                    }
+                }
+            }
+        };
+        let receiver = endpoints::receiver(endpoint, &config.server, Arc::clone(&shared), sink)
+            .map_err(in_endpoint)?;
+        router = router.route_service(&endpoint.path, receiver);
+        tracing::info!(
+            endpoint = %endpoint.name,
+            path = %endpoint.path,
+            relay = ?endpoints::relay_mode(endpoint),
+            "endpoint ready"
+        );
+    }
+    Ok(Service { router, outboxes })
+}
+
+/// Runs the receiver described by `config` on `listener` until `shutdown` resolves, then
+/// stops accepting, lets in-flight requests finish (up to `server.shutdown_timeout_secs`)
+/// and flushes the store.
+pub async fn serve(
+    config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")
+    let store = Arc::new(
+        SledStore::builder()
+            .path(&config.store.path)
+            .flush_every_ms(Some(config.store.flush_every_ms))
+            .open()
+            .with_context(|| "cannot open the store (is another receiver using it?)")?,
+    );
+    let service = build(&config, &store)?;
+    let addr = listener.local_addr().context("listener address")?;
+    tracing::info!(
+        "listening on http://{addr} (data in {})",
+        config.store.path.display()
+    );
+    let _ = &service.outboxes;
+    let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, service.router).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let drained = async {
+        let _ = stopping_rx.await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("server failed")?,
+        () = drained => tracing::warn!("in-flight requests outlived the shutdown timeout"),
+    }
+    drop(store);
+    tracing::info!("stopped; store flushed");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
 }

@@ -1,4 +1,4 @@
-//! `reference-receiver`: run a webhook endpoint with no code.
+//! `reference-receiver`: run webhook endpoints from a config file, with no code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use reference_receiver::config;
 
-/// A webhook receiver: verifies, orders, dedupes and answers webhooks.
+/// Receive webhooks: verify signatures, drop out-of-order events, dedupe retries, relay to
+/// downstream APIs, answer every sender with a clear status and reason.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,25 +19,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the receiver. With no options: 127.0.0.1:8080, data in ./data, one catch-all
+    /// Run the receiver. With no config: 127.0.0.1:8080, data in ./data, one catch-all
     /// endpoint at /webhook.
     Serve {
-        /// The address to listen on.
-        #[arg(long, env = "RECEIVER_BIND", default_value = "127.0.0.1:8080")]
-        bind: SocketAddr,
-        /// The sled directory for ordering marks and delivery ids.
-        #[arg(long, env = "RECEIVER_DATA", default_value = "./data")]
-        data: PathBuf,
+        /// A TOML config file, laid over the embedded defaults.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Listen here instead of server.bind.
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Keep data here instead of store.path.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
+    /// Validate a config and print the effective config (secrets redacted).
+    CheckConfig {
+        /// The TOML config file.
+        file: PathBuf,
+    },
+    /// Sign and POST a test delivery the way a given sender does, and print the answer.
+    Send(reference_receiver::send::SendArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -47,21 +54,30 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { bind, data } => {
-            let app = reference_receiver::default_app(&data)?;
-            let listener = tokio::net::TcpListener::bind(bind)
+        Command::Serve { config, bind, data } => {
+            let mut loaded = config::load(config.as_deref())?;
+            if let Some(bind) = bind {
+                loaded.server.bind = bind;
+            }
+            if let Some(data) = data {
+                loaded.store.path = data;
+            }
+            reference_receiver::init_logging(&loaded.log)?;
+            if config.is_none() {
+                tracing::info!("no --config given: running on the embedded defaults");
+            }
+            let listener = tokio::net::TcpListener::bind(loaded.server.bind)
                 .await
-                .with_context(|| format!("cannot listen on {bind}"))?;
-            let addr = listener.local_addr().context("listener address")?;
-            tracing::info!(
-                "listening on http://{addr}/webhook on embedded defaults (data in {}); \
-                 HEAD and POST answered, any JSON accepted",
-                data.display()
-            );
-            reference_receiver::run(app, listener, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+                .with_context(|| format!("cannot listen on {}", loaded.server.bind))?;
+            reference_receiver::serve(loaded, listener, reference_receiver::shutdown_signal()).await
         }
+        Command::CheckConfig { file } => {
+            let loaded = config::load(Some(&file))?;
+            reference_receiver::check(&loaded)?;
+            print!("{loaded}");
+            eprintln!("{}: config is valid", file.display());
+            Ok(())
+        }
+        Command::Send(args) => reference_receiver::send::run(args).await,
     }
 }

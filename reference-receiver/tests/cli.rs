@@ -45,7 +45,8 @@ fn serve_on_defaults(dir: &std::path::Path) -> (Running, String) {
 #[tokio::test]
 async fn serve_with_no_config_answers_head_and_post_and_keeps_data_in_dot_data() {
     let dir = tempfile::tempdir().unwrap();
-    let (_running, url) = serve_on_defaults(dir.path());
+    let (_running, base) = serve_on_defaults(dir.path());
+    let url = format!("{base}/webhook");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     assert_eq!(client.head(&url).send().await.unwrap().status(), 200);
     let response = client

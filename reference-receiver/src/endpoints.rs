@@ -1,0 +1,184 @@
+//! Turning `[[endpoint]]` entries into SDK receivers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use receiver_sdk::envelope::Envelope;
+use receiver_sdk::ordering::{Ordering, TiePolicy};
+use receiver_sdk::store::Store;
+use receiver_sdk::verify::{HmacHeader, SignatureEncoding, Verifier};
+use receiver_sdk::{Delivery, Receiver};
+use sha2::{Digest, Sha256};
+
+use crate::config::{
+    EncodingSetting, EndpointConfig, EnvelopeKind, OrderingMode, OrderingSetting, RelayMode,
+    ServerConfig, TiesSetting, VerifyConfig, VerifyKind,
+};
+use crate::relay::{Relay, RelayEvent};
+
+/// The verifier an endpoint's `[endpoint.verify]` describes.
+pub(crate) fn verifier(config: &VerifyConfig) -> Result<Verifier, String> {
+    let secrets = || config.secrets.iter().map(|s| s.0.clone());
+    let verifier = match config.kind {
+        VerifyKind::None => Verifier::none(),
+        VerifyKind::Basic => Verifier::basic(
+            config.realm.clone().unwrap_or_else(|| "webhooks".into()),
+            config.basic_credentials(),
+        ),
+        VerifyKind::Token => {
+            let name = config.header.as_deref().unwrap_or("authorization");
+            let header = HeaderName::try_from(name)
+                .map_err(|_| format!("`{name}` is not a valid header name"))?;
+            Verifier::token(header, secrets())
+        }
+        VerifyKind::HmacSha256 => {
+            let name = config.header.as_deref().unwrap_or_default();
+            let format = HmacHeader {
+                header: HeaderName::try_from(name)
+                    .map_err(|_| format!("`{name}` is not a valid header name"))?,
+                prefix: config.prefix.clone(),
+                encoding: match config.encoding {
+                    Some(EncodingSetting::Base64) => SignatureEncoding::Base64,
+                    Some(EncodingSetting::Hex) | None => SignatureEncoding::Hex,
+                },
+            };
+            Verifier::hmac_sha256(format, secrets()).map_err(|e| e.to_string())?
+        }
+        VerifyKind::Github => Verifier::github(secrets()).map_err(|e| e.to_string())?,
+        VerifyKind::Superoffice => Verifier::superoffice(secrets()).map_err(|e| e.to_string())?,
+        VerifyKind::Shopify => Verifier::shopify(secrets()).map_err(|e| e.to_string())?,
+        VerifyKind::StandardWebhooks => {
+            let texts: Vec<String> = config.secrets.iter().map(|s| s.text()).collect();
+            Verifier::standard_webhooks(texts).map_err(|e| e.to_string())?
+        }
+        VerifyKind::Stripe => Verifier::stripe(secrets()).map_err(|e| e.to_string())?,
+        VerifyKind::Slack => Verifier::slack(secrets()).map_err(|e| e.to_string())?,
+    };
+    Ok(match config.tolerance_secs {
+        Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
+        None => verifier,
+    })
+}
+
+fn envelope(config: &EndpointConfig) -> Envelope {
+    match (config.envelope, &config.mapping) {
+        (EnvelopeKind::Sonar, _) => Envelope::Sonar,
+        (EnvelopeKind::Integration, _) => Envelope::Integration,
+        (EnvelopeKind::Superoffice, _) => Envelope::SuperOffice,
+        (EnvelopeKind::StandardWebhooks, _) => Envelope::StandardWebhooks,
+        (EnvelopeKind::Github, _) => Envelope::GitHub,
+        (EnvelopeKind::Custom, Some(mapping)) => Envelope::Custom(mapping.clone()),
+        // Validation guarantees a mapping for custom; raw is the safe reading otherwise.
+        (EnvelopeKind::Custom, None) | (EnvelopeKind::Raw, _) => Envelope::Raw,
+    }
+}
+
+fn ordering(setting: OrderingSetting) -> Ordering {
+    match setting {
+        OrderingSetting::Switch(false) | OrderingSetting::Mode(OrderingMode::Off) => Ordering::Off,
+        OrderingSetting::Switch(true) | OrderingSetting::Mode(OrderingMode::PerEventType) => {
+            Ordering::PerEventType
+        }
+        OrderingSetting::Mode(OrderingMode::PerEntity) => Ordering::PerEntity,
+    }
+}
+
+/// The key a downstream can drop repeats by: the same for every retry of one event.
+pub(crate) fn idempotency_key(endpoint: &str, event: &RelayEvent) -> String {
+    match &event.delivery {
+        Some(id) => format!("{endpoint}:{id}"),
+        None => format!(
+            "{endpoint}:sha256:{}",
+            hex::encode(Sha256::digest(&event.payload))
+        ),
+    }
+}
+
+/// What handles an endpoint's accepted events.
+pub(crate) enum Sink {
+    /// Log the event and answer 200.
+    Log,
+    /// Call downstream while the sender waits; answer with the outcome.
+    Sync(Arc<Relay>),
+    /// Persist to the outbox; answer 200; deliver in the background.
+    Queued(Arc<crate::outbox::Outbox>),
+}
+
+/// Builds the SDK receiver of one endpoint.
+pub(crate) fn receiver(
+    config: &EndpointConfig,
+    server: &ServerConfig,
+    store: Arc<dyn Store>,
+    sink: Sink,
+) -> Result<Receiver, String> {
+    let mut builder = Receiver::builder(config.name.clone())
+        .verifier(verifier(&config.verify).map_err(|e| format!("verify: {e}"))?)
+        .envelope(envelope(config))
+        .ties(match config.ties {
+            TiesSetting::Deliver => TiePolicy::Deliver,
+            TiesSetting::Drop => TiePolicy::Drop,
+        })
+        .dedupe(config.dedupe)
+        .retention(Duration::from_secs(config.retention_secs))
+        .body_limit(server.body_limit_bytes)
+        .body_timeout(Duration::from_secs(server.request_timeout_secs))
+        .shared_store(store);
+    if let Some(setting) = config.ordering {
+        builder = builder.ordering(ordering(setting));
+    }
+    if let Some(events) = &config.events {
+        builder = builder.events(events.clone());
+    }
+    if let Some(ms) = config.deadline_ms {
+        builder = builder.deadline(Duration::from_millis(ms));
+    }
+    let name: Arc<str> = Arc::from(config.name.as_str());
+    let builder = match sink {
+        Sink::Log => builder.handler(|delivery: Delivery| async move {
+            tracing::info!(
+                endpoint = %delivery.endpoint,
+                event = %delivery.event.event_type,
+                entity = delivery.event.entity_id.as_deref(),
+                delivery = delivery.event.delivery_id.as_deref(),
+                bytes = delivery.body.len(),
+                "event received"
+            );
+            Ok(())
+        }),
+        Sink::Sync(relay) => builder.handler(move |delivery: Delivery| {
+            let relay = Arc::clone(&relay);
+            let name = Arc::clone(&name);
+            async move {
+                let event = RelayEvent::new(&delivery.event, &delivery.body);
+                let key = idempotency_key(&name, &event);
+                let attempt = relay.deliver(&event, Some(&key)).await;
+                tracing::info!(
+                    endpoint = %name,
+                    entity = event.entity.as_deref(),
+                    verdict = ?attempt.verdict,
+                    status = attempt.status,
+                    duration_ms = attempt.duration_ms,
+                    message = %attempt.message,
+                    "relayed"
+                );
+                attempt.answer()
+            }
+        }),
+        Sink::Queued(outbox) => builder.handler(move |delivery: Delivery| {
+            let outbox = Arc::clone(&outbox);
+            async move {
+                let event = RelayEvent::new(&delivery.event, &delivery.body);
+                outbox.enqueue(event).map_err(|e| {
+                    receiver_sdk::HandlerError::unavailable(format!("outbox unavailable: {e}"))
+                })
+            }
+        }),
+    };
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The relay mode of an endpoint, if it relays.
+pub(crate) fn relay_mode(config: &EndpointConfig) -> Option<RelayMode> {
+    config.relay.as_ref().map(|r| r.mode)
+}

@@ -1,0 +1,521 @@
+//! Relaying accepted events to a downstream API (seed 003's integration pattern).
+//!
+//! For each event: optionally GET the entity from the source API, render the downstream
+//! request from templates, send it with a timeout, and classify the answer. `sync` mode turns
+//! the classification into the sender's answer; `queued` mode (see [`crate::outbox`]) retries.
+
+mod template;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use receiver_sdk::envelope::EventMeta;
+use receiver_sdk::HandlerError;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AuthConfig, AuthKind, RelayConfig};
+use template::{Context, Templates};
+
+/// How much of a downstream answer is kept for messages and attempt logs.
+const EXCERPT: usize = 512;
+
+/// An accepted event, as the relay needs it (and as the outbox stores it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayEvent {
+    /// The event type.
+    pub event: String,
+    /// The entity id.
+    pub entity: Option<String>,
+    /// The entity's kind.
+    pub entity_type: Option<String>,
+    /// The event time.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The sender's delivery id.
+    pub delivery: Option<String>,
+    /// The raw payload.
+    pub payload: Vec<u8>,
+}
+
+impl RelayEvent {
+    /// The event of an accepted delivery.
+    pub fn new(meta: &EventMeta, body: &Bytes) -> Self {
+        Self {
+            event: meta.event_type.clone(),
+            entity: meta.entity_id.clone(),
+            entity_type: meta.entity_type.clone(),
+            created_at: meta.created_at,
+            delivery: meta.delivery_id.clone(),
+            payload: body.to_vec(),
+        }
+    }
+}
+
+/// What a downstream (or source) answer means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// 2xx: done.
+    Delivered,
+    /// A 4xx that retrying will not fix, or a mapping error: give up, with the message.
+    Refused,
+    /// 5xx, 408, 429, timeout or no connection: try again later.
+    Failed,
+}
+
+/// One call to the downstream (or source) API, as logged and shown in the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The HTTP status, if an answer came.
+    pub status: Option<u16>,
+    /// The answer's headers.
+    pub headers: Vec<(String, String)>,
+    /// The start of the answer's body.
+    pub body_excerpt: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl Attempt {
+    /// The answer a waiting sender gets for this attempt (sync mode).
+    pub fn answer(&self) -> Result<(), HandlerError> {
+        match self.verdict {
+            Verdict::Delivered => Ok(()),
+            Verdict::Refused => {
+                let status = self
+                    .status
+                    .and_then(|s| StatusCode::from_u16(s).ok())
+                    .filter(StatusCode::is_client_error)
+                    .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                Err(HandlerError::new(status, self.message.clone()))
+            }
+            Verdict::Failed => {
+                let status = if self.status.is_none() && self.message.contains("timed out") {
+                    StatusCode::GATEWAY_TIMEOUT
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                Err(HandlerError::new(status, self.message.clone()))
+            }
+        }
+    }
+}
+
+/// Outgoing credentials, resolved from config.
+#[derive(Clone)]
+struct OutgoingAuth(Option<(HeaderName, HeaderValue)>);
+
+impl std::fmt::Debug for OutgoingAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "[redacted]"
+        } else {
+            "none"
+        })
+    }
+}
+
+impl OutgoingAuth {
+    fn new(config: &AuthConfig) -> Result<Self, String> {
+        use base64::Engine;
+        let token = || config.token.as_ref().map(|t| t.text()).unwrap_or_default();
+        let header = match config.kind {
+            AuthKind::None => return Ok(Self(None)),
+            AuthKind::Bearer => (http::header::AUTHORIZATION, format!("Bearer {}", token())),
+            AuthKind::Basic => {
+                let user = config.user.clone().unwrap_or_default();
+                let password = config
+                    .password
+                    .as_ref()
+                    .map(|p| p.text())
+                    .unwrap_or_default();
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                (http::header::AUTHORIZATION, format!("Basic {encoded}"))
+            }
+            AuthKind::Header => {
+                let name = config.header.as_deref().unwrap_or_default();
+                let name = HeaderName::try_from(name)
+                    .map_err(|_| format!("`{name}` is not a valid header name"))?;
+                (name, token())
+            }
+        };
+        let mut value = HeaderValue::try_from(header.1)
+            .map_err(|_| "the credential is not a valid header value".to_owned())?;
+        value.set_sensitive(true);
+        Ok(Self(Some((header.0, value))))
+    }
+}
+
+#[derive(Debug)]
+struct Fetch {
+    auth: OutgoingAuth,
+    timeout: Duration,
+}
+
+/// A compiled relay: templates, auth and client for one endpoint.
+#[derive(Debug)]
+pub struct Relay {
+    endpoint: String,
+    method: Method,
+    templates: Templates,
+    has_body: bool,
+    headers: Vec<(HeaderName, String)>,
+    auth: OutgoingAuth,
+    timeout: Duration,
+    fetch: Option<Fetch>,
+    client: reqwest::Client,
+}
+
+impl Relay {
+    /// Compiles the relay of endpoint `endpoint`; template errors name the template.
+    pub fn new(
+        endpoint: &str,
+        config: &RelayConfig,
+        client: reqwest::Client,
+    ) -> Result<Self, String> {
+        let mut templates = Templates::new();
+        let add = |templates: &mut Templates, key: &str, source: &str| {
+            templates
+                .add(&format!("{endpoint}.{key}"), source)
+                .map_err(|e| e.to_string())
+        };
+        add(&mut templates, "relay.url", &config.url)?;
+        if let Some(body) = &config.body {
+            add(&mut templates, "relay.body", body)?;
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &config.headers {
+            let header = HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("relay.headers: `{name}` is not a valid header name"))?;
+            let key = format!("relay.headers.{}", header.as_str());
+            add(&mut templates, &key, value)?;
+            headers.push((header, format!("{endpoint}.{key}")));
+        }
+        let fetch = match &config.fetch {
+            Some(fetch) => {
+                add(&mut templates, "relay.fetch.url", &fetch.url)?;
+                Some(Fetch {
+                    auth: OutgoingAuth::new(&fetch.auth)
+                        .map_err(|e| format!("relay.fetch.auth: {e}"))?,
+                    timeout: Duration::from_secs(fetch.timeout_secs),
+                })
+            }
+            None => None,
+        };
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            method: Method::from_bytes(config.method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| format!("relay.method `{}` is not a method", config.method))?,
+            templates,
+            has_body: config.body.is_some(),
+            headers,
+            auth: OutgoingAuth::new(&config.auth).map_err(|e| format!("relay.auth: {e}"))?,
+            timeout: Duration::from_secs(config.timeout_secs),
+            fetch,
+            client,
+        })
+    }
+
+    /// Fetches (if configured), renders and sends one event downstream. `idempotency_key`
+    /// goes out as `Idempotency-Key` so the downstream can drop a repeat.
+    pub async fn deliver(&self, event: &RelayEvent, idempotency_key: Option<&str>) -> Attempt {
+        let started = Instant::now();
+        let at = Utc::now();
+        let refused = |message: String| Attempt {
+            at,
+            duration_ms: elapsed_ms(started),
+            verdict: Verdict::Refused,
+            status: None,
+            headers: Vec::new(),
+            body_excerpt: String::new(),
+            message,
+        };
+        let payload: serde_json::Value = match serde_json::from_slice(&event.payload) {
+            Ok(payload) => payload,
+            Err(e) => return refused(format!("payload is not JSON: {e}")),
+        };
+        let mut context = Context {
+            event: &event.event,
+            entity: event.entity.as_deref(),
+            entity_type: event.entity_type.as_deref(),
+            created_at: event.created_at.map(|t| t.to_rfc3339()),
+            delivery: event.delivery.as_deref(),
+            payload: &payload,
+            source: None,
+        };
+        let source = match &self.fetch {
+            Some(fetch) => match self.fetch_source(fetch, &context).await {
+                Ok(source) => Some(source),
+                Err(attempt) => return *attempt,
+            },
+            None => None,
+        };
+        context.source = source.as_ref();
+        let values = context.to_value();
+        let render = |key: &str| {
+            self.templates
+                .render(&format!("{}.{key}", self.endpoint), &values)
+        };
+        let url = match render("relay.url") {
+            Ok(url) => url,
+            Err(e) => return refused(e.to_string()),
+        };
+        let body = if self.has_body {
+            match render("relay.body") {
+                Ok(body) => Bytes::from(body),
+                Err(e) => return refused(e.to_string()),
+            }
+        } else {
+            Bytes::from(event.payload.clone())
+        };
+        let mut request = self
+            .client
+            .request(self.method.clone(), &url)
+            .timeout(self.timeout)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (name, template) in &self.headers {
+            match self.templates.render(template, &values) {
+                Ok(value) => request = request.header(name, value),
+                Err(e) => return refused(e.to_string()),
+            }
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some((name, value)) = &self.auth.0 {
+            request = request.header(name, value.clone());
+        }
+        let (attempt, _) = send(request, at, started, "downstream").await;
+        attempt
+    }
+
+    async fn fetch_source(
+        &self,
+        fetch: &Fetch,
+        context: &Context<'_>,
+    ) -> Result<serde_json::Value, Box<Attempt>> {
+        let started = Instant::now();
+        let at = Utc::now();
+        let url = self
+            .templates
+            .render(
+                &format!("{}.relay.fetch.url", self.endpoint),
+                &context.to_value(),
+            )
+            .map_err(|e| {
+                Box::new(Attempt {
+                    at,
+                    duration_ms: elapsed_ms(started),
+                    verdict: Verdict::Refused,
+                    status: None,
+                    headers: Vec::new(),
+                    body_excerpt: String::new(),
+                    message: e.to_string(),
+                })
+            })?;
+        let mut request = self.client.get(&url).timeout(fetch.timeout);
+        if let Some((name, value)) = &fetch.auth.0 {
+            request = request.header(name, value.clone());
+        }
+        let (mut attempt, body) = send(request, at, started, "source API").await;
+        if attempt.verdict != Verdict::Delivered {
+            return Err(Box::new(attempt));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            attempt.verdict = Verdict::Refused;
+            attempt.message = format!("source API answered with something other than JSON: {e}");
+            Box::new(attempt)
+        })
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Sends `request` and classifies the answer; `who` names the other side in messages.
+async fn send(
+    request: reqwest::RequestBuilder,
+    at: DateTime<Utc>,
+    started: Instant,
+    who: &str,
+) -> (Attempt, Bytes) {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            let message = if e.is_timeout() {
+                format!("{who} timed out")
+            } else if e.is_connect() {
+                format!("{who} is unreachable: {}", root_cause(&e))
+            } else {
+                format!("{who} call failed: {}", root_cause(&e))
+            };
+            let attempt = Attempt {
+                at,
+                duration_ms: elapsed_ms(started),
+                verdict: Verdict::Failed,
+                status: None,
+                headers: Vec::new(),
+                body_excerpt: String::new(),
+                message,
+            };
+            return (attempt, Bytes::new());
+        }
+    };
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(e) => {
+            let attempt = Attempt {
+                at,
+                duration_ms: elapsed_ms(started),
+                verdict: Verdict::Failed,
+                status: Some(status.as_u16()),
+                headers,
+                body_excerpt: String::new(),
+                message: format!("{who} answer broke off: {}", root_cause(&e)),
+            };
+            return (attempt, Bytes::new());
+        }
+    };
+    let verdict = if status.is_success() {
+        Verdict::Delivered
+    } else if status.is_client_error()
+        && status != StatusCode::REQUEST_TIMEOUT
+        && status != StatusCode::TOO_MANY_REQUESTS
+    {
+        Verdict::Refused
+    } else {
+        Verdict::Failed
+    };
+    let message = match verdict {
+        Verdict::Delivered => format!("{who} answered {}", status.as_u16()),
+        _ => match error_message(&body) {
+            Some(message) => format!("{who} answered {}: {message}", status.as_u16()),
+            None => format!("{who} answered {}", status.as_u16()),
+        },
+    };
+    let attempt = Attempt {
+        at,
+        duration_ms: elapsed_ms(started),
+        verdict,
+        status: Some(status.as_u16()),
+        headers,
+        body_excerpt: excerpt(&body),
+        message,
+    };
+    (attempt, body)
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT)]);
+    text.trim().to_owned()
+}
+
+/// The message in an error answer: the usual JSON fields, or the text itself.
+fn error_message(body: &[u8]) -> Option<String> {
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        let candidates = [
+            "/message",
+            "/error/message",
+            "/error",
+            "/detail",
+            "/title",
+            "/errors/0/message",
+            "/errors/0",
+        ];
+        for pointer in candidates {
+            if let Some(text) = json.pointer(pointer).and_then(serde_json::Value::as_str) {
+                if !text.trim().is_empty() {
+                    return Some(text.trim().chars().take(EXCERPT).collect());
+                }
+            }
+        }
+    }
+    let text = excerpt(body);
+    (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_come_from_the_usual_fields_or_the_text() {
+        assert_eq!(
+            error_message(br#"{"message":"account 7 is closed"}"#).as_deref(),
+            Some("account 7 is closed")
+        );
+        assert_eq!(
+            error_message(br#"{"error":{"message":"nope"}}"#).as_deref(),
+            Some("nope")
+        );
+        assert_eq!(
+            error_message(br#"{"errors":[{"message":"bad status"}]}"#).as_deref(),
+            Some("bad status")
+        );
+        assert_eq!(
+            error_message(b"  plain text \n").as_deref(),
+            Some("plain text")
+        );
+        assert_eq!(error_message(b""), None);
+    }
+
+    #[test]
+    fn verdicts_become_sync_answers() {
+        let attempt = |verdict, status: Option<u16>, message: &str| Attempt {
+            at: Utc::now(),
+            duration_ms: 1,
+            verdict,
+            status,
+            headers: Vec::new(),
+            body_excerpt: String::new(),
+            message: message.into(),
+        };
+        assert!(attempt(Verdict::Delivered, Some(204), "").answer().is_ok());
+        let refused = attempt(Verdict::Refused, Some(404), "downstream answered 404: gone")
+            .answer()
+            .unwrap_err();
+        assert_eq!(refused.status(), 404);
+        assert_eq!(refused.message(), "downstream answered 404: gone");
+        let unmapped = attempt(Verdict::Refused, None, "template")
+            .answer()
+            .unwrap_err();
+        assert_eq!(unmapped.status(), 422);
+        let down = attempt(Verdict::Failed, Some(503), "x")
+            .answer()
+            .unwrap_err();
+        assert_eq!(down.status(), 502);
+        let slow = attempt(Verdict::Failed, None, "downstream timed out")
+            .answer()
+            .unwrap_err();
+        assert_eq!(slow.status(), 504);
+    }
+}
