@@ -35,6 +35,9 @@ impl Templates {
     pub(crate) fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // minijinja's own `tojson` turns an undefined value into `null`; a mapping that names
+        // a field the payload lacks must fail instead of sending null downstream.
+        env.add_filter("tojson", strict_tojson);
         env.set_formatter(|out, state, value| {
             if state.name().ends_with(".url") && !value.is_safe() {
                 let text = value.to_string();
@@ -64,6 +67,18 @@ impl Templates {
         let template = self.env.get_template(name).map_err(|e| error(name, &e))?;
         template.render(context).map_err(|e| error(name, &e))
     }
+}
+
+fn strict_tojson(value: Value) -> Result<Value, minijinja::Error> {
+    if value.is_undefined() {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::UndefinedError,
+            "tojson was given an undefined value",
+        ));
+    }
+    serde_json::to_string(&value)
+        .map(Value::from_safe_string)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
 fn error(name: &str, e: &minijinja::Error) -> TemplateError {
@@ -154,14 +169,19 @@ mod tests {
 
     #[test]
     fn a_missing_field_is_an_error_naming_the_template() {
-        let error = render(
-            "sonar.relay.body",
+        for source in [
             "{{ payload.current.status }}",
-            serde_json::json!({}),
-        )
-        .unwrap_err();
-        assert_eq!(error.name, "sonar.relay.body");
-        assert!(error.message.contains("undefined"), "{}", error.message);
+            "{{ payload.current.status | tojson }}",
+        ] {
+            let error = render(
+                "sonar.relay.body",
+                source,
+                serde_json::json!({"current": {}}),
+            )
+            .unwrap_err();
+            assert_eq!(error.name, "sonar.relay.body");
+            assert!(error.message.contains("undefined"), "{}", error.message);
+        }
     }
 
     #[test]
