@@ -117,11 +117,14 @@ pub struct Seen {
     pub body: Bytes,
 }
 
+/// How a fake API answers a request.
+type Script = Arc<dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync>;
+
 /// A local HTTP server that plays an API: records requests, answers from a script.
 #[derive(Clone)]
 pub struct FakeApi {
     pub seen: Arc<Mutex<Vec<Seen>>>,
-    answer: Arc<dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync>,
+    answer: Script,
 }
 
 impl FakeApi {
