@@ -12,6 +12,7 @@
 
 pub mod config;
 mod endpoints;
+mod metrics;
 pub mod outbox;
 pub mod relay;
 pub mod send;
@@ -77,7 +78,9 @@ fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
     let shared: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }));
+        .route("/readyz", get(|| async { "ready" }))
+        .route("/metrics", get(metrics::render));
+    metrics::handle();
     let mut outboxes = Vec::new();
     for endpoint in &config.endpoints {
         let in_endpoint = |e: String| anyhow::anyhow!("endpoint `{}`: {e}", endpoint.name);
@@ -102,7 +105,14 @@ fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
         };
         let receiver = endpoints::receiver(endpoint, &config.server, Arc::clone(&shared), sink)
             .map_err(in_endpoint)?;
-        router = router.route_service(&endpoint.path, receiver);
+        // Labels must be 'static; endpoint names live as long as the process.
+        let name: &'static str = Box::leak(endpoint.name.clone().into_boxed_str());
+        router = router.route_service(
+            &endpoint.path,
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(name, metrics::record))
+                .service(receiver),
+        );
         tracing::info!(
             endpoint = %endpoint.name,
             path = %endpoint.path,
