@@ -11,13 +11,44 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use receiver_sdk::Delivery;
+use receiver_sdk::verify::ConfigError;
+use receiver_sdk::{BuildError, Delivery, Secret};
 
 /// Where an example prints its event lines: stdout when run, a buffer in tests.
 pub type EventSink = Arc<dyn Fn(String) + Send + Sync>;
 
+/// Why an example could not start. Messages name the setting, never its value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A required environment variable is unset or empty.
+    #[error("set {name} to {purpose}")]
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// What it should hold.
+        purpose: &'static str,
+    },
+    /// An environment variable is set but cannot be used.
+    #[error("{name} is not usable: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `WEBHOOK_SECRET` is set but the sender's scheme cannot use it.
+    #[error("WEBHOOK_SECRET is not usable: {0}")]
+    Secret(#[from] ConfigError),
+    /// The receiver could not be built (its sled directory could not be opened, for one).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
 /// An example's settings, read from the environment.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows whether the secret and password are set, never their values.
+#[derive(Clone)]
 pub struct Settings {
     /// `BIND`: the address to serve on.
     pub bind: SocketAddr,
@@ -50,11 +81,38 @@ impl Settings {
         })
     }
 
-    /// The secret, or a message saying how to set it.
-    pub fn require_secret(&self) -> Result<String, String> {
-        self.secret
-            .clone()
-            .ok_or_else(|| "set WEBHOOK_SECRET to the sender's signing secret".into())
+    /// The secret, for senders that sign: it must be set.
+    pub fn require_secret(&self) -> Result<&str, SetupError> {
+        self.secret.as_deref().ok_or(SetupError::Missing {
+            name: "WEBHOOK_SECRET",
+            purpose: "the signing secret configured at the sender",
+        })
+    }
+
+    /// The Basic auth user and password, for senders that log in: both must be set.
+    pub fn require_basic(&self) -> Result<(String, Secret), SetupError> {
+        let user = self.user.clone().ok_or(SetupError::Missing {
+            name: "WEBHOOK_USER",
+            purpose: "the Basic auth user configured at the sender",
+        })?;
+        let password = self.password.as_deref().ok_or(SetupError::Missing {
+            name: "WEBHOOK_PASSWORD",
+            purpose: "the Basic auth password configured at the sender",
+        })?;
+        Ok((user, Secret::from(password)))
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("secret", &redacted(&self.secret))
+            .field("user", &self.user)
+            .field("password", &redacted(&self.password))
+            .field("data_dir", &self.data_dir)
+            .finish()
     }
 }
 
