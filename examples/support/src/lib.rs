@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use receiver_sdk::envelope::FieldError;
 use receiver_sdk::verify::ConfigError;
 use receiver_sdk::{BuildError, Delivery, Secret};
 
@@ -40,6 +41,9 @@ pub enum SetupError {
     /// `WEBHOOK_SECRET` is set but the sender's scheme cannot use it.
     #[error("WEBHOOK_SECRET is not usable: {0}")]
     Secret(#[from] ConfigError),
+    /// A custom envelope names a field that cannot be read.
+    #[error("envelope mapping: {0}")]
+    Envelope(#[from] FieldError),
     /// The receiver could not be built (its sled directory could not be opened, for one).
     #[error(transparent)]
     Build(#[from] BuildError),
