@@ -44,6 +44,14 @@ pub enum SetupError {
     /// A custom envelope names a field that cannot be read.
     #[error("envelope mapping: {0}")]
     Envelope(#[from] FieldError),
+    /// Something the example needs could not be set up (an HTTP client, for one).
+    #[error("cannot set up {what}: {reason}")]
+    Resource {
+        /// What could not be set up.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// The receiver could not be built (its sled directory could not be opened, for one).
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -69,7 +77,6 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings of the example called `name` from the environment.
     pub fn from_env(name: &str) -> Result<Self, String> {
-        let var = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
         let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
         let bind = bind
             .parse()
@@ -118,6 +125,11 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .finish()
     }
+}
+
+/// The environment variable `name`, if it is set and not empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// The JSON line printed for each handled event.
