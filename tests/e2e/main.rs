@@ -2,4 +2,6 @@
 
 mod endpoint;
 
+mod examples;
+
 mod ordering;
