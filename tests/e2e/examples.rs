@@ -76,6 +76,12 @@ impl Example {
         response.status().as_u16()
     }
 
+    /// POSTs a JSON `body` to `/webhook` with `headers`; the answer's status and outcome.
+    async fn outcome(&self, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+        let (status, outcome, _) = self.post(headers, body).await;
+        (status, outcome)
+    }
+
     /// POSTs a JSON `body` to `/webhook` with `headers`; the answer's status, outcome and body.
     async fn post(&self, headers: &[(&str, &str)], body: &str) -> (u16, String, Value) {
         answer(self.send(headers, body).await).await
@@ -116,6 +122,23 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 
 fn base64(bytes: impl AsRef<[u8]>) -> String {
     BASE64.encode(bytes)
+}
+
+#[tokio::test]
+async fn every_example_answers_head_with_200() {
+    for (name, example) in [
+        ("superoffice", superoffice::start().await),
+        ("standard-webhooks", standard_webhooks::start().await),
+        ("github", github::start().await),
+        ("basic-auth", basic_auth::start().await),
+    ] {
+        assert_eq!(example.head().await, 200, "{name}");
+    }
+    assert_eq!(
+        integration::start().await.example.head().await,
+        200,
+        "integration"
+    );
 }
 
 #[test]

@@ -67,10 +67,10 @@
 //! ```
 
 use axum::Router;
-use example_support::{event_line, EventSink, Settings, SetupError};
+use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::{Envelope, Field, FieldError, Mapping};
 use receiver_sdk::verify::Verifier;
-use receiver_sdk::{Delivery, Receiver};
+use receiver_sdk::Receiver;
 
 /// The realm sent in `WWW-Authenticate`.
 pub const REALM: &str = "webhooks";
@@ -91,11 +91,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         // it stays off here.
         .envelope(Envelope::Custom(mapping()?))
         .sled(&settings.data_dir)
-        .handler(move |delivery: Delivery| {
-            // Here a real integration would update the job or estimate in its own system.
-            sink(event_line(&delivery));
-            async { Ok(()) }
-        })
+        // Here a real integration would update the job or estimate in its own system.
+        .handler(print_events(sink))
         .build()?;
-    Ok(Router::new().route_service("/webhook", receiver))
+    Ok(webhook_router(receiver))
 }

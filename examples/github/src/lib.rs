@@ -52,10 +52,10 @@
 use std::time::Duration;
 
 use axum::Router;
-use example_support::{event_line, EventSink, Settings, SetupError};
+use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::verify::Verifier;
-use receiver_sdk::{Delivery, Receiver};
+use receiver_sdk::Receiver;
 
 /// How long handling may take before the answer goes out without it: under GitHub's 10 s.
 pub const DEADLINE: Duration = Duration::from_secs(8);
@@ -67,11 +67,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         .envelope(Envelope::GitHub)
         .deadline(DEADLINE)
         .sled(&settings.data_dir)
-        .handler(move |delivery: Delivery| {
-            // Here a real integration would act on the event (label the issue, start a build).
-            sink(event_line(&delivery));
-            async { Ok(()) }
-        })
+        // Here a real integration would act on the event (label the issue, start a build).
+        .handler(print_events(sink))
         .build()?;
-    Ok(Router::new().route_service("/webhook", receiver))
+    Ok(webhook_router(receiver))
 }

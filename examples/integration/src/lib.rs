@@ -102,7 +102,7 @@ use std::sync::Arc;
 
 use axum::http::header::AUTHORIZATION;
 use axum::Router;
-use example_support::{event_line, EventSink, Settings, SetupError};
+use example_support::{event_line, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::Ordering;
 use receiver_sdk::verify::Verifier;
@@ -144,5 +144,5 @@ pub fn app_with(
             }
         })
         .build()?;
-    Ok(Router::new().route_service("/webhook", receiver))
+    Ok(webhook_router(receiver))
 }

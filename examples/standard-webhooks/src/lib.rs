@@ -57,10 +57,10 @@
 //! ```
 
 use axum::Router;
-use example_support::{event_line, EventSink, Settings, SetupError};
+use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::verify::Verifier;
-use receiver_sdk::{Delivery, Receiver};
+use receiver_sdk::Receiver;
 
 /// The app: the Standard Webhooks endpoint at `/webhook`.
 pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
@@ -69,11 +69,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         // Ordering is off for this envelope unless asked for; see the crate docs.
         .envelope(Envelope::StandardWebhooks)
         .sled(&settings.data_dir)
-        .handler(move |delivery: Delivery| {
-            // Here a real integration would act on the event.
-            sink(event_line(&delivery));
-            async { Ok(()) }
-        })
+        // Here a real integration would act on the event.
+        .handler(print_events(sink))
         .build()?;
-    Ok(Router::new().route_service("/webhook", receiver))
+    Ok(webhook_router(receiver))
 }

@@ -60,11 +60,11 @@
 //! (printed on one line).
 
 use axum::Router;
-use example_support::{event_line, EventSink, Settings, SetupError};
+use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::Ordering;
 use receiver_sdk::verify::Verifier;
-use receiver_sdk::{Delivery, Receiver};
+use receiver_sdk::Receiver;
 
 /// The events this receiver handles: the life of a contact.
 pub const EVENTS: [&str; 3] = ["contact.created", "contact.changed", "contact.deleted"];
@@ -78,11 +78,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         // See the crate docs: a contact's created/changed/deleted events share one mark.
         .ordering(Ordering::PerEntity)
         .sled(&settings.data_dir)
-        .handler(move |delivery: Delivery| {
-            // Here a real integration would update its copy of the contact.
-            sink(event_line(&delivery));
-            async { Ok(()) }
-        })
+        // Here a real integration would update its copy of the contact.
+        .handler(print_events(sink))
         .build()?;
-    Ok(Router::new().route_service("/webhook", receiver))
+    Ok(webhook_router(receiver))
 }

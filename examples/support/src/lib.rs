@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use receiver_sdk::envelope::FieldError;
 use receiver_sdk::verify::ConfigError;
-use receiver_sdk::{BuildError, Delivery, Secret};
+use receiver_sdk::{BuildError, Delivery, HandlerError, Receiver, Secret};
 
 /// Where an example prints its event lines: stdout when run, a buffer in tests.
 pub type EventSink = Arc<dyn Fn(String) + Send + Sync>;
@@ -141,6 +141,22 @@ pub fn event_line<T>(delivery: &Delivery<T>) -> String {
         "delivery": delivery.event.delivery_id,
     })
     .to_string()
+}
+
+/// A handler that only prints each event's line: where an example has nothing else to do, a
+/// real integration would act on the event.
+pub fn print_events(
+    sink: EventSink,
+) -> impl Fn(Delivery) -> std::future::Ready<Result<(), HandlerError>> + Send + Sync + 'static {
+    move |delivery: Delivery| {
+        sink(event_line(&delivery));
+        std::future::ready(Ok(()))
+    }
+}
+
+/// The router every example serves: `receiver` at `/webhook`.
+pub fn webhook_router(receiver: Receiver) -> Router {
+    Router::new().route_service("/webhook", receiver)
 }
 
 /// A sink that prints each line on stdout.

@@ -7,7 +7,7 @@ use super::{hmac_sha256, Example};
 const SECRET: &str = "It's a Secret to Everybody";
 const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
 
-async fn start() -> Example {
+pub(super) async fn start() -> Example {
     Example::start(
         |settings| settings.secret = Some(SECRET.into()),
         example_github::app,
@@ -39,13 +39,7 @@ async fn deliver(
         ("X-Hub-Signature-256", signature.as_str()),
         ("User-Agent", "GitHub-Hookshot/044aadd"),
     ];
-    let (status, outcome, _) = example.post(&headers, body).await;
-    (status, outcome)
-}
-
-#[tokio::test]
-async fn head_is_answered_200() {
-    assert_eq!(start().await.head().await, 200);
+    example.outcome(&headers, body).await
 }
 
 #[tokio::test]
