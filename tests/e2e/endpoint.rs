@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::routing::post;
 use axum::Router;
-use end_to_end::{client, sonar_body, Recorder, Server};
+use end_to_end::{answer, client, sonar_body, Recorder, Server};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::{HandlerError, Receiver, WebhookEvent};
 use serde_json::Value;
@@ -18,17 +18,6 @@ async fn sonar_server(recorder: &Recorder) -> Server {
         .build()
         .unwrap();
     Server::start(Router::new().route_service("/webhook", receiver)).await
-}
-
-async fn answer(response: reqwest::Response) -> (u16, String, Value) {
-    let status = response.status().as_u16();
-    let outcome = response
-        .headers()
-        .get("x-webhook-outcome")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    (status, outcome, body)
 }
 
 async fn post_json(server: &Server, body: impl Into<reqwest::Body>) -> (u16, String, Value) {

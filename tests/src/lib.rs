@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A server running on a loopback port; dropping it does not stop it, [`Server::stop`] does.
+/// A server running on a loopback port. Dropping it stops it (gracefully, without waiting);
+/// [`Server::stop`] also waits until it has let go of its app.
 #[derive(Debug)]
 pub struct Server {
     /// Where it listens.
@@ -147,6 +148,22 @@ pub fn sonar_body(event: &str, object_id: u64, created_at: &str, status: &str) -
         "current": { "created_at": created_at, "status": status }
     })
     .to_string()
+}
+
+/// A webhook answer: its status, its `X-Webhook-Outcome` header (empty when absent) and its
+/// JSON body (`null` when it has none).
+pub async fn answer(response: reqwest::Response) -> (u16, String, serde_json::Value) {
+    let status = response.status().as_u16();
+    let outcome = response
+        .headers()
+        .get("x-webhook-outcome")
+        .map(|v| v.to_str().expect("outcome header is ASCII").to_owned())
+        .unwrap_or_default();
+    let body = response
+        .json::<serde_json::Value>()
+        .await
+        .unwrap_or(serde_json::Value::Null);
+    (status, outcome, body)
 }
 
 /// An HTTP client for tests.

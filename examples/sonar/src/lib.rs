@@ -7,10 +7,10 @@
 //! without handling them. Sonar signs nothing: the URL is the secret, so keep it unguessable.
 
 use axum::Router;
-use example_support::{event_line, EventSink, Settings};
+use example_support::{print_events, webhook_router, EventSink, Settings};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::Ordering;
-use receiver_sdk::{BuildError, Delivery, Receiver};
+use receiver_sdk::{BuildError, Receiver};
 
 /// The app: Sonar's endpoint at `/webhook`.
 pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, BuildError> {
@@ -20,11 +20,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, BuildError> {
         // account 42 only, as Sonar's documentation advises.
         .ordering(Ordering::PerEventType)
         .sled(&settings.data_dir)
-        .handler(move |delivery: Delivery| {
-            // Here a real integration would change the customer's access.
-            sink(event_line(&delivery));
-            async { Ok(()) }
-        })
+        // Here a real integration would change the customer's access.
+        .handler(print_events(sink))
         .build()?;
-    Ok(Router::new().route_service("/webhook", receiver))
+    Ok(webhook_router(receiver))
 }

@@ -11,13 +11,56 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use receiver_sdk::Delivery;
+use receiver_sdk::envelope::FieldError;
+use receiver_sdk::verify::ConfigError;
+use receiver_sdk::{BuildError, Delivery, HandlerError, Receiver, Secret};
 
 /// Where an example prints its event lines: stdout when run, a buffer in tests.
 pub type EventSink = Arc<dyn Fn(String) + Send + Sync>;
 
+/// Why an example could not start. Messages name the setting, never its value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// A required environment variable is unset or empty.
+    #[error("set {name} to {purpose}")]
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// What it should hold.
+        purpose: &'static str,
+    },
+    /// An environment variable is set but cannot be used.
+    #[error("{name} is not usable: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `WEBHOOK_SECRET` is set but the sender's scheme cannot use it.
+    #[error("WEBHOOK_SECRET is not usable: {0}")]
+    Secret(#[from] ConfigError),
+    /// A custom envelope names a field that cannot be read.
+    #[error("envelope mapping: {0}")]
+    Envelope(#[from] FieldError),
+    /// Something the example needs could not be set up (an HTTP client, for one).
+    #[error("cannot set up {what}: {reason}")]
+    Resource {
+        /// What could not be set up.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The receiver could not be built (its sled directory could not be opened, for one).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
 /// An example's settings, read from the environment.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows whether the secret and password are set, never their values.
+#[derive(Clone)]
 pub struct Settings {
     /// `BIND`: the address to serve on.
     pub bind: SocketAddr,
@@ -34,7 +77,6 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings of the example called `name` from the environment.
     pub fn from_env(name: &str) -> Result<Self, String> {
-        let var = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
         let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
         let bind = bind
             .parse()
@@ -50,12 +92,44 @@ impl Settings {
         })
     }
 
-    /// The secret, or a message saying how to set it.
-    pub fn require_secret(&self) -> Result<String, String> {
-        self.secret
-            .clone()
-            .ok_or_else(|| "set WEBHOOK_SECRET to the sender's signing secret".into())
+    /// The secret, for senders that sign: it must be set.
+    pub fn require_secret(&self) -> Result<&str, SetupError> {
+        self.secret.as_deref().ok_or(SetupError::Missing {
+            name: "WEBHOOK_SECRET",
+            purpose: "the signing secret configured at the sender",
+        })
     }
+
+    /// The Basic auth user and password, for senders that log in: both must be set.
+    pub fn require_basic(&self) -> Result<(String, Secret), SetupError> {
+        let user = self.user.clone().ok_or(SetupError::Missing {
+            name: "WEBHOOK_USER",
+            purpose: "the Basic auth user configured at the sender",
+        })?;
+        let password = self.password.as_deref().ok_or(SetupError::Missing {
+            name: "WEBHOOK_PASSWORD",
+            purpose: "the Basic auth password configured at the sender",
+        })?;
+        Ok((user, Secret::from(password)))
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("secret", &redacted(&self.secret))
+            .field("user", &self.user)
+            .field("password", &redacted(&self.password))
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
+}
+
+/// The environment variable `name`, if it is set and not empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// The JSON line printed for each handled event.
@@ -67,6 +141,22 @@ pub fn event_line<T>(delivery: &Delivery<T>) -> String {
         "delivery": delivery.event.delivery_id,
     })
     .to_string()
+}
+
+/// A handler that only prints each event's line: where an example has nothing else to do, a
+/// real integration would act on the event.
+pub fn print_events(
+    sink: EventSink,
+) -> impl Fn(Delivery) -> std::future::Ready<Result<(), HandlerError>> + Send + Sync + 'static {
+    move |delivery: Delivery| {
+        sink(event_line(&delivery));
+        std::future::ready(Ok(()))
+    }
+}
+
+/// The router every example serves: `receiver` at `/webhook`.
+pub fn webhook_router(receiver: Receiver) -> Router {
+    Router::new().route_service("/webhook", receiver)
 }
 
 /// A sink that prints each line on stdout.
