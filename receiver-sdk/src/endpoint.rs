@@ -193,6 +193,7 @@ pub struct ReceiverBuilder {
     body_timeout: Duration,
     deadline: Option<Duration>,
     strict_content_type: bool,
+    unsigned_tests: bool,
     events: Option<HashSet<String>>,
     clock: Clock,
     handler: Option<ErasedHandler>,
@@ -224,6 +225,7 @@ impl ReceiverBuilder {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             deadline: None,
             strict_content_type: true,
+            unsigned_tests: false,
             events: None,
             clock: Arc::new(SystemTime::now),
             handler: None,
@@ -282,7 +284,8 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Keeps marks and delivery ids in a sled directory (opened at `build`).
+    /// Keeps marks and delivery ids in a sled directory. The directory is opened right away;
+    /// an error opening it is returned by `build`.
     pub fn sled(mut self, path: impl AsRef<std::path::Path>) -> Self {
         self.store = Some(SledStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
         self
@@ -317,6 +320,15 @@ impl ReceiverBuilder {
     /// than JSON is refused with 415; a missing one is accepted).
     pub fn accept_any_content_type(mut self) -> Self {
         self.strict_content_type = false;
+        self
+    }
+
+    /// Answers a registration test that fails verification (header `X-Hook-Test: true`, as
+    /// SuperOffice sends before saving a webhook) with 200 `ignored` instead of 401, so a
+    /// sender that does not sign its test can still register the endpoint. Safe because a test
+    /// delivery never reaches the handler or the store; off by default.
+    pub fn acknowledge_unsigned_tests(mut self) -> Self {
+        self.unsigned_tests = true;
         self
     }
 
@@ -399,6 +411,7 @@ impl ReceiverBuilder {
             body_timeout: self.body_timeout,
             deadline: self.deadline,
             strict_content_type: self.strict_content_type,
+            unsigned_tests: self.unsigned_tests,
             events: self.events,
             clock: self.clock,
             last_purge: AtomicI64::new(0),
@@ -624,6 +637,7 @@ struct Inner {
     body_timeout: Duration,
     deadline: Option<Duration>,
     strict_content_type: bool,
+    unsigned_tests: bool,
     events: Option<HashSet<String>>,
     clock: Clock,
     // Unix seconds of the last purge of expired delivery ids.
@@ -676,6 +690,13 @@ fn is_json(content_type: &HeaderValue) -> bool {
     let subtype = subtype.to_ascii_lowercase();
     matches!(kind.to_ascii_lowercase().as_str(), "application" | "text")
         && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+fn is_hook_test(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-hook-test")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 fn body_hash(body: &[u8]) -> String {
@@ -759,12 +780,18 @@ impl Inner {
         }
         let (parts, body) = self.read_body(request).await?;
         let now = (self.clock)();
-        self.verifier
-            .verify(&parts.headers, &body, now)
-            .map_err(|failure| Outcome::Unauthorized {
+        if let Err(failure) = self.verifier.verify(&parts.headers, &body, now) {
+            if self.unsigned_tests && is_hook_test(&parts.headers) {
+                return Err(Outcome::Ignored(format!(
+                    "test delivery acknowledged; it failed verification ({failure}), as real \
+                     deliveries would"
+                )));
+            }
+            return Err(Outcome::Unauthorized {
                 reason: failure.to_string(),
                 challenge: self.verifier.challenge(),
-            })?;
+            });
+        }
         if self.strict_content_type {
             if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
                 if !is_json(content_type) {

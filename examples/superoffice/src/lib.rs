@@ -13,8 +13,9 @@
 //! and signs it with an HMAC-SHA256 of the raw body keyed with the webhook's `Secret`, sent
 //! as base64 in `X-SuperOffice-Signature`. Before it saves a webhook it POSTs a test delivery
 //! (`X-Hook-Test: true`, `"Event": "test"`) and refuses to save unless that is answered 200;
-//! the receiver answers it 200 `ignored` once its signature checks out (the test is signed
-//! with the secret being saved, like every other delivery).
+//! the receiver answers it 200 `ignored`. The test is expected to be signed with the secret
+//! being saved, like every other delivery; should it arrive unsigned, it is still answered 200
+//! (`acknowledge_unsigned_tests`), since a test never reaches the handler or the store.
 //!
 //! # What this receiver does
 //!
@@ -75,6 +76,7 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         .verifier(Verifier::superoffice([settings.require_secret()?])?)
         .envelope(Envelope::SuperOffice)
         .events(EVENTS)
+        .acknowledge_unsigned_tests()
         // See the crate docs: a contact's created/changed/deleted events share one mark.
         .ordering(Ordering::PerEntity)
         .sled(&settings.data_dir)

@@ -129,6 +129,13 @@ pub(super) struct Token {
 }
 
 impl Token {
+    /// `Bearer` when the token travels in `Authorization` (RFC 6750); other headers have no
+    /// standard challenge.
+    pub(super) fn challenge(&self) -> Option<HeaderValue> {
+        (self.header == http::header::AUTHORIZATION)
+            .then(|| HeaderValue::from_static("Bearer realm=\"webhooks\""))
+    }
+
     pub(super) fn new(
         header: HeaderName,
         tokens: impl IntoIterator<Item = impl Into<Secret>>,
@@ -347,9 +354,18 @@ mod tests {
     }
 
     #[test]
+    fn a_token_in_authorization_challenges_with_bearer() {
+        assert_eq!(
+            Verifier::token(AUTHORIZATION, ["t"]).challenge().unwrap(),
+            "Bearer realm=\"webhooks\""
+        );
+    }
+
+    #[test]
     fn other_schemes_have_no_challenge() {
         assert!(Verifier::none().challenge().is_none());
-        assert!(Verifier::token(AUTHORIZATION, ["t"]).challenge().is_none());
+        let custom = HeaderName::from_static("x-token");
+        assert!(Verifier::token(custom, ["t"]).challenge().is_none());
         assert!(Verifier::github(["s"]).unwrap().challenge().is_none());
     }
 

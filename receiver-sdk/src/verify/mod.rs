@@ -270,16 +270,17 @@ impl Verifier {
         result.map_err(VerifyFailure::new)
     }
 
-    /// The `WWW-Authenticate` value to send with a 401, for schemes that have one.
+    /// The `WWW-Authenticate` value to send with a 401, for schemes that have one: Basic, and
+    /// a token carried in `Authorization` (`Bearer`).
     pub fn challenge(&self) -> Option<HeaderValue> {
         match &self.scheme {
             Scheme::Basic(scheme) => scheme.challenge(),
+            Scheme::Token(scheme) => scheme.challenge(),
             Scheme::None
             | Scheme::StandardWebhooks(_)
             | Scheme::Hmac(_)
             | Scheme::Stripe(_)
-            | Scheme::Slack(_)
-            | Scheme::Token(_) => None,
+            | Scheme::Slack(_) => None,
         }
     }
 }

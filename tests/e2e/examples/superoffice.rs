@@ -94,6 +94,22 @@ async fn the_registration_test_post_is_answered_200_ignored() {
 }
 
 #[tokio::test]
+async fn an_unsigned_registration_test_is_acknowledged_but_an_unsigned_event_is_not() {
+    let example = start().await;
+    let test = json!({"Event": "test"}).to_string();
+    assert_eq!(
+        example.outcome(&[("X-Hook-Test", "true")], &test).await,
+        (200, "ignored".into())
+    );
+    let change = event("contact.changed", "ev-9", "2024-05-01T12:00:00Z");
+    assert_eq!(
+        example.outcome(&[], &change).await,
+        (401, "unauthorized".into())
+    );
+    assert!(example.lines.all().is_empty());
+}
+
+#[tokio::test]
 async fn a_change_older_than_a_handled_delete_of_the_contact_is_stale() {
     let example = start().await;
     let delete = event("contact.deleted", "ev-2", "2024-05-01T12:05:00Z");
