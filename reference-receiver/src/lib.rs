@@ -16,6 +16,7 @@ mod metrics;
 pub mod outbox;
 pub mod relay;
 pub mod send;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -140,26 +141,41 @@ pub async fn serve(
     );
     let service = build(&config, &store)?;
     let addr = listener.local_addr().context("listener address")?;
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        _ => None,
+    };
     tracing::info!(
-        "listening on http://{addr} (data in {})",
+        "listening on {}://{addr} (data in {})",
+        if tls.is_some() { "https" } else { "http" },
         config.store.path.display()
     );
     let _ = &service.outboxes;
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, service.router).with_graceful_shutdown(async move {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
-        let _ = stopping_tx.send(());
+        stopper.graceful_shutdown(Some(grace));
     });
-    let drained = async {
-        let _ = stopping_rx.await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server => result.context("server failed")?,
-        () = drained => tracing::warn!("in-flight requests outlived the shutdown timeout"),
+    let listener = listener.into_std().context("listener")?;
+    let app = service.router.into_make_service();
+    match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
     }
+    .context("server failed")?;
     drop(store);
     tracing::info!("stopped; store flushed");
     Ok(())

@@ -60,7 +60,10 @@ pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         let (log, tx) = (Arc::clone(&log), tx.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("listening on http://") {
+                if let Some(at) = line
+                    .find("listening on http://")
+                    .or_else(|| line.find("listening on https://"))
+                {
                     let url = line[at + "listening on ".len()..]
                         .split_whitespace()
                         .next()
