@@ -130,6 +130,9 @@ pub(crate) fn receiver(
     if let Some(events) = &config.events {
         builder = builder.events(events.clone());
     }
+    if config.acknowledge_unsigned_tests {
+        builder = builder.acknowledge_unsigned_tests();
+    }
     if let Some(ms) = config.deadline_ms {
         builder = builder.deadline(Duration::from_millis(ms));
     }

@@ -167,6 +167,9 @@ pub struct EndpointConfig {
     /// Answer 202 after this long and let handling go on.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
+    /// Answer a registration test (`X-Hook-Test: true`) 200 even when it fails verification.
+    #[serde(default)]
+    pub acknowledge_unsigned_tests: bool,
     /// Authentication.
     #[serde(default)]
     pub verify: VerifyConfig,
