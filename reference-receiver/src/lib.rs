@@ -19,13 +19,16 @@ pub mod send;
 mod tls;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use receiver_sdk::store::{SledStore, Store};
+use http::StatusCode;
+use receiver_sdk::store::{DeliveryKey, SledStore, Store};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LogFormat, RelayMode};
@@ -74,12 +77,45 @@ struct Service {
     outboxes: Vec<Arc<Outbox>>,
 }
 
-fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
+/// What `/readyz` checks.
+#[derive(Clone)]
+struct Readiness {
+    store: Arc<dyn Store>,
+    // Cleared when shutdown starts, so a load balancer stops sending before we stop.
+    accepting: Arc<AtomicBool>,
+}
+
+/// `GET /readyz`: 200 when the store answers and the receiver is not shutting down.
+async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str) {
+    if !readiness.accepting.load(AtomicOrdering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    let probe = DeliveryKey {
+        endpoint: String::new(),
+        id: "readiness-probe".into(),
+    };
+    match readiness.store.is_handled(&probe, 0).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+    }
+}
+
+fn build(
+    config: &Config,
+    store: &Arc<SledStore>,
+    accepting: &Arc<AtomicBool>,
+) -> anyhow::Result<Service> {
     let client = http_client()?;
     let shared: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .route(
+            "/readyz",
+            get(ready).with_state(Readiness {
+                store: Arc::clone(&shared),
+                accepting: Arc::clone(accepting),
+            }),
+        )
         .route("/metrics", get(metrics::render));
     metrics::handle();
     let mut outboxes = Vec::new();
@@ -139,7 +175,8 @@ pub async fn serve(
             .open()
             .with_context(|| "cannot open the store (is another receiver using it?)")?,
     );
-    let service = build(&config, &store)?;
+    let accepting = Arc::new(AtomicBool::new(true));
+    let service = build(&config, &store, &accepting)?;
     let addr = listener.local_addr().context("listener address")?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
@@ -156,6 +193,7 @@ pub async fn serve(
     let stopper = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
+        accepting.store(false, AtomicOrdering::SeqCst);
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         stopper.graceful_shutdown(Some(grace));
     });

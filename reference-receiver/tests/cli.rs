@@ -24,3 +24,67 @@ async fn serve_with_no_config_answers_head_and_post_and_keeps_data_in_dot_data()
         running.log()
     );
 }
+
+#[tokio::test]
+async fn health_readiness_and_metrics_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), &["serve", "--bind", "127.0.0.1:0"], &[]);
+    let get = |path: &str| client().get(format!("{}{path}", running.base)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let url = format!("{}/webhook", running.base);
+    common::post(&url, r#"{"n":1}"#, &[]).await;
+    common::post(&url, "not json", &[]).await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"webhook_requests_total{endpoint="default",outcome="handled",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"webhook_requests_total{endpoint="default",outcome="malformed",status="400"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("webhook_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("receiver.toml");
+    std::fs::write(
+        &file,
+        "[[endpoint]]\nname = \"gh\"\npath = \"/gh\"\nenvelope = \"github\"\n\
+         [endpoint.verify]\nkind = \"github\"\nsecrets = [\"hush-hush\"]\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+        .args(["check-config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("[redacted]") && !stdout.contains("hush-hush"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("path = \"/gh\""), "{stdout}");
+
+    std::fs::write(&file, "[server]\nbind = \"nowhere\"\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+        .args(["check-config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("receiver.toml: server.bind: invalid socket address syntax"),
+        "{stderr}"
+    );
+}
