@@ -55,8 +55,8 @@ Examples:
       --secret-env WEBHOOK_SECRET --body event.json --timestamp $(( $(date +%s) - 600 ))
 
   # Basic auth, as the field-service platform sends it, with a payload from stdin
-  echo '{\"id\":\"42\",\"eventType\":\"JobCreated\"}' | reference-receiver send \\
-      https://hooks.example.com/jobs --as basic --user hooks --password-env HOOK_PASSWORD --body -
+  reference-receiver send https://hooks.example.com/jobs --as basic \\
+      --user hooks --password-env HOOK_PASSWORD --body - < job-created.json
 
 Prefer --secret-env and --password-env: values on the command line end up in shell history.
 Secrets are never printed; credential headers show as [redacted].
