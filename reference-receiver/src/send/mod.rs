@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use http::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
@@ -61,7 +62,8 @@ Examples:
 Prefer --secret-env and --password-env: values on the command line end up in shell history.
 Secrets are never printed; credential headers show as [redacted].
 
-Exit status: 0 when every answer is 2xx, 1 otherwise (including when nothing answered).";
+Exit status: 0 when every answer is 2xx; 1 when one is not, nothing answered, or the options
+do not fit the sender; 2 when the command line cannot be parsed.";
 
 /// Options of `send`.
 ///
@@ -217,7 +219,7 @@ fn parse_extra_header(text: &str) -> Result<ExtraHeader, String> {
 struct Prepared {
     method: Method,
     headers: Headers,
-    body: Vec<u8>,
+    body: Bytes,
     /// Where the body came from, for the summary.
     origin: &'static str,
 }
@@ -318,7 +320,7 @@ fn prepare(
         return Ok(Prepared {
             method: Method::HEAD,
             headers,
-            body: Vec::new(),
+            body: Bytes::new(),
             origin: "no body",
         });
     }
@@ -344,7 +346,7 @@ fn prepare(
     Ok(Prepared {
         method: Method::POST,
         headers: with_extras(headers, &args.sending.header_extra),
-        body,
+        body: Bytes::from(body),
         origin,
     })
 }

@@ -68,20 +68,10 @@ pub(super) type Headers = Vec<(HeaderName, HeaderValue)>;
 
 impl Sender {
     /// The name used on the command line.
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Self::Sonar => "sonar",
-            Self::Superoffice => "superoffice",
-            Self::StandardWebhooks => "standard-webhooks",
-            Self::Svix => "svix",
-            Self::Github => "github",
-            Self::Stripe => "stripe",
-            Self::Shopify => "shopify",
-            Self::Slack => "slack",
-            Self::Basic => "basic",
-            Self::Token => "token",
-            Self::Plain => "plain",
-        }
+    pub(super) fn name(self) -> String {
+        self.to_possible_value()
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
     }
 
     /// The event the sample payload describes unless --event says otherwise.
