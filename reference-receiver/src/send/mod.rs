@@ -1,0 +1,463 @@
+//! `reference-receiver send`: sign and POST a test delivery the way a given sender does.
+//!
+//! # Layout
+//!
+//! * `mod.rs`: the options, checking them against the chosen sender, sending, and printing
+//!   the answer.
+//! * `sender`: each sender's headers, signed with the SDK's
+//!   [`sign`](receiver_sdk::verify::sign) helpers.
+//! * `sample`: realistic sample payloads and fresh delivery ids.
+//!
+//! What was sent goes to stderr as `> ` lines and the answer's status and outcome as `< `
+//! lines, as `curl -v` does; stdout gets only the answer's body, so it can be piped to `jq`.
+
+mod sample;
+mod sender;
+#[cfg(test)]
+mod tests;
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use http::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
+use http::{HeaderName, HeaderValue, Method};
+use receiver_sdk::outcome::OUTCOME_HEADER;
+use receiver_sdk::Secret;
+
+use self::sample::Facts;
+use self::sender::{Credentials, Headers, SecretUse};
+
+pub use self::sender::Sender;
+
+/// How long one attempt may take, connecting included.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const EXAMPLES: &str = "\
+Examples:
+  # A Sonar account.status event, then Sonar's HEAD probe
+  reference-receiver send https://hooks.example.com/sonar --as sonar
+  reference-receiver send https://hooks.example.com/sonar --as sonar --head
+
+  # A GitHub issues event, signed, sent twice to see the second answered `duplicate`
+  reference-receiver send http://127.0.0.1:8080/github --as github \\
+      --secret-env GITHUB_WEBHOOK_SECRET --repeat 2
+
+  # SuperOffice's registration test, which must be answered 200 before it saves a webhook
+  reference-receiver send http://127.0.0.1:8080/superoffice --as superoffice \\
+      --secret-env SUPEROFFICE_SECRET --test
+
+  # Your own payload as Standard Webhooks, signed ten minutes ago (outside the tolerance)
+  reference-receiver send http://127.0.0.1:8080/hooks --as standard-webhooks \\
+      --secret-env WEBHOOK_SECRET --body event.json --timestamp $(( $(date +%s) - 600 ))
+
+  # Basic auth, as the field-service platform sends it, with a payload from stdin
+  reference-receiver send https://hooks.example.com/jobs --as basic \\
+      --user hooks --password-env HOOK_PASSWORD --body - < job-created.json
+
+Prefer --secret-env and --password-env: values on the command line end up in shell history.
+Secrets are never printed; credential headers show as [redacted].
+
+Exit status: 0 when every answer is 2xx; 1 when one is not, nothing answered, or the options
+do not fit the sender; 2 when the command line cannot be parsed.";
+
+/// Options of `send`.
+///
+/// The groups are boxed so that `send` costs its enum variant in `main` no more than `serve`
+/// does (they also give `--help` its headings).
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct SendArgs {
+    /// The endpoint URL to deliver to.
+    pub url: reqwest::Url,
+
+    /// The sender to imitate: its headers, signature and sample payload.
+    #[arg(long = "as", value_name = "SENDER", value_enum, default_value_t = Sender::Plain)]
+    pub sender: Sender,
+
+    /// What the delivery says.
+    #[command(flatten)]
+    pub delivery: Box<DeliveryArgs>,
+
+    /// How the delivery is signed or authenticated.
+    #[command(flatten)]
+    pub credentials: Box<CredentialArgs>,
+
+    /// How it is sent.
+    #[command(flatten)]
+    pub sending: Box<SendingArgs>,
+}
+
+/// What a delivery says: its body, event, id and time.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Delivery")]
+pub struct DeliveryArgs {
+    /// Send this file as the body instead of the sample payload (`-` reads stdin).
+    ///
+    /// The bytes are sent and signed exactly as they are in the file.
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    pub body: Option<PathBuf>,
+
+    /// Send this text as the body instead of the sample payload.
+    #[arg(long, value_name = "JSON")]
+    pub data: Option<String>,
+
+    /// The event type [default: the sender's most common event].
+    ///
+    /// GitHub's X-GitHub-Event (the sample payload is an `issues` or a `ping` event),
+    /// SuperOffice's Event and X-SuperOffice-Event, Shopify's X-Shopify-Topic, or the event
+    /// type field of the other senders' sample payloads.
+    #[arg(long, value_name = "TYPE")]
+    pub event: Option<String>,
+
+    /// The delivery id [default: a fresh one].
+    ///
+    /// Standard Webhooks' webhook-id, Svix's svix-id, GitHub's X-GitHub-Delivery,
+    /// SuperOffice's EventId, Stripe's and Slack's event id, Shopify's X-Shopify-Webhook-Id.
+    /// Sonar and the basic, token and plain senders send none.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+
+    /// The delivery's time, in unix seconds [default: now].
+    ///
+    /// It is the signed timestamp (webhook-timestamp, Stripe's t=, X-Slack-Request-Timestamp)
+    /// and dates the sample payload, so an old one tries the receiver's tolerance, or, for
+    /// unsigned senders, its ordering guard.
+    #[arg(long, value_name = "UNIX")]
+    pub timestamp: Option<i64>,
+
+    /// Send SuperOffice's registration test (X-Hook-Test: true, "Event": "test").
+    #[arg(long, conflicts_with = "event")]
+    pub test: bool,
+}
+
+/// The secret, token or password a delivery is signed or authenticated with.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Credentials")]
+pub struct CredentialArgs {
+    /// The signing secret, or the token for --as token.
+    #[arg(long, value_name = "SECRET", value_parser = parse_secret, conflicts_with = "secret_env")]
+    pub secret: Option<Secret>,
+
+    /// Read the signing secret or token from this environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub secret_env: Option<String>,
+
+    /// The user for --as basic.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// The password for --as basic.
+    #[arg(long, value_name = "PASSWORD", value_parser = parse_secret, conflicts_with = "password_env")]
+    pub password: Option<Secret>,
+
+    /// Read the password for --as basic from this environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub password_env: Option<String>,
+
+    /// The header that carries the token for --as token.
+    ///
+    /// In Authorization the token is sent as `Bearer <token>`, in any other header as it is.
+    #[arg(long, value_name = "NAME", default_value = "authorization")]
+    pub header: HeaderName,
+}
+
+/// How a delivery is sent.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sending")]
+pub struct SendingArgs {
+    /// Send a bare HEAD instead, the reachability probe Sonar makes.
+    ///
+    /// It carries no body and no signature.
+    #[arg(long, conflicts_with_all = ["body", "data"])]
+    pub head: bool,
+
+    /// Send the same signed delivery this many times, as a sender's retries would.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+
+    /// Add a header, as `Name: value` (repeatable).
+    ///
+    /// It replaces any header of that name the sender would send, so `Content-Type: text/plain`
+    /// tries how the endpoint answers a wrong content type.
+    #[arg(long, value_name = "NAME: VALUE", value_parser = parse_extra_header)]
+    pub header_extra: Vec<ExtraHeader>,
+}
+
+/// A header given with `--header-extra`.
+#[derive(Debug, Clone)]
+pub struct ExtraHeader {
+    /// The header's name.
+    pub name: HeaderName,
+    /// Its value.
+    pub value: HeaderValue,
+}
+
+fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::from(text))
+}
+
+fn parse_extra_header(text: &str) -> Result<ExtraHeader, String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| "expected `Name: value`".to_owned())?;
+    let name = HeaderName::try_from(name.trim())
+        .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
+    let mut value = HeaderValue::try_from(value.trim())
+        .map_err(|_| format!("the value of {name} is not a valid header value"))?;
+    // Credentials given this way are kept out of the output like the senders' own.
+    value.set_sensitive(name == AUTHORIZATION || name == PROXY_AUTHORIZATION);
+    Ok(ExtraHeader { name, value })
+}
+
+/// One request, ready to send as often as asked.
+#[derive(Debug)]
+struct Prepared {
+    method: Method,
+    headers: Headers,
+    body: Bytes,
+    /// Where the body came from, for the summary.
+    origin: &'static str,
+}
+
+/// Sends one delivery (or `--repeat` copies of it) and prints each answer.
+///
+/// Fails, so the process exits 1, when an answer is not 2xx or no answer came.
+pub async fn run(args: SendArgs) -> anyhow::Result<()> {
+    let prepared = prepare(&args, read_env, Utc::now())?;
+    print_request(&args, &prepared);
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("reference-receiver/", env!("CARGO_PKG_VERSION")))
+        // Senders do not follow redirects; the answer shown is the endpoint's own.
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .build()
+        .context("cannot build the HTTP client")?;
+    let mut refused = None;
+    for attempt in 1..=args.sending.repeat {
+        let mut request = client.request(prepared.method.clone(), args.url.clone());
+        for (name, value) in &prepared.headers {
+            request = request.header(name, value);
+        }
+        if prepared.method == Method::POST {
+            request = request.body(prepared.body.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("no answer from {}", args.url))?;
+        let status = response.status();
+        let count = if args.sending.repeat > 1 {
+            format!(" ({attempt} of {})", args.sending.repeat)
+        } else {
+            String::new()
+        };
+        eprintln!("< {status}{count}");
+        if let Some(outcome) = response.headers().get(OUTCOME_HEADER) {
+            eprintln!(
+                "< {OUTCOME_HEADER}: {}",
+                String::from_utf8_lossy(outcome.as_bytes())
+            );
+        }
+        let body = response
+            .bytes()
+            .await
+            .with_context(|| format!("the answer from {} broke off", args.url))?;
+        print_body(&body);
+        if !status.is_success() {
+            refused = Some(status);
+        }
+    }
+    match refused {
+        Some(status) => anyhow::bail!("the endpoint answered {status}"),
+        None => Ok(()),
+    }
+}
+
+/// Checks the options against the sender and builds the request, reading the body and any
+/// `--*-env` variables (through `env`, so tests need not touch the process environment).
+fn prepare(
+    args: &SendArgs,
+    env: impl Fn(&str) -> anyhow::Result<Secret>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Prepared> {
+    let sender = args.sender;
+    let name = sender.name();
+    if args.delivery.test && sender != Sender::Superoffice {
+        let hint = if sender == Sender::Github {
+            "; GitHub's test is `--event ping`"
+        } else {
+            ""
+        };
+        anyhow::bail!("--test is SuperOffice's registration test, not {name}'s{hint}");
+    }
+    let id = sample::delivery_id(sender);
+    if args.delivery.id.is_some() && id.is_none() {
+        anyhow::bail!("{name} sends no delivery id, so --id has nowhere to go");
+    }
+    let facts = Facts {
+        id: args.delivery.id.clone().or(id),
+        event: args
+            .delivery
+            .event
+            .clone()
+            .unwrap_or_else(|| sender.default_event().to_owned()),
+        at: match args.delivery.timestamp {
+            Some(unix) => DateTime::from_timestamp(unix, 0)
+                .with_context(|| format!("--timestamp {unix} is out of range"))?,
+            None => now,
+        },
+        test: args.delivery.test,
+    };
+
+    let credentials = credentials(sender, &args.credentials, &env)?;
+    if args.sending.head {
+        let headers = with_extras(sender.probe_headers(), &args.sending.header_extra);
+        return Ok(Prepared {
+            method: Method::HEAD,
+            headers,
+            body: Bytes::new(),
+            origin: "no body",
+        });
+    }
+    let missing = match (sender.secret_use(), &credentials) {
+        (_, Credentials::None) if sender == Sender::Basic => {
+            Some("--user and --password (or --password-env)")
+        }
+        (SecretUse::Required, Credentials::None) => Some("--secret or --secret-env"),
+        _ => None,
+    };
+    if let Some(missing) = missing {
+        anyhow::bail!("--as {name} needs {missing}");
+    }
+    let (body, origin) = match (&args.delivery.body, &args.delivery.data) {
+        (Some(path), _) => (read_body(path)?, "from --body"),
+        (None, Some(data)) => (data.clone().into_bytes(), "from --data"),
+        (None, None) => {
+            let payload = sample::payload(sender, &facts)?;
+            (serde_json::to_vec(&payload)?, "sample payload")
+        }
+    };
+    let headers = sender.headers(&facts, &credentials, &args.credentials.header, &body)?;
+    Ok(Prepared {
+        method: Method::POST,
+        headers: with_extras(headers, &args.sending.header_extra),
+        body: Bytes::from(body),
+        origin,
+    })
+}
+
+/// The credentials `options` give, checked against what `sender` uses; whether the sender
+/// needs them is checked only for a POST, as a HEAD probe carries none.
+fn credentials(
+    sender: Sender,
+    options: &CredentialArgs,
+    env: &impl Fn(&str) -> anyhow::Result<Secret>,
+) -> anyhow::Result<Credentials> {
+    let name = sender.name();
+    let secret = match (&options.secret, &options.secret_env) {
+        (Some(secret), _) => Some(secret.clone()),
+        (None, Some(variable)) => Some(env(variable)?),
+        (None, None) => None,
+    };
+    if sender == Sender::Basic {
+        if secret.is_some() {
+            anyhow::bail!("--as basic takes --password (or --password-env), not --secret");
+        }
+        let password = match (&options.password, &options.password_env) {
+            (Some(password), _) => Some(password.clone()),
+            (None, Some(variable)) => Some(env(variable)?),
+            (None, None) => None,
+        };
+        return match (options.user.clone(), password) {
+            (Some(user), Some(password)) => Ok(Credentials::Basic { user, password }),
+            (None, None) => Ok(Credentials::None),
+            (Some(_), None) => anyhow::bail!("--user needs --password (or --password-env)"),
+            (None, Some(_)) => anyhow::bail!("--password needs --user"),
+        };
+    }
+    let basic_only =
+        options.user.is_some() || options.password.is_some() || options.password_env.is_some();
+    if basic_only {
+        anyhow::bail!("--user and --password are for --as basic, not {name}");
+    }
+    if options.header != AUTHORIZATION && sender != Sender::Token {
+        anyhow::bail!("--header is for --as token, not {name}; use --header-extra to add one");
+    }
+    match (sender.secret_use(), secret) {
+        (SecretUse::Unused, Some(_)) => {
+            anyhow::bail!("{name} sends no secret; leave out --secret and --secret-env")
+        }
+        (_, Some(secret)) => Ok(Credentials::Secret(secret)),
+        (_, None) => Ok(Credentials::None),
+    }
+}
+
+/// A secret from the environment variable `name`.
+fn read_env(name: &str) -> anyhow::Result<Secret> {
+    match std::env::var_os(name) {
+        Some(value) if !value.is_empty() => value
+            .into_string()
+            .map(Secret::from)
+            .map_err(|_| anyhow::anyhow!("environment variable {name} is not UTF-8 text")),
+        _ => anyhow::bail!("environment variable {name} is not set (or empty)"),
+    }
+}
+
+fn read_body(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("cannot read the body from stdin")?;
+        Ok(body)
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read the body from {}", path.display()))
+    }
+}
+
+/// `headers` with every `--header-extra` in place of the sender's header of the same name.
+fn with_extras(mut headers: Headers, extras: &[ExtraHeader]) -> Headers {
+    headers.retain(|(name, _)| extras.iter().all(|extra| extra.name != name));
+    headers.extend(
+        extras
+            .iter()
+            .map(|extra| (extra.name.clone(), extra.value.clone())),
+    );
+    headers
+}
+
+fn print_request(args: &SendArgs, prepared: &Prepared) {
+    eprintln!(
+        "> {} {} as {}",
+        prepared.method,
+        args.url,
+        args.sender.name()
+    );
+    for (name, value) in &prepared.headers {
+        if value.is_sensitive() {
+            eprintln!("> {name}: [redacted]");
+        } else {
+            eprintln!("> {name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        }
+    }
+    if prepared.method == Method::POST {
+        eprintln!("> ({} bytes, {})", prepared.body.len(), prepared.origin);
+    }
+}
+
+fn print_body(body: &[u8]) {
+    if body.is_empty() {
+        return;
+    }
+    let text = String::from_utf8_lossy(body);
+    if text.ends_with('\n') {
+        print!("{text}");
+    } else {
+        println!("{text}");
+    }
+}

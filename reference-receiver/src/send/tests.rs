@@ -1,0 +1,262 @@
+use chrono::{TimeZone, Timelike, Utc};
+use clap::Parser;
+use http::HeaderMap;
+use receiver_sdk::envelope::Envelope;
+
+use super::*;
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: SendArgs,
+}
+
+fn args(line: &[&str]) -> SendArgs {
+    let argv = std::iter::once("send").chain(line.iter().copied());
+    Cli::try_parse_from(argv).expect("valid options").args
+}
+
+fn no_env(name: &str) -> anyhow::Result<Secret> {
+    anyhow::bail!("environment variable {name} is not set (or empty)")
+}
+
+fn prepare_at(line: &[&str]) -> anyhow::Result<Prepared> {
+    let now = Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).unwrap();
+    prepare(&args(line), no_env, now)
+}
+
+fn header<'p>(prepared: &'p Prepared, name: &str) -> Option<&'p str> {
+    prepared
+        .headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.to_str().unwrap())
+}
+
+fn header_map(prepared: &Prepared) -> HeaderMap {
+    prepared.headers.iter().cloned().collect()
+}
+
+fn body(prepared: &Prepared) -> serde_json::Value {
+    serde_json::from_slice(&prepared.body).unwrap()
+}
+
+#[test]
+fn superoffice_timestamp_has_seven_fractional_digits() {
+    let at = Utc
+        .with_ymd_and_hms(2019, 3, 5, 14, 23, 5)
+        .unwrap()
+        .with_nanosecond(123_456_789)
+        .unwrap();
+    assert_eq!(sample::dotnet_time(at), "2019-03-05T14:23:05.1234567Z");
+}
+
+#[test]
+fn sample_payloads_are_read_by_the_senders_envelopes() {
+    let secret = ["--secret", "whsec_c2VjcmV0"];
+    let cases = [
+        ("sonar", &[][..], Envelope::Sonar, "account.status"),
+        ("superoffice", &[], Envelope::SuperOffice, "contact.changed"),
+        (
+            "standard-webhooks",
+            &secret,
+            Envelope::StandardWebhooks,
+            "invoice.paid",
+        ),
+        ("svix", &secret, Envelope::StandardWebhooks, "invoice.paid"),
+        ("github", &[], Envelope::GitHub, "issues"),
+        ("plain", &[], Envelope::Integration, "UPDATE"),
+    ];
+    for (sender, options, envelope, event) in cases {
+        let mut line = vec!["http://x/", "--as", sender];
+        line.extend(options);
+        let prepared = prepare_at(&line).unwrap();
+        let meta = envelope
+            .extract(&header_map(&prepared), &body(&prepared))
+            .unwrap_or_else(|e| panic!("{sender}: {e}"));
+        assert_eq!(meta.event_type, event, "{sender}");
+        assert!(!meta.test, "{sender}");
+    }
+}
+
+#[test]
+fn sample_payloads_are_dated_by_timestamp() {
+    let prepared =
+        prepare_at(&["http://x/", "--as", "sonar", "--timestamp", "1621975720"]).unwrap();
+    let meta = Envelope::Sonar
+        .extract(&HeaderMap::new(), &body(&prepared))
+        .unwrap();
+    assert_eq!(
+        meta.created_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2021-05-25T20:48:40+00:00")
+    );
+}
+
+#[test]
+fn superoffice_test_sets_the_header_and_the_event() {
+    let prepared = prepare_at(&["http://x/", "--as", "superoffice", "--test"]).unwrap();
+    assert_eq!(header(&prepared, "x-hook-test"), Some("true"));
+    assert_eq!(body(&prepared)["Event"], "test");
+    let meta = Envelope::SuperOffice
+        .extract(&header_map(&prepared), &body(&prepared))
+        .unwrap();
+    assert!(meta.test);
+}
+
+#[test]
+fn superoffice_signs_only_when_given_a_secret() {
+    let unsigned = prepare_at(&["http://x/", "--as", "superoffice"]).unwrap();
+    assert_eq!(header(&unsigned, "x-superoffice-signature"), None);
+    let signed = prepare_at(&["http://x/", "--as", "superoffice", "--secret", "s"]).unwrap();
+    assert!(header(&signed, "x-superoffice-signature").is_some());
+}
+
+#[test]
+fn delivery_id_appears_in_header_and_body_alike() {
+    let prepared = prepare_at(&["http://x/", "--as", "superoffice", "--id", "e-1"]).unwrap();
+    assert_eq!(header(&prepared, "x-superoffice-eventid"), Some("e-1"));
+    assert_eq!(body(&prepared)["EventId"], "e-1");
+}
+
+#[test]
+fn fresh_delivery_ids_differ_and_look_like_the_senders() {
+    let first = sample::delivery_id(Sender::Github).unwrap();
+    let second = sample::delivery_id(Sender::Github).unwrap();
+    assert_ne!(first, second);
+    let groups: Vec<usize> = first.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12]);
+    assert!(sample::delivery_id(Sender::Stripe)
+        .unwrap()
+        .starts_with("evt_"));
+    assert!(sample::delivery_id(Sender::StandardWebhooks)
+        .unwrap()
+        .starts_with("msg_"));
+    assert_eq!(sample::delivery_id(Sender::Sonar), None);
+}
+
+#[test]
+fn credential_headers_are_marked_sensitive() {
+    let basic = prepare_at(&[
+        "http://x/",
+        "--as",
+        "basic",
+        "--user",
+        "u",
+        "--password",
+        "pw",
+    ])
+    .unwrap();
+    let token = prepare_at(&["http://x/", "--as", "token", "--secret", "tok"]).unwrap();
+    let extra = prepare_at(&["http://x/", "--header-extra", "Authorization: Bearer tok"]).unwrap();
+    for prepared in [basic, token, extra] {
+        let (_, value) = prepared
+            .headers
+            .iter()
+            .find(|(name, _)| name == AUTHORIZATION)
+            .unwrap();
+        assert!(value.is_sensitive());
+    }
+}
+
+#[test]
+fn token_in_another_header_is_sent_bare() {
+    let prepared = prepare_at(&[
+        "http://x/",
+        "--as",
+        "token",
+        "--header",
+        "x-api-key",
+        "--secret",
+        "tok",
+    ])
+    .unwrap();
+    assert_eq!(header(&prepared, "x-api-key"), Some("tok"));
+    assert_eq!(header(&prepared, "authorization"), None);
+}
+
+#[test]
+fn extra_headers_replace_the_senders() {
+    let prepared = prepare_at(&[
+        "http://x/",
+        "--header-extra",
+        "Content-Type: text/plain",
+        "--header-extra",
+        "X-Trace: 1",
+    ])
+    .unwrap();
+    let content_types: Vec<_> = prepared
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "content-type")
+        .collect();
+    assert_eq!(content_types.len(), 1);
+    assert_eq!(header(&prepared, "content-type"), Some("text/plain"));
+    assert_eq!(header(&prepared, "x-trace"), Some("1"));
+}
+
+#[test]
+fn head_probe_carries_no_body_and_no_signature() {
+    let prepared = prepare_at(&["http://x/", "--as", "github", "--head"]).unwrap();
+    assert_eq!(prepared.method, Method::HEAD);
+    assert!(prepared.body.is_empty());
+    assert_eq!(header(&prepared, "x-hub-signature-256"), None);
+}
+
+#[test]
+fn secret_is_read_from_the_named_variable() {
+    let env = |name: &str| {
+        assert_eq!(name, "HOOK_SECRET");
+        Ok(Secret::from("s"))
+    };
+    let now = Utc::now();
+    let args = args(&[
+        "http://x/",
+        "--as",
+        "shopify",
+        "--secret-env",
+        "HOOK_SECRET",
+    ]);
+    let prepared = prepare(&args, env, now).unwrap();
+    assert!(header(&prepared, "x-shopify-hmac-sha256").is_some());
+}
+
+#[test]
+fn options_that_do_not_fit_the_sender_are_refused() {
+    let refusals = [
+        (&["--as", "stripe"][..], "--as stripe needs --secret"),
+        (&["--as", "sonar", "--secret", "s"], "sonar sends no secret"),
+        (
+            &["--as", "sonar", "--id", "1"],
+            "sonar sends no delivery id",
+        ),
+        (&["--as", "github", "--test"], "--event ping"),
+        (&["--as", "basic", "--user", "u"], "--user needs --password"),
+        (&["--as", "basic"], "--as basic needs --user and --password"),
+        (
+            &["--as", "basic", "--user", "u", "--secret", "s"],
+            "not --secret",
+        ),
+        (&["--as", "plain", "--user", "u"], "for --as basic"),
+        (&["--as", "plain", "--header", "x-key"], "for --as token"),
+        (&["--as", "github", "--event", "push"], "--body or --data"),
+        (
+            &["--as", "slack", "--secret-env", "NOPE"],
+            "NOPE is not set",
+        ),
+    ];
+    for (line, expected) in refusals {
+        let line: Vec<&str> = std::iter::once("http://x/")
+            .chain(line.iter().copied())
+            .collect();
+        let error = prepare_at(&line).unwrap_err().to_string();
+        assert!(error.contains(expected), "{line:?}: {error}");
+    }
+}
+
+#[test]
+fn extra_header_needs_a_colon() {
+    assert!(parse_extra_header("X-Trace 1").is_err());
+    let parsed = parse_extra_header("X-Trace:  a b ").unwrap();
+    assert_eq!(parsed.name, "x-trace");
+    assert_eq!(parsed.value, "a b");
+}

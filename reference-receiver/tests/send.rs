@@ -1,0 +1,586 @@
+//! `reference-receiver send` as integrators run it, against real SDK receivers on loopback
+//! ports: each sender's delivery verifies with that sender's verifier and is handled, a wrong
+//! secret is refused, a repeat is a duplicate, and no secret is ever printed.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use http::HeaderName;
+use receiver_sdk::envelope::{Envelope, EventMeta, Field, Mapping};
+use receiver_sdk::verify::Verifier;
+use receiver_sdk::{Delivery, HandlerError, Receiver, Secret};
+use tokio::net::TcpListener;
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const WRONG_WHSEC: &str = "whsec_dGhlIG5leHQgc2VjcmV0IGFmdGVyIHJvdGF0aW9u";
+const SECRET: &str = "It's a Secret to Everybody";
+const WRONG_SECRET: &str = "not-the-secret-at-all";
+
+/// What a handler was given.
+#[derive(Debug, Clone)]
+struct Handled {
+    event: EventMeta,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// An SDK receiver at `/webhook` on a loopback port, recording what its handler is given.
+struct Endpoint {
+    url: String,
+    handled: Arc<Mutex<Vec<Handled>>>,
+}
+
+impl Endpoint {
+    async fn start(verifier: Verifier, envelope: Envelope) -> Self {
+        let handled = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&handled);
+        let receiver = Receiver::builder("send-test")
+            .verifier(verifier)
+            .envelope(envelope)
+            .memory_store()
+            .handler(move |delivery: Delivery| {
+                record.lock().unwrap().push(Handled {
+                    event: delivery.event,
+                    headers: delivery.headers,
+                    body: delivery.body.to_vec(),
+                });
+                std::future::ready(Ok::<(), HandlerError>(()))
+            })
+            .build()
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        let app = Router::new().route_service("/webhook", receiver);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, handled }
+    }
+
+    fn handled(&self) -> Vec<Handled> {
+        self.handled.lock().unwrap().clone()
+    }
+}
+
+/// One run of the binary.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The status lines, e.g. `200 OK`.
+    fn statuses(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter_map(|line| line.strip_prefix("< "))
+            .filter(|line| !line.starts_with("x-webhook-outcome"))
+            .map(|line| line.split(" (").next().unwrap_or(line))
+            .collect()
+    }
+
+    /// The X-Webhook-Outcome of each answer.
+    fn outcomes(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter_map(|line| line.strip_prefix("< x-webhook-outcome: "))
+            .collect()
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        self.stdout.contains(text) || self.stderr.contains(text)
+    }
+
+    #[track_caller]
+    fn assert_answered(&self, code: i32, statuses: &[&str], outcomes: &[&str]) {
+        assert_eq!(self.code, Some(code), "{self:#?}");
+        assert_eq!(self.statuses(), statuses, "{self:#?}");
+        assert_eq!(self.outcomes(), outcomes, "{self:#?}");
+    }
+}
+
+/// Runs `reference-receiver send` with `args`, feeding it `stdin`, with `env` set.
+async fn run_send(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+    let owned = |pairs: &[&str]| pairs.iter().map(|&s| s.to_owned()).collect::<Vec<_>>();
+    let args = owned(args);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let stdin = stdin.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+            .arg("send")
+            .args(&args)
+            .envs(env)
+            // The endpoints are on loopback; a proxy from the environment must not get between.
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&stdin)
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("the binary ran");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("the run finished")
+}
+
+async fn send(args: &[&str]) -> Run {
+    run_send(args, b"", &[]).await
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The whole story for a sender that signs with a secret: the delivery is handled and its
+/// repeat is a duplicate, a wrong secret is refused with 401 and exit status 1, the HEAD probe
+/// is answered 200, and neither secret is ever printed. Returns what the handler was given.
+async fn signed_sender_story(
+    sender: &str,
+    secret: &str,
+    wrong: &str,
+    verifier: Verifier,
+    envelope: Envelope,
+) -> Handled {
+    let endpoint = Endpoint::start(verifier, envelope).await;
+    let url = endpoint.url.as_str();
+
+    let sent = send(&[url, "--as", sender, "--secret", secret, "--repeat", "2"]).await;
+    sent.assert_answered(0, &["200 OK", "200 OK"], &["handled", "duplicate"]);
+    assert!(sent.stdout.contains(r#""outcome":"handled""#), "{sent:#?}");
+    let handled = endpoint.handled();
+    assert_eq!(handled.len(), 1, "handled once: {sent:#?}");
+
+    let refused = send(&[url, "--as", sender, "--secret", wrong]).await;
+    refused.assert_answered(1, &["401 Unauthorized"], &["unauthorized"]);
+    assert!(
+        refused
+            .stderr
+            .contains("the endpoint answered 401 Unauthorized"),
+        "{refused:#?}"
+    );
+
+    let probe = send(&[url, "--as", sender, "--head"]).await;
+    probe.assert_answered(0, &["200 OK"], &[]);
+
+    for run in [&sent, &refused, &probe] {
+        assert!(!run.shows(secret), "the secret was printed: {run:#?}");
+        assert!(!run.shows(wrong), "the wrong secret was printed: {run:#?}");
+    }
+    assert_eq!(endpoint.handled().len(), 1);
+    handled[0].clone()
+}
+
+fn header<'h>(handled: &'h Handled, name: &str) -> &'h str {
+    handled.headers[name].to_str().unwrap()
+}
+
+fn json(handled: &Handled) -> serde_json::Value {
+    serde_json::from_slice(&handled.body).unwrap()
+}
+
+#[tokio::test]
+async fn sonar_delivery_is_handled_once_and_its_head_probe_answered() {
+    let endpoint = Endpoint::start(Verifier::none(), Envelope::Sonar).await;
+    let sent = send(&[&endpoint.url, "--as", "sonar", "--repeat", "2"]).await;
+    sent.assert_answered(0, &["200 OK", "200 OK"], &["handled", "duplicate"]);
+    let handled = endpoint.handled();
+    assert_eq!(handled.len(), 1);
+    assert_eq!(handled[0].event.event_type, "account.status");
+    assert_eq!(handled[0].event.entity_id.as_deref(), Some("1"));
+    assert!(handled[0].event.created_at.is_some());
+
+    let probe = send(&[&endpoint.url, "--as", "sonar", "--head"]).await;
+    probe.assert_answered(0, &["200 OK"], &[]);
+    assert!(probe.stderr.contains("> HEAD "), "{probe:#?}");
+}
+
+#[tokio::test]
+async fn superoffice_signed_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let handled = signed_sender_story(
+        "superoffice",
+        SECRET,
+        WRONG_SECRET,
+        Verifier::superoffice([SECRET]).unwrap(),
+        Envelope::SuperOffice,
+    )
+    .await;
+    assert_eq!(handled.event.event_type, "contact.changed");
+    assert_eq!(header(&handled, "x-superoffice-event"), "contact.changed");
+    let event_id = json(&handled)["EventId"].as_str().unwrap().to_owned();
+    assert_eq!(header(&handled, "x-superoffice-eventid"), event_id);
+    assert_eq!(handled.event.delivery_id, Some(event_id));
+}
+
+#[tokio::test]
+async fn superoffice_registration_test_is_ignored() {
+    let endpoint = Endpoint::start(
+        Verifier::superoffice([SECRET]).unwrap(),
+        Envelope::SuperOffice,
+    )
+    .await;
+    let sent = send(&[
+        &endpoint.url,
+        "--as",
+        "superoffice",
+        "--secret",
+        SECRET,
+        "--test",
+    ])
+    .await;
+    sent.assert_answered(0, &["200 OK"], &["ignored"]);
+    assert!(sent.stderr.contains("> x-hook-test: true"), "{sent:#?}");
+    assert!(endpoint.handled().is_empty());
+}
+
+#[tokio::test]
+async fn superoffice_without_a_secret_sends_no_signature() {
+    let endpoint = Endpoint::start(Verifier::none(), Envelope::SuperOffice).await;
+    let sent = send(&[&endpoint.url, "--as", "superoffice"]).await;
+    sent.assert_answered(0, &["200 OK"], &["handled"]);
+    let handled = endpoint.handled();
+    assert!(!handled[0].headers.contains_key("x-superoffice-signature"));
+}
+
+#[tokio::test]
+async fn standard_webhooks_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let handled = signed_sender_story(
+        "standard-webhooks",
+        WHSEC,
+        WRONG_WHSEC,
+        Verifier::standard_webhooks([WHSEC]).unwrap(),
+        Envelope::StandardWebhooks,
+    )
+    .await;
+    assert_eq!(handled.event.event_type, "invoice.paid");
+    let id = header(&handled, "webhook-id");
+    assert!(id.starts_with("msg_"), "{id}");
+    assert_eq!(handled.event.delivery_id.as_deref(), Some(id));
+    assert!(!handled.headers.contains_key("svix-id"));
+}
+
+#[tokio::test]
+async fn svix_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let handled = signed_sender_story(
+        "svix",
+        WHSEC,
+        WRONG_WHSEC,
+        Verifier::standard_webhooks([WHSEC]).unwrap(),
+        Envelope::StandardWebhooks,
+    )
+    .await;
+    for name in ["svix-id", "svix-timestamp", "svix-signature"] {
+        assert!(handled.headers.contains_key(name), "{name}");
+    }
+    assert!(!handled.headers.contains_key("webhook-id"));
+    assert_eq!(
+        handled.event.delivery_id.as_deref(),
+        Some(header(&handled, "svix-id"))
+    );
+}
+
+#[tokio::test]
+async fn github_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let handled = signed_sender_story(
+        "github",
+        SECRET,
+        WRONG_SECRET,
+        Verifier::github([SECRET]).unwrap(),
+        Envelope::GitHub,
+    )
+    .await;
+    assert_eq!(handled.event.event_type, "issues");
+    assert_eq!(json(&handled)["action"], "opened");
+    assert!(header(&handled, "user-agent").starts_with("GitHub-Hookshot/"));
+    assert_eq!(
+        handled.event.delivery_id.as_deref(),
+        Some(header(&handled, "x-github-delivery"))
+    );
+}
+
+#[tokio::test]
+async fn github_ping_is_answered_as_a_test() {
+    let endpoint = Endpoint::start(Verifier::github([SECRET]).unwrap(), Envelope::GitHub).await;
+    let sent = send(&[
+        &endpoint.url,
+        "--as",
+        "github",
+        "--secret",
+        SECRET,
+        "--event",
+        "ping",
+    ])
+    .await;
+    sent.assert_answered(0, &["200 OK"], &["ignored"]);
+}
+
+#[tokio::test]
+async fn stripe_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let secret = "whsec_test_secret_for_stripe";
+    let mapping = Mapping::new(Field::pointer("/type").unwrap())
+        .entity_id(Field::pointer("/data/object/id").unwrap())
+        .created_at(Field::pointer("/created").unwrap())
+        .delivery_id(Field::pointer("/id").unwrap());
+    let handled = signed_sender_story(
+        "stripe",
+        secret,
+        "whsec_wrong",
+        Verifier::stripe([secret]).unwrap(),
+        Envelope::Custom(mapping),
+    )
+    .await;
+    assert_eq!(handled.event.event_type, "payment_intent.succeeded");
+    let id = json(&handled)["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("evt_"), "{id}");
+    assert_eq!(handled.event.delivery_id, Some(id));
+    assert!(header(&handled, "stripe-signature").starts_with("t="));
+}
+
+#[tokio::test]
+async fn shopify_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let mapping = Mapping::new(Field::header("x-shopify-topic").unwrap())
+        .delivery_id(Field::header("x-shopify-webhook-id").unwrap());
+    let handled = signed_sender_story(
+        "shopify",
+        SECRET,
+        WRONG_SECRET,
+        Verifier::shopify([SECRET]).unwrap(),
+        Envelope::Custom(mapping),
+    )
+    .await;
+    assert_eq!(handled.event.event_type, "orders/create");
+}
+
+#[tokio::test]
+async fn slack_delivery_verifies_and_a_wrong_secret_is_refused() {
+    let mapping = Mapping::new(Field::pointer("/event/type").unwrap())
+        .delivery_id(Field::pointer("/event_id").unwrap());
+    let handled = signed_sender_story(
+        "slack",
+        SECRET,
+        WRONG_SECRET,
+        Verifier::slack([SECRET]).unwrap(),
+        Envelope::Custom(mapping),
+    )
+    .await;
+    assert_eq!(handled.event.event_type, "app_mention");
+    assert!(handled.headers.contains_key("x-slack-request-timestamp"));
+}
+
+#[tokio::test]
+async fn basic_auth_delivery_is_handled_and_a_wrong_password_is_refused() {
+    let verifier = Verifier::basic("hooks", [("hooks".to_owned(), Secret::from(SECRET))]);
+    let endpoint = Endpoint::start(verifier, Envelope::Integration).await;
+    let url = endpoint.url.as_str();
+    let basic = ["--as", "basic", "--user", "hooks"];
+
+    let sent = send(&[&[url][..], &basic, &["--password", SECRET, "--repeat", "2"]].concat()).await;
+    sent.assert_answered(0, &["200 OK", "200 OK"], &["handled", "duplicate"]);
+    assert!(
+        sent.stderr.contains("> authorization: [redacted]"),
+        "{sent:#?}"
+    );
+    assert_eq!(endpoint.handled()[0].event.event_type, "UPDATE");
+
+    let refused = send(&[&[url][..], &basic, &["--password", WRONG_SECRET]].concat()).await;
+    refused.assert_answered(1, &["401 Unauthorized"], &["unauthorized"]);
+
+    let probe = send(&[&[url][..], &basic, &["--password", SECRET, "--head"]].concat()).await;
+    probe.assert_answered(0, &["200 OK"], &[]);
+
+    for run in [&sent, &refused, &probe] {
+        assert!(!run.shows(SECRET) && !run.shows(WRONG_SECRET), "{run:#?}");
+    }
+}
+
+#[tokio::test]
+async fn token_delivery_is_handled_and_a_wrong_token_is_refused() {
+    let handled = signed_sender_story(
+        "token",
+        SECRET,
+        WRONG_SECRET,
+        Verifier::token(http::header::AUTHORIZATION, [SECRET]),
+        Envelope::Integration,
+    )
+    .await;
+    assert_eq!(
+        header(&handled, "authorization"),
+        format!("Bearer {SECRET}")
+    );
+}
+
+#[tokio::test]
+async fn token_goes_bare_into_the_header_named() {
+    let verifier = Verifier::token(HeaderName::from_static("x-api-key"), [SECRET]);
+    let endpoint = Endpoint::start(verifier, Envelope::Integration).await;
+    let sent = send(&[
+        &endpoint.url,
+        "--as",
+        "token",
+        "--header",
+        "X-Api-Key",
+        "--secret",
+        SECRET,
+    ])
+    .await;
+    sent.assert_answered(0, &["200 OK"], &["handled"]);
+    assert!(!sent.shows(SECRET), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn plain_delivery_is_the_integration_shape_and_is_handled() {
+    let endpoint = Endpoint::start(Verifier::none(), Envelope::Integration).await;
+    let sent = send(&[&endpoint.url, "--repeat", "2"]).await;
+    sent.assert_answered(0, &["200 OK", "200 OK"], &["handled", "duplicate"]);
+    let body = json(&endpoint.handled()[0]);
+    for field in ["id", "entityType", "eventType", "timestamp"] {
+        assert!(body.get(field).is_some(), "{field} in {body}");
+    }
+    let probe = send(&[&endpoint.url, "--head"]).await;
+    probe.assert_answered(0, &["200 OK"], &[]);
+}
+
+#[tokio::test]
+async fn a_signing_time_outside_the_tolerance_is_refused() {
+    let endpoint = Endpoint::start(
+        Verifier::standard_webhooks([WHSEC]).unwrap(),
+        Envelope::StandardWebhooks,
+    )
+    .await;
+    let hour_ago = (now() - 3_600).to_string();
+    let sent = send(&[
+        &endpoint.url,
+        "--as",
+        "standard-webhooks",
+        "--secret",
+        WHSEC,
+        "--timestamp",
+        &hour_ago,
+    ])
+    .await;
+    sent.assert_answered(1, &["401 Unauthorized"], &["unauthorized"]);
+    assert!(sent.stdout.contains("timestamp is older"), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn an_older_sonar_event_is_answered_stale() {
+    let endpoint = Endpoint::start(Verifier::none(), Envelope::Sonar).await;
+    let newer = now().to_string();
+    let older = (now() - 60).to_string();
+    send(&[&endpoint.url, "--as", "sonar", "--timestamp", &newer])
+        .await
+        .assert_answered(0, &["200 OK"], &["handled"]);
+    send(&[&endpoint.url, "--as", "sonar", "--timestamp", &older])
+        .await
+        .assert_answered(0, &["200 OK"], &["stale"]);
+}
+
+#[tokio::test]
+async fn a_body_from_stdin_is_signed_and_sent_byte_for_byte() {
+    let endpoint = Endpoint::start(Verifier::github([SECRET]).unwrap(), Envelope::GitHub).await;
+    let body = b"{ \"action\": \"created\",\n  \"note\": \"caf\xc3\xa9\" }\n";
+    let sent = run_send(
+        &[
+            &endpoint.url,
+            "--as",
+            "github",
+            "--secret",
+            SECRET,
+            "--event",
+            "push",
+            "--body",
+            "-",
+        ],
+        body,
+        &[],
+    )
+    .await;
+    sent.assert_answered(0, &["200 OK"], &["handled"]);
+    let handled = endpoint.handled();
+    assert_eq!(handled[0].body, body);
+    assert_eq!(handled[0].event.event_type, "push");
+}
+
+#[tokio::test]
+async fn inline_data_is_sent_as_given() {
+    let endpoint = Endpoint::start(Verifier::none(), Envelope::Integration).await;
+    let data = r#"{"id":"42","eventType":"JobCreated","timestamp":"2024-03-01T10:00:00Z"}"#;
+    send(&[&endpoint.url, "--data", data])
+        .await
+        .assert_answered(0, &["200 OK"], &["handled"]);
+    assert_eq!(endpoint.handled()[0].body, data.as_bytes());
+}
+
+#[tokio::test]
+async fn an_extra_content_type_replaces_the_senders_and_gets_415() {
+    let endpoint = Endpoint::start(Verifier::none(), Envelope::Integration).await;
+    let sent = send(&[&endpoint.url, "--header-extra", "Content-Type: text/plain"]).await;
+    sent.assert_answered(
+        1,
+        &["415 Unsupported Media Type"],
+        &["unsupported_media_type"],
+    );
+}
+
+#[tokio::test]
+async fn no_answer_exits_1_and_says_why() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    drop(listener);
+    let sent = send(&[&url]).await;
+    assert_eq!(sent.code, Some(1));
+    assert!(sent.stderr.contains("no answer from"), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn a_signed_sender_without_a_secret_is_refused_before_sending() {
+    let sent = send(&["http://127.0.0.1:9/webhook", "--as", "stripe"]).await;
+    assert_eq!(sent.code, Some(1));
+    assert!(
+        sent.stderr
+            .contains("--as stripe needs --secret or --secret-env"),
+        "{sent:#?}"
+    );
+    assert!(!sent.stderr.contains("> POST"), "{sent:#?}");
+}
+
+#[tokio::test]
+async fn the_secret_is_read_from_the_environment() {
+    let endpoint = Endpoint::start(Verifier::shopify([SECRET]).unwrap(), Envelope::Raw).await;
+    let sent = run_send(
+        &[
+            &endpoint.url,
+            "--as",
+            "shopify",
+            "--secret-env",
+            "SEND_TEST_SECRET",
+        ],
+        b"",
+        &[("SEND_TEST_SECRET", SECRET)],
+    )
+    .await;
+    sent.assert_answered(0, &["200 OK"], &["handled"]);
+    assert!(!sent.shows(SECRET), "{sent:#?}");
+}
