@@ -17,6 +17,9 @@ use crate::config::{
 };
 use crate::relay::{Relay, RelayEvent};
 
+/// How much of a payload an endpoint without a relay logs.
+const LOGGED_PAYLOAD: usize = 1024;
+
 /// The verifier an endpoint's `[endpoint.verify]` describes.
 pub(crate) fn verifier(config: &VerifyConfig) -> Result<Verifier, String> {
     let secrets = || config.secrets.iter().map(|s| s.0.clone());
@@ -139,12 +142,16 @@ pub(crate) fn receiver(
     let name: Arc<str> = Arc::from(config.name.as_str());
     let builder = match sink {
         Sink::Log => builder.handler(|delivery: Delivery| async move {
+            // An endpoint without a relay is for watching what senders post: show the payload
+            // (cut, so one huge body cannot flood the log).
+            let shown = &delivery.body[..delivery.body.len().min(LOGGED_PAYLOAD)];
             tracing::info!(
                 endpoint = %delivery.endpoint,
                 event = %delivery.event.event_type,
                 entity = delivery.event.entity_id.as_deref(),
                 delivery = delivery.event.delivery_id.as_deref(),
                 bytes = delivery.body.len(),
+                payload = %String::from_utf8_lossy(shown),
                 "event received"
             );
             Ok(())

@@ -88,3 +88,43 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
         "{stderr}"
     );
 }
+
+/// The README's example config is the documentation of every key: it must stay valid.
+#[test]
+fn the_readme_example_config_passes_check_config() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("<!-- config-example -->\n```toml\n")
+        .expect("the README marks its example config");
+    let rest = &readme[start..];
+    let body = &rest[rest.find("```toml\n").unwrap() + "```toml\n".len()..];
+    let example = &body[..body.find("\n```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("receiver.toml");
+    std::fs::write(&file, example).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+        .args(["check-config", file.to_str().unwrap()])
+        .env("RECEIVER_ADMIN_TOKEN", "admin-token")
+        .env("DOWNSTREAM_TOKEN", "downstream-token")
+        .env("SOURCE_API_KEY", "source-key")
+        .env("BILLING_SECRETS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .env("SUPEROFFICE_SECRET", "Something Super Secret")
+        .env("JOBS_PASSWORD", "jobs-password")
+        .env("SHOPIFY_SECRET", "shopify-secret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for name in ["sonar", "billing", "crm", "jobs", "shop"] {
+        assert!(stdout.contains(&format!("name = \"{name}\"")), "{stdout}");
+    }
+    for secret in [
+        "admin-token",
+        "downstream-token",
+        "source-key",
+        "jobs-password",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} printed: {stdout}");
+    }
+}
