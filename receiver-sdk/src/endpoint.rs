@@ -908,9 +908,15 @@ impl Inner {
             (None, Some(delivery)) => Some(delivery.encode()),
             (None, None) => None,
         };
-        let _guard = match lock_key {
-            Some(key) => Some(self.locks.lock(key).await),
-            None => None,
+        let (_guard, _lease) = match lock_key {
+            Some(key) => {
+                let guard = self.locks.lock(key).await;
+                // Taken after the in-process lock, so one process holds at most one lease per
+                // key and waits for others' leases only once.
+                let lease = self.store.lease(guard.key()).await.map_err(unavailable)?;
+                (Some(guard), lease)
+            }
+            None => (None, None),
         };
         // Checked again under the lock: a concurrent copy of this delivery may have been
         // handled while this one waited.

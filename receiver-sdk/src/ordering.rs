@@ -126,6 +126,13 @@ impl KeyLocks {
     }
 }
 
+impl KeyGuard {
+    /// The key held.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
 impl Drop for KeyGuard {
     fn drop(&mut self) {
         drop(self.guard.take());

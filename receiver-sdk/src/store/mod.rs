@@ -111,7 +111,21 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets at most `limit` delivery entries that expired before `now` (Unix seconds) and
     /// returns how many it removed. Bounded so it never stalls the request path.
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Exclusive use of one key (an encoded [`OrderingKey`], or a [`DeliveryKey`] when
+    /// ordering is off) by every process that shares this store, until the returned lease is
+    /// dropped. The endpoint already serialises keys within its process, so a store that only
+    /// one process can open (memory, sled) needs none: the default returns `None`. A store
+    /// shared by several receiver replicas returns a lease (a database lock) so that the
+    /// check of the mark, the handler and the commit of one key never interleave across them.
+    async fn lease(&self, key: &[u8]) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
 }
+
+/// Held while one key is being processed; dropping it releases the key to other processes.
+pub trait Lease: Send {}
 
 #[cfg(test)]
 pub(crate) mod behaviour {
