@@ -3,12 +3,17 @@
 //! The pipeline needs four things from storage: read the ordering mark of a key, ask whether a
 //! delivery was already handled, durably record both after a handler succeeds, and forget
 //! delivery ids once their retention window has passed. [`Store`] is that contract; every
-//! backend lives in its own module and passes the same behaviour tests.
+//! backend lives in its own module and passes the same behaviour tests: [`MemoryStore`],
+//! [`SledStore`] and, with the `postgres` feature, `PostgresStore` for several replicas.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sled;
 
 pub use self::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};
 pub use self::sled::{SledStore, SledStoreBuilder};
 
 use async_trait::async_trait;
@@ -240,12 +245,39 @@ pub(crate) mod behaviour {
         assert!(store.is_handled(&delivery("again"), 250).await.unwrap());
     }
 
+    pub(crate) async fn one_commit_records_the_mark_and_the_delivery(store: &dyn Store) {
+        store
+            .commit(Commit {
+                mark: Some((key("1"), 100)),
+                delivery: Some((delivery("d1"), 2_000)),
+            })
+            .await
+            .unwrap();
+        // A stale mark in the same commit as a new delivery: the delivery is still recorded.
+        store
+            .commit(Commit {
+                mark: Some((key("1"), 50)),
+                delivery: Some((delivery("d2"), 2_000)),
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(100));
+        assert!(store.is_handled(&delivery("d1"), 1_000).await.unwrap());
+        assert!(store.is_handled(&delivery("d2"), 1_000).await.unwrap());
+    }
+
     /// Runs every behaviour against stores made by `fresh`.
     pub(crate) async fn all<S: Store>(fresh: impl Fn() -> S) {
-        marks_start_empty_and_only_move_forward(&fresh()).await;
-        keys_with_separators_do_not_collide(&fresh()).await;
-        deliveries_are_remembered_until_they_expire(&fresh()).await;
-        purge_is_bounded_and_removes_only_expired(&fresh()).await;
-        recommitting_a_delivery_extends_it(&fresh()).await;
+        all_async(async || fresh()).await;
+    }
+
+    /// [`all`] for stores that take a connection to make: `fresh` returns an empty store.
+    pub(crate) async fn all_async<S: Store>(fresh: impl AsyncFn() -> S) {
+        marks_start_empty_and_only_move_forward(&fresh().await).await;
+        keys_with_separators_do_not_collide(&fresh().await).await;
+        deliveries_are_remembered_until_they_expire(&fresh().await).await;
+        purge_is_bounded_and_removes_only_expired(&fresh().await).await;
+        recommitting_a_delivery_extends_it(&fresh().await).await;
+        one_commit_records_the_mark_and_the_delivery(&fresh().await).await;
     }
 }
