@@ -28,7 +28,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
-use receiver_sdk::store::{DeliveryKey, SledStore, Store};
+use receiver_sdk::store::{DeliveryKey, PostgresStore, SledStore, Store};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LogFormat, RelayMode};
@@ -60,6 +60,9 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 /// opening the store or listening.
 pub fn check(config: &Config) -> anyhow::Result<()> {
     let client = http_client()?;
+    if let Some(url) = &config.store.url {
+        PostgresStore::builder(&url.text()).context("store.url")?;
+    }
     for endpoint in &config.endpoints {
         endpoints::verifier(&endpoint.verify)
             .map_err(|e| anyhow::anyhow!("endpoint `{}`: verify: {e}", endpoint.name))?;
@@ -103,10 +106,10 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
 fn build(
     config: &Config,
     store: &Arc<SledStore>,
+    shared: Arc<dyn Store>,
     accepting: &Arc<AtomicBool>,
 ) -> anyhow::Result<Service> {
     let client = http_client()?;
-    let shared: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -175,8 +178,26 @@ pub async fn serve(
             .open()
             .with_context(|| "cannot open the store (is another receiver using it?)")?,
     );
+    // With store.url, marks and delivery ids live in PostgreSQL, shared by every replica;
+    // sled keeps the rest.
+    let shared: Arc<dyn Store> = match &config.store.url {
+        Some(url) => {
+            let postgres = PostgresStore::builder(&url.text())
+                .context("store.url")?
+                .pool_size(config.store.pool_size)
+                .connect()
+                .await
+                .context("cannot use the PostgreSQL store (store.url)")?;
+            tracing::info!(
+                "ordering marks and delivery ids in PostgreSQL at {}",
+                postgres.target()
+            );
+            Arc::new(postgres)
+        }
+        None => Arc::clone(&store) as Arc<dyn Store>,
+    };
     let accepting = Arc::new(AtomicBool::new(true));
-    let service = build(&config, &store, &accepting)?;
+    let service = build(&config, &store, shared, &accepting)?;
     let addr = listener.local_addr().context("listener address")?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),

@@ -77,6 +77,19 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// sled's background fsync interval.
     pub flush_every_ms: u64,
+    /// A PostgreSQL URL: ordering marks and delivery ids go there, shared by every replica.
+    #[serde(default)]
+    pub url: Option<ConfigSecret>,
+    /// The environment variable holding the URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// PostgreSQL connections per pool (statements and key leases each have one).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+}
+
+fn default_pool_size() -> usize {
+    16
 }
 
 /// `[log]`.
@@ -581,6 +594,19 @@ impl Config {
             key,
             message,
         };
+        if let Some(name) = &self.store.url_env {
+            self.store.url =
+                Some(secret_from_env(lookup, name).map_err(|m| error("store.url_env".into(), m))?);
+        }
+        // An empty URL (RECEIVER_STORE__URL="") switches a file's PostgreSQL store off again.
+        if self
+            .store
+            .url
+            .as_ref()
+            .is_some_and(|url| url.0.expose().is_empty())
+        {
+            self.store.url = None;
+        }
         if let Some(name) = &self.admin.token_env {
             self.admin.token = Some(
                 secret_from_env(lookup, name).map_err(|m| error("admin.token_env".into(), m))?,
@@ -652,6 +678,23 @@ impl Config {
                 "required when server.bind is not a loopback address (the admin API must not \
                  be open to the network); set admin.token or admin.token_env",
             ));
+        }
+        if self.store.pool_size == 0 {
+            return Err(error("store.pool_size".into(), "must be at least 1"));
+        }
+        if self.store.url.is_some() {
+            let queued = self.endpoints.iter().position(|e| {
+                e.relay
+                    .as_ref()
+                    .is_some_and(|relay| relay.mode == RelayMode::Queued)
+            });
+            if let Some(i) = queued {
+                return Err(error(
+                    format!("endpoint[{i}].relay.mode"),
+                    "`queued` keeps its outbox in sled, which only the sled store flushes \
+                     before answering; with store.url use mode = \"sync\"",
+                ));
+            }
         }
         if self.server.body_limit_bytes == 0 {
             return Err(error("server.body_limit_bytes".into(), "must be above 0"));
@@ -845,3 +888,6 @@ impl fmt::Display for Config {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod store_tests;
