@@ -52,14 +52,24 @@ struct Replicas {
 
 impl Replicas {
     fn start(count: usize, database: &ScratchDatabase, downstream: Option<&str>) -> Self {
+        Self::start_with(count, database, downstream, &[])
+    }
+
+    /// With more environment variables (config overrides).
+    fn start_with(
+        count: usize,
+        database: &ScratchDatabase,
+        downstream: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let env: Vec<_> = [("RECEIVER_STORE__URL", database.url())]
+            .into_iter()
+            .chain(env.iter().copied())
+            .collect();
         let (dirs, running): (Vec<_>, Vec<_>) = (0..count)
             .map(|_| {
                 let dir = tempfile::tempdir().unwrap();
-                let running = serve_config(
-                    dir.path(),
-                    &config(downstream),
-                    &[("RECEIVER_STORE__URL", database.url())],
-                );
+                let running = serve_config(dir.path(), &config(downstream), &env);
                 (dir, running)
             })
             .unzip();
@@ -357,43 +367,46 @@ fn serve_fails_fast_with_the_reason_when_the_database_cannot_be_reached() {
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
-#[test]
-fn check_config_validates_the_url_without_connecting_and_never_prints_it() {
+/// Runs `check-config` on `config`; returns whether it passed, and stdout and stderr.
+fn check_config(config: &str, env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("receiver.toml");
-    std::fs::write(
-        &file,
-        "[store]\nurl = \"postgres://receiver:s3cret-pw@127.0.0.1:1/receiver\"\n",
-    )
-    .unwrap();
+    std::fs::write(&file, config).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
         .args(["check-config", file.to_str().unwrap()])
+        .envs(env.iter().copied())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("url = \"[redacted]\""), "{stdout}");
-    assert!(!stdout.contains("s3cret"), "{stdout}");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
 
-    std::fs::write(
-        &file,
-        "[store]\nurl = \"postgres://r:s3cret-pw@db:port/x\"\n",
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
-        .args(["check-config", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(stderr.contains("store.url"), "{stderr}");
-    assert!(!stderr.contains("s3cret"), "{stderr}");
+#[test]
+fn check_config_validates_the_url_without_connecting_and_never_prints_it() {
+    let (passed, printed) = check_config(
+        "[store]\nurl = \"postgres://receiver:s3cret-pw@127.0.0.1:1/receiver\"\n",
+        &[],
+    );
+    assert!(passed, "{printed}");
+    assert!(printed.contains("url = \"[redacted]\""), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+
+    let (passed, printed) =
+        check_config("[store]\nurl = \"postgres://r:s3cret-pw@db:port/x\"\n", &[]);
+    assert!(!passed);
+    assert!(printed.contains("store.url"), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
 }
 
 /// Deliveries per second through 1 and 2 replicas sharing a database (and 1 on sled, for
 /// comparison). Not part of the suite: run it on an idle machine, in release mode:
 /// `cargo test --release -p reference-receiver --test replicas -- --ignored --nocapture`.
-/// `RECEIVER_BENCH_SECS` (default 10) and `RECEIVER_BENCH_CONNECTIONS` (default 64) tune it.
+/// `RECEIVER_BENCH_SECS` (default 10), `RECEIVER_BENCH_CONNECTIONS` (default 64) and
+/// `RECEIVER_BENCH_POOL_SIZE` (default 16) tune it.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement, not a test"]
 async fn measure_deliveries_per_second() {
@@ -405,6 +418,7 @@ async fn measure_deliveries_per_second() {
     };
     let seconds = setting("RECEIVER_BENCH_SECS", 10);
     let connections = setting("RECEIVER_BENCH_CONNECTIONS", 64);
+    let pool_size = setting("RECEIVER_BENCH_POOL_SIZE", 16).to_string();
     for (label, replicas) in [("sled", 1), ("postgres", 1), ("postgres", 2)] {
         let database = ScratchDatabase::create().await.unwrap();
         let running = if label == "sled" {
@@ -416,7 +430,8 @@ async fn measure_deliveries_per_second() {
                 _dirs: vec![dir],
             }
         } else {
-            Replicas::start(replicas, &database, None)
+            let pool = [("RECEIVER_STORE__POOL_SIZE", pool_size.as_str())];
+            Replicas::start_with(replicas, &database, None, &pool)
         };
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let handled = Arc::new(AtomicUsize::new(0));
@@ -451,8 +466,28 @@ async fn measure_deliveries_per_second() {
         }
         let rate = handled.load(Ordering::Relaxed) as f64 / seconds as f64;
         println!(
-            "{label}, {replicas} replica(s), {connections} connections, {seconds} s: \
-             {rate:.0} deliveries/s"
+            "{label}, {replicas} replica(s), {connections} connections, pool_size \
+             {pool_size}, {seconds} s: {rate:.0} deliveries/s"
         );
     }
+}
+
+/// The README's replica config is what people copy: it must pass `check-config`.
+#[test]
+fn the_readme_replicas_config_passes_check_config() {
+    let readme = include_str!("../../README.md");
+    let (_, after) = readme
+        .split_once("<!-- replicas-config -->\n```toml\n")
+        .expect("the README marks its replicas config");
+    let (example, _) = after.split_once("```").unwrap();
+    let (passed, printed) = check_config(
+        example,
+        &[(
+            "RECEIVER_DATABASE_URL",
+            "postgres://receiver:s3cret-pw@db.internal/receiver",
+        )],
+    );
+    assert!(passed, "{printed}");
+    assert!(printed.contains("pool_size = 16"), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
 }

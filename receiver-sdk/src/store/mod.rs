@@ -138,7 +138,8 @@ pub(crate) mod behaviour {
 
     use super::*;
 
-    fn key(entity: &str) -> OrderingKey {
+    /// An ordering key of endpoint `ep` and event type `account.status`.
+    pub(crate) fn key(entity: &str) -> OrderingKey {
         OrderingKey {
             endpoint: "ep".into(),
             event_type: "account.status".into(),

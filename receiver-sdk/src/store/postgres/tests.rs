@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::store::behaviour;
+use crate::store::behaviour::{self, key};
 
 async fn database() -> ScratchDatabase {
     ScratchDatabase::create()
@@ -18,15 +18,6 @@ fn options(database: &ScratchDatabase) -> PostgresStoreBuilder {
 
 async fn replica(database: &ScratchDatabase) -> PostgresStore {
     options(database).connect().await.unwrap()
-}
-
-fn key(entity: &str) -> OrderingKey {
-    OrderingKey {
-        endpoint: "ep".into(),
-        event_type: "account.status".into(),
-        entity_type: String::new(),
-        entity_id: entity.into(),
-    }
 }
 
 fn mark(entity: &str, at: i64) -> Commit {
