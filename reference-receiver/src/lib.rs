@@ -4,12 +4,16 @@
 //!
 //! * [`config`]: the TOML config, its embedded defaults and environment overrides.
 //! * [`relay`]: rendering and sending an accepted event to a downstream API.
-//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters.
+//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters, and its
+//!   background worker.
+//! * [`admin`]: the admin API under `/admin` (outboxes: counts, events, retry, purge) and the
+//!   `outbox` CLI commands that call it.
 //! * `endpoints`: turning `[[endpoint]]` entries into SDK receivers.
 //! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
 
+pub mod admin;
 pub mod config;
 mod endpoints;
 pub mod outbox;
@@ -25,6 +29,7 @@ use axum::routing::get;
 use axum::Router;
 use receiver_sdk::store::{SledStore, Store};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat, RelayMode};
 use crate::endpoints::Sink;
@@ -72,7 +77,8 @@ struct Service {
     outboxes: Vec<Arc<Outbox>>,
 }
 
-fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
+/// Builds every endpoint, and the admin API (open without a token only if `loopback`).
+fn build(config: &Config, store: &Arc<SledStore>, loopback: bool) -> anyhow::Result<Service> {
     let client = http_client()?;
     let shared: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let mut router = Router::new()
@@ -92,7 +98,9 @@ fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
                     RelayMode::Sync => Sink::Sync(relay),
                     RelayMode::Queued => {
                         let outbox = Arc::new(
-                            Outbox::open(store.db(), &endpoint.name, relay).map_err(in_endpoint)?,
+                            Outbox::open(store.db(), &endpoint.name, relay)
+                                .map_err(in_endpoint)?
+                                .with_policy(relay_config.into()),
                         );
                         outboxes.push(Arc::clone(&outbox));
                         Sink::Queued(outbox)
@@ -110,12 +118,17 @@ fn build(config: &Config, store: &Arc<SledStore>) -> anyhow::Result<Service> {
             "endpoint ready"
         );
     }
-    Ok(Service { router, outboxes })
+    let admin = admin::router(&outboxes, config.admin.token.as_ref(), loopback);
+    Ok(Service {
+        router: router.nest("/admin", admin),
+        outboxes,
+    })
 }
 
 /// Runs the receiver described by `config` on `listener` until `shutdown` resolves, then
-/// stops accepting, lets in-flight requests finish (up to `server.shutdown_timeout_secs`)
-/// and flushes the store.
+/// stops accepting, lets in-flight requests and relay attempts finish (up to
+/// `server.shutdown_timeout_secs`; the outbox workers record their results) and flushes the
+/// store.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -128,28 +141,40 @@ pub async fn serve(
             .open()
             .with_context(|| "cannot open the store (is another receiver using it?)")?,
     );
-    let service = build(&config, &store)?;
     let addr = listener.local_addr().context("listener address")?;
+    let service = build(&config, &store, addr.ip().is_loopback())?;
     tracing::info!(
         "listening on http://{addr} (data in {})",
         config.store.path.display()
     );
-    let _ = &service.outboxes;
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop, mut stopping) = watch::channel(false);
+    let workers: Vec<_> = service
+        .outboxes
+        .iter()
+        .map(|outbox| outbox::spawn(Arc::clone(outbox), stop.subscribe(), grace))
+        .collect();
     let server = axum::serve(listener, service.router).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
-        let _ = stopping_tx.send(());
+        stop.send_replace(true);
     });
     let drained = async {
-        let _ = stopping_rx.await;
+        let _ = stopping.wait_for(|stopped| *stopped).await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
         result = server => result.context("server failed")?,
         () = drained => tracing::warn!("in-flight requests outlived the shutdown timeout"),
     }
+    // The workers stopped with the server (or when it failed and dropped `stop`) and need
+    // at most the same grace; their last results must be written before the store closes.
+    for worker in workers {
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "an outbox worker failed");
+        }
+    }
+    drop(service.outboxes);
     drop(store);
     tracing::info!("stopped; store flushed");
     Ok(())
