@@ -175,9 +175,33 @@ pub async fn serve(
         }
     }
     drop(service.outboxes);
-    drop(store);
-    tracing::info!("stopped; store flushed");
+    close(store).await;
     Ok(())
+}
+
+/// Closes the store once nothing else holds it. axum's connection tasks drop their copy of the
+/// router (which holds the store and the outboxes) just after the server future completes, so
+/// this waits briefly for them: when `serve` returns the store is flushed and its directory
+/// free to open again.
+async fn close(mut store: Arc<SledStore>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(only) => {
+                drop(only);
+                tracing::info!("stopped; store flushed");
+                return;
+            }
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                store = shared;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(_) => {
+                tracing::warn!("stopped; the store closes when the last request lets go of it");
+                return;
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

@@ -114,16 +114,11 @@ pub enum OutboxCommand {
 /// Runs one `outbox` subcommand and prints its result.
 pub async fn run(args: OutboxArgs) -> anyhow::Result<()> {
     let admin = Client::new(&args.target)?;
-    let json = args.target.json;
     let segment = |text: &str| utf8_percent_encode(text, SEGMENT).to_string();
     let text = match args.command {
         OutboxCommand::List => {
-            let (overview, raw) = admin.call::<Overview>(Method::GET, "outbox").await?;
-            if json {
-                raw
-            } else {
-                render_overview(&overview.outboxes, Utc::now())
-            }
+            let render = |overview: Overview| render_overview(&overview.outboxes, Utc::now());
+            admin.show(Method::GET, "outbox", render).await?
         }
         OutboxCommand::Events {
             endpoint,
@@ -136,43 +131,32 @@ pub async fn run(args: OutboxArgs) -> anyhow::Result<()> {
                 segment(&endpoint),
                 state.as_str().unwrap_or("pending"),
             );
-            let (list, raw) = admin.call::<EventList>(Method::GET, &path).await?;
-            if json {
-                raw
-            } else {
-                render_events(&list.events)
-            }
+            let render = |list: EventList| render_events(&list.events);
+            admin.show(Method::GET, &path, render).await?
         }
         OutboxCommand::Show { endpoint, id } => {
             let path = format!("outbox/{}/events/{id}", segment(&endpoint));
-            let (event, raw) = admin.call::<EventView>(Method::GET, &path).await?;
-            if json {
-                raw
-            } else {
-                render_event(&endpoint, &event)
-            }
+            let render = |event: EventView| render_event(&endpoint, &event);
+            admin.show(Method::GET, &path, render).await?
         }
-        OutboxCommand::Retry { endpoint, id, all } => match (id, all) {
-            (Some(id), false) => {
-                let path = format!("outbox/{}/dead/{id}/retry", segment(&endpoint));
-                let (event, raw) = admin.call::<EventView>(Method::POST, &path).await?;
-                if json {
-                    raw
-                } else {
-                    format!("event {} of {endpoint} is pending again\n", event.id)
-                }
-            }
-            _ => {
-                let path = format!("outbox/{}/dead/retry", segment(&endpoint));
-                let (count, raw) = admin.call::<Count>(Method::POST, &path).await?;
-                if json {
-                    raw
-                } else {
-                    let n = count.retried.unwrap_or_default();
-                    format!("{n} dead letter(s) of {endpoint} sent back to the queue\n")
-                }
-            }
-        },
+        OutboxCommand::Retry {
+            endpoint,
+            id: Some(id),
+            all: false,
+        } => {
+            let path = format!("outbox/{}/dead/{id}/retry", segment(&endpoint));
+            let render =
+                |event: EventView| format!("event {} of {endpoint} is pending again\n", event.id);
+            admin.show(Method::POST, &path, render).await?
+        }
+        OutboxCommand::Retry { endpoint, .. } => {
+            let path = format!("outbox/{}/dead/retry", segment(&endpoint));
+            let render = |count: Count| {
+                let n = count.retried.unwrap_or_default();
+                format!("{n} dead letter(s) of {endpoint} sent back to the queue\n")
+            };
+            admin.show(Method::POST, &path, render).await?
+        }
         OutboxCommand::Purge {
             endpoint,
             dead: _,
@@ -184,17 +168,15 @@ pub async fn run(args: OutboxArgs) -> anyhow::Result<()> {
                 ("dead", "dead letter(s)")
             };
             let path = format!("outbox/{}/{shelf}", segment(&endpoint));
-            let (count, raw) = admin.call::<Count>(Method::DELETE, &path).await?;
-            if json {
-                raw
-            } else {
+            let render = |count: Count| {
                 let n = count.purged.unwrap_or_default();
                 format!("purged {n} {what} of {endpoint}\n")
-            }
+            };
+            admin.show(Method::DELETE, &path, render).await?
         }
     };
     print!("{text}");
-    if json && !text.ends_with('\n') {
+    if !text.ends_with('\n') {
         println!();
     }
     Ok(())
@@ -205,6 +187,8 @@ struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    // Print the API's JSON as it came rather than text.
+    json: bool,
 }
 
 impl Client {
@@ -233,7 +217,23 @@ impl Client {
             .user_agent(concat!("reference-receiver/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Self { http, base, token })
+        Ok(Self {
+            http,
+            base,
+            token,
+            json: target.json,
+        })
+    }
+
+    /// Calls `/admin/{path}` and gives its JSON, or with `render` its text for people.
+    async fn show<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        render: impl FnOnce(T) -> String,
+    ) -> anyhow::Result<String> {
+        let (parsed, raw) = self.call(method, path).await?;
+        Ok(if self.json { raw } else { render(parsed) })
     }
 
     /// Calls `/admin/{path}` and returns the answer, parsed and as text.

@@ -1,20 +1,20 @@
 //! The admin API's access rules and errors, and the `outbox` CLI commands over it.
 
 use std::process::Command;
-use std::time::Duration;
 
 use http::Method;
-use serde_json::json;
 
 use crate::support::*;
 
+/// A rig whose downstream takes everything: these tests are about the API itself.
+async fn rig() -> Rig {
+    Rig::start("", |_, _| Reply::ok()).await
+}
+
 #[tokio::test]
 async fn the_admin_api_refuses_requests_without_or_with_a_wrong_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = config(dir.path(), "http://127.0.0.1:9", "", &with_token());
-    let receiver = InProcess::start(&text).await;
-    let client = client();
-    let base = &receiver.base;
+    let rig = rig().await;
+    let base = &rig.receiver.base;
     for (path, token) in [
         ("outbox", None),
         ("outbox", Some("wrong")),
@@ -22,7 +22,7 @@ async fn the_admin_api_refuses_requests_without_or_with_a_wrong_token() {
         ("outbox/orders/events", Some("admin-secret-for-test")),
         ("no/such/route", None),
     ] {
-        let (status, body) = admin_as(&client, base, Method::GET, path, token).await;
+        let (status, body) = admin_as(&rig.client, base, Method::GET, path, token).await;
         assert_eq!(status, 401, "{path} with {token:?}");
         assert!(
             body["error"].as_str().unwrap().starts_with("admin token"),
@@ -33,7 +33,8 @@ async fn the_admin_api_refuses_requests_without_or_with_a_wrong_token() {
             "the answer never shows the token"
         );
     }
-    let response = client
+    let response = rig
+        .client
         .get(format!("{base}/admin/outbox"))
         .basic_auth("admin", Some(TOKEN))
         .send()
@@ -41,18 +42,14 @@ async fn the_admin_api_refuses_requests_without_or_with_a_wrong_token() {
         .unwrap();
     assert_eq!(response.status(), 401, "only a bearer token counts");
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
-    let (status, _) = admin(&client, base, Method::GET, "outbox").await;
+    let (status, _) = rig.admin(Method::GET, "outbox").await;
     assert_eq!(status, 200);
-    receiver.stop().await;
+    rig.stop().await;
 }
 
 #[tokio::test]
 async fn unknown_endpoints_events_and_routes_are_json_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = config(dir.path(), "http://127.0.0.1:9", "", &with_token());
-    let receiver = InProcess::start(&text).await;
-    let client = client();
-    let base = &receiver.base;
+    let rig = rig().await;
     for (method, path, status) in [
         (Method::GET, "outbox/nope/events", 404),
         (Method::GET, "outbox/orders/events/999", 404),
@@ -64,11 +61,11 @@ async fn unknown_endpoints_events_and_routes_are_json_errors() {
         (Method::GET, "nothing/here", 404),
         (Method::PUT, "outbox", 405),
     ] {
-        let (got, body) = admin(&client, base, method.clone(), path).await;
+        let (got, body) = rig.admin(method.clone(), path).await;
         assert_eq!(got, status, "{method} {path}: {body}");
         assert!(body["error"].is_string(), "{method} {path}: {body}");
     }
-    receiver.stop().await;
+    rig.stop().await;
 }
 
 #[tokio::test]
@@ -88,10 +85,13 @@ async fn without_a_token_the_admin_api_answers_only_on_loopback() {
     everywhere.stop().await;
 }
 
-/// Runs the binary with `args` (off the async threads, which serve the receiver meanwhile).
-async fn cli(args: Vec<String>) -> (bool, String, String) {
+/// Runs `reference-receiver outbox {args}` off the async threads (which serve the receiver
+/// meanwhile) and returns whether it succeeded, its stdout and its stderr.
+async fn outbox(args: &[&str]) -> (bool, String, String) {
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         let output = Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+            .arg("outbox")
             .args(&args)
             .env_remove("RECEIVER_ADMIN_TOKEN")
             .output()
@@ -106,49 +106,30 @@ async fn cli(args: Vec<String>) -> (bool, String, String) {
     .unwrap()
 }
 
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| (*s).to_owned()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_commands_list_show_retry_and_purge_through_the_admin_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(|_, _| {
+    let rig = Rig::start("", |_, _| {
         Reply::status(409)
             .header("x-trace", "t-1")
             .body(r#"{"message":"version conflict"}"#)
     })
     .await;
-    let data = dir.path().join("data");
-    let receiver = InProcess::start(&config(&data, &downstream.url, "", &with_token())).await;
-    let client = client();
-    assert_eq!(
-        send(&client, &receiver.base, &event("c1", 0))
-            .await
-            .unwrap(),
-        200
-    );
-    let id = eventually(Duration::from_secs(10), "a dead letter", async || {
-        let (_, dead) = admin(
-            &client,
-            &receiver.base,
-            Method::GET,
-            "outbox/orders/events?state=dead",
-        )
-        .await;
-        dead["events"][0]["id"].as_u64()
-    })
+    rig.post("c1", 0..1).await;
+    let id = eventually(
+        std::time::Duration::from_secs(10),
+        "a dead letter",
+        async || rig.dead_letters().await.first()?["id"].as_u64(),
+    )
     .await
     .to_string();
 
     // The URL from server.bind and the token from [admin], as an operator would.
-    let port = receiver.base.rsplit(':').next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cli.toml");
-    let cli_config =
-        format!("[server]\nbind = \"127.0.0.1:{port}\"\n[admin]\ntoken = \"{TOKEN}\"\n");
-    std::fs::write(&file, cli_config).unwrap();
-    let file = file.to_str().unwrap();
-    let (ok, out, err) = cli(args(&["outbox", "list", "--config", file])).await;
+    let port = rig.receiver.base.rsplit(':').next().unwrap();
+    let text = format!("[server]\nbind = \"127.0.0.1:{port}\"\n[admin]\ntoken = \"{TOKEN}\"\n");
+    std::fs::write(&file, text).unwrap();
+    let (ok, out, err) = outbox(&["list", "--config", file.to_str().unwrap()]).await;
     assert!(ok, "{err}");
     let row = out
         .lines()
@@ -157,15 +138,14 @@ async fn the_outbox_commands_list_show_retry_and_purge_through_the_admin_api() {
     let cells: Vec<_> = row.split_whitespace().take(5).collect();
     assert_eq!(cells, ["orders", "0", "0", "1", "0"], "{out}");
 
-    let by_flags = ["--url", receiver.base.as_str(), "--token", TOKEN];
-    let (ok, out, err) = cli(args(
-        &[&["outbox", "show", "orders", &id], &by_flags[..]].concat(),
-    ))
-    .await;
+    let base = rig.receiver.base.as_str();
+    // The URL and token as flags.
+    let with_flags =
+        async |args: &[&str]| outbox(&[args, &["--url", base, "--token", TOKEN]].concat()).await;
+    let (ok, out, err) = with_flags(&["show", "orders", &id]).await;
     assert!(ok, "{err}");
     for expected in [
         "dead",
-        "idempotency key:",
         "orders:c1-0",
         "refused 409",
         "downstream answered 409: version conflict",
@@ -174,64 +154,30 @@ async fn the_outbox_commands_list_show_retry_and_purge_through_the_admin_api() {
     ] {
         assert!(out.contains(expected), "`{expected}` missing from:\n{out}");
     }
-
-    let (ok, out, err) = cli(args(
-        &[
-            &["outbox", "events", "orders", "--state", "dead"],
-            &by_flags[..],
-        ]
-        .concat(),
-    ))
-    .await;
-    assert!(ok, "{err}");
-    assert!(
-        out.lines()
-            .nth(1)
-            .unwrap_or_default()
-            .starts_with(&format!("{id} ")),
-        "{out}"
-    );
-
-    let (ok, out, _) = cli(args(
-        &[&["outbox", "show", "orders", &id, "--json"], &by_flags[..]].concat(),
-    ))
-    .await;
+    let (ok, out, _) = with_flags(&["show", "orders", &id, "--json"]).await;
     assert!(ok);
     let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["attempts"][0]["status"], 409);
 
-    downstream.answer(|_, _| Reply::ok());
-    let (ok, out, err) = cli(args(
-        &[&["outbox", "retry", "orders", &id], &by_flags[..]].concat(),
-    ))
-    .await;
+    let (ok, out, err) = with_flags(&["events", "orders", "--state", "dead"]).await;
+    assert!(ok, "{err}");
+    let first = out.lines().nth(1).unwrap_or_default();
+    assert!(first.starts_with(&format!("{id} ")), "{out}");
+
+    rig.downstream.answer(|_, _| Reply::ok());
+    let (ok, out, err) = with_flags(&["retry", "orders", &id]).await;
     assert!(ok, "{err}");
     assert!(out.contains("pending again"), "{out}");
-    until_delivered(&client, &receiver.base, 1).await;
-    let (ok, out, err) = cli(args(
-        &[&["outbox", "purge", "orders", "--delivered"], &by_flags[..]].concat(),
-    ))
-    .await;
+    rig.until_delivered(1).await;
+    let (ok, out, err) = with_flags(&["purge", "orders", "--delivered"]).await;
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "purged 1 delivered event(s) of orders");
 
-    let (ok, _, err) = cli(args(&[
-        "outbox",
-        "list",
-        "--url",
-        &receiver.base,
-        "--token",
-        "wrong",
-    ]))
-    .await;
+    let (ok, _, err) = outbox(&["list", "--url", base, "--token", "wrong"]).await;
     assert!(!ok);
     assert!(err.contains("401 admin token wrong"), "{err}");
-    let (ok, _, err) = cli(args(
-        &[&["outbox", "show", "nope", "1"], &by_flags[..]].concat(),
-    ))
-    .await;
+    let (ok, _, err) = with_flags(&["show", "nope", "1"]).await;
     assert!(!ok);
     assert!(err.contains("404 no outbox `nope`"), "{err}");
-    assert_eq!(json!(downstream.accepted().len()), json!(1));
-    receiver.stop().await;
+    rig.stop().await;
 }

@@ -28,14 +28,13 @@ async fn after_kill_9_every_acknowledged_event_is_delivered_in_entity_order() {
         }
     })
     .await;
-    let relay_auth = "[endpoint.relay.auth]\nkind = \"bearer\"\ntoken = \"downstream-secret\"";
+    let relay_auth = "backoff_initial_ms = 100\n[endpoint.relay.auth]\nkind = \"bearer\"\ntoken = \"downstream-secret\"";
     let text = config(
         &dir.path().join("data"),
         &downstream.url,
         relay_auth,
         &with_token(),
-    )
-    .replace("backoff_initial_ms = 20", "backoff_initial_ms = 100");
+    );
     let file = dir.path().join("receiver.toml");
     std::fs::write(&file, text).unwrap();
 

@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
+use serde_json::json;
 
 use crate::support::*;
 
 #[tokio::test]
 async fn a_refused_event_is_a_dead_letter_its_entity_moves_on_and_a_retry_delivers_it() {
-    let dir = tempfile::tempdir().unwrap();
     let fixed = Arc::new(AtomicBool::new(false));
-    let downstream = {
+    let rig = {
         let fixed = Arc::clone(&fixed);
-        Downstream::start(move |body, _| {
+        Rig::start("", move |body, _| {
             if body["id"] == "c7-1" && !fixed.load(Ordering::SeqCst) {
                 Reply::status(422)
                     .header("content-type", "application/json")
@@ -26,45 +26,21 @@ async fn a_refused_event_is_a_dead_letter_its_entity_moves_on_and_a_retry_delive
         })
         .await
     };
-    let receiver = InProcess::start(&config(dir.path(), &downstream.url, "", &with_token())).await;
-    let client = client();
-    for n in 0..3 {
-        assert_eq!(
-            send(&client, &receiver.base, &event("c7", n))
-                .await
-                .unwrap(),
-            200
-        );
-    }
-    eventually(
-        Duration::from_secs(10),
-        "c7-0 and c7-2 delivered",
-        async || (downstream.accepted().len() == 2).then_some(()),
-    )
-    .await;
-    let received = downstream.received();
+    rig.post("c7", 0..3).await;
+    rig.until_delivered(2).await;
+    let received = rig.downstream.received();
     let ids: Vec<_> = received.iter().map(Received::id).collect();
     assert_eq!(ids, ["c7-0", "c7-1", "c7-2"], "a refusal is not retried");
     assert_attempted_in_entity_order(&received, &["c7-1"]);
-
-    let stats_now = stats(&client, &receiver.base).await;
+    let stats = rig.stats().await;
     assert_eq!(
-        (stats_now["dead"].as_u64(), stats_now["pending"].as_u64()),
+        (stats["dead"].as_u64(), stats["pending"].as_u64()),
         (Some(1), Some(0))
     );
 
-    let (status, dead) = admin(
-        &client,
-        &receiver.base,
-        Method::GET,
-        "outbox/orders/events?state=dead",
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(dead["state"], "dead");
-    let events = dead["events"].as_array().unwrap();
-    assert_eq!(events.len(), 1);
-    let letter = &events[0];
+    let dead = rig.dead_letters().await;
+    assert_eq!(dead.len(), 1);
+    let letter = &dead[0];
     assert_eq!(letter["state"], "dead");
     assert_eq!(letter["delivery"], "c7-1");
     assert_eq!(letter["entity"], "c7");
@@ -83,45 +59,26 @@ async fn a_refused_event_is_a_dead_letter_its_entity_moves_on_and_a_retry_delive
     );
     let headers = attempt["headers"].as_array().unwrap();
     assert!(
-        headers.contains(&serde_json::json!(["x-request-id", "req-42"])),
+        headers.contains(&json!(["x-request-id", "req-42"])),
         "{headers:?}"
     );
 
     let id = letter["id"].as_u64().unwrap();
-    let (status, one) = admin(
-        &client,
-        &receiver.base,
-        Method::GET,
-        &format!("outbox/orders/events/{id}"),
-    )
-    .await;
+    let event_path = format!("outbox/orders/events/{id}");
+    let (status, one) = rig.admin(Method::GET, &event_path).await;
     assert_eq!((status, &one), (200, letter));
 
     fixed.store(true, Ordering::SeqCst);
-    let (status, retried) = admin(
-        &client,
-        &receiver.base,
-        Method::POST,
-        &format!("outbox/orders/dead/{id}/retry"),
-    )
-    .await;
+    let retry_path = format!("outbox/orders/dead/{id}/retry");
+    let (status, retried) = rig.admin(Method::POST, &retry_path).await;
     assert_eq!(status, 200, "{retried}");
     assert!(matches!(
         retried["state"].as_str(),
         Some("pending" | "in_flight")
     ));
-    // The downstream notes the request as it answers; the receiver records it just after.
-    let delivered = eventually(
-        Duration::from_secs(10),
-        "the retried event delivered",
-        async || {
-            let path = format!("outbox/orders/events/{id}");
-            let (_, event) = admin(&client, &receiver.base, Method::GET, &path).await;
-            (event["state"] == "delivered").then_some(event)
-        },
-    )
-    .await;
-    assert_eq!(downstream.accepted().len(), 3);
+    rig.until_delivered(3).await;
+    let (_, delivered) = rig.admin(Method::GET, &event_path).await;
+    assert_eq!(delivered["state"], "delivered");
     let verdicts: Vec<_> = delivered["attempts"]
         .as_array()
         .unwrap()
@@ -133,83 +90,46 @@ async fn a_refused_event_is_a_dead_letter_its_entity_moves_on_and_a_retry_delive
         ["refused", "delivered"],
         "the whole history is kept"
     );
-    let stats_now = stats(&client, &receiver.base).await;
-    assert_eq!(
-        (stats_now["dead"].as_u64(), stats_now["delivered"].as_u64()),
-        (Some(0), Some(3))
-    );
+    assert_eq!(rig.downstream.accepted().len(), 3);
+    assert_eq!(rig.stats().await["dead"], 0);
 
-    let (status, again) = admin(
-        &client,
-        &receiver.base,
-        Method::POST,
-        &format!("outbox/orders/dead/{id}/retry"),
-    )
-    .await;
+    let (status, again) = rig.admin(Method::POST, &retry_path).await;
     assert_eq!(status, 409, "only dead letters are sent back: {again}");
-    receiver.stop().await;
+    rig.stop().await;
 }
 
 #[tokio::test]
 async fn dead_letters_are_retried_in_bulk_and_purged() {
-    let dir = tempfile::tempdir().unwrap();
-    let downstream = Downstream::start(|_, _| Reply::status(400).body("no")).await;
-    let receiver = InProcess::start(&config(dir.path(), &downstream.url, "", &with_token())).await;
-    let client = client();
+    let rig = Rig::start("", |_, _| Reply::status(400).body("no")).await;
     for entity in ["a", "b", "c"] {
-        assert_eq!(
-            send(&client, &receiver.base, &event(entity, 0))
-                .await
-                .unwrap(),
-            200
-        );
+        rig.post(entity, 0..1).await;
     }
-    let dead_count = async || stats(&client, &receiver.base).await["dead"].as_u64();
-    eventually(Duration::from_secs(10), "three dead letters", async || {
-        (dead_count().await == Some(3)).then_some(())
-    })
-    .await;
+    let dead_count = async |n: u64| {
+        eventually(
+            Duration::from_secs(10),
+            &format!("{n} dead letters"),
+            async || (rig.stats().await["dead"].as_u64() == Some(n)).then_some(()),
+        )
+        .await
+    };
+    dead_count(3).await;
 
-    downstream.answer(|_, _| Reply::ok());
-    let (status, retried) = admin(
-        &client,
-        &receiver.base,
-        Method::POST,
-        "outbox/orders/dead/retry",
-    )
-    .await;
-    assert_eq!((status, &retried["retried"]), (200, &serde_json::json!(3)));
-    until_delivered(&client, &receiver.base, 3).await;
+    rig.downstream.answer(|_, _| Reply::ok());
+    let (status, retried) = rig.admin(Method::POST, "outbox/orders/dead/retry").await;
+    assert_eq!((status, &retried["retried"]), (200, &json!(3)));
+    rig.until_delivered(3).await;
 
-    downstream.answer(|_, _| Reply::status(404));
-    assert_eq!(
-        send(&client, &receiver.base, &event("d", 0)).await.unwrap(),
-        200
-    );
-    eventually(Duration::from_secs(10), "a new dead letter", async || {
-        (dead_count().await == Some(1)).then_some(())
-    })
-    .await;
-    let (status, purged) = admin(
-        &client,
-        &receiver.base,
-        Method::DELETE,
-        "outbox/orders/dead",
-    )
-    .await;
-    assert_eq!((status, &purged["purged"]), (200, &serde_json::json!(1)));
-    let (status, purged) = admin(
-        &client,
-        &receiver.base,
-        Method::DELETE,
-        "outbox/orders/delivered",
-    )
-    .await;
-    assert_eq!((status, &purged["purged"]), (200, &serde_json::json!(3)));
-    let stats = stats(&client, &receiver.base).await;
+    rig.downstream.answer(|_, _| Reply::status(404));
+    rig.post("d", 0..1).await;
+    dead_count(1).await;
+    let (status, purged) = rig.admin(Method::DELETE, "outbox/orders/dead").await;
+    assert_eq!((status, &purged["purged"]), (200, &json!(1)));
+    let (status, purged) = rig.admin(Method::DELETE, "outbox/orders/delivered").await;
+    assert_eq!((status, &purged["purged"]), (200, &json!(3)));
+    let stats = rig.stats().await;
     assert_eq!(
         (stats["dead"].as_u64(), stats["delivered"].as_u64()),
         (Some(0), Some(0))
     );
-    receiver.stop().await;
+    rig.stop().await;
 }

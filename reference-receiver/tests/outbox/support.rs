@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::ops::Range;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -174,9 +175,16 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
 
 /// A receiver config: one queued endpoint `orders` at `/hooks/orders` relaying to
 /// `{downstream}/events`, events read from `{id, type, kind, entity}`, ordering guard off (the
-/// tests send many events per entity without timestamps), small backoff. `relay_extra` is laid
-/// into `[endpoint.relay]`; `admin` is the `[admin]` table's body.
+/// tests send many events per entity without timestamps), small backoff (20 ms doubling up to
+/// 1 s, unless `relay_extra` sets them). `relay_extra` is laid into `[endpoint.relay]`; `admin`
+/// is the `[admin]` table's body.
 pub(crate) fn config(data: &Path, downstream: &str, relay_extra: &str, admin: &str) -> String {
+    let mut relay = relay_extra.to_owned();
+    for (key, value) in [("backoff_initial_ms", 20), ("backoff_max_secs", 1)] {
+        if !relay.contains(key) {
+            relay = format!("{key} = {value}\n{relay}");
+        }
+    }
     format!(
         r#"
 [server]
@@ -207,9 +215,7 @@ delivery_id = "/id"
 [endpoint.relay]
 mode = "queued"
 url = "{downstream}/events"
-backoff_initial_ms = 20
-backoff_max_secs = 1
-{relay_extra}
+{relay}
 "#,
         data = data.display(),
     )
@@ -261,7 +267,10 @@ pub(crate) async fn admin_as(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("admin call to {base}/admin/{path}: {e:?}"));
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -435,20 +444,104 @@ pub(crate) fn assert_attempted_in_entity_order(received: &[Received], dead: &[&s
     }
 }
 
-/// The `orders` outbox's numbers from the admin API.
-pub(crate) async fn stats(client: &reqwest::Client, base: &str) -> Value {
-    let (status, overview) = admin(client, base, http::Method::GET, "outbox").await;
-    assert_eq!(status, 200, "{overview}");
-    overview["outboxes"][0].clone()
+/// A downstream, a receiver in this process relaying to it with the test token, and a client.
+pub(crate) struct Rig {
+    pub(crate) downstream: Downstream,
+    pub(crate) receiver: InProcess,
+    pub(crate) client: reqwest::Client,
+    config: String,
+    _dir: tempfile::TempDir,
 }
 
-/// Waits until the receiver has recorded `n` delivered events (the downstream notes a request
-/// as it answers; the receiver records the answer just after).
-pub(crate) async fn until_delivered(client: &reqwest::Client, base: &str, n: u64) {
-    eventually(
-        Duration::from_secs(20),
-        &format!("{n} delivered"),
-        async || (stats(client, base).await["delivered"].as_u64() == Some(n)).then_some(()),
-    )
-    .await;
+impl Rig {
+    /// `relay_extra` goes into `[endpoint.relay]`; `answer` is the downstream's.
+    pub(crate) async fn start(
+        relay_extra: &str,
+        answer: impl Fn(&Value, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_with(relay_extra, |text| text, answer).await
+    }
+
+    /// Like [`Rig::start`], with `edit` applied to the config text.
+    pub(crate) async fn start_with(
+        relay_extra: &str,
+        edit: impl FnOnce(String) -> String,
+        answer: impl Fn(&Value, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let downstream = Downstream::start(answer).await;
+        let config = edit(config(
+            dir.path(),
+            &downstream.url,
+            relay_extra,
+            &with_token(),
+        ));
+        let receiver = InProcess::start(&config).await;
+        Self {
+            downstream,
+            receiver,
+            client: client(),
+            config,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the receiver gracefully and starts it again on the same data.
+    pub(crate) async fn restart(self) -> Self {
+        self.receiver.stop().await;
+        Self {
+            receiver: InProcess::start(&self.config).await,
+            ..self
+        }
+    }
+
+    pub(crate) async fn stop(self) {
+        self.receiver.stop().await;
+    }
+
+    /// Sends events `ns` of `entity`, one after the other, each answered 200.
+    pub(crate) async fn post(&self, entity: &str, ns: Range<usize>) {
+        for n in ns {
+            let status = send(&self.client, &self.receiver.base, &event(entity, n)).await;
+            assert_eq!(status.unwrap(), 200, "{entity}-{n}");
+        }
+    }
+
+    pub(crate) async fn admin(&self, method: http::Method, path: &str) -> (u16, Value) {
+        admin(&self.client, &self.receiver.base, method, path).await
+    }
+
+    /// The `orders` outbox's numbers.
+    pub(crate) async fn stats(&self) -> Value {
+        let (status, overview) = self.admin(http::Method::GET, "outbox").await;
+        assert_eq!(status, 200, "{overview}");
+        overview["outboxes"][0].clone()
+    }
+
+    /// The dead letters, from the admin API.
+    pub(crate) async fn dead_letters(&self) -> Vec<Value> {
+        let path = "outbox/orders/events?state=dead";
+        let (status, list) = self.admin(http::Method::GET, path).await;
+        assert_eq!(status, 200, "{list}");
+        list["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the receiver has recorded `n` delivered events (the downstream notes a
+    /// request as it answers; the receiver records the answer just after).
+    pub(crate) async fn until_delivered(&self, n: u64) {
+        eventually(
+            Duration::from_secs(20),
+            &format!("{n} delivered"),
+            async || (self.stats().await["delivered"].as_u64() == Some(n)).then_some(()),
+        )
+        .await;
+    }
+
+    /// Waits until what the downstream received passes `check`.
+    pub(crate) async fn until_received(&self, what: &str, check: impl Fn(&[Received]) -> bool) {
+        eventually(Duration::from_secs(20), what, async || {
+            check(&self.downstream.received()).then_some(())
+        })
+        .await;
+    }
 }
