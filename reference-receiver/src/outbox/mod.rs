@@ -709,3 +709,6 @@ impl Outbox {
         Ok(std::mem::take(&mut state.delivered))
     }
 }
+
+#[cfg(test)]
+mod tests;
