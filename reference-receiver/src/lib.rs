@@ -134,13 +134,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(
-        SledStore::builder()
-            .path(&config.store.path)
-            .flush_every_ms(Some(config.store.flush_every_ms))
-            .open()
-            .with_context(|| "cannot open the store (is another receiver using it?)")?,
-    );
+    let store = Arc::new(open_store(&config.store).await?);
     let addr = listener.local_addr().context("listener address")?;
     let service = build(&config, &store, addr.ip().is_loopback())?;
     tracing::info!(
@@ -177,6 +171,31 @@ pub async fn serve(
     drop(service.outboxes);
     close(store).await;
     Ok(())
+}
+
+/// Opens the sled store. sled lets go of its directory lock from background threads a moment
+/// after the previous holder closed it (a receiver restarting in the same process, or one whose
+/// predecessor is still exiting), so a locked directory is tried again for a few seconds.
+async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let opened = SledStore::builder()
+            .path(&config.path)
+            .flush_every_ms(Some(config.flush_every_ms))
+            .open();
+        match opened {
+            // sled says so only in its message: "could not acquire lock on ...".
+            Err(e)
+                if e.to_string().contains("acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => {
+                return opened.context("cannot open the store (is another receiver using it?)")
+            }
+        }
+    }
 }
 
 /// Closes the store once nothing else holds it. axum's connection tasks drop their copy of the

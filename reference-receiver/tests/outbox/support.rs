@@ -324,9 +324,16 @@ impl InProcess {
         let listener = TcpListener::bind(bind).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(reference_receiver::serve(config, listener, async {
+        let serving = reference_receiver::serve(config, listener, async {
             let _ = rx.await;
-        }));
+        });
+        let task = tokio::spawn(async move {
+            let result = serving.await;
+            if let Err(e) = &result {
+                eprintln!("the receiver stopped: {e:#}");
+            }
+            result
+        });
         Self {
             base: format!("http://127.0.0.1:{port}"),
             stop: Some(tx),
