@@ -4,12 +4,16 @@
 //!
 //! * [`config`]: the TOML config, its embedded defaults and environment overrides.
 //! * [`relay`]: rendering and sending an accepted event to a downstream API.
-//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters.
+//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters, and its
+//!   background worker.
+//! * [`admin`]: the admin API under `/admin` (outboxes: counts, events, retry, purge) and the
+//!   `outbox` CLI commands that call it.
 //! * `endpoints`: turning `[[endpoint]]` entries into SDK receivers.
 //! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
 
+pub mod admin;
 pub mod config;
 mod endpoints;
 mod metrics;
@@ -30,6 +34,7 @@ use axum::Router;
 use http::StatusCode;
 use receiver_sdk::store::{DeliveryKey, SledStore, Store};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat, RelayMode};
 use crate::endpoints::Sink;
@@ -100,10 +105,12 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
     }
 }
 
+/// Builds every endpoint, and the admin API (open without a token only if `loopback`).
 fn build(
     config: &Config,
     store: &Arc<SledStore>,
     accepting: &Arc<AtomicBool>,
+    loopback: bool,
 ) -> anyhow::Result<Service> {
     let client = http_client()?;
     let shared: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
@@ -132,7 +139,9 @@ fn build(
                     RelayMode::Sync => Sink::Sync(relay),
                     RelayMode::Queued => {
                         let outbox = Arc::new(
-                            Outbox::open(store.db(), &endpoint.name, relay).map_err(in_endpoint)?,
+                            Outbox::open(store.db(), &endpoint.name, relay)
+                                .map_err(in_endpoint)?
+                                .with_policy(relay_config.into()),
                         );
                         outboxes.push(Arc::clone(&outbox));
                         Sink::Queued(outbox)
@@ -157,27 +166,26 @@ fn build(
             "endpoint ready"
         );
     }
-    Ok(Service { router, outboxes })
+    let admin = admin::router(&outboxes, config.admin.token.as_ref(), loopback);
+    Ok(Service {
+        router: router.nest("/admin", admin),
+        outboxes,
+    })
 }
 
 /// Runs the receiver described by `config` on `listener` until `shutdown` resolves, then
-/// stops accepting, lets in-flight requests finish (up to `server.shutdown_timeout_secs`)
-/// and flushes the store.
+/// stops accepting, lets in-flight requests and relay attempts finish (up to
+/// `server.shutdown_timeout_secs`; the outbox workers record their results) and flushes the
+/// store.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(
-        SledStore::builder()
-            .path(&config.store.path)
-            .flush_every_ms(Some(config.store.flush_every_ms))
-            .open()
-            .with_context(|| "cannot open the store (is another receiver using it?)")?,
-    );
-    let accepting = Arc::new(AtomicBool::new(true));
-    let service = build(&config, &store, &accepting)?;
+    let store = Arc::new(open_store(&config.store).await?);
     let addr = listener.local_addr().context("listener address")?;
+    let accepting = Arc::new(AtomicBool::new(true));
+    let service = build(&config, &store, &accepting, addr.ip().is_loopback())?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
@@ -187,19 +195,25 @@ pub async fn serve(
         if tls.is_some() { "https" } else { "http" },
         config.store.path.display()
     );
-    let _ = &service.outboxes;
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let stop = Arc::new(watch::channel(false).0);
+    let workers: Vec<_> = service
+        .outboxes
+        .iter()
+        .map(|outbox| outbox::spawn(Arc::clone(outbox), stop.subscribe(), grace))
+        .collect();
     let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
+    let (stopper, stopping) = (handle.clone(), Arc::clone(&stop));
     tokio::spawn(async move {
         shutdown.await;
         accepting.store(false, AtomicOrdering::SeqCst);
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         stopper.graceful_shutdown(Some(grace));
+        stopping.send_replace(true);
     });
     let listener = listener.into_std().context("listener")?;
     let app = service.router.into_make_service();
-    match tls {
+    let served = match tls {
         Some(tls) => {
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)
@@ -212,11 +226,69 @@ pub async fn serve(
                 .serve(app)
                 .await
         }
+    };
+    // Also when the server failed: the workers must stop either way.
+    stop.send_replace(true);
+    // The workers need at most the same grace; their last results must be written before
+    // the store closes.
+    for worker in workers {
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "an outbox worker failed");
+        }
     }
-    .context("server failed")?;
-    drop(store);
-    tracing::info!("stopped; store flushed");
-    Ok(())
+    drop(service.outboxes);
+    close(store).await;
+    served.context("server failed")
+}
+
+/// Opens the sled store. sled lets go of its directory lock from background threads a moment
+/// after the previous holder closed it (a receiver restarting in the same process, or one whose
+/// predecessor is still exiting), so a locked directory is tried again for a few seconds.
+async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let opened = SledStore::builder()
+            .path(&config.path)
+            .flush_every_ms(Some(config.flush_every_ms))
+            .open();
+        match opened {
+            // sled says so only in its message: "could not acquire lock on ...".
+            Err(e)
+                if e.to_string().contains("acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => {
+                return opened.context("cannot open the store (is another receiver using it?)")
+            }
+        }
+    }
+}
+
+/// Closes the store once nothing else holds it. axum's connection tasks drop their copy of the
+/// router (which holds the store and the outboxes) just after the server future completes, so
+/// this waits briefly for them: when `serve` returns the store is flushed and its directory
+/// free to open again.
+async fn close(mut store: Arc<SledStore>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(only) => {
+                drop(only);
+                tracing::info!("stopped; store flushed");
+                return;
+            }
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                store = shared;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(_) => {
+                tracing::warn!("stopped; the store closes when the last request lets go of it");
+                return;
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

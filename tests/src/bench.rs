@@ -95,14 +95,19 @@ pub fn delivery(connection: usize, n: u64, size: usize) -> (String, u64, String,
     let pad = size.saturating_sub(head.len() + tail.len());
     let body = format!("{head}{}{tail}", "x".repeat(pad)).into_bytes();
     let timestamp = unix_now();
-    let signature =
-        sign::standard_webhooks(SECRET, &id, timestamp, &body).expect("signing with a valid secret");
+    let signature = sign::standard_webhooks(SECRET, &id, timestamp, &body)
+        .expect("signing with a valid secret");
     (id, timestamp, signature, body)
 }
 
 /// Drives `connections` keep-alive connections at `addr` for `duration`, each sending unique
 /// signed deliveries of `size` bytes back to back.
-pub async fn load(addr: std::net::SocketAddr, connections: usize, duration: Duration, size: usize) -> Measured {
+pub async fn load(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    duration: Duration,
+    size: usize,
+) -> Measured {
     let stop = Arc::new(AtomicBool::new(false));
     let non_2xx = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..connections)

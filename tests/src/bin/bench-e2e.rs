@@ -162,7 +162,10 @@ fn report(
         "results": json,
     });
     let path = out.join("e2e.json");
-    match std::fs::write(&path, serde_json::to_vec_pretty(&document).unwrap_or_default()) {
+    match std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&document).unwrap_or_default(),
+    ) {
         Ok(()) => println!("\nwritten to {}", path.display()),
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),
     }
