@@ -122,8 +122,7 @@ fn build(
                 store: Arc::clone(&shared),
                 accepting: Arc::clone(accepting),
             }),
-        )
-        .route("/metrics", get(metrics::render));
+        );
     metrics::handle();
     let mut outboxes = Vec::new();
     for endpoint in &config.endpoints {
@@ -166,6 +165,10 @@ fn build(
             "endpoint ready"
         );
     }
+    let router = router.route(
+        "/metrics",
+        get(metrics::render).with_state(Arc::new(outboxes.clone())),
+    );
     let admin = admin::router(&outboxes, config.admin.token.as_ref(), loopback);
     Ok(Service {
         router: router.nest("/admin", admin),

@@ -72,6 +72,7 @@ impl Running {
             // Cancelled: only at shutdown, when nothing more is recorded.
             Err(_) => return,
         };
+        crate::metrics::relay_attempt(outbox.endpoint(), &attempt);
         let Some((id, lane)) = self.events.remove(&task) else {
             return;
         };

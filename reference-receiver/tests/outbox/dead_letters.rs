@@ -38,6 +38,21 @@ async fn a_refused_event_is_a_dead_letter_its_entity_moves_on_and_a_retry_delive
         (Some(1), Some(0))
     );
 
+    let metrics = rig
+        .client
+        .get(format!("{}/metrics", rig.receiver.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"outbox_dead{endpoint="orders"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("relay_attempts_total{endpoint=\"orders\",verdict=\"refused\"}"));
+
     let dead = rig.dead_letters().await;
     assert_eq!(dead.len(), 1);
     let letter = &dead[0];
