@@ -15,14 +15,81 @@ use std::time::Duration;
 
 use end_to_end::bench::{self, Measured, Target};
 
+/// In-process servers; `receiver-queued` is the reference receiver binary, measured too.
 const TARGETS: &[(&str, Target)] = &[
     ("bare", Target::Bare),
     ("sdk-memory", Target::SdkMemory),
     ("sdk-sled", Target::SdkSled),
 ];
+const RECEIVER: &str = "receiver-queued";
+const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", RECEIVER];
 
 fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The reference receiver: the same endpoint in config, relaying through its durable outbox
+/// to a bare downstream on `downstream`.
+fn receiver_config(dir: &std::path::Path, downstream: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[store]
+path = "{}"
+[log]
+level = "warn"
+[[endpoint]]
+name = "bench"
+path = "/webhook"
+envelope = "standard-webhooks"
+ordering = "per-event-type"
+[endpoint.verify]
+kind = "standard-webhooks"
+secrets = ["{}"]
+[endpoint.relay]
+mode = "queued"
+method = "POST"
+url = "http://{downstream}/webhook"
+concurrency = 16
+"#,
+        dir.join("data").display(),
+        bench::SECRET
+    )
+}
+
+/// Starts the reference receiver (built beside this binary) and its downstream.
+fn spawn_receiver(dir: &std::path::Path) -> (Vec<Child>, std::net::SocketAddr) {
+    let (downstream, downstream_addr) = spawn_server("bare", dir);
+    let file = dir.join("receiver.toml");
+    std::fs::write(&file, receiver_config(dir, downstream_addr)).expect("write config");
+    let binary = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("reference-receiver");
+    let mut child = Command::new(&binary)
+        .args([
+            "serve",
+            "--config",
+            file.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG_STYLE", "never")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e} (build it with --release)", binary.display()));
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    for line in stdout.lines().map_while(Result::ok) {
+        if let Some(at) = line.find("listening on http://") {
+            let addr = line[at + "listening on http://".len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .expect("address");
+            return (vec![child, downstream], addr);
+        }
+    }
+    panic!("the reference receiver did not start");
 }
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
@@ -55,15 +122,22 @@ async fn main() {
     let mut results: BTreeMap<&str, Vec<(Measured, u64)>> = BTreeMap::new();
     for round in 1..=rounds {
         // Alternate the ceiling with the others every round: the machine is shared and noisy.
-        for (name, _) in TARGETS {
+        for name in ALL {
             let dir = tempfile::tempdir().expect("temp dir");
-            let (mut child, addr) = spawn_server(name, dir.path());
+            let (mut children, addr) = if *name == RECEIVER {
+                spawn_receiver(dir.path())
+            } else {
+                let (child, addr) = spawn_server(name, dir.path());
+                (vec![child], addr)
+            };
             // Warm up connections and caches before measuring.
             bench::load(addr, connections, Duration::from_secs(1), size).await;
             let measured = bench::load(addr, connections, Duration::from_secs(secs), size).await;
-            let rss_kib = peak_rss_kib(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
+            let rss_kib = peak_rss_kib(children[0].id());
+            for child in &mut children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
             eprintln!(
                 "round {round} {name:>12}: {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  non-2xx {}  peak RSS {} MiB",
                 measured.requests_per_sec,
@@ -143,7 +217,7 @@ fn report(
     println!("| target | req/s | ratio to bare | p50 ms | p99 ms | peak RSS MiB | non-2xx |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut json = Vec::new();
-    for (name, _) in TARGETS {
+    for name in ALL {
         let (rps, p50, p99, rss, non_2xx) = summary(name);
         let ratio = if ceiling > 0.0 { rps / ceiling } else { 0.0 };
         println!(
