@@ -57,16 +57,12 @@ impl Running {
         let (task, attempt) = match joined {
             Ok((task, attempt)) => (task, attempt),
             Err(e) if e.is_panic() => {
-                let at = Utc::now();
-                let attempt = Attempt {
-                    at,
-                    duration_ms: 0,
-                    verdict: Verdict::Failed,
-                    status: None,
-                    headers: Vec::new(),
-                    body_excerpt: String::new(),
-                    message: "the delivery panicked".into(),
-                };
+                let attempt = Attempt::unanswered(
+                    Utc::now(),
+                    0,
+                    Verdict::Failed,
+                    "the delivery panicked".into(),
+                );
                 (e.id(), attempt)
             }
             // Cancelled: only at shutdown, when nothing more is recorded.
