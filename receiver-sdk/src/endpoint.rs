@@ -359,7 +359,7 @@ impl ReceiverBuilder {
     {
         let handler = Arc::new(handler);
         self.handler = Some(Arc::new(move |parsed: Parsed| {
-            let payload = serde_path_to_error::deserialize(&parsed.value).map_err(|e| {
+            let payload = serde_path_to_error::deserialize(parsed.value).map_err(|e| {
                 format!(
                     "payload does not have the expected shape at `{}`: {}",
                     e.path(),

@@ -4,12 +4,16 @@
 //!
 //! * [`config`]: the TOML config, its embedded defaults and environment overrides.
 //! * [`relay`]: rendering and sending an accepted event to a downstream API.
-//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters.
+//! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters, and its
+//!   background worker.
+//! * [`admin`]: the admin API under `/admin` (outboxes: counts, events, retry, purge) and the
+//!   `outbox` CLI commands that call it.
 //! * `endpoints`: turning `[[endpoint]]` entries into SDK receivers.
 //! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
 
+pub mod admin;
 pub mod config;
 mod endpoints;
 mod metrics;
@@ -30,6 +34,7 @@ use axum::Router;
 use http::StatusCode;
 use receiver_sdk::store::{DeliveryKey, PostgresStore, SledStore, Store};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat, RelayMode};
 use crate::endpoints::Sink;
@@ -103,11 +108,13 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
     }
 }
 
+/// Builds every endpoint, and the admin API (open without a token only if `loopback`).
 fn build(
     config: &Config,
     store: &Arc<SledStore>,
     shared: Arc<dyn Store>,
     accepting: &Arc<AtomicBool>,
+    loopback: bool,
 ) -> anyhow::Result<Service> {
     let client = http_client()?;
     let mut router = Router::new()
@@ -118,8 +125,7 @@ fn build(
                 store: Arc::clone(&shared),
                 accepting: Arc::clone(accepting),
             }),
-        )
-        .route("/metrics", get(metrics::render));
+        );
     metrics::handle();
     let mut outboxes = Vec::new();
     for endpoint in &config.endpoints {
@@ -135,7 +141,9 @@ fn build(
                     RelayMode::Sync => Sink::Sync(relay),
                     RelayMode::Queued => {
                         let outbox = Arc::new(
-                            Outbox::open(store.db(), &endpoint.name, relay).map_err(in_endpoint)?,
+                            Outbox::open(store.db(), &endpoint.name, relay)
+                                .map_err(in_endpoint)?
+                                .with_policy(relay_config.into()),
                         );
                         outboxes.push(Arc::clone(&outbox));
                         Sink::Queued(outbox)
@@ -160,45 +168,31 @@ fn build(
             "endpoint ready"
         );
     }
-    Ok(Service { router, outboxes })
+    let router = router.route(
+        "/metrics",
+        get(metrics::render).with_state(Arc::new(outboxes.clone())),
+    );
+    let admin = admin::router(&outboxes, config.admin.token.as_ref(), loopback);
+    Ok(Service {
+        router: router.nest("/admin", admin),
+        outboxes,
+    })
 }
 
 /// Runs the receiver described by `config` on `listener` until `shutdown` resolves, then
-/// stops accepting, lets in-flight requests finish (up to `server.shutdown_timeout_secs`)
-/// and flushes the store.
+/// stops accepting, lets in-flight requests and relay attempts finish (up to
+/// `server.shutdown_timeout_secs`; the outbox workers record their results) and flushes the
+/// store.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(
-        SledStore::builder()
-            .path(&config.store.path)
-            .flush_every_ms(Some(config.store.flush_every_ms))
-            .open()
-            .with_context(|| "cannot open the store (is another receiver using it?)")?,
-    );
-    // With store.url, marks and delivery ids live in PostgreSQL, shared by every replica;
-    // sled keeps the rest.
-    let shared: Arc<dyn Store> = match &config.store.url {
-        Some(url) => {
-            let postgres = PostgresStore::builder(&url.text())
-                .context("store.url")?
-                .pool_size(config.store.pool_size)
-                .connect()
-                .await
-                .context("cannot use the PostgreSQL store (store.url)")?;
-            tracing::info!(
-                "ordering marks and delivery ids in PostgreSQL at {}",
-                postgres.target()
-            );
-            Arc::new(postgres)
-        }
-        None => Arc::clone(&store) as Arc<dyn Store>,
-    };
-    let accepting = Arc::new(AtomicBool::new(true));
-    let service = build(&config, &store, shared, &accepting)?;
+    let store = Arc::new(open_store(&config.store).await?);
+    let shared = shared_store(&config.store, &store).await?;
     let addr = listener.local_addr().context("listener address")?;
+    let accepting = Arc::new(AtomicBool::new(true));
+    let service = build(&config, &store, shared, &accepting, addr.ip().is_loopback())?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
@@ -208,19 +202,25 @@ pub async fn serve(
         if tls.is_some() { "https" } else { "http" },
         config.store.path.display()
     );
-    let _ = &service.outboxes;
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let stop = Arc::new(watch::channel(false).0);
+    let workers: Vec<_> = service
+        .outboxes
+        .iter()
+        .map(|outbox| outbox::spawn(Arc::clone(outbox), stop.subscribe(), grace))
+        .collect();
     let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
+    let (stopper, stopping) = (handle.clone(), Arc::clone(&stop));
     tokio::spawn(async move {
         shutdown.await;
         accepting.store(false, AtomicOrdering::SeqCst);
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         stopper.graceful_shutdown(Some(grace));
+        stopping.send_replace(true);
     });
     let listener = listener.into_std().context("listener")?;
     let app = service.router.into_make_service();
-    match tls {
+    let served = match tls {
         Some(tls) => {
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)
@@ -233,11 +233,91 @@ pub async fn serve(
                 .serve(app)
                 .await
         }
+    };
+    // Also when the server failed: the workers must stop either way.
+    stop.send_replace(true);
+    // The workers need at most the same grace; their last results must be written before
+    // the store closes.
+    for worker in workers {
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "an outbox worker failed");
+        }
     }
-    .context("server failed")?;
-    drop(store);
-    tracing::info!("stopped; store flushed");
-    Ok(())
+    drop(service.outboxes);
+    close(store).await;
+    served.context("server failed")
+}
+
+/// Opens the sled store. sled lets go of its directory lock from background threads a moment
+/// after the previous holder closed it (a receiver restarting in the same process, or one whose
+/// predecessor is still exiting), so a locked directory is tried again for a few seconds.
+async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let opened = SledStore::builder()
+            .path(&config.path)
+            .flush_every_ms(Some(config.flush_every_ms))
+            .open();
+        match opened {
+            // sled says so only in its message: "could not acquire lock on ...".
+            Err(e)
+                if e.to_string().contains("acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => {
+                return opened.context("cannot open the store (is another receiver using it?)")
+            }
+        }
+    }
+}
+
+/// The store of ordering marks and delivery ids: PostgreSQL with `store.url`, shared by every
+/// replica; otherwise the sled store, which keeps everything else either way.
+async fn shared_store(
+    config: &config::StoreConfig,
+    sled: &Arc<SledStore>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let Some(url) = &config.url else {
+        return Ok(Arc::clone(sled) as Arc<dyn Store>);
+    };
+    let postgres = PostgresStore::builder(&url.text())
+        .context("store.url")?
+        .pool_size(config.pool_size)
+        .connect()
+        .await
+        .context("cannot use the PostgreSQL store (store.url)")?;
+    tracing::info!(
+        "ordering marks and delivery ids in PostgreSQL at {}",
+        postgres.target()
+    );
+    Ok(Arc::new(postgres))
+}
+
+/// Closes the store once nothing else holds it. axum's connection tasks drop their copy of the
+/// router (which holds the store and the outboxes) just after the server future completes, so
+/// this waits briefly for them: when `serve` returns the store is flushed and its directory
+/// free to open again.
+async fn close(mut store: Arc<SledStore>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(only) => {
+                drop(only);
+                tracing::info!("stopped; store flushed");
+                return;
+            }
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                store = shared;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(_) => {
+                tracing::warn!("stopped; the store closes when the last request lets go of it");
+                return;
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

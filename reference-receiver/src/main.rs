@@ -39,6 +39,8 @@ enum Command {
     },
     /// Sign and POST a test delivery the way a given sender does, and print the answer.
     Send(reference_receiver::send::SendArgs),
+    /// Inspect and steer the relay outboxes of a running receiver (via its admin API).
+    Outbox(reference_receiver::admin::cli::OutboxArgs),
 }
 
 #[tokio::main]
@@ -79,5 +81,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Send(args) => reference_receiver::send::run(args).await,
+        Command::Outbox(args) => reference_receiver::admin::cli::run(args).await,
     }
 }

@@ -6,9 +6,9 @@
 //! | `webhook_request_duration_seconds` (histogram) | endpoint |
 //! | `relay_attempts_total` | endpoint, verdict |
 //! | `relay_attempt_duration_seconds` (histogram) | endpoint |
-//! | `outbox_pending`, `outbox_dead` (gauges, at scrape time) | endpoint |
+//! | `outbox_pending`, `outbox_in_flight`, `outbox_dead`, `outbox_oldest_pending_age_seconds` (gauges, read at scrape time) | endpoint |
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::outbox::Outbox;
 use crate::relay::{Attempt, Verdict};
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -39,8 +40,20 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// `GET /metrics`.
-pub(crate) async fn render() -> Response {
+/// `GET /metrics`; outbox gauges are read at scrape time, so they are never stale.
+pub(crate) async fn render(State(outboxes): State<Arc<Vec<Arc<Outbox>>>>) -> Response {
+    for outbox in outboxes.iter() {
+        if let Ok(stats) = outbox.stats() {
+            let endpoint = stats.endpoint.clone();
+            metrics::gauge!("outbox_pending", "endpoint" => endpoint.clone())
+                .set(stats.pending as f64);
+            metrics::gauge!("outbox_in_flight", "endpoint" => endpoint.clone())
+                .set(stats.in_flight as f64);
+            metrics::gauge!("outbox_dead", "endpoint" => endpoint.clone()).set(stats.dead as f64);
+            metrics::gauge!("outbox_oldest_pending_age_seconds", "endpoint" => endpoint)
+                .set(stats.oldest_pending_age_secs.unwrap_or(0.0));
+        }
+    }
     match handle() {
         Some(handle) => (
             [("content-type", "text/plain; version=0.0.4")],

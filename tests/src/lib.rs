@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: real servers on loopback ports, and a recording handler
 //! that plays the downstream system.
 
+pub mod bench;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -402,6 +402,12 @@ pub struct RelayConfig {
     /// Queued mode: longest retry delay.
     #[serde(default = "default_backoff_max")]
     pub backoff_max_secs: u64,
+    /// Queued mode: deliveries in flight at once (per endpoint).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Queued mode: delivered events kept for the admin API (0 keeps none).
+    #[serde(default = "default_history_limit")]
+    pub history_limit: usize,
 }
 
 fn default_method() -> String {
@@ -422,6 +428,14 @@ fn default_backoff_initial() -> u64 {
 
 fn default_backoff_max() -> u64 {
     600
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+fn default_history_limit() -> usize {
+    1_000
 }
 
 /// `relay.mode`.
@@ -737,6 +751,9 @@ impl Config {
                 }
                 if relay.max_attempts == 0 {
                     return Err(error(at("relay.max_attempts"), "must be at least 1"));
+                }
+                if relay.concurrency == 0 {
+                    return Err(error(at("relay.concurrency"), "must be at least 1"));
                 }
                 relay
                     .auth

@@ -209,6 +209,12 @@ fn broken_configs_are_refused_with_file_key_and_reason() {
             "needs `token` or `token_env`",
         ),
         (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.relay]\nurl = \"http://x\"\n\
+             mode = \"queued\"\nconcurrency = 0",
+            "endpoint[0].relay.concurrency",
+            "must be at least 1",
+        ),
+        (
             "[server]\nbind = \"0.0.0.0:8080\"",
             "admin.token",
             "required when server.bind is not a loopback address",

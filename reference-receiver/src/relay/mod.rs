@@ -84,6 +84,25 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// An attempt that got no HTTP answer (or never sent one): a mapping error, a timeout, a
+    /// refused connection.
+    pub fn unanswered(
+        at: DateTime<Utc>,
+        duration_ms: u64,
+        verdict: Verdict,
+        message: String,
+    ) -> Self {
+        Self {
+            at,
+            duration_ms,
+            verdict,
+            status: None,
+            headers: Vec::new(),
+            body_excerpt: String::new(),
+            message,
+        }
+    }
+
     /// The answer a waiting sender gets for this attempt (sync mode).
     pub fn answer(&self) -> Result<(), HandlerError> {
         match self.verdict {
@@ -229,14 +248,8 @@ impl Relay {
     pub async fn deliver(&self, event: &RelayEvent, idempotency_key: Option<&str>) -> Attempt {
         let started = Instant::now();
         let at = Utc::now();
-        let refused = |message: String| Attempt {
-            at,
-            duration_ms: elapsed_ms(started),
-            verdict: Verdict::Refused,
-            status: None,
-            headers: Vec::new(),
-            body_excerpt: String::new(),
-            message,
+        let refused = |message: String| {
+            Attempt::unanswered(at, elapsed_ms(started), Verdict::Refused, message)
         };
         let payload: serde_json::Value = match serde_json::from_slice(&event.payload) {
             Ok(payload) => payload,
@@ -312,15 +325,12 @@ impl Relay {
                 &context.to_value(),
             )
             .map_err(|e| {
-                Box::new(Attempt {
+                Box::new(Attempt::unanswered(
                     at,
-                    duration_ms: elapsed_ms(started),
-                    verdict: Verdict::Refused,
-                    status: None,
-                    headers: Vec::new(),
-                    body_excerpt: String::new(),
-                    message: e.to_string(),
-                })
+                    elapsed_ms(started),
+                    Verdict::Refused,
+                    e.to_string(),
+                ))
             })?;
         let mut request = self.client.get(&url).timeout(fetch.timeout);
         if let Some((name, value)) = &fetch.auth.0 {
@@ -359,15 +369,7 @@ async fn send(
             } else {
                 format!("{who} call failed: {}", root_cause(&e))
             };
-            let attempt = Attempt {
-                at,
-                duration_ms: elapsed_ms(started),
-                verdict: Verdict::Failed,
-                status: None,
-                headers: Vec::new(),
-                body_excerpt: String::new(),
-                message,
-            };
+            let attempt = Attempt::unanswered(at, elapsed_ms(started), Verdict::Failed, message);
             return (attempt, Bytes::new());
         }
     };

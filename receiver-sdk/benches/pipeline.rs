@@ -1,0 +1,201 @@
+//! Micro-benchmarks of each pipeline stage. Run with `cargo bench -p receiver-sdk`.
+//!
+//! The Standard Webhooks group also runs the `svix` crate's `Webhook::verify` on the same input:
+//! the baseline our verifier is compared with.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use http::{HeaderMap, HeaderValue};
+use receiver_sdk::envelope::{Envelope, Field, Mapping};
+use receiver_sdk::store::{Commit, DeliveryKey, MemoryStore, OrderingKey, SledStore, Store};
+use receiver_sdk::verify::{sign, Verifier};
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SECRET: &str = "It's a Secret to Everybody";
+
+fn body(size: usize) -> Vec<u8> {
+    let head = br#"{"type":"invoice.paid","timestamp":"2024-03-01T10:00:00Z","data":{"id":"inv_1","pad":""#;
+    let tail = br#""}}"#;
+    let mut body = head.to_vec();
+    body.resize(size - tail.len(), b'x');
+    body.extend_from_slice(tail);
+    body
+}
+
+fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, HeaderValue::from_str(value).expect("header value"));
+    }
+    map
+}
+
+fn verifiers(c: &mut Criterion) {
+    let now = SystemTime::now();
+    let ts = now.duration_since(UNIX_EPOCH).expect("clock").as_secs();
+    for size in [1024, 64 * 1024] {
+        let body = body(size);
+        let mut group = c.benchmark_group(format!("verify/{}KiB", size / 1024));
+        group.throughput(Throughput::Bytes(size as u64));
+
+        let standard = Verifier::standard_webhooks([WHSEC]).expect("secret");
+        let signature = sign::standard_webhooks(WHSEC, "msg_1", ts, &body).expect("sign");
+        let std_headers = headers(&[
+            ("webhook-id", "msg_1".into()),
+            ("webhook-timestamp", ts.to_string()),
+            ("webhook-signature", signature),
+        ]);
+        group.bench_function("standard-webhooks (ours)", |b| {
+            b.iter(|| standard.verify(&std_headers, &body, now).expect("valid"))
+        });
+        let svix = svix::webhooks::Webhook::new(WHSEC).expect("svix secret");
+        group.bench_function("standard-webhooks (svix crate)", |b| {
+            b.iter(|| svix.verify(&body, &std_headers).expect("valid"))
+        });
+
+        let github = Verifier::github([SECRET]).expect("secret");
+        let gh_headers = headers(&[("x-hub-signature-256", sign::github(SECRET, &body))]);
+        group.bench_function("github", |b| {
+            b.iter(|| github.verify(&gh_headers, &body, now).expect("valid"))
+        });
+
+        let superoffice = Verifier::superoffice([SECRET]).expect("secret");
+        let so_headers = headers(&[("x-superoffice-signature", sign::superoffice(SECRET, &body))]);
+        group.bench_function("superoffice", |b| {
+            b.iter(|| superoffice.verify(&so_headers, &body, now).expect("valid"))
+        });
+
+        let stripe = Verifier::stripe([WHSEC]).expect("secret");
+        let st_headers = headers(&[("stripe-signature", sign::stripe(WHSEC, ts, &body))]);
+        group.bench_function("stripe", |b| {
+            b.iter(|| stripe.verify(&st_headers, &body, now).expect("valid"))
+        });
+
+        let slack = Verifier::slack([SECRET]).expect("secret");
+        let sl_headers = headers(&[
+            ("x-slack-signature", sign::slack(SECRET, ts, &body)),
+            ("x-slack-request-timestamp", ts.to_string()),
+        ]);
+        group.bench_function("slack", |b| {
+            b.iter(|| slack.verify(&sl_headers, &body, now).expect("valid"))
+        });
+
+        let basic = Verifier::basic("r", [("user".to_owned(), "password".into())]);
+        let ba_headers = headers(&[("authorization", sign::basic("user", "password"))]);
+        group.bench_function("basic", |b| {
+            b.iter(|| basic.verify(&ba_headers, &body, now).expect("valid"))
+        });
+        group.finish();
+    }
+}
+
+fn envelopes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envelope (parse 1 KiB JSON + extract)");
+    let cases: Vec<(&str, Envelope, Vec<u8>, HeaderMap)> = vec![
+        (
+            "sonar",
+            Envelope::Sonar,
+            br#"{"event":"account.status","object_id":1,"current":{"created_at":"2021-05-25T20:48:40+00:00","status":"active"}}"#.to_vec(),
+            HeaderMap::new(),
+        ),
+        (
+            "integration",
+            Envelope::Integration,
+            br#"{"id":"IDNUMBER1234","entityType":"USER","eventType":"UPDATE","timestamp":"2019-01-01T00:00:00Z"}"#.to_vec(),
+            HeaderMap::new(),
+        ),
+        (
+            "superoffice",
+            Envelope::SuperOffice,
+            br#"{"EventId":"e-1","Timestamp":"2019-03-05T14:23:05.1234567Z","Event":"contact.changed","PrimaryKey":123,"Entity":"contact"}"#.to_vec(),
+            HeaderMap::new(),
+        ),
+        (
+            "standard-webhooks",
+            Envelope::StandardWebhooks,
+            body(1024),
+            headers(&[("webhook-id", "msg_1".into())]),
+        ),
+        (
+            "github",
+            Envelope::GitHub,
+            body(1024),
+            headers(&[
+                ("x-github-event", "issues".into()),
+                ("x-github-delivery", "d-1".into()),
+            ]),
+        ),
+        (
+            "custom",
+            Envelope::Custom(
+                Mapping::new(Field::pointer("/type").expect("pointer"))
+                    .entity_id(Field::pointer("/data/id").expect("pointer"))
+                    .created_at(Field::pointer("/timestamp").expect("pointer")),
+            ),
+            body(1024),
+            HeaderMap::new(),
+        ),
+    ];
+    for (name, envelope, body, headers) in &cases {
+        group.bench_with_input(BenchmarkId::from_parameter(name), body, |b, body| {
+            b.iter(|| {
+                let value: serde_json::Value = serde_json::from_slice(body).expect("json");
+                envelope.extract(headers, &value).expect("envelope")
+            })
+        });
+    }
+    group.finish();
+}
+
+fn ordering(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores: Vec<(&str, Box<dyn Store>)> = vec![
+        ("memory", Box::new(MemoryStore::new())),
+        (
+            "sled (flushed)",
+            Box::new(SledStore::open(dir.path()).expect("sled")),
+        ),
+    ];
+    let mut group = c.benchmark_group("ordering check-and-commit");
+    group.measurement_time(Duration::from_secs(5));
+    for (name, store) in &stores {
+        let mut n = 0i64;
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                n += 1;
+                let key = OrderingKey {
+                    endpoint: "bench".into(),
+                    event_type: "account.status".into(),
+                    entity_type: String::new(),
+                    entity_id: (n % 10_000).to_string(),
+                };
+                let delivery = DeliveryKey {
+                    endpoint: "bench".into(),
+                    id: format!("d{n}"),
+                };
+                runtime.block_on(async {
+                    let handled = store.is_handled(&delivery, 0).await.expect("store");
+                    let mark = store.mark(&key).await.expect("store");
+                    assert!(!handled && mark.is_none_or(|m| m < n));
+                    store
+                        .commit(Commit {
+                            mark: Some((key, n)),
+                            delivery: Some((delivery, i64::MAX)),
+                        })
+                        .await
+                        .expect("commit")
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verifiers, envelopes, ordering);
+criterion_main!(benches);

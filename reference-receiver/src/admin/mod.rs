@@ -1,0 +1,389 @@
+//! The admin API under `/admin`: the relay outboxes of `queued` endpoints, for people and for
+//! the `reference-receiver outbox` commands ([`cli`]).
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /admin/outbox` | [`Overview`]: per endpoint pending, in flight, dead, delivered, oldest pending age |
+//! | `GET /admin/outbox/{endpoint}/events?state=pending\|dead\|delivered&limit=N` | [`EventList`] with every attempt |
+//! | `GET /admin/outbox/{endpoint}/events/{id}` | one [`EventView`] |
+//! | `POST /admin/outbox/{endpoint}/dead/{id}/retry` | the event, pending again |
+//! | `POST /admin/outbox/{endpoint}/dead/retry` | [`Count`] of dead letters sent back |
+//! | `DELETE /admin/outbox/{endpoint}/dead` | [`Count`] of dead letters purged |
+//! | `DELETE /admin/outbox/{endpoint}/delivered` | [`Count`] of delivered events purged |
+//!
+//! Every answer is JSON; every error is `{"error": "..."}` with its status (401 without or
+//! with a wrong token, 404 for an unknown endpoint, event or route).
+//!
+//! Access: `Authorization: Bearer <[admin] token>`, compared in constant time. Without a
+//! configured token the API answers only when the receiver listens on a loopback address
+//! (config validation refuses a non-loopback bind without a token, but `--bind` can still ask
+//! for one, so the listener's real address decides).
+
+pub mod cli;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::request::Parts;
+use http::{header, HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::ConfigSecret;
+use crate::outbox::{EventState, EventView, Outbox, OutboxStats, Revival, Shelf};
+
+/// Events listed when no `limit` is given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most events one listing returns.
+pub const MAX_LIMIT: usize = 1_000;
+
+/// `GET /admin/outbox`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// One entry per queued endpoint, in name order.
+    pub outboxes: Vec<OutboxStats>,
+}
+
+/// `GET /admin/outbox/{endpoint}/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventList {
+    /// The endpoint.
+    pub endpoint: String,
+    /// Which events: pending (in flight included), dead or delivered.
+    pub state: Shelf,
+    /// The events: pending and dead oldest first, delivered newest first.
+    pub events: Vec<EventView>,
+}
+
+/// What a bulk retry or a purge did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    /// The endpoint.
+    pub endpoint: String,
+    /// Dead letters sent back (bulk retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried: Option<usize>,
+    /// Events removed (purges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged: Option<usize>,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
+
+/// Why an admin request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// No `Authorization: Bearer` header (401).
+    #[error("admin token missing: send Authorization: Bearer <token>")]
+    MissingToken,
+    /// A bearer token that is not the configured one (401).
+    #[error("admin token wrong")]
+    WrongToken,
+    /// No token is configured and the receiver is not on loopback (403).
+    #[error("the admin API is off: set admin.token to use it on a non-loopback address")]
+    Closed,
+    /// The endpoint has no outbox (404).
+    #[error("no outbox `{0}`: only endpoints with relay.mode = \"queued\" have one")]
+    NoOutbox(String),
+    /// No event with this id in the outbox (404).
+    #[error("no event `{0}` in this outbox")]
+    NoEvent(String),
+    /// The event exists but is not a dead letter (409).
+    #[error("event {id} is {state:?}, not a dead letter")]
+    NotDead {
+        /// The event.
+        id: u64,
+        /// Where it stands.
+        state: EventState,
+    },
+    /// A malformed path or query (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No admin route here (404).
+    #[error("no such admin route")]
+    NoRoute,
+    /// The route does not take this method (405).
+    #[error("method not allowed on this admin route")]
+    MethodNotAllowed,
+    /// The store failed (500).
+    #[error("{0}")]
+    Store(String),
+}
+
+impl AdminError {
+    /// The status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::WrongToken => StatusCode::UNAUTHORIZED,
+            Self::Closed => StatusCode::FORBIDDEN,
+            Self::NoOutbox(_) | Self::NoEvent(_) | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::NotDead { .. } => StatusCode::CONFLICT,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = Json(ErrorBody {
+            error: self.to_string(),
+        });
+        if status == StatusCode::UNAUTHORIZED {
+            (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else {
+            (status, body).into_response()
+        }
+    }
+}
+
+/// Who may use the API.
+enum Access {
+    /// Holders of the token; only its SHA-256 is kept, so comparisons take the same time
+    /// whatever the length of what is sent.
+    Token([u8; 32]),
+    /// Anyone who can reach a loopback listener.
+    Loopback,
+    /// Nobody.
+    Closed,
+}
+
+impl Access {
+    fn check(&self, headers: &HeaderMap) -> Result<(), AdminError> {
+        let expected = match self {
+            Self::Loopback => return Ok(()),
+            Self::Closed => return Err(AdminError::Closed),
+            Self::Token(digest) => digest,
+        };
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or(AdminError::MissingToken)?
+            .as_bytes();
+        let token = value
+            .split_at_checked(7)
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+            .map(|(_, token)| token.trim_ascii())
+            .ok_or(AdminError::MissingToken)?;
+        if bool::from(Sha256::digest(token).as_slice().ct_eq(expected)) {
+            Ok(())
+        } else {
+            Err(AdminError::WrongToken)
+        }
+    }
+}
+
+async fn authorize(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+    match access.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            tracing::warn!(
+                method = %request.method(),
+                path = %request.uri().path(),
+                reason = %refusal,
+                "admin request refused"
+            );
+            refusal.into_response()
+        }
+    }
+}
+
+/// A path or query extractor whose rejection is an [`AdminError`] (a JSON 400).
+struct Valid<X>(X);
+
+impl<S, X> FromRequestParts<S> for Valid<X>
+where
+    S: Send + Sync,
+    X: FromRequestParts<S>,
+    X::Rejection: std::fmt::Display,
+{
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AdminError> {
+        X::from_request_parts(parts, state)
+            .await
+            .map(Valid)
+            .map_err(|e| AdminError::BadRequest(e.to_string()))
+    }
+}
+
+#[derive(Clone)]
+struct Outboxes(Arc<BTreeMap<String, Arc<Outbox>>>);
+
+impl Outboxes {
+    fn get(&self, endpoint: &str) -> Result<Arc<Outbox>, AdminError> {
+        self.0
+            .get(endpoint)
+            .cloned()
+            .ok_or_else(|| AdminError::NoOutbox(endpoint.to_owned()))
+    }
+}
+
+/// Runs outbox work (sled calls, which block) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, AdminError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AdminError::Store(format!("admin task failed: {e}")))?
+        .map_err(AdminError::Store)
+}
+
+fn parse_id(id: &str) -> Result<u64, AdminError> {
+    id.parse().map_err(|_| AdminError::NoEvent(id.to_owned()))
+}
+
+/// The admin API over `outboxes`. `token` is `[admin] token`; `loopback` says whether the
+/// receiver listens on a loopback address.
+pub(crate) fn router(
+    outboxes: &[Arc<Outbox>],
+    token: Option<&ConfigSecret>,
+    loopback: bool,
+) -> Router {
+    let access = match token {
+        Some(token) => Access::Token(Sha256::digest(token.0.expose()).into()),
+        None if loopback => Access::Loopback,
+        None => Access::Closed,
+    };
+    let outboxes = Outboxes(Arc::new(
+        outboxes
+            .iter()
+            .map(|outbox| (outbox.endpoint().to_owned(), Arc::clone(outbox)))
+            .collect(),
+    ));
+    Router::new()
+        .route("/outbox", get(overview))
+        .route("/outbox/{endpoint}/events", get(events))
+        .route("/outbox/{endpoint}/events/{id}", get(event))
+        .route("/outbox/{endpoint}/dead/retry", post(retry_all))
+        .route("/outbox/{endpoint}/dead/{id}/retry", post(retry_one))
+        .route("/outbox/{endpoint}/dead", axum::routing::delete(purge_dead))
+        .route(
+            "/outbox/{endpoint}/delivered",
+            axum::routing::delete(purge_delivered),
+        )
+        .fallback(|| async { AdminError::NoRoute })
+        .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
+        .with_state(outboxes)
+        .layer(middleware::from_fn_with_state(Arc::new(access), authorize))
+}
+
+async fn overview(State(outboxes): State<Outboxes>) -> Result<Json<Overview>, AdminError> {
+    let all: Vec<_> = outboxes.0.values().cloned().collect();
+    let stats = blocking(move || all.iter().map(|outbox| outbox.stats()).collect()).await?;
+    Ok(Json(Overview { outboxes: stats }))
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn events(
+    State(outboxes): State<Outboxes>,
+    Valid(Path(endpoint)): Valid<Path<String>>,
+    Valid(Query(query)): Valid<Query<EventsQuery>>,
+) -> Result<Json<EventList>, AdminError> {
+    let outbox = outboxes.get(&endpoint)?;
+    let state: Shelf = query
+        .state
+        .as_deref()
+        .unwrap_or("pending")
+        .parse()
+        .map_err(AdminError::BadRequest)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    let events = blocking(move || outbox.events(state, limit)).await?;
+    Ok(Json(EventList {
+        endpoint,
+        state,
+        events,
+    }))
+}
+
+async fn event(
+    State(outboxes): State<Outboxes>,
+    Valid(Path((endpoint, id))): Valid<Path<(String, String)>>,
+) -> Result<Json<EventView>, AdminError> {
+    let outbox = outboxes.get(&endpoint)?;
+    let id = parse_id(&id)?;
+    blocking(move || outbox.event(id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| AdminError::NoEvent(id.to_string()))
+}
+
+async fn retry_one(
+    State(outboxes): State<Outboxes>,
+    Valid(Path((endpoint, id))): Valid<Path<(String, String)>>,
+) -> Result<Json<EventView>, AdminError> {
+    let outbox = outboxes.get(&endpoint)?;
+    let id = parse_id(&id)?;
+    match blocking(move || outbox.retry_dead(id)).await? {
+        Revival::Retried(view) => Ok(Json(*view)),
+        Revival::NotDead(state) => Err(AdminError::NotDead { id, state }),
+        Revival::Unknown => Err(AdminError::NoEvent(id.to_string())),
+    }
+}
+
+async fn retry_all(
+    State(outboxes): State<Outboxes>,
+    Valid(Path(endpoint)): Valid<Path<String>>,
+) -> Result<Json<Count>, AdminError> {
+    let outbox = outboxes.get(&endpoint)?;
+    let retried = blocking(move || outbox.retry_all_dead()).await?;
+    Ok(Json(Count {
+        endpoint,
+        retried: Some(retried),
+        purged: None,
+    }))
+}
+
+async fn purge_dead(
+    State(outboxes): State<Outboxes>,
+    Valid(Path(endpoint)): Valid<Path<String>>,
+) -> Result<Json<Count>, AdminError> {
+    purge(outboxes, endpoint, "dead letters", Outbox::purge_dead).await
+}
+
+async fn purge_delivered(
+    State(outboxes): State<Outboxes>,
+    Valid(Path(endpoint)): Valid<Path<String>>,
+) -> Result<Json<Count>, AdminError> {
+    purge(
+        outboxes,
+        endpoint,
+        "delivered history",
+        Outbox::purge_delivered,
+    )
+    .await
+}
+
+async fn purge(
+    outboxes: Outboxes,
+    endpoint: String,
+    what: &'static str,
+    purge: fn(&Outbox) -> Result<usize, String>,
+) -> Result<Json<Count>, AdminError> {
+    let outbox = outboxes.get(&endpoint)?;
+    let purged = blocking(move || purge(&outbox)).await?;
+    tracing::info!(endpoint, purged, what, "outbox purged");
+    Ok(Json(Count {
+        endpoint,
+        retried: None,
+        purged: Some(purged),
+    }))
+}

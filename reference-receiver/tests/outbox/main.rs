@@ -1,0 +1,9 @@
+//! The `queued` relay end to end: a real receiver (in process, or the built binary), a real
+//! downstream on loopback, sled in temp dirs.
+
+mod admin;
+mod crash;
+mod dead_letters;
+mod delivery;
+mod shutdown;
+mod support;

@@ -1,0 +1,248 @@
+//! The end-to-end load benchmark. Run with `tests/bench/e2e.sh` (release build).
+//!
+//! `bench-e2e [--rounds N] [--secs S] [--connections C] [--size BYTES]` measures, round after
+//! round on this machine, each server under test in its own process against the same load
+//! generator (this process): requests/s, p50 and p99 latency, and the server's peak RSS. It
+//! prints a table of medians with each figure's ratio to the bare axum ceiling, and writes it
+//! as JSON to `target/bench/e2e.json`.
+//!
+//! `bench-e2e serve <target> <dir>` is the server side (used by the benchmark itself).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use end_to_end::bench::{self, Measured, Target};
+
+/// In-process servers; `receiver-queued` is the reference receiver binary, measured too.
+const TARGETS: &[(&str, Target)] = &[
+    ("bare", Target::Bare),
+    ("sdk-memory", Target::SdkMemory),
+    ("sdk-sled", Target::SdkSled),
+];
+const RECEIVER: &str = "receiver-queued";
+const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", RECEIVER];
+
+fn target(name: &str) -> Option<Target> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The reference receiver: the same endpoint in config, relaying through its durable outbox
+/// to a bare downstream on `downstream`.
+fn receiver_config(dir: &std::path::Path, downstream: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[store]
+path = "{}"
+[log]
+level = "warn"
+[[endpoint]]
+name = "bench"
+path = "/webhook"
+envelope = "standard-webhooks"
+ordering = "per-event-type"
+[endpoint.verify]
+kind = "standard-webhooks"
+secrets = ["{}"]
+[endpoint.relay]
+mode = "queued"
+method = "POST"
+url = "http://{downstream}/webhook"
+concurrency = 16
+"#,
+        dir.join("data").display(),
+        bench::SECRET
+    )
+}
+
+/// Starts the reference receiver (built beside this binary) and its downstream.
+fn spawn_receiver(dir: &std::path::Path) -> (Vec<Child>, std::net::SocketAddr) {
+    let (downstream, downstream_addr) = spawn_server("bare", dir);
+    let file = dir.join("receiver.toml");
+    std::fs::write(&file, receiver_config(dir, downstream_addr)).expect("write config");
+    let binary = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("reference-receiver");
+    let mut child = Command::new(&binary)
+        .args([
+            "serve",
+            "--config",
+            file.to_str().expect("utf-8"),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG_STYLE", "never")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e} (build it with --release)", binary.display()));
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    for line in stdout.lines().map_while(Result::ok) {
+        if let Some(at) = line.find("listening on http://") {
+            let addr = line[at + "listening on http://".len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .expect("address");
+            return (vec![child, downstream], addr);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the reference receiver did not start");
+}
+
+fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("serve") {
+        let (Some(name), Some(dir)) = (args.get(1), args.get(2)) else {
+            eprintln!("usage: bench-e2e serve <target> <dir>");
+            std::process::exit(2);
+        };
+        let Some(target) = target(name) else {
+            eprintln!("unknown target {name}");
+            std::process::exit(2);
+        };
+        serve(target, std::path::Path::new(dir)).await;
+        return;
+    }
+    let rounds = arg(&args, "--rounds", 3);
+    let secs = arg(&args, "--secs", 10);
+    let connections = arg(&args, "--connections", 64) as usize;
+    let size = arg(&args, "--size", 1024) as usize;
+    let mut results: BTreeMap<&str, Vec<(Measured, u64)>> = BTreeMap::new();
+    for round in 1..=rounds {
+        // Alternate the ceiling with the others every round: the machine is shared and noisy.
+        for name in ALL {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (mut children, addr) = if *name == RECEIVER {
+                spawn_receiver(dir.path())
+            } else {
+                let (child, addr) = spawn_server(name, dir.path());
+                (vec![child], addr)
+            };
+            // Warm up connections and caches before measuring.
+            bench::load(addr, connections, Duration::from_secs(1), size).await;
+            let measured = bench::load(addr, connections, Duration::from_secs(secs), size).await;
+            let rss_kib = peak_rss_kib(children[0].id());
+            for child in &mut children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            eprintln!(
+                "round {round} {name:>12}: {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  non-2xx {}  peak RSS {} MiB",
+                measured.requests_per_sec,
+                measured.p50_ms,
+                measured.p99_ms,
+                measured.non_2xx,
+                rss_kib / 1024
+            );
+            results.entry(name).or_default().push((measured, rss_kib));
+        }
+    }
+    report(&results, rounds, secs, connections, size);
+}
+
+async fn serve(target: Target, dir: &std::path::Path) {
+    let app = bench::app(target, dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    println!("{}", listener.local_addr().expect("addr"));
+    axum::serve(listener, app).await.expect("serve");
+}
+
+fn spawn_server(name: &str, dir: &std::path::Path) -> (Child, std::net::SocketAddr) {
+    let mut child = Command::new(std::env::current_exe().expect("own path"))
+        .args(["serve", name, dir.to_str().expect("utf-8 dir")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("server address");
+    (child, line.trim().parse().expect("address"))
+}
+
+/// The process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn report(
+    results: &BTreeMap<&str, Vec<(Measured, u64)>>,
+    rounds: u64,
+    secs: u64,
+    connections: usize,
+    size: usize,
+) {
+    let summary = |name: &str| {
+        let runs = results.get(name).cloned().unwrap_or_default();
+        (
+            median(runs.iter().map(|(m, _)| m.requests_per_sec).collect()),
+            median(runs.iter().map(|(m, _)| m.p50_ms).collect()),
+            median(runs.iter().map(|(m, _)| m.p99_ms).collect()),
+            runs.iter().map(|(_, rss)| *rss).max().unwrap_or(0),
+            runs.iter().map(|(m, _)| m.non_2xx).sum::<u64>(),
+        )
+    };
+    let (ceiling, ..) = summary("bare");
+    println!(
+        "\n{rounds} rounds x {secs} s, {connections} connections, {size}-byte bodies, medians:\n"
+    );
+    println!("| target | req/s | ratio to bare | p50 ms | p99 ms | peak RSS MiB | non-2xx |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut json = Vec::new();
+    for name in ALL {
+        let (rps, p50, p99, rss, non_2xx) = summary(name);
+        let ratio = if ceiling > 0.0 { rps / ceiling } else { 0.0 };
+        println!(
+            "| {name} | {rps:.0} | {ratio:.2} | {p50:.2} | {p99:.2} | {:.1} | {non_2xx} |",
+            rss as f64 / 1024.0
+        );
+        json.push(serde_json::json!({
+            "target": name, "requests_per_sec": rps, "ratio_to_bare": ratio,
+            "p50_ms": p50, "p99_ms": p99, "peak_rss_mib": rss as f64 / 1024.0, "non_2xx": non_2xx,
+        }));
+    }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let _ = std::fs::create_dir_all(&out);
+    let document = serde_json::json!({
+        "rounds": rounds, "secs": secs, "connections": connections, "body_bytes": size,
+        "results": json,
+    });
+    let path = out.join("e2e.json");
+    match std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&document).unwrap_or_default(),
+    ) {
+        Ok(()) => println!("\nwritten to {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+}
