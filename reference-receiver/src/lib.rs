@@ -112,17 +112,21 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
 fn build(
     config: &Config,
     store: &Arc<SledStore>,
-    shared: Arc<dyn Store>,
+    shared: &Shared,
     accepting: &Arc<AtomicBool>,
     loopback: bool,
 ) -> anyhow::Result<Service> {
+    let Shared {
+        store: shared,
+        postgres,
+    } = shared;
     let client = http_client()?;
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
             get(ready).with_state(Readiness {
-                store: Arc::clone(&shared),
+                store: Arc::clone(shared),
                 accepting: Arc::clone(accepting),
             }),
         );
@@ -140,18 +144,21 @@ fn build(
                 match relay_config.mode {
                     RelayMode::Sync => Sink::Sync(relay),
                     RelayMode::Queued => {
-                        let outbox = Arc::new(
-                            Outbox::open(store.db(), &endpoint.name, relay)
-                                .map_err(in_endpoint)?
-                                .with_policy(relay_config.into()),
-                        );
+                        let mut outbox = Outbox::open(store.db(), &endpoint.name, relay)
+                            .map_err(in_endpoint)?
+                            .with_policy(relay_config.into());
+                        if let Some(postgres) = postgres {
+                            outbox = outbox
+                                .with_postgres(postgres.pool().clone(), claim_for(relay_config));
+                        }
+                        let outbox = Arc::new(outbox);
                         outboxes.push(Arc::clone(&outbox));
                         Sink::Queued(outbox)
                     }
                 }
             }
         };
-        let receiver = endpoints::receiver(endpoint, &config.server, Arc::clone(&shared), sink)
+        let receiver = endpoints::receiver(endpoint, &config.server, Arc::clone(shared), sink)
             .map_err(in_endpoint)?;
         // Labels must be 'static; endpoint names live as long as the process.
         let name: &'static str = Box::leak(endpoint.name.clone().into_boxed_str());
@@ -192,7 +199,13 @@ pub async fn serve(
     let shared = shared_store(&config.store, &store).await?;
     let addr = listener.local_addr().context("listener address")?;
     let accepting = Arc::new(AtomicBool::new(true));
-    let service = build(&config, &store, shared, &accepting, addr.ip().is_loopback())?;
+    let service = build(
+        &config,
+        &store,
+        &shared,
+        &accepting,
+        addr.ip().is_loopback(),
+    )?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
@@ -244,6 +257,8 @@ pub async fn serve(
         }
     }
     drop(service.outboxes);
+    // Our copy of the marks store may be the sled store itself: let go of it before closing.
+    drop(shared);
     close(store).await;
     served.context("server failed")
 }
@@ -273,14 +288,24 @@ async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
     }
 }
 
-/// The store of ordering marks and delivery ids: PostgreSQL with `store.url`, shared by every
-/// replica; otherwise the sled store, which keeps everything else either way.
+/// What replicas share: the store of ordering marks and delivery ids, and with `store.url` the
+/// PostgreSQL database that holds it and the queued relays' outboxes.
+struct Shared {
+    store: Arc<dyn Store>,
+    postgres: Option<Arc<PostgresStore>>,
+}
+
+/// PostgreSQL with `store.url`; otherwise the sled store, which keeps everything else either
+/// way.
 async fn shared_store(
     config: &config::StoreConfig,
     sled: &Arc<SledStore>,
-) -> anyhow::Result<Arc<dyn Store>> {
+) -> anyhow::Result<Shared> {
     let Some(url) = &config.url else {
-        return Ok(Arc::clone(sled) as Arc<dyn Store>);
+        return Ok(Shared {
+            store: Arc::clone(sled) as Arc<dyn Store>,
+            postgres: None,
+        });
     };
     let postgres = PostgresStore::builder(&url.text())
         .context("store.url")?
@@ -289,10 +314,21 @@ async fn shared_store(
         .await
         .context("cannot use the PostgreSQL store (store.url)")?;
     tracing::info!(
-        "ordering marks and delivery ids in PostgreSQL at {}",
+        "ordering marks, delivery ids and outboxes in PostgreSQL at {}",
         postgres.target()
     );
-    Ok(Arc::new(postgres))
+    let postgres = Arc::new(postgres);
+    Ok(Shared {
+        store: Arc::clone(&postgres) as Arc<dyn Store>,
+        postgres: Some(postgres),
+    })
+}
+
+/// How long a replica's claim on an outbox event lasts: past any attempt it can make (the
+/// fetch and the call, each within its timeout), so only a replica that died lets it lapse.
+fn claim_for(relay: &config::RelayConfig) -> Duration {
+    let fetch = relay.fetch.as_ref().map_or(0, |fetch| fetch.timeout_secs);
+    Duration::from_secs(2 * (relay.timeout_secs + fetch) + 30)
 }
 
 /// Closes the store once nothing else holds it. axum's connection tasks drop their copy of the

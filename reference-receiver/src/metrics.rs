@@ -43,7 +43,7 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
 /// `GET /metrics`; outbox gauges are read at scrape time, so they are never stale.
 pub(crate) async fn render(State(outboxes): State<Arc<Vec<Arc<Outbox>>>>) -> Response {
     for outbox in outboxes.iter() {
-        if let Ok(stats) = outbox.stats() {
+        if let Ok(stats) = outbox.stats().await {
             let endpoint = stats.endpoint.clone();
             metrics::gauge!("outbox_pending", "endpoint" => endpoint.clone())
                 .set(stats.pending as f64);

@@ -16,14 +16,17 @@ use tempfile::TempDir;
 
 const PATH: &str = "/hooks/accounts";
 
-fn config(downstream: Option<&str>) -> String {
-    let relay = downstream.map_or(String::new(), |base| {
+/// The replicas' config: relaying to `downstream` in `mode` (sync or queued), or not at all.
+fn config(downstream: Option<(&str, &str)>) -> String {
+    let relay = downstream.map_or(String::new(), |(base, mode)| {
         format!(
             r#"
 [endpoint.relay]
-mode = "sync"
+mode = "{mode}"
 method = "PATCH"
 url = "{base}/accounts/{{{{ entity }}}}"
+backoff_initial_ms = 20
+backoff_max_secs = 1
 "#
         )
     });
@@ -51,7 +54,7 @@ struct Replicas {
 }
 
 impl Replicas {
-    fn start(count: usize, database: &ScratchDatabase, downstream: Option<&str>) -> Self {
+    fn start(count: usize, database: &ScratchDatabase, downstream: Option<(&str, &str)>) -> Self {
         Self::start_with(count, database, downstream, &[])
     }
 
@@ -59,7 +62,7 @@ impl Replicas {
     fn start_with(
         count: usize,
         database: &ScratchDatabase,
-        downstream: Option<&str>,
+        downstream: Option<(&str, &str)>,
         env: &[(&str, &str)],
     ) -> Self {
         let env: Vec<_> = [("RECEIVER_STORE__URL", database.url())]
@@ -171,7 +174,7 @@ async fn replicas_sharing_a_database_relay_each_delivery_once_and_in_order() {
     let database = ScratchDatabase::create().await.unwrap();
     let downstream = FakeApi::new(|_| (StatusCode::OK, "{}".into()));
     let base = downstream.start().await;
-    let replicas = Replicas::start(3, &database, Some(&base));
+    let replicas = Replicas::start(3, &database, Some((&base, "sync")));
 
     // Every event twice, all shuffled together, each copy to a replica picked at random.
     let mut jobs: Vec<(u64, u64, usize)> = (0..ENTITIES)
@@ -253,7 +256,7 @@ async fn a_database_outage_under_load_gets_5xx_and_loses_nothing_acknowledged() 
     let database = ScratchDatabase::create().await.unwrap();
     let downstream = FakeApi::new(|_| (StatusCode::OK, "{}".into()));
     let base = downstream.start().await;
-    let replicas = Replicas::start(2, &database, Some(&base));
+    let replicas = Replicas::start(2, &database, Some((&base, "sync")));
     let stop = Arc::new(AtomicBool::new(false));
     let server_errors = Arc::new(AtomicUsize::new(0));
 
@@ -365,6 +368,76 @@ fn serve_fails_fast_with_the_reason_when_the_database_cannot_be_reached() {
     assert!(stderr.contains("receiver@127.0.0.1:1/receiver"), "{stderr}");
     assert!(stderr.contains("error connecting to server"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_work_one_outbox_delivering_each_event_once_in_entity_order() {
+    const ENTITIES: u64 = 20;
+    const EVENTS: u64 = 10;
+    let database = ScratchDatabase::create().await.unwrap();
+    // Every fifth call fails, so retries (and their backoff) are part of the run.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let downstream = FakeApi::new({
+        let (calls, accepted) = (Arc::clone(&calls), Arc::clone(&accepted));
+        move |seen| {
+            if calls.fetch_add(1, Ordering::SeqCst) % 5 == 4 {
+                return (StatusCode::SERVICE_UNAVAILABLE, "{}".into());
+            }
+            let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+            let entity: u64 = seen.path.trim_start_matches("/accounts/").parse().unwrap();
+            let seq = body["current"]["seq"].as_u64().unwrap();
+            accepted.lock().unwrap().push((entity, seq));
+            (StatusCode::OK, "{}".into())
+        }
+    });
+    let base = downstream.start().await;
+    let replicas = Replicas::start(2, &database, Some((&base, "queued")));
+
+    let mut jobs: Vec<(u64, u64)> = (0..ENTITIES)
+        .flat_map(|entity| (0..EVENTS).map(move |seq| (entity, seq)))
+        .collect();
+    jobs.sort_by_key(|&(entity, seq)| mix(entity * 1_000 + seq));
+    let client = common::client();
+    let mut handled = Vec::new();
+    for (i, (entity, seq)) in jobs.into_iter().enumerate() {
+        let answer = deliver(&client, &replicas.urls, i, &event(entity, seq)).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        if answer.outcome == "handled" {
+            handled.push((entity, seq));
+        }
+    }
+
+    let started = Instant::now();
+    while accepted.lock().unwrap().len() < handled.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} of {} delivered",
+            accepted.lock().unwrap().len(),
+            handled.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), handled.len(), "each event delivered once");
+    let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+    for (entity, seq) in accepted {
+        assert!(
+            handled.contains(&(entity, seq)),
+            "{entity}/{seq} was never queued"
+        );
+        if let Some(previous) = last.insert(entity, seq) {
+            assert!(
+                seq > previous,
+                "entity {entity}: event {seq} delivered after {previous}"
+            );
+        }
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) > handled.len(),
+        "no retries happened"
+    );
 }
 
 /// Runs `check-config` on `config`; returns whether it passed, and stdout and stderr.

@@ -233,6 +233,12 @@ impl PostgresStore {
         &self.target
     }
 
+    /// The pool of statement connections, for callers that keep their own tables beside ours
+    /// (the reference receiver's relay outbox, `receiver.outbox`).
+    pub fn pool(&self) -> &Pool {
+        &self.queries
+    }
+
     async fn statements(&self) -> Result<Object, StoreError> {
         self.queries.get().await.map_err(pool_error)
     }

@@ -232,16 +232,6 @@ impl Outboxes {
     }
 }
 
-/// Runs outbox work (sled calls, which block) off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, AdminError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AdminError::Store(format!("admin task failed: {e}")))?
-        .map_err(AdminError::Store)
-}
-
 fn parse_id(id: &str) -> Result<u64, AdminError> {
     id.parse().map_err(|_| AdminError::NoEvent(id.to_owned()))
 }
@@ -282,8 +272,10 @@ pub(crate) fn router(
 }
 
 async fn overview(State(outboxes): State<Outboxes>) -> Result<Json<Overview>, AdminError> {
-    let all: Vec<_> = outboxes.0.values().cloned().collect();
-    let stats = blocking(move || all.iter().map(|outbox| outbox.stats()).collect()).await?;
+    let mut stats = Vec::new();
+    for outbox in outboxes.0.values() {
+        stats.push(outbox.stats().await.map_err(AdminError::Store)?);
+    }
     Ok(Json(Overview { outboxes: stats }))
 }
 
@@ -306,7 +298,10 @@ async fn events(
         .parse()
         .map_err(AdminError::BadRequest)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    let events = blocking(move || outbox.events(state, limit)).await?;
+    let events = outbox
+        .events(state, limit)
+        .await
+        .map_err(AdminError::Store)?;
     Ok(Json(EventList {
         endpoint,
         state,
@@ -320,8 +315,10 @@ async fn event(
 ) -> Result<Json<EventView>, AdminError> {
     let outbox = outboxes.get(&endpoint)?;
     let id = parse_id(&id)?;
-    blocking(move || outbox.event(id))
-        .await?
+    outbox
+        .event(id)
+        .await
+        .map_err(AdminError::Store)?
         .map(Json)
         .ok_or_else(|| AdminError::NoEvent(id.to_string()))
 }
@@ -332,7 +329,7 @@ async fn retry_one(
 ) -> Result<Json<EventView>, AdminError> {
     let outbox = outboxes.get(&endpoint)?;
     let id = parse_id(&id)?;
-    match blocking(move || outbox.retry_dead(id)).await? {
+    match outbox.retry_dead(id).await.map_err(AdminError::Store)? {
         Revival::Retried(view) => Ok(Json(*view)),
         Revival::NotDead(state) => Err(AdminError::NotDead { id, state }),
         Revival::Unknown => Err(AdminError::NoEvent(id.to_string())),
@@ -344,7 +341,7 @@ async fn retry_all(
     Valid(Path(endpoint)): Valid<Path<String>>,
 ) -> Result<Json<Count>, AdminError> {
     let outbox = outboxes.get(&endpoint)?;
-    let retried = blocking(move || outbox.retry_all_dead()).await?;
+    let retried = outbox.retry_all_dead().await.map_err(AdminError::Store)?;
     Ok(Json(Count {
         endpoint,
         retried: Some(retried),
@@ -356,30 +353,27 @@ async fn purge_dead(
     State(outboxes): State<Outboxes>,
     Valid(Path(endpoint)): Valid<Path<String>>,
 ) -> Result<Json<Count>, AdminError> {
-    purge(outboxes, endpoint, "dead letters", Outbox::purge_dead).await
+    purge(outboxes, endpoint, Shelf::Dead).await
 }
 
 async fn purge_delivered(
     State(outboxes): State<Outboxes>,
     Valid(Path(endpoint)): Valid<Path<String>>,
 ) -> Result<Json<Count>, AdminError> {
-    purge(
-        outboxes,
-        endpoint,
-        "delivered history",
-        Outbox::purge_delivered,
-    )
-    .await
+    purge(outboxes, endpoint, Shelf::Delivered).await
 }
 
 async fn purge(
     outboxes: Outboxes,
     endpoint: String,
-    what: &'static str,
-    purge: fn(&Outbox) -> Result<usize, String>,
+    shelf: Shelf,
 ) -> Result<Json<Count>, AdminError> {
     let outbox = outboxes.get(&endpoint)?;
-    let purged = blocking(move || purge(&outbox)).await?;
+    let (purged, what) = match shelf {
+        Shelf::Dead => (outbox.purge_dead().await, "dead letters"),
+        _ => (outbox.purge_delivered().await, "delivered history"),
+    };
+    let purged = purged.map_err(AdminError::Store)?;
     tracing::info!(endpoint, purged, what, "outbox purged");
     Ok(Json(Count {
         endpoint,

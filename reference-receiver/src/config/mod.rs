@@ -696,20 +696,6 @@ impl Config {
         if self.store.pool_size == 0 {
             return Err(error("store.pool_size".into(), "must be at least 1"));
         }
-        if self.store.url.is_some() {
-            let queued = self.endpoints.iter().position(|e| {
-                e.relay
-                    .as_ref()
-                    .is_some_and(|relay| relay.mode == RelayMode::Queued)
-            });
-            if let Some(i) = queued {
-                return Err(error(
-                    format!("endpoint[{i}].relay.mode"),
-                    "`queued` keeps its outbox in sled, which only the sled store flushes \
-                     before answering; with store.url use mode = \"sync\"",
-                ));
-            }
-        }
         if self.server.body_limit_bytes == 0 {
             return Err(error("server.body_limit_bytes".into(), "must be above 0"));
         }

@@ -58,22 +58,3 @@ fn url_env_names_the_variable_holding_a_secret_url() {
     assert_eq!(error.key, "store.url_env");
     assert!(error.message.contains("DATABASE_URL"));
 }
-
-#[test]
-fn a_queued_relay_is_refused_with_a_postgres_store() {
-    let error = parse(
-        r#"
-[store]
-url = "postgres://a@db/receiver"
-[[endpoint]]
-name = "q"
-path = "/q"
-[endpoint.relay]
-mode = "queued"
-url = "http://127.0.0.1:9/"
-"#,
-        &[],
-    )
-    .unwrap_err();
-    assert_eq!(error.key, "endpoint[0].relay.mode");
-}

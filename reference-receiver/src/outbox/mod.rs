@@ -3,6 +3,9 @@
 //!
 //! # Storage
 //!
+//! With `[store] url` the events live in PostgreSQL instead, in one table that every replica's
+//! worker takes from (see the `postgres` module); what follows describes sled.
+//!
 //! Each queued endpoint keeps three sled trees in the store's database:
 //! `outbox/<endpoint>/pending`, `outbox/<endpoint>/dead` and `outbox/<endpoint>/delivered`.
 //! An event's key is its id: a sequence number from [`sled::Db::generate_id`], big-endian, so
@@ -39,6 +42,7 @@
 //! its own concurrency budget, and a slow downstream cannot take the slots of another.
 
 mod backoff;
+mod postgres;
 mod schedule;
 mod worker;
 
@@ -291,6 +295,9 @@ pub struct Outbox {
     state: Mutex<State>,
     // Wakes the worker when an event is queued or a dead letter sent back.
     wake: Notify,
+    // With `[store] url`: the events live in PostgreSQL instead of the trees above, shared
+    // with every replica's worker.
+    postgres: Option<postgres::Shelves>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -376,7 +383,16 @@ impl Outbox {
             delivered,
             state: Mutex::new(state),
             wake: Notify::new(),
+            postgres: None,
         })
+    }
+
+    /// Keeps the events in PostgreSQL (table `receiver.outbox`, which `PostgresStore`'s
+    /// migrations create) instead of sled, worked by every replica. A worker's claim on an
+    /// event lapses after `claim_for` if its replica dies while attempting it.
+    pub fn with_postgres(mut self, pool: deadpool_postgres::Pool, claim_for: Duration) -> Self {
+        self.postgres = Some(postgres::Shelves::new(pool, &self.endpoint, claim_for));
+        self
     }
 
     /// Uses `policy` instead of the defaults.
@@ -396,9 +412,9 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event. Not flushed here: the SDK's commit, which follows before the 2xx,
-    /// flushes the whole database.
-    pub fn enqueue(&self, event: RelayEvent) -> Result<(), String> {
+    /// Adds an event. On sled not flushed here: the SDK's commit, which follows before the 2xx,
+    /// flushes the whole database. In PostgreSQL it is committed before this returns.
+    pub async fn enqueue(&self, event: RelayEvent) -> Result<(), String> {
         let now = Utc::now();
         let mut record = Record {
             idempotency_key: idempotency_key(&self.endpoint, &event),
@@ -409,6 +425,12 @@ impl Outbox {
             attempts: Vec::new(),
             finished_at: None,
         };
+        if let Some(postgres) = &self.postgres {
+            let id = postgres.enqueue(&mut record).await?;
+            tracing::debug!(endpoint = %self.endpoint, id, "queued");
+            self.wake.notify_one();
+            return Ok(());
+        }
         let value = record.encode()?;
         let mut state = self.lock();
         let id = self.db.generate_id().map_err(store_error)?;
@@ -422,7 +444,10 @@ impl Outbox {
     }
 
     /// Takes the earliest event due at `now` whose lane is idle, for an attempt.
-    pub(crate) fn take_due(&self, now: DateTime<Utc>) -> Result<Option<Job>, String> {
+    pub(crate) async fn take_due(&self, now: DateTime<Utc>) -> Result<Option<Job>, String> {
+        if let Some(postgres) = &self.postgres {
+            return postgres.take_due(now).await;
+        }
         let now_ms = now.timestamp_millis();
         let mut state = self.lock();
         while let Some((id, lane)) = state.schedule.take(now_ms) {
@@ -452,21 +477,28 @@ impl Outbox {
         Ok(None)
     }
 
-    /// When the next event is due, if one waits on an idle lane.
-    pub(crate) fn next_due(&self) -> Option<DateTime<Utc>> {
+    /// When the next event is due, if one waits on an idle lane. In PostgreSQL, where other
+    /// replicas queue events too, when to look again.
+    pub(crate) async fn next_due(&self) -> Option<DateTime<Utc>> {
+        if let Some(postgres) = &self.postgres {
+            return Some(postgres.next_look());
+        }
         let at = self.lock().schedule.next_due()?;
         DateTime::from_timestamp_millis(at)
     }
 
     /// Records `attempt` of event `id` of `lane` and moves the event on: delivered, retried
     /// later, or dead. Returns the outcome and the attempt's number.
-    pub(crate) fn finish(
+    pub(crate) async fn finish(
         &self,
         id: u64,
         lane: &Lane,
         attempt: Attempt,
     ) -> Result<(Outcome, u32), String> {
         let now = Utc::now();
+        if let Some(postgres) = &self.postgres {
+            return postgres.finish(self, id, attempt, now).await;
+        }
         let mut state = self.lock();
         let result = self.record(&mut state, id, attempt, now);
         let retry_at = match &result {
@@ -492,6 +524,37 @@ impl Outbox {
             .map_err(store_error)?
             .ok_or_else(|| format!("event {id} is no longer pending"))?;
         let mut record = Record::decode(&value)?;
+        let outcome = self.decide(&mut record, attempt, now);
+        match outcome {
+            Outcome::Retry(_) => {
+                self.pending
+                    .insert(key(id), record.encode()?)
+                    .map_err(store_error)?;
+            }
+            Outcome::Dead => {
+                move_record(&self.pending, &self.dead, key(id), &record.encode()?)?;
+                state.dead += 1;
+            }
+            Outcome::Delivered if self.policy.history_limit == 0 => {
+                self.pending.remove(key(id)).map_err(store_error)?;
+            }
+            Outcome::Delivered => {
+                move_record(&self.pending, &self.delivered, key(id), &record.encode()?)?;
+                state.delivered += 1;
+                while state.delivered > self.policy.history_limit {
+                    if self.delivered.pop_min().map_err(store_error)?.is_none() {
+                        break;
+                    }
+                    state.delivered -= 1;
+                }
+            }
+        }
+        Ok((outcome, record.tries))
+    }
+
+    /// Counts `attempt` into `record` and decides what follows: delivered, retried (when), or
+    /// dead. Updates the record's times to match.
+    fn decide(&self, record: &mut Record, attempt: Attempt, now: DateTime<Utc>) -> Outcome {
         record.tries += 1;
         let outcome = match attempt.verdict {
             Verdict::Delivered => Outcome::Delivered,
@@ -514,37 +577,17 @@ impl Outbox {
         };
         record.attempts.push(attempt);
         match outcome {
-            Outcome::Retry(at) => {
-                record.next_attempt_at = at;
-                self.pending
-                    .insert(key(id), record.encode()?)
-                    .map_err(store_error)?;
-            }
-            Outcome::Dead => {
-                record.finished_at = Some(now);
-                move_record(&self.pending, &self.dead, key(id), &record.encode()?)?;
-                state.dead += 1;
-            }
-            Outcome::Delivered if self.policy.history_limit == 0 => {
-                self.pending.remove(key(id)).map_err(store_error)?;
-            }
-            Outcome::Delivered => {
-                record.finished_at = Some(now);
-                move_record(&self.pending, &self.delivered, key(id), &record.encode()?)?;
-                state.delivered += 1;
-                while state.delivered > self.policy.history_limit {
-                    if self.delivered.pop_min().map_err(store_error)?.is_none() {
-                        break;
-                    }
-                    state.delivered -= 1;
-                }
-            }
+            Outcome::Retry(at) => record.next_attempt_at = at,
+            Outcome::Dead | Outcome::Delivered => record.finished_at = Some(now),
         }
-        Ok((outcome, record.tries))
+        outcome
     }
 
     /// This outbox's numbers.
-    pub fn stats(&self) -> Result<OutboxStats, String> {
+    pub async fn stats(&self) -> Result<OutboxStats, String> {
+        if let Some(postgres) = &self.postgres {
+            return postgres.stats().await;
+        }
         let (pending, in_flight, dead, delivered, next_due) = {
             let state = self.lock();
             let schedule = &state.schedule;
@@ -583,7 +626,10 @@ impl Outbox {
 
     /// Up to `limit` events of `shelf`: pending and dead ones oldest first, delivered ones
     /// newest first.
-    pub fn events(&self, shelf: Shelf, limit: usize) -> Result<Vec<EventView>, String> {
+    pub async fn events(&self, shelf: Shelf, limit: usize) -> Result<Vec<EventView>, String> {
+        if let Some(postgres) = &self.postgres {
+            return postgres.events(shelf, limit).await;
+        }
         let tree = self.tree(shelf);
         let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match shelf
         {
@@ -599,7 +645,10 @@ impl Outbox {
     }
 
     /// The event with this id, wherever it is.
-    pub fn event(&self, id: u64) -> Result<Option<EventView>, String> {
+    pub async fn event(&self, id: u64) -> Result<Option<EventView>, String> {
+        if let Some(postgres) = &self.postgres {
+            return postgres.event(id).await;
+        }
         for shelf in [Shelf::Pending, Shelf::Dead, Shelf::Delivered] {
             if let Some(value) = self.tree(shelf).get(key(id)).map_err(store_error)? {
                 return Ok(Some(self.view(id, Record::decode(&value)?, shelf)));
@@ -622,6 +671,10 @@ impl Outbox {
             Shelf::Dead => EventState::Dead,
             Shelf::Delivered => EventState::Delivered,
         };
+        Self::view_of(id, record, state)
+    }
+
+    fn view_of(id: u64, record: Record, state: EventState) -> EventView {
         let event = record.event;
         let payload = serde_json::from_slice(&event.payload).unwrap_or_else(|_| {
             serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
@@ -636,7 +689,8 @@ impl Outbox {
             delivery: event.delivery,
             idempotency_key: record.idempotency_key,
             enqueued_at: record.enqueued_at,
-            next_attempt_at: (shelf == Shelf::Pending).then_some(record.next_attempt_at),
+            next_attempt_at: matches!(state, EventState::Pending | EventState::InFlight)
+                .then_some(record.next_attempt_at),
             finished_at: record.finished_at,
             tries: record.tries,
             attempts: record.attempts,
@@ -645,15 +699,20 @@ impl Outbox {
     }
 
     /// Sends dead letter `id` back to the pending events, with a fresh budget of attempts.
-    pub fn retry_dead(&self, id: u64) -> Result<Revival, String> {
-        let mut state = self.lock();
-        let Some(value) = self.dead.get(key(id)).map_err(store_error)? else {
-            drop(state);
-            return Ok(match self.event(id)? {
+    pub async fn retry_dead(&self, id: u64) -> Result<Revival, String> {
+        if let Some(postgres) = &self.postgres {
+            let revival = postgres.retry_dead(id).await?;
+            self.wake.notify_one();
+            return Ok(revival);
+        }
+        let found = self.dead.get(key(id)).map_err(store_error)?;
+        let Some(value) = found else {
+            return Ok(match self.event(id).await? {
                 Some(view) => Revival::NotDead(view.state),
                 None => Revival::Unknown,
             });
         };
+        let mut state = self.lock();
         let record = self.revive(&mut state, id, &value)?;
         drop(state);
         self.wake.notify_one();
@@ -665,7 +724,12 @@ impl Outbox {
     }
 
     /// Sends every dead letter back; returns how many.
-    pub fn retry_all_dead(&self) -> Result<usize, String> {
+    pub async fn retry_all_dead(&self) -> Result<usize, String> {
+        if let Some(postgres) = &self.postgres {
+            let revived = postgres.retry_all_dead().await?;
+            self.wake.notify_one();
+            return Ok(revived);
+        }
         let mut state = self.lock();
         let mut revived = 0;
         for entry in self.dead.iter() {
@@ -696,14 +760,20 @@ impl Outbox {
     }
 
     /// Removes every dead letter; returns how many.
-    pub fn purge_dead(&self) -> Result<usize, String> {
+    pub async fn purge_dead(&self) -> Result<usize, String> {
+        if let Some(postgres) = &self.postgres {
+            return postgres.purge(Shelf::Dead).await;
+        }
         let mut state = self.lock();
         self.dead.clear().map_err(store_error)?;
         Ok(std::mem::take(&mut state.dead))
     }
 
     /// Empties the delivered history; returns how many events it held.
-    pub fn purge_delivered(&self) -> Result<usize, String> {
+    pub async fn purge_delivered(&self) -> Result<usize, String> {
+        if let Some(postgres) = &self.postgres {
+            return postgres.purge(Shelf::Delivered).await;
+        }
         let mut state = self.lock();
         self.delivered.clear().map_err(store_error)?;
         Ok(std::mem::take(&mut state.delivered))

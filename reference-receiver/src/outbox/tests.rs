@@ -40,43 +40,41 @@ fn records_keep_the_payload_bytes_as_they_came() {
     assert!(Record::decode(&bytes[..10]).is_err());
 }
 
-#[test]
-fn ids_keep_rising_and_pending_events_come_back_after_reopening() {
+async fn pending_ids(outbox: &Outbox) -> Vec<u64> {
+    let events = outbox.events(Shelf::Pending, 100).await.unwrap();
+    events.iter().map(|e| e.id).collect()
+}
+
+#[tokio::test]
+async fn ids_keep_rising_and_pending_events_come_back_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let ids = |outbox: &Outbox| -> Vec<u64> {
-        let events = outbox.events(Shelf::Pending, 100).unwrap();
-        events.iter().map(|e| e.id).collect()
-    };
     let before = {
         let db = sled::open(dir.path()).unwrap();
         let outbox = Outbox::open(&db, "orders", relay()).unwrap();
-        outbox.enqueue(event(Some("1"), b"{}")).unwrap();
-        outbox.enqueue(event(None, b"{}")).unwrap();
+        outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
+        outbox.enqueue(event(None, b"{}")).await.unwrap();
         db.flush().unwrap();
-        ids(&outbox)
+        pending_ids(&outbox).await
     };
     let db = sled::open(dir.path()).unwrap();
     let outbox = Outbox::open(&db, "orders", relay()).unwrap();
     assert_eq!(
-        outbox.stats().unwrap().pending,
+        outbox.stats().await.unwrap().pending,
         2,
         "the schedule is rebuilt"
     );
-    outbox.enqueue(event(Some("1"), b"{}")).unwrap();
-    let after = ids(&outbox);
+    outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
+    let after = pending_ids(&outbox).await;
     assert_eq!(after[..2], before[..]);
     assert!(after[2] > before[1], "{after:?} after {before:?}");
 }
 
-#[test]
-fn a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead() {
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    let outbox = Outbox::open(&db, "orders", relay())
-        .unwrap()
-        .with_policy(Policy {
-            max_attempts: 2,
-            ..Policy::default()
-        });
+/// The same on every backend: retry, dead at the limit or on a refusal, sent back.
+async fn a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox: Outbox) {
+    let outbox = outbox.with_policy(Policy {
+        max_attempts: 2,
+        ..Policy::default()
+    });
     let answer = |verdict| Attempt {
         at: Utc::now(),
         duration_ms: 1,
@@ -86,28 +84,103 @@ fn a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead() {
         body_excerpt: String::new(),
         message: String::new(),
     };
-    outbox.enqueue(event(Some("1"), b"{}")).unwrap();
-    outbox.enqueue(event(Some("2"), b"{}")).unwrap();
-    let first = outbox.take_due(Utc::now()).unwrap().unwrap();
-    let second = outbox.take_due(Utc::now()).unwrap().unwrap();
+    outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
+    outbox.enqueue(event(Some("2"), b"{}")).await.unwrap();
+    let first = outbox.take_due(Utc::now()).await.unwrap().unwrap();
+    let second = outbox.take_due(Utc::now()).await.unwrap().unwrap();
     let (outcome, number) = outbox
         .finish(first.id, &first.lane, answer(Verdict::Failed))
+        .await
         .unwrap();
     assert!(matches!(outcome, Outcome::Retry(_)) && number == 1);
     let far = Utc::now() + chrono::Duration::hours(1);
-    let again = outbox.take_due(far).unwrap().unwrap();
+    let again = outbox.take_due(far).await.unwrap().unwrap();
     assert_eq!(again.id, first.id);
     let (outcome, number) = outbox
         .finish(again.id, &again.lane, answer(Verdict::Failed))
+        .await
         .unwrap();
     assert_eq!((outcome, number), (Outcome::Dead, 2));
     let (outcome, _) = outbox
         .finish(second.id, &second.lane, answer(Verdict::Refused))
+        .await
         .unwrap();
     assert_eq!(outcome, Outcome::Dead);
-    let stats = outbox.stats().unwrap();
+    let stats = outbox.stats().await.unwrap();
     assert_eq!((stats.pending, stats.dead), (0, 2));
-    assert_eq!(outbox.retry_all_dead().unwrap(), 2);
-    assert_eq!(outbox.stats().unwrap().pending, 2);
-    assert_eq!(outbox.events(Shelf::Pending, 10).unwrap()[0].tries, 0);
+    let dead = outbox.events(Shelf::Dead, 10).await.unwrap();
+    assert_eq!(dead[0].attempts.len(), 2, "every attempt is recorded");
+    assert_eq!(outbox.retry_all_dead().await.unwrap(), 2);
+    assert_eq!(outbox.stats().await.unwrap().pending, 2);
+    assert_eq!(outbox.events(Shelf::Pending, 10).await.unwrap()[0].tries, 0);
+}
+
+#[tokio::test]
+async fn sled_outbox_retries_and_keeps_dead_letters() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let outbox = Outbox::open(&db, "orders", relay()).unwrap();
+    a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox).await;
+}
+
+/// A scratch database with the schema (dropped with the first value), and its store.
+async fn database() -> (
+    receiver_sdk::store::ScratchDatabase,
+    receiver_sdk::store::PostgresStore,
+) {
+    let database = receiver_sdk::store::ScratchDatabase::create()
+        .await
+        .unwrap();
+    let store = receiver_sdk::store::PostgresStore::connect(database.url())
+        .await
+        .unwrap();
+    (database, store)
+}
+
+/// The `orders` outbox in `store`'s database, as one replica opens it.
+fn postgres_outbox(store: &receiver_sdk::store::PostgresStore, claim_for: Duration) -> Outbox {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    Outbox::open(&db, "orders", relay())
+        .unwrap()
+        .with_postgres(store.pool().clone(), claim_for)
+}
+
+#[tokio::test]
+async fn postgres_outbox_retries_and_keeps_dead_letters() {
+    let (_database, store) = database().await;
+    // Claims outlast the test's jump of an hour ahead, as a live worker's would.
+    let outbox = postgres_outbox(&store, Duration::from_secs(2 * 3600));
+    a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox).await;
+}
+
+#[tokio::test]
+async fn postgres_outbox_gives_out_one_event_per_entity_at_a_time_across_replicas() {
+    let (_database, store) = database().await;
+    let claim = Duration::from_secs(60);
+    let (one, two) = (
+        postgres_outbox(&store, claim),
+        postgres_outbox(&store, claim),
+    );
+    for entity in ["a", "b", "a"] {
+        one.enqueue(event(Some(entity), b"{}")).await.unwrap();
+    }
+    let now = Utc::now();
+    let first = one.take_due(now).await.unwrap().unwrap();
+    let second = two.take_due(now).await.unwrap().unwrap();
+    assert_eq!(first.event.entity.as_deref(), Some("a"));
+    assert_eq!(second.event.entity.as_deref(), Some("b"));
+    assert!(
+        two.take_due(now).await.unwrap().is_none(),
+        "a's second event waits for its first"
+    );
+    let delivered = Attempt::unanswered(now, 1, Verdict::Delivered, String::new());
+    assert!(
+        two.finish(first.id, &first.lane, delivered.clone())
+            .await
+            .is_err(),
+        "only the claiming replica records the result"
+    );
+    one.finish(first.id, &first.lane, delivered).await.unwrap();
+    let third = two.take_due(Utc::now()).await.unwrap().unwrap();
+    assert_eq!(third.event.entity.as_deref(), Some("a"));
+    assert!(third.id > first.id);
 }

@@ -53,7 +53,7 @@ impl Running {
     }
 
     /// Records a finished attempt against its event.
-    fn record(&mut self, outbox: &Outbox, joined: Joined) {
+    async fn record(&mut self, outbox: &Outbox, joined: Joined) {
         let (task, attempt) = match joined {
             Ok((task, attempt)) => (task, attempt),
             Err(e) if e.is_panic() => {
@@ -77,7 +77,7 @@ impl Running {
             id,
             &lane,
             &attempt,
-            outbox.finish(id, &lane, attempt.clone()),
+            outbox.finish(id, &lane, attempt.clone()).await,
         );
     }
 }
@@ -140,7 +140,7 @@ async fn run(outbox: Arc<Outbox>, mut stop: watch::Receiver<bool>, grace: Durati
         }
         let mut wait = None;
         while running.len() < concurrency {
-            match outbox.take_due(Utc::now()) {
+            match outbox.take_due(Utc::now()).await {
                 Ok(Some(job)) => running.start(&outbox, job),
                 Ok(None) => break,
                 Err(e) => {
@@ -152,7 +152,7 @@ async fn run(outbox: Arc<Outbox>, mut stop: watch::Receiver<bool>, grace: Durati
         }
         // With every slot taken, only a finished attempt (or stop) matters.
         if wait.is_none() && running.len() < concurrency {
-            wait = outbox.next_due().map(until);
+            wait = outbox.next_due().await.map(until);
         }
         tokio::select! {
             changed = stop.changed() => {
@@ -160,7 +160,7 @@ async fn run(outbox: Arc<Outbox>, mut stop: watch::Receiver<bool>, grace: Durati
                     break;
                 }
             }
-            Some(joined) = running.tasks.join_next_with_id() => running.record(&outbox, joined),
+            Some(joined) = running.tasks.join_next_with_id() => running.record(&outbox, joined).await,
             () = outbox.wake.notified() => {}
             () = tokio::time::sleep(wait.unwrap_or(LONGEST_SLEEP)), if wait.is_some() => {}
         }
@@ -180,7 +180,7 @@ async fn drain(outbox: &Outbox, mut running: Running, grace: Duration) {
     let deadline = tokio::time::Instant::now() + grace;
     while running.len() > 0 {
         match tokio::time::timeout_at(deadline, running.tasks.join_next_with_id()).await {
-            Ok(Some(joined)) => running.record(outbox, joined),
+            Ok(Some(joined)) => running.record(outbox, joined).await,
             Ok(None) => break,
             Err(_) => {
                 tracing::warn!(

@@ -17,11 +17,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "marks and deliveries",
-    sql: include_str!("migrations/0001_marks_and_deliveries.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "marks and deliveries",
+        sql: include_str!("migrations/0001_marks_and_deliveries.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "relay outbox",
+        sql: include_str!("migrations/0002_outbox.sql"),
+    },
+];
 
 /// The advisory lock taken while migrating, in the two-key space: PostgreSQL keeps it apart
 /// from the one-key (`bigint`) space that key leases use, so the two never collide.

@@ -286,7 +286,7 @@ async fn replicas_starting_at_once_migrate_the_schema_exactly_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
 }
 
 #[test]

@@ -1,0 +1,375 @@
+//! The outbox in PostgreSQL (`receiver.outbox`), shared by every replica's worker.
+//!
+//! A worker takes an event by claiming it: one statement picks the earliest due event that
+//! heads its lane (no earlier event of the lane still pending) and is not claimed, with
+//! `FOR UPDATE SKIP LOCKED` so workers of other replicas pass over the row being claimed, and
+//! stamps it with this worker's claim and a time the claim lapses. While an event is claimed,
+//! or waits for a retry, its lane's later events are not heads, so each entity's events go out
+//! one at a time in order across all replicas. The attempt's result, with the attempt itself,
+//! is written only if the claim is still ours; a replica that died mid-attempt leaves a claim
+//! that lapses, and another replica attempts the event again (at least once, with the same
+//! `Idempotency-Key`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::tokio_postgres::types::ToSql;
+use deadpool_postgres::{Object, Pool};
+
+use super::schedule::Lane;
+use super::{EventState, Job, Outbox, OutboxStats, Outcome, Record, Revival, Shelf};
+use crate::relay::Attempt;
+
+/// How often a worker looks for events other replicas queued.
+const LOOK_EVERY: Duration = Duration::from_millis(500);
+
+/// One endpoint's events in `receiver.outbox`.
+pub(super) struct Shelves {
+    pool: Pool,
+    queue: String,
+    claim_for: Duration,
+    // Tells this process's claims from other replicas'.
+    claim: i64,
+}
+
+impl std::fmt::Debug for Shelves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shelves")
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+const TAKE: &str = "UPDATE receiver.outbox SET claimed_until = $3, claim = $4
+     WHERE id = (
+         SELECT o.id FROM receiver.outbox o
+         WHERE o.queue = $1 AND o.state = 'pending' AND o.next_attempt_at <= $2
+           AND o.claimed_until <= $2
+           AND NOT EXISTS (
+               SELECT 1 FROM receiver.outbox e
+               WHERE e.queue = o.queue AND e.lane = o.lane AND e.state = 'pending'
+                 AND e.id < o.id)
+         ORDER BY o.next_attempt_at, o.id
+         LIMIT 1
+         FOR UPDATE SKIP LOCKED)
+     RETURNING id, record";
+
+const STATS: &str = "SELECT
+         count(*) FILTER (WHERE state = 'pending'),
+         count(*) FILTER (WHERE state = 'pending' AND claimed_until > $2),
+         count(*) FILTER (WHERE state = 'dead'),
+         count(*) FILTER (WHERE state = 'delivered'),
+         min(enqueued_at) FILTER (WHERE state = 'pending'),
+         min(next_attempt_at) FILTER (WHERE state = 'pending' AND claimed_until <= $2)
+     FROM receiver.outbox WHERE queue = $1";
+
+fn failed(e: impl std::fmt::Display) -> String {
+    format!("outbox store (PostgreSQL): {e}")
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn shelf_name(shelf: Shelf) -> &'static str {
+    match shelf {
+        Shelf::Pending => "pending",
+        Shelf::Dead => "dead",
+        Shelf::Delivered => "delivered",
+    }
+}
+
+/// The lane column: length-prefixed, so no entity type and id can pass for another pair.
+fn lane_of(record: &Record) -> Option<String> {
+    let entity = record.event.entity.as_ref()?;
+    let kind = record.event.entity_type.as_deref().unwrap_or_default();
+    Some(format!("{}:{kind}{entity}", kind.len()))
+}
+
+fn id_of(id: i64) -> Result<u64, String> {
+    u64::try_from(id).map_err(|_| failed(format!("negative event id {id}")))
+}
+
+fn row_id(id: u64) -> Result<i64, String> {
+    i64::try_from(id).map_err(|_| failed(format!("event id {id} is out of range")))
+}
+
+impl Shelves {
+    pub(super) fn new(pool: Pool, queue: &str, claim_for: Duration) -> Self {
+        Self {
+            pool,
+            queue: queue.to_owned(),
+            claim_for,
+            claim: fastrand::i64(1..),
+        }
+    }
+
+    async fn client(&self) -> Result<Object, String> {
+        self.pool.get().await.map_err(failed)
+    }
+
+    pub(super) async fn enqueue(&self, record: &mut Record) -> Result<u64, String> {
+        let lane = lane_of(record);
+        let value = record.encode()?;
+        let at = millis(record.enqueued_at);
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO receiver.outbox
+                     (queue, lane, next_attempt_at, enqueued_at, record)
+                 VALUES ($1, $2, $3, $3, $4) RETURNING id",
+                &[&self.queue, &lane, &at, &value],
+            )
+            .await
+            .map_err(failed)?;
+        id_of(row.get(0))
+    }
+
+    pub(super) async fn take_due(&self, now: DateTime<Utc>) -> Result<Option<Job>, String> {
+        let until = now + chrono::Duration::from_std(self.claim_for).unwrap_or_default();
+        let client = self.client().await?;
+        let statement = client.prepare_cached(TAKE).await.map_err(failed)?;
+        let row = client
+            .query_opt(
+                &statement,
+                &[&self.queue, &millis(now), &millis(until), &self.claim],
+            )
+            .await
+            .map_err(failed)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id = id_of(row.get(0))?;
+        let record = Record::decode(row.get(1))?;
+        Ok(Some(Job {
+            id,
+            lane: Lane::of(id, &record.event),
+            event: record.event,
+            idempotency_key: record.idempotency_key,
+        }))
+    }
+
+    pub(super) fn next_look(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(LOOK_EVERY).unwrap_or_default()
+    }
+
+    /// Records `attempt` of event `id` if this worker still holds its claim.
+    pub(super) async fn finish(
+        &self,
+        outbox: &Outbox,
+        id: u64,
+        attempt: Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<(Outcome, u32), String> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        let row = transaction
+            .query_opt(
+                "SELECT record FROM receiver.outbox
+                 WHERE id = $1 AND state = 'pending' AND claim = $2 FOR UPDATE",
+                &[&row_id(id)?, &self.claim],
+            )
+            .await
+            .map_err(failed)?
+            .ok_or_else(|| format!("event {id} is no longer claimed by this replica"))?;
+        let mut record = Record::decode(row.get(0))?;
+        let outcome = outbox.decide(&mut record, attempt, now);
+        let state = match outcome {
+            Outcome::Retry(_) => "pending",
+            Outcome::Dead => "dead",
+            Outcome::Delivered => "delivered",
+        };
+        let keep = !(outcome == Outcome::Delivered && outbox.policy.history_limit == 0);
+        if keep {
+            transaction
+                .execute(
+                    "UPDATE receiver.outbox
+                     SET state = $2, record = $3, next_attempt_at = $4, claimed_until = 0,
+                         claim = 0
+                     WHERE id = $1",
+                    &[
+                        &row_id(id)?,
+                        &state,
+                        &record.encode()?,
+                        &millis(record.next_attempt_at),
+                    ],
+                )
+                .await
+                .map_err(failed)?;
+        } else {
+            transaction
+                .execute("DELETE FROM receiver.outbox WHERE id = $1", &[&row_id(id)?])
+                .await
+                .map_err(failed)?;
+        }
+        if outcome == Outcome::Delivered && keep {
+            let limit = i64::try_from(outbox.policy.history_limit).unwrap_or(i64::MAX);
+            transaction
+                .execute(
+                    "DELETE FROM receiver.outbox WHERE id IN (
+                         SELECT id FROM receiver.outbox
+                         WHERE queue = $1 AND state = 'delivered'
+                         ORDER BY id DESC OFFSET $2)",
+                    &[&self.queue, &limit],
+                )
+                .await
+                .map_err(failed)?;
+        }
+        transaction.commit().await.map_err(failed)?;
+        Ok((outcome, record.tries))
+    }
+
+    pub(super) async fn stats(&self) -> Result<OutboxStats, String> {
+        let now = Utc::now();
+        let row = self
+            .client()
+            .await?
+            .query_one(STATS, &[&self.queue, &millis(now)])
+            .await
+            .map_err(failed)?;
+        let count = |i: usize| usize::try_from(row.get::<_, i64>(i)).unwrap_or_default();
+        let oldest: Option<i64> = row.get(4);
+        let next: Option<i64> = row.get(5);
+        Ok(OutboxStats {
+            endpoint: self.queue.clone(),
+            pending: count(0),
+            in_flight: count(1),
+            dead: count(2),
+            delivered: count(3),
+            oldest_pending_age_secs: oldest.map(|at| (millis(now) - at).max(0) as f64 / 1_000.0),
+            next_attempt_at: next.and_then(DateTime::from_timestamp_millis),
+        })
+    }
+
+    fn state_of(shelf: &str, claimed_until: i64, now: i64) -> EventState {
+        match shelf {
+            "dead" => EventState::Dead,
+            "delivered" => EventState::Delivered,
+            _ if claimed_until > now => EventState::InFlight,
+            _ => EventState::Pending,
+        }
+    }
+
+    pub(super) async fn events(
+        &self,
+        shelf: Shelf,
+        limit: usize,
+    ) -> Result<Vec<super::EventView>, String> {
+        let order = if shelf == Shelf::Delivered {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT id, record, state, claimed_until FROM receiver.outbox
+                     WHERE queue = $1 AND state = $2 ORDER BY id {order} LIMIT $3"
+                ),
+                &[&self.queue, &shelf_name(shelf), &limit],
+            )
+            .await
+            .map_err(failed)?;
+        let now = millis(Utc::now());
+        rows.iter()
+            .map(|row| {
+                let state = Self::state_of(row.get(2), row.get(3), now);
+                Ok(Outbox::view_of(
+                    id_of(row.get(0))?,
+                    Record::decode(row.get(1))?,
+                    state,
+                ))
+            })
+            .collect()
+    }
+
+    pub(super) async fn event(&self, id: u64) -> Result<Option<super::EventView>, String> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT record, state, claimed_until FROM receiver.outbox
+                 WHERE queue = $1 AND id = $2",
+                &[&self.queue, &row_id(id)?],
+            )
+            .await
+            .map_err(failed)?;
+        let now = millis(Utc::now());
+        row.map(|row| {
+            let state = Self::state_of(row.get(1), row.get(2), now);
+            Ok(Outbox::view_of(id, Record::decode(row.get(0))?, state))
+        })
+        .transpose()
+    }
+
+    /// Sends dead letters back to pending with a fresh budget: `id`, or every one.
+    async fn revive(&self, id: Option<u64>) -> Result<Vec<(u64, Record)>, String> {
+        let now = Utc::now();
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        let id = id.map(row_id).transpose()?;
+        let rows = transaction
+            .query(
+                "SELECT id, record FROM receiver.outbox
+                 WHERE queue = $1 AND state = 'dead' AND ($2::bigint IS NULL OR id = $2)
+                 FOR UPDATE",
+                &[&self.queue, &id],
+            )
+            .await
+            .map_err(failed)?;
+        let mut revived = Vec::new();
+        for row in rows {
+            let id: i64 = row.get(0);
+            let mut record = Record::decode(row.get(1))?;
+            record.tries = 0;
+            record.next_attempt_at = now;
+            record.finished_at = None;
+            let params: [&(dyn ToSql + Sync); 3] = [&id, &record.encode()?, &millis(now)];
+            transaction
+                .execute(
+                    "UPDATE receiver.outbox
+                     SET state = 'pending', record = $2, next_attempt_at = $3
+                     WHERE id = $1",
+                    &params,
+                )
+                .await
+                .map_err(failed)?;
+            tracing::info!(endpoint = %self.queue, id, "dead letter sent back");
+            revived.push((id_of(id)?, record));
+        }
+        transaction.commit().await.map_err(failed)?;
+        Ok(revived)
+    }
+
+    pub(super) async fn retry_dead(&self, id: u64) -> Result<Revival, String> {
+        if let Some((id, record)) = self.revive(Some(id)).await?.pop() {
+            let view = Outbox::view_of(id, record, EventState::Pending);
+            return Ok(Revival::Retried(Box::new(view)));
+        }
+        Ok(match self.event(id).await? {
+            Some(view) => Revival::NotDead(view.state),
+            None => Revival::Unknown,
+        })
+    }
+
+    pub(super) async fn retry_all_dead(&self) -> Result<usize, String> {
+        Ok(self.revive(None).await?.len())
+    }
+
+    pub(super) async fn purge(&self, shelf: Shelf) -> Result<usize, String> {
+        let removed = self
+            .client()
+            .await?
+            .execute(
+                "DELETE FROM receiver.outbox WHERE queue = $1 AND state = $2",
+                &[&self.queue, &shelf_name(shelf)],
+            )
+            .await
+            .map_err(failed)?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+}
