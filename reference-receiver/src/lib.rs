@@ -6,12 +6,15 @@
 //! * [`relay`]: rendering and sending an accepted event to a downstream API.
 //! * [`outbox`]: the durable queue of `queued` relays, with backoff and dead letters.
 //! * `endpoints`: turning `[[endpoint]]` entries into SDK receivers.
+//! * [`inspector`]: inspection bins at `/in/{token}`, their JSON API and web UI, and the
+//!   `inspect` CLI.
 //! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
 
 pub mod config;
 mod endpoints;
+pub mod inspector;
 mod metrics;
 pub mod outbox;
 pub mod relay;
@@ -19,6 +22,7 @@ pub mod send;
 mod tls;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,11 +186,28 @@ pub async fn serve(
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
     };
+    let inspector = inspector::mount(&config, store.db(), addr, tls.is_some())?;
+    let router = match &inspector {
+        Some(mounted) => {
+            let root_is_free = !config.endpoints.iter().any(|e| e.path == "/");
+            service.router.merge(mounted.router(root_is_free))
+        }
+        None => service.router,
+    };
     tracing::info!(
         "listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
         config.store.path.display()
     );
+    if let Some(mounted) = &inspector {
+        let hint = if mounted.needs_token() {
+            " (open it once with ?token=<admin token>)"
+        } else {
+            ""
+        };
+        tracing::info!("inspector UI at {}{hint}", mounted.ui_url());
+    }
+    let stop_inspector = inspector.as_ref().map(inspector::Mounted::stopper);
     let _ = &service.outboxes;
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let handle = axum_server::Handle::new();
@@ -194,11 +215,14 @@ pub async fn serve(
     tokio::spawn(async move {
         shutdown.await;
         accepting.store(false, AtomicOrdering::SeqCst);
+        if let Some(stop) = stop_inspector {
+            stop();
+        }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         stopper.graceful_shutdown(Some(grace));
     });
     let listener = listener.into_std().context("listener")?;
-    let app = service.router.into_make_service();
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         Some(tls) => {
             axum_server::from_tcp_rustls(listener, tls)
@@ -214,6 +238,9 @@ pub async fn serve(
         }
     }
     .context("server failed")?;
+    if let Some(mounted) = inspector {
+        mounted.finish().await;
+    }
     drop(store);
     tracing::info!("stopped; store flushed");
     Ok(())

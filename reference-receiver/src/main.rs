@@ -39,6 +39,8 @@ enum Command {
     },
     /// Sign and POST a test delivery the way a given sender does, and print the answer.
     Send(reference_receiver::send::SendArgs),
+    /// Inspection bins from the terminal: create one, tail it, forward it to a local service.
+    Inspect(reference_receiver::inspector::cli::InspectArgs),
 }
 
 #[tokio::main]
@@ -79,5 +81,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Send(args) => reference_receiver::send::run(args).await,
+        Command::Inspect(args) => reference_receiver::inspector::cli::run(args).await,
     }
 }
