@@ -184,7 +184,7 @@ pub(crate) async fn list_bins(
         .values()
         .cloned()
         .collect();
-    bins.sort_by(|a, b| b.key.cmp(&a.key));
+    bins.sort_by_key(|bin| std::cmp::Reverse(bin.key));
     let bins: Vec<Value> = bins
         .iter()
         .map(|bin| bin_json(&inspector, bin, &headers))

@@ -113,7 +113,7 @@ pub(crate) fn assess(
     if method == Method::HEAD {
         verdicts.outcome = "probe".into();
         verdicts.status = 200;
-        verdicts.message = "reachability probe: answered 200 with no body".into();
+        verdicts.message = "a reachability probe: no body, nothing checked".into();
         return (verdicts, None);
     }
     let (outcome, pending) = check(
