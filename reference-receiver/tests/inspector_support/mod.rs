@@ -175,3 +175,76 @@ pub fn standard_webhooks_bin() -> Value {
         "envelope": "standard-webhooks"
     })
 }
+
+/// A `reference-receiver` subcommand running in the background; killed on drop.
+pub struct Command {
+    child: std::process::Child,
+    /// Every line it printed on stdout.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every line it printed on stderr.
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Command {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Command {
+    /// Starts `reference-receiver <args>`.
+    pub fn spawn(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RECEIVER_ADMIN_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        let collect = |stream: Box<dyn std::io::Read + Send>| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = std::sync::Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        };
+        let stdout = collect(Box::new(child.stdout.take().unwrap()));
+        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until a line of `stream` satisfies `wanted`.
+    pub async fn wait_for(
+        &self,
+        stream: &std::sync::Mutex<Vec<String>>,
+        what: &str,
+        wanted: impl Fn(&[String]) -> bool,
+    ) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if wanted(&stream.lock().unwrap()) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited in vain for {what}; stdout: {:?}; stderr: {:?}",
+                self.stdout.lock().unwrap(),
+                self.stderr.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
