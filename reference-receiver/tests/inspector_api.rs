@@ -84,14 +84,9 @@ async fn method_path_query_repeated_headers_remote_address_and_time_are_captured
         .to_str()
         .unwrap()
         .to_owned();
-    let capture: Value = client()
-        .get(served.url(&format!("/api/bins/my-hook/requests/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let capture: Value = served
+        .get_json(&format!("/api/bins/my-hook/requests/{id}"))
+        .await;
     assert_eq!(capture["method"], "PUT");
     assert_eq!(capture["path"], "/in/my-hook/orders/7");
     assert_eq!(capture["query"], "x=1&x=2");
@@ -255,14 +250,7 @@ async fn a_bin_keeps_only_its_newest_max_captures() {
         .map(|i| base64(format!("{{\"n\":{i}}}").as_bytes()))
         .collect();
     assert_eq!(kept, expected);
-    let bin: Value = client()
-        .get(served.url(&format!("/api/bins/{token}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bin: Value = served.get_json(&format!("/api/bins/{token}")).await;
     assert_eq!(bin["requests"], 5);
 }
 
@@ -305,14 +293,9 @@ async fn listing_pages_newest_first_and_filters() {
             .unwrap();
     }
     client().get(&url).send().await.unwrap();
-    let page: Value = client()
-        .get(served.url(&format!("/api/bins/{token}/requests?limit=2")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = served
+        .get_json(&format!("/api/bins/{token}/requests?limit=2"))
+        .await;
     assert_eq!(page["requests"].as_array().unwrap().len(), 2);
     assert_eq!(page["requests"][0]["method"], "GET");
     let next = page["next_before"].as_u64().unwrap();
@@ -505,6 +488,16 @@ async fn the_stream_sends_one_event_per_capture_and_replays_after_an_id() {
     let ids: Vec<u64> = got.iter().map(|(id, _)| id.unwrap()).collect();
     assert_eq!(ids[..2], [seen[1].0.unwrap(), seen[2].0.unwrap()]);
     assert_eq!(got[2].1["body_base64"], base64(b"#3"));
+
+    // An open stream (a UI left open) does not hold up shutdown.
+    let _open = client().get(&stream_url).send().await.unwrap();
+    let stopping = Instant::now();
+    served.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -583,14 +576,7 @@ async fn har_export_holds_each_capture_with_its_verdicts() {
         .send()
         .await
         .unwrap();
-    let har: Value = client()
-        .get(served.url(&format!("/api/bins/{token}/har")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let har: Value = served.get_json(&format!("/api/bins/{token}/har")).await;
     let entries = har["log"]["entries"].as_array().unwrap();
     assert_eq!(har["log"]["version"], "1.2");
     assert_eq!(entries.len(), 2);
@@ -627,14 +613,7 @@ async fn bins_are_listed_deleted_and_their_aliases_unique() {
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
-    let listed: Value = client()
-        .get(served.url("/api/bins"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = served.get_json("/api/bins").await;
     assert_eq!(listed["bins"].as_array().unwrap().len(), 2);
     let deleted = client()
         .delete(served.url("/api/bins/twice"))

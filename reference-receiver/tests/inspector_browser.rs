@@ -228,14 +228,7 @@ async fn a_newcomer_makes_a_bin_watches_webhooks_arrive_with_verdicts_and_replay
             "return document.querySelector('#settings-status').textContent.startsWith('Saved')",
         )
         .await;
-    let bin: Value = client()
-        .get(served.url(&format!("/api/bins/{token}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bin: Value = served.get_json(&format!("/api/bins/{token}")).await;
     assert_eq!(bin["settings"]["verify"]["kind"], "standard-webhooks");
     browser.click("#settings-toggle").await;
 

@@ -177,15 +177,8 @@ pub(crate) async fn list_bins(
     State(inspector): State<Arc<Inspector>>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let mut bins: Vec<Arc<Bin>> = inspector
-        .bins
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect();
-    bins.sort_by_key(|bin| std::cmp::Reverse(bin.key));
-    let bins: Vec<Value> = bins
+    let bins: Vec<Value> = inspector
+        .all_bins()
         .iter()
         .map(|bin| bin_json(&inspector, bin, &headers))
         .collect();

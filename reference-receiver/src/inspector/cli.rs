@@ -171,7 +171,7 @@ impl Api {
             .header("accept", "text/event-stream")
             .send()
             .await
-            .map_err(|e| Connect::Retry(replay::chain(&e)))?;
+            .map_err(|e| Connect::Retry(replay::chain(e)))?;
         let status = response.status();
         if status.is_success() {
             return Ok(Events {
@@ -276,7 +276,7 @@ async fn deliver(client: &reqwest::Client, view: &View, to: &str) -> anyhow::Res
                 eprintln!(
                     "forwarding #{} to {to} failed ({}); retrying in {backoff:?}",
                     view.meta.id,
-                    replay::chain(&e)
+                    replay::chain(e)
                 );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -365,7 +365,7 @@ impl Events {
             match tokio::time::timeout(IDLE, self.response.chunk()).await {
                 Ok(Ok(Some(chunk))) => self.buffer.extend_from_slice(&chunk),
                 Ok(Ok(None)) => return Ok(None),
-                Ok(Err(e)) => return Err(replay::chain(&e)),
+                Ok(Err(e)) => return Err(replay::chain(e)),
                 Err(_) => return Err(format!("nothing received for {IDLE:?}")),
             }
         }

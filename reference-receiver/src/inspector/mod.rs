@@ -228,6 +228,19 @@ impl Inspector {
             .cloned()
     }
 
+    /// Every bin, newest first.
+    fn all_bins(&self) -> Vec<Arc<Bin>> {
+        let mut bins: Vec<Arc<Bin>> = self
+            .bins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        bins.sort_by_key(|bin| std::cmp::Reverse(bin.key));
+        bins
+    }
+
     /// Sends a change to live streams (none listening is fine).
     fn publish(&self, change: Change) {
         let _ = self.changes.send(change);

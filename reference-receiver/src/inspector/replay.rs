@@ -90,7 +90,7 @@ pub(crate) async fn send(
     let mut response = request(client, capture, url)?
         .send()
         .await
-        .map_err(|e| format!("cannot reach {url}: {}", chain(&e)))?;
+        .map_err(|e| format!("cannot reach {url}: {}", chain(e)))?;
     let status = response.status().as_u16();
     let headers = headers_of(response.headers());
     let mut body = Vec::new();
@@ -98,7 +98,7 @@ pub(crate) async fn send(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("reading the answer from {url}: {}", chain(&e)))?
+        .map_err(|e| format!("reading the answer from {url}: {}", chain(e)))?
     {
         let room = limit.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -117,13 +117,6 @@ pub(crate) async fn send(
 }
 
 /// An error and its causes on one line (reqwest's own message is only the outermost).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+pub(crate) fn chain(error: reqwest::Error) -> String {
+    format!("{:#}", anyhow::Error::new(error))
 }

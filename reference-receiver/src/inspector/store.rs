@@ -448,13 +448,7 @@ pub(crate) async fn prune_forever(inspector: Arc<Inspector>) {
             _ = tokio::time::sleep(wait) => {}
             _ = stopping.wait_for(|stop| *stop) => return,
         }
-        let bins: Vec<Arc<Bin>> = inspector
-            .bins
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let bins = inspector.all_bins();
         let mut budget = inspector.config.prune_batch;
         for bin in bins {
             let max_age = bin.settings().max_age;

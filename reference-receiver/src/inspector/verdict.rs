@@ -408,24 +408,14 @@ mod tests {
     #[test]
     fn head_is_a_probe_and_other_methods_are_not_endpoint_traffic() {
         let settings = settings(json!({}));
-        let (verdicts, _) = assess(
-            &settings,
-            &Method::HEAD,
-            &HeaderMap::new(),
-            b"",
-            false,
-            SystemTime::now(),
-        );
-        assert_eq!(verdicts.outcome, "probe");
-        let (verdicts, _) = assess(
-            &settings,
-            &Method::PUT,
-            &HeaderMap::new(),
-            b"{}",
-            false,
-            SystemTime::now(),
-        );
-        assert_eq!(verdicts.outcome, "method_not_allowed");
+        let outcome = |method: Method| {
+            let now = SystemTime::now();
+            assess(&settings, &method, &HeaderMap::new(), b"{}", false, now)
+                .0
+                .outcome
+        };
+        assert_eq!(outcome(Method::HEAD), "probe");
+        assert_eq!(outcome(Method::PUT), "method_not_allowed");
     }
 
     #[test]

@@ -102,16 +102,22 @@ impl Served {
         bin["token"].as_str().unwrap().to_owned()
     }
 
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = client().get(self.url(path)).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     /// `GET /api/bins/{token}/requests?{query}`: the captures, newest first.
     pub async fn requests(&self, token: &str, query: &str) -> Vec<Value> {
-        let page: Value = client()
-            .get(self.url(&format!("/api/bins/{token}/requests?{query}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = self
+            .get_json(&format!("/api/bins/{token}/requests?{query}"))
+            .await;
         page["requests"].as_array().cloned().unwrap_or_default()
     }
 
