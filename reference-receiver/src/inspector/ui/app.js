@@ -10,6 +10,7 @@ const state = {
   selected: null, // id of the capture in the detail pane
   view: null, // body view chosen by the user, or null for the best guess
   nextBefore: null,
+  replayEdited: false, // the replay URL follows the selected capture until the user edits it
   source: null, // the EventSource
   connectedOnce: false,
 };
@@ -568,7 +569,7 @@ function renderDetail(capture) {
   $("#har-one").href = `${binPath(token)}/har?id=${capture.id}`;
   $("#curl-text").hidden = true;
   $("#replay-result").hidden = true;
-  if (!$("#replay-url").value) $("#replay-url").value = captureUrl(capture);
+  if (!state.replayEdited) $("#replay-url").value = captureUrl(capture);
   renderBody(capture);
   renderPairs($("#headers tbody"), capture.headers.map((h) => [h.name, h.value]));
   const query = Array.from(new URLSearchParams(capture.query));
@@ -761,6 +762,7 @@ function start() {
   $("#f-group").addEventListener("change", renderList);
   $("#copy-curl").addEventListener("click", copyCurl);
   $("#replay-go").addEventListener("click", replay);
+  $("#replay-url").addEventListener("input", () => (state.replayEdited = true));
   $("#delete-capture").addEventListener("click", deleteCapture);
   for (const tab of document.querySelectorAll("#body-tabs button")) {
     tab.addEventListener("click", () => {
