@@ -4,4 +4,5 @@ mod endpoint;
 mod examples;
 mod logging;
 mod ordering;
+mod scenarios;
 mod signatures;

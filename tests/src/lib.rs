@@ -1,5 +1,13 @@
 //! Helpers for the end-to-end tests: real servers on loopback ports, and a recording handler
 //! that plays the downstream system.
+//!
+//! * [`senders`]: sender simulators with their real retry policies on a virtual clock.
+//! * [`proxy`]: a loopback proxy that stands in for the network: down receivers, lost answers.
+//! * [`downstream`]: a handler that plays the downstream system and checks what it is given.
+
+pub mod downstream;
+pub mod proxy;
+pub mod senders;
 
 use std::future::Future;
 use std::net::SocketAddr;
