@@ -5,4 +5,5 @@ mod examples;
 mod logging;
 mod ordering;
 mod scenarios;
+mod senders;
 mod signatures;
