@@ -450,3 +450,68 @@ async fn superoffice_hundred_entities_shuffled() {
 async fn standard_webhooks_hundred_entities_shuffled() {
     hundred_entities_shuffled_with_every_fault(standard_webhooks()).await;
 }
+
+#[tokio::test]
+async fn sonar_retries_a_202_and_the_retry_is_a_duplicate_not_a_second_run() {
+    // A receiver misconfigured with a deadline answers 202 to a slow handler: Sonar wants
+    // exactly 200, so it retries, and the retry must not run the handler again.
+    let sender = sonar();
+    let mut rig = Rig::with(sender.clone(), |b| b.deadline(Duration::from_millis(20))).await;
+    let slow = Downstream::new();
+    let handler = slow.handler();
+    rig.server.take().unwrap().stop().await;
+    let receiver = open(&rig.dir.path().join("sled"), || {
+        let handler = handler.clone();
+        builder(&sender)
+            .deadline(Duration::from_millis(20))
+            .clock(rig.clock.source())
+            .handler(move |delivery| {
+                let handler = handler.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    handler(delivery).await
+                }
+            })
+    })
+    .await;
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    rig.proxy.set_backend(Some(server.addr));
+    rig.server = Some(server);
+    rig.downstream = slow;
+
+    let mut sim = Simulation::new(rig.clock.clone());
+    let event = Event::new(id(0), 1, Duration::ZERO, "active");
+    sim.schedule(&sender, &rig.url(), event, Duration::ZERO);
+    rig.run(&mut sim, &[]).await;
+    let outcomes: Vec<_> = sim
+        .attempts()
+        .iter()
+        .map(|a| (a.status, a.outcome.as_str()))
+        .collect();
+    assert_eq!(outcomes[0], (Some(202), "accepted"), "{outcomes:?}");
+    assert_eq!(
+        *outcomes.last().unwrap(),
+        (Some(200), "duplicate"),
+        "{outcomes:?}"
+    );
+    assert_reliable("sonar/202-then-duplicate", &rig, &sim);
+}
+
+#[tokio::test]
+async fn regression_default_retention_was_shorter_than_the_standard_webhooks_retry_window() {
+    // Standard Webhooks retries for 27.6 hours; if every answer but the last is lost, the
+    // last attempt comes more than a day after the delivery was handled. With the old 24-hour
+    // default retention its id was forgotten by then and the handler ran a second time.
+    let sender = standard_webhooks();
+    let (mut rig, mut sim) = registered(&sender).await;
+    let event = Event::new(id(0), 1, Duration::ZERO, "active");
+    sim.schedule(&sender, &rig.url(), event, Duration::ZERO);
+    let mut answers = 0;
+    rig.proxy.drop_answers_when(move |_| {
+        answers += 1;
+        answers < 8
+    });
+    rig.run(&mut sim, &[]).await;
+    assert_eq!(sim.attempts_for(&id(0)).len(), 8);
+    assert_reliable("standard-webhooks/answers-lost-27h", &rig, &sim);
+}
