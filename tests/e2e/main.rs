@@ -1,5 +1,6 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
+mod crash;
 mod endpoint;
 mod examples;
 mod logging;
