@@ -3,6 +3,7 @@
 mod crash;
 mod endpoint;
 mod examples;
+mod hostile;
 mod logging;
 mod ordering;
 mod scenarios;
