@@ -7,5 +7,6 @@ mod hostile;
 mod logging;
 mod ordering;
 mod scenarios;
+mod security;
 mod senders;
 mod signatures;
