@@ -396,7 +396,8 @@ secrets = ["{TOKEN}"]
     let body = br#"{"type":"job.updated","k":2}"#;
     let sw = sign::standard_webhooks(WHSEC_2, "msg_bin", now, body).unwrap();
     let basic_ok = sign::basic("user", PASSWORD);
-    let requests: Vec<(&str, Vec<(&str, String)>, u16)> = vec![
+    type Request<'a> = (&'a str, Vec<(&'a str, String)>, u16);
+    let requests: Vec<Request> = vec![
         (
             "/gh",
             vec![

@@ -356,7 +356,10 @@ async fn hundred_entities_shuffled_with_every_fault(sender: Sender) -> Totals {
     // Every tenth delivery loses the answer to its first attempt.
     let mut seen = HashSet::new();
     rig.proxy.drop_answers_when(move |request| {
-        let body = request.split(|&b| b == b'\n').last().unwrap_or_default();
+        let body = request
+            .split(|&b| b == b'\n')
+            .next_back()
+            .unwrap_or_default();
         seen.insert(body.to_vec()) && seen.len() % 10 == 0
     });
     let faults = [

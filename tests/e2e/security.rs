@@ -346,7 +346,8 @@ fn secret_material_is_compared_only_with_subtle_and_every_other_equality_has_a_c
 
 #[test]
 fn replays_outside_the_tolerance_are_refused_for_every_timestamped_scheme() {
-    let cases: [(&str, Verifier, fn(u64) -> HeaderMap); 3] = [
+    type SignedAt = fn(u64) -> HeaderMap;
+    let cases: [(&str, Verifier, SignedAt); 3] = [
         (
             "standard-webhooks",
             Verifier::standard_webhooks([WHSEC]).unwrap(),

@@ -89,10 +89,13 @@ impl std::fmt::Display for CrashReport {
     }
 }
 
-/// The downstream API the relay calls: every body it got, per entity, in arrival order.
+/// Per entity, every relayed event's time and body, in arrival order.
+type Relayed = BTreeMap<String, Vec<(DateTime<Utc>, Vec<u8>)>>;
+
+/// The downstream API the relay calls.
 #[derive(Debug, Clone, Default)]
 struct Downstream {
-    relayed: Arc<Mutex<BTreeMap<String, Vec<(DateTime<Utc>, Vec<u8>)>>>>,
+    relayed: Arc<Mutex<Relayed>>,
 }
 
 async fn record(
