@@ -218,9 +218,20 @@ fn shuffled_events(sim: &mut Simulation, sender: &Sender, url: &str, seed: u64) 
 
 /// The four assertions every scenario makes; prints and returns the figures.
 fn assert_reliable(name: &str, rig: &Rig, sim: &Simulation) -> Totals {
+    assert_reliable_with(name, &rig.sender, &rig.downstream, &rig.proxy, sim)
+}
+
+/// [`assert_reliable`] for a receiver that is not a [`Rig`].
+fn assert_reliable_with(
+    name: &str,
+    sender: &Sender,
+    downstream: &Downstream,
+    proxy: &Proxy,
+    sim: &Simulation,
+) -> Totals {
     let totals = sim.totals();
     assert_eq!(sim.next_due(), None, "{name}: a sender is still retrying");
-    let schedule_len = rig.sender.schedule().len();
+    let schedule_len = sender.schedule().len();
     for (event, fate) in sim.fates() {
         let attempts = sim.attempts_for(&event.id);
         assert_eq!(
@@ -240,11 +251,11 @@ fn assert_reliable(name: &str, rig: &Rig, sim: &Simulation) -> Totals {
             *slot = event;
         }
     }
-    let entities = rig.downstream.entities();
+    let entities = downstream.entities();
     let mut lost = 0;
     for (entity, event) in &newest {
         match entities.get(entity) {
-            Some(state) if state.body == rig.sender.body(event).as_bytes() => {}
+            Some(state) if state.body == sender.body(event).as_bytes() => {}
             other => {
                 lost += 1;
                 eprintln!("{name}: entity {entity} is {other:?}, expected {event:?}");
@@ -257,12 +268,12 @@ fn assert_reliable(name: &str, rig: &Rig, sim: &Simulation) -> Totals {
     );
     assert_eq!(entities.len(), newest.len(), "{name}: unexpected entities");
     assert_eq!(
-        rig.downstream.applied_twice(),
+        downstream.applied_twice(),
         vec![],
         "{name}: events applied twice"
     );
     assert_eq!(
-        rig.downstream.regressions(),
+        downstream.regressions(),
         Vec::<String>::new(),
         "{name}: newer overwritten by older"
     );
@@ -273,10 +284,10 @@ fn assert_reliable(name: &str, rig: &Rig, sim: &Simulation) -> Totals {
         totals.attempts,
         totals.acknowledged,
         totals.gave_up,
-        rig.downstream.applied(),
-        rig.downstream.calls(),
-        rig.proxy.dropped(),
-        rig.proxy.refused(),
+        downstream.applied(),
+        downstream.calls(),
+        proxy.dropped(),
+        proxy.refused(),
     );
     totals
 }
@@ -517,4 +528,85 @@ async fn regression_default_retention_was_shorter_than_the_standard_webhooks_ret
     rig.run(&mut sim, &[]).await;
     assert_eq!(sim.attempts_for(&id(0)).len(), 8);
     assert_reliable("standard-webhooks/answers-lost-27h", &rig, &sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sonar_against_the_reference_receiver_binary_killed_and_restarted() {
+    // The downstream API is itself an SDK endpoint with no guard of its own (ordering and
+    // dedupe off), so everything the binary relays reaches the checking handler.
+    let downstream = Downstream::new();
+    let plain = Receiver::builder("downstream")
+        .envelope(Envelope::Sonar)
+        .ordering(Ordering::Off)
+        .dedupe(false)
+        .handler(downstream.handler())
+        .build()
+        .unwrap();
+    let downstream_server = Server::start(Router::new().route_service("/accounts", plain)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("receiver.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[log]
+level = "warn,reference_receiver=info"
+[[endpoint]]
+name = "sonar"
+path = "/webhook"
+envelope = "sonar"
+[endpoint.relay]
+method = "POST"
+url = "{}"
+"#,
+            downstream_server.url("/accounts")
+        ),
+    )
+    .unwrap();
+    let binary = end_to_end::binary::reference_receiver();
+    let start = || {
+        end_to_end::binary::serve(
+            &binary,
+            dir.path(),
+            &config,
+            &["--bind", "127.0.0.1:0", "--data", "data"],
+            &[],
+        )
+    };
+    let backend = |running: &end_to_end::binary::Running| {
+        running.base.trim_start_matches("http://").parse().unwrap()
+    };
+    let proxy = Proxy::start().await;
+    let mut running = Some(start());
+    proxy.set_backend(running.as_ref().map(backend));
+    let mut unlucky: HashSet<String> = (1..20).step_by(3).map(id).collect();
+    proxy.drop_answers_when(move |request| {
+        let text = String::from_utf8_lossy(request);
+        let hit = unlucky
+            .iter()
+            .find(|id| text.contains(id.as_str()))
+            .cloned();
+        hit.is_some_and(|id| unlucky.remove(&id))
+    });
+
+    let sender = sonar();
+    let mut sim = Simulation::new(VirtualClock::new());
+    assert!(sim.register(&sender, &proxy.url("/webhook")).await);
+    steady_events(&mut sim, &sender, &proxy.url("/webhook"));
+    let mut kills = 0;
+    while let Some(due) = sim.next_due() {
+        let down = (2 * MINUTE..12 * MINUTE).contains(&due);
+        if down && running.is_some() {
+            proxy.set_backend(None);
+            running.take().unwrap().kill_9();
+            kills += 1;
+        } else if !down && running.is_none() {
+            running = Some(start());
+            proxy.set_backend(running.as_ref().map(backend));
+        }
+        sim.step().await;
+    }
+    assert_eq!(kills, 1);
+    assert!(proxy.refused() > 0 && proxy.dropped() > 0);
+    assert_reliable_with("sonar/binary-kill-9", &sender, &downstream, &proxy, &sim);
 }

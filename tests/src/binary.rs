@@ -8,18 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The binary to run: `$REFERENCE_RECEIVER_BIN` if set, else the one cargo built beside this
-/// test executable (`cargo test --workspace` builds it for reference-receiver's own tests),
+/// test or binary (`cargo test --workspace` builds it for reference-receiver's own tests),
 /// built on the spot with `cargo build -p reference-receiver` if it is not there.
 pub fn reference_receiver() -> PathBuf {
     if let Some(path) = std::env::var_os("REFERENCE_RECEIVER_BIN") {
         return PathBuf::from(path);
     }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/reference-receiver
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable in target/<profile>/deps");
+    let exe = std::env::current_exe().expect("executable path");
+    // Tests run from target/<profile>/deps/, binaries from target/<profile>/.
+    let mut profile_dir = exe.parent().expect("executable in a directory");
+    if profile_dir.file_name().is_some_and(|name| name == "deps") {
+        profile_dir = profile_dir.parent().expect("target/<profile>");
+    }
     let binary = profile_dir.join(format!(
         "reference-receiver{}",
         std::env::consts::EXE_SUFFIX

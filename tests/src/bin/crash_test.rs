@@ -12,8 +12,9 @@ use std::process::ExitCode;
 use end_to_end::crash::{run, CrashConfig};
 
 fn parse(args: &[String]) -> Result<CrashConfig, String> {
+    let mut binary = None;
     let mut config = CrashConfig {
-        binary: end_to_end::binary::reference_receiver(),
+        binary: PathBuf::new(),
         workers: 32,
         kills: 10,
         alive_ms: (500, 3000),
@@ -30,7 +31,7 @@ fn parse(args: &[String]) -> Result<CrashConfig, String> {
                 .map_err(|e| format!("{flag} {value}: {e}"))
         };
         match flag.as_str() {
-            "--binary" => config.binary = PathBuf::from(value),
+            "--binary" => binary = Some(PathBuf::from(value)),
             "--kills" => config.kills = number()? as usize,
             "--workers" => config.workers = number()? as usize,
             "--seed" => config.seed = number()?,
@@ -44,6 +45,7 @@ fn parse(args: &[String]) -> Result<CrashConfig, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+    config.binary = binary.unwrap_or_else(end_to_end::binary::reference_receiver);
     Ok(config)
 }
 
