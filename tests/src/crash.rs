@@ -169,22 +169,14 @@ fn client() -> reqwest::Client {
 
 /// Sends one attempt; its status and outcome header, or `None` when no answer came.
 async fn post(client: &reqwest::Client, url: &str, body: &str) -> Option<(u16, String)> {
-    let response = client
+    let request = client
         .post(url)
         .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .ok()?;
-    let status = response.status().as_u16();
-    let outcome = response
-        .headers()
-        .get("x-webhook-outcome")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    response.bytes().await.ok()?;
-    Some((status, outcome))
+        .body(body.to_owned());
+    match crate::senders::send(request).await {
+        (Some(status), outcome) => Some((status, outcome)),
+        (None, _) => None,
+    }
 }
 
 /// A sender: its entities' events in increasing time, each retried until answered 2xx.

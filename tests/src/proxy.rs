@@ -86,6 +86,17 @@ impl Proxy {
         *self.control.drop_answer.lock().expect("proxy lock") = Box::new(rule);
     }
 
+    /// Drops the answer to the first request that contains each of `needles` (an event id,
+    /// say): the receiver handles it, the sender never hears.
+    pub fn drop_first_answer_containing(&self, needles: impl IntoIterator<Item = String>) {
+        let mut pending: std::collections::HashSet<String> = needles.into_iter().collect();
+        self.drop_answers_when(move |request| {
+            let text = String::from_utf8_lossy(request);
+            let hit = pending.iter().find(|n| text.contains(n.as_str())).cloned();
+            hit.is_some_and(|needle| pending.remove(&needle))
+        });
+    }
+
     /// How many answers were dropped.
     pub fn dropped(&self) -> usize {
         self.control.dropped.load(Ordering::SeqCst)

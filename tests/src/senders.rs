@@ -530,8 +530,8 @@ impl Simulation {
     }
 }
 
-/// Sends one attempt: its status and outcome header, or `None` and the transport error.
-async fn send(request: reqwest::RequestBuilder) -> (Option<u16>, String) {
+/// Sends one attempt: its status and `X-Webhook-Outcome`, or `None` and the transport error.
+pub async fn send(request: reqwest::RequestBuilder) -> (Option<u16>, String) {
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
