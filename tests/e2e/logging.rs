@@ -37,22 +37,79 @@ fn receiver(name: &str, verifier: Verifier) -> Receiver {
         .unwrap()
 }
 
-/// Captures every log line at every level on this thread until the guard drops.
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+thread_local! {
+    // Where this thread's log lines go while a test captures them.
+    static SINK: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes to this thread's sink, or nowhere.
+struct Routed;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Routed {
+    type Writer = Box<dyn Write>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        match SINK.with(|sink| sink.borrow().clone()) {
+            Some(captured) => Box::new(captured),
+            None => Box::new(std::io::sink()),
+        }
+    }
+}
+
+/// Log capture in force on this thread; stops when dropped.
+struct Capture {
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        SINK.with(|sink| sink.borrow_mut().take());
+    }
+}
+
+/// Captures every log line at every level emitted on this thread until the guard drops.
+///
+/// One global subscriber, installed once and never removed, routes each line to the
+/// capturing thread. Thread-local subscribers (`set_default`) made these tests flaky under
+/// load: tracing caches each call site's interest globally, and a call site first reached by
+/// another test while scoped subscribers came and went could stay cached as disabled, so a
+/// test captured nothing.
+async fn capture() -> (Captured, Capture) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let one_at_a_time = ONE_AT_A_TIME.lock().await;
+    INSTALLED.call_once(|| {
+        // Dynamic, so tracing asks on every event instead of caching its first answer.
+        let capturing = tracing_subscriber::filter::dynamic_filter_fn(|_, _| {
+            SINK.with(|sink| sink.borrow().is_some())
+        });
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(Routed)
+            .with_filter(capturing);
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .expect("no other global subscriber in the e2e tests");
+    });
+    // A call site registered by another thread at the very moment the subscriber was set may
+    // hold a stale interest; asking again settles it.
+    tracing::callsite::rebuild_interest_cache();
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+    SINK.with(|sink| *sink.borrow_mut() = Some(captured.clone()));
+    (
+        captured,
+        Capture {
+            _one_at_a_time: one_at_a_time,
+        },
+    )
 }
 
 // A current-thread runtime, so the server's tasks run on this thread and see the subscriber.
 #[tokio::test(flavor = "current_thread")]
 async fn answers_are_logged_and_no_secret_ever_is() {
-    let (captured, _guard) = capture();
+    let (captured, _capture) = capture().await;
 
     let app = Router::new()
         .route_service(
@@ -193,7 +250,7 @@ const WHSEC_2: &str = "whsec_bm90IGluIGFueSBsb2cgbGluZSwgZXZlcg==";
 // A current-thread runtime, so the server's tasks run on this thread and see the subscriber.
 #[tokio::test(flavor = "current_thread")]
 async fn no_verifier_kind_logs_its_secret_or_the_credentials_it_was_sent() {
-    let (captured, _guard) = capture();
+    let (captured, _capture) = capture().await;
 
     let body = br#"{"k":1}"#;
     let now = std::time::SystemTime::now()
