@@ -39,8 +39,10 @@ use crate::verify::Verifier;
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The default time a sender has to deliver the whole body.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default dedupe retention: 24 hours, well past Sonar's 4-hour retry window.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// The default dedupe retention: 4 days, past the longest retry window of the senders we
+/// serve: Sonar retries for 4 hours, Standard Webhooks / Svix for about 27.6 hours, Stripe for
+/// up to 3 days. A retry that arrives after its delivery id was forgotten is handled again.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
 
 // Expired delivery ids are purged at most this often, at most this many at a time, so expiry
 // is bounded work riding on the request path instead of a background task to manage.
@@ -265,7 +267,7 @@ impl ReceiverBuilder {
         self
     }
 
-    /// How long a handled delivery id is remembered (default 24 hours). Keep it longer than
+    /// How long a handled delivery id is remembered (default 4 days). Keep it longer than
     /// the longest retry window of the sender.
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
@@ -1026,6 +1028,17 @@ mod tests {
         ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }
+    }
+
+    #[test]
+    fn regression_default_retention_outlasts_every_senders_retry_window() {
+        // The longest documented windows: Standard Webhooks' schedule adds up to 27 h 35 min
+        // 5 s; Stripe retries for up to 3 days. 24 hours was shorter than both.
+        let standard_webhooks =
+            Duration::from_secs(5 + 5 * 60 + 30 * 60 + (2 + 5 + 10 + 10) * 3600);
+        let stripe = Duration::from_secs(3 * 24 * 3600);
+        assert!(DEFAULT_RETENTION > standard_webhooks);
+        assert!(DEFAULT_RETENTION > stripe);
     }
 
     #[test]

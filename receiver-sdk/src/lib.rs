@@ -68,7 +68,7 @@
 //! | envelope | Sonar | [`ReceiverBuilder::envelope`] |
 //! | ordering | per event type and entity where the envelope has both | [`ReceiverBuilder::ordering`] |
 //! | ties | handled | [`ReceiverBuilder::ties`] |
-//! | dedupe | on, 24 h | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
+//! | dedupe | on, 4 days | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
 //! | deadline | none | [`ReceiverBuilder::deadline`] |
 //! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
 #![warn(missing_docs)]

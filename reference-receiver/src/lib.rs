@@ -9,6 +9,8 @@
 //! * [`admin`]: the admin API under `/admin` (outboxes: counts, events, retry, purge) and the
 //!   `outbox` CLI commands that call it.
 //! * `endpoints`: turning `[[endpoint]]` entries into SDK receivers.
+//! * [`inspector`]: inspection bins at `/in/{token}`, their JSON API and web UI, and the
+//!   `inspect` CLI.
 //! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
@@ -16,6 +18,7 @@
 pub mod admin;
 pub mod config;
 mod endpoints;
+pub mod inspector;
 mod metrics;
 pub mod outbox;
 pub mod relay;
@@ -23,6 +26,7 @@ pub mod send;
 mod tls;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,11 +214,28 @@ pub async fn serve(
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
     };
+    let inspector = inspector::mount(&config, store.db(), addr, tls.is_some())?;
+    let router = match &inspector {
+        Some(mounted) => {
+            let root_is_free = !config.endpoints.iter().any(|e| e.path == "/");
+            service.router.merge(mounted.router(root_is_free))
+        }
+        None => service.router,
+    };
     tracing::info!(
         "listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
         config.store.path.display()
     );
+    if let Some(mounted) = &inspector {
+        let hint = if mounted.needs_token() {
+            " (open it once with ?token=<admin token>)"
+        } else {
+            ""
+        };
+        tracing::info!("inspector UI at {}{hint}", mounted.ui_url());
+    }
+    let stop_inspector = inspector.as_ref().map(inspector::Mounted::stopper);
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let stop = Arc::new(watch::channel(false).0);
     let workers: Vec<_> = service
@@ -227,12 +248,15 @@ pub async fn serve(
     tokio::spawn(async move {
         shutdown.await;
         accepting.store(false, AtomicOrdering::SeqCst);
+        if let Some(stop) = stop_inspector {
+            stop();
+        }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         stopper.graceful_shutdown(Some(grace));
         stopping.send_replace(true);
     });
     let listener = listener.into_std().context("listener")?;
-    let app = service.router.into_make_service();
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let served = match tls {
         Some(tls) => {
             axum_server::from_tcp_rustls(listener, tls)
@@ -255,6 +279,9 @@ pub async fn serve(
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "an outbox worker failed");
         }
+    }
+    if let Some(mounted) = inspector {
+        mounted.finish().await;
     }
     drop(service.outboxes);
     // Our copy of the marks store may be the sled store itself: let go of it before closing.

@@ -41,6 +41,8 @@ enum Command {
     Send(reference_receiver::send::SendArgs),
     /// Inspect and steer the relay outboxes of a running receiver (via its admin API).
     Outbox(reference_receiver::admin::cli::OutboxArgs),
+    /// Inspection bins from the terminal: create one, tail it, forward it to a local service.
+    Inspect(reference_receiver::inspector::cli::InspectArgs),
 }
 
 #[tokio::main]
@@ -82,5 +84,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send(args) => reference_receiver::send::run(args).await,
         Command::Outbox(args) => reference_receiver::admin::cli::run(args).await,
+        Command::Inspect(args) => reference_receiver::inspector::cli::run(args).await,
     }
 }

@@ -7,5 +7,6 @@
 #   --rounds N (3)  --secs S (10)  --connections C (64)  --size BYTES (1024)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -p end-to-end --bin bench-e2e -p reference-receiver
+cargo build --release -p end-to-end --bin bench-e2e
+cargo build --release -p reference-receiver --bin reference-receiver
 exec target/release/bench-e2e "$@"

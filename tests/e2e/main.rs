@@ -1,7 +1,12 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
+mod crash;
 mod endpoint;
 mod examples;
+mod hostile;
 mod logging;
 mod ordering;
+mod scenarios;
+mod security;
+mod senders;
 mod signatures;

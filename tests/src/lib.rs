@@ -1,5 +1,18 @@
 //! Helpers for the end-to-end tests: real servers on loopback ports, and a recording handler
 //! that plays the downstream system.
+//!
+//! * [`senders`]: sender simulators with their real retry policies on a virtual clock.
+//! * [`proxy`]: a loopback proxy that stands in for the network: down receivers, lost answers.
+//! * [`binary`]: the `reference-receiver` binary as a child process.
+//! * [`crash`]: the crash test (kill -9 under load), shared by `tests/e2e/crash.rs` and the
+//!   `crash-test` binary that `scripts/crash-test.sh` runs.
+//! * [`downstream`]: a handler that plays the downstream system and checks what it is given.
+
+pub mod binary;
+pub mod crash;
+pub mod downstream;
+pub mod proxy;
+pub mod senders;
 
 pub mod bench;
 

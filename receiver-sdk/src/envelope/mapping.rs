@@ -452,7 +452,7 @@ mod tests {
             extract(&stripe_like(), &HeaderMap::new(), &body),
             Err(EnvelopeError::WrongType {
                 field: "/data/object/id".into(),
-                expected: "a non-empty string or a number",
+                expected: "a non-empty string or an integer",
                 found: "a boolean",
             })
         );

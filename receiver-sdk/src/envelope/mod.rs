@@ -21,8 +21,9 @@
 //! * An optional field that is absent or `null` is `None`; one that is present but malformed is
 //!   an error, not `None`, because silently dropping a malformed `created_at` would let a stale
 //!   event through ordering.
-//! * Event and entity types are non-empty strings. Ids are non-empty strings or numbers;
-//!   numbers keep their JSON text (`123` becomes `"123"`).
+//! * Event and entity types are non-empty strings. Ids are non-empty strings or integers that
+//!   fit 64 bits, which keep their JSON text (`123` becomes `"123"`); other numbers are
+//!   refused, because serde_json would round them and two ids could become one.
 //! * Times go through [`parse_timestamp`].
 
 mod mapping;
@@ -100,7 +101,7 @@ pub enum Envelope {
     /// [Standard Webhooks](https://www.standardwebhooks.com/) (and Svix): `type`,
     /// `timestamp`, delivery id from `webhook-id` or `svix-id`.
     ///
-    /// `entity_id` is `data.id` when that is a non-empty string or a number, else `None`:
+    /// `entity_id` is `data.id` when that is a non-empty string or an integer, else `None`:
     /// the standard leaves `data` to each sender, so an odd `data.id` is not an error.
     StandardWebhooks,
     /// GitHub: event type from `X-GitHub-Event` (required), delivery id from

@@ -55,12 +55,17 @@ pub(super) fn text(value: &Value, field: &str) -> Result<String, EnvelopeError> 
     }
 }
 
-/// An id: a non-empty string as-is, or a number as its JSON text.
+/// An id: a non-empty string as-is, or an integer as its JSON text.
+///
+/// Other numbers are refused: serde_json reads integers past 64 bits and fractions as `f64`,
+/// whose text is not the sender's (`12345678901234567890123` and `12345678901234567890124`
+/// both become `1.2345678901234568e22`), so two entities would share one ordering mark and
+/// one's events be dropped as stale, or two deliveries one dedupe entry.
 pub(super) fn id(value: &Value, field: &str) -> Result<String, EnvelopeError> {
     match value {
         Value::String(s) if !s.is_empty() => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        other => Err(wrong_type(field, "a non-empty string or a number", other)),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        other => Err(wrong_type(field, "a non-empty string or an integer", other)),
     }
 }
 

@@ -44,7 +44,7 @@ fn wrong_type(field: &str, expected: &'static str, found: &'static str) -> Envel
 }
 
 const TEXT: &str = "a non-empty string";
-const ID: &str = "a non-empty string or a number";
+const ID: &str = "a non-empty string or an integer";
 
 /// Removes `key` from an object body, for "what if this field were absent" tests.
 fn without(mut body: Value, key: &str) -> Value {
@@ -190,6 +190,36 @@ mod sonar {
         ] {
             let body = with(documented(), "object_id", value);
             assert_eq!(extract(&body), Err(wrong_type("object_id", ID, found)));
+        }
+    }
+
+    #[test]
+    fn regression_huge_integer_ids_were_rounded_so_two_entities_shared_one_mark() {
+        // serde_json reads integers past 64 bits as f64: both of these were `1.2345678901234568e22`,
+        // so entity B's events were judged against entity A's mark and dropped as stale.
+        for text in [
+            "12345678901234567890123",
+            "12345678901234567890124",
+            "18446744073709551616",
+            "1.5",
+            "7.0",
+            "1e3",
+        ] {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            let body = with(documented(), "object_id", value);
+            assert_eq!(
+                extract(&body),
+                Err(wrong_type("object_id", ID, "a number")),
+                "{text}"
+            );
+        }
+        for (text, id) in [
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9", "-9"),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            let body = with(documented(), "object_id", value);
+            assert_eq!(extract(&body).unwrap().entity_id.as_deref(), Some(id));
         }
     }
 
@@ -706,7 +736,7 @@ mod envelope {
         );
         assert_eq!(
             wrong_type("object_id", ID, "a boolean").to_string(),
-            "field `object_id` is a boolean, expected a non-empty string or a number"
+            "field `object_id` is a boolean, expected a non-empty string or an integer"
         );
         assert_eq!(
             EnvelopeError::Timestamp {

@@ -44,6 +44,9 @@ pub struct Config {
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The inspector: inspection bins, their API and web UI.
+    #[serde(default)]
+    pub inspector: InspectorConfig,
     /// The webhook endpoints.
     #[serde(rename = "endpoint", default)]
     pub endpoints: Vec<EndpointConfig>,
@@ -122,6 +125,47 @@ pub struct AdminConfig {
     /// The environment variable holding the token.
     #[serde(default)]
     pub token_env: Option<String>,
+}
+
+/// `[inspector]`: inspection bins at `/in/{token}`, the JSON API at `/api` and the UI at `/ui`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InspectorConfig {
+    /// Serve the inspector at all.
+    pub enabled: bool,
+    /// How many bins may exist at once.
+    pub max_bins: usize,
+    /// Captures kept per bin unless the bin asks for another number.
+    pub max_captures: usize,
+    /// Age after which captures are pruned unless the bin asks for another age.
+    pub max_age_secs: u64,
+    /// The largest body captured; larger ones are answered 413 and recorded without a body.
+    pub max_body_bytes: usize,
+    /// The longest answer delay a bin may ask for.
+    pub max_delay_ms: u64,
+    /// How often captures past their age are pruned.
+    pub prune_interval_secs: u64,
+    /// The most captures one pruning pass removes (bounded work; the next pass goes on).
+    pub prune_batch: usize,
+    /// The base URL bins are reached at from outside (behind a proxy); unset: the request's
+    /// own scheme and `Host`.
+    pub public_url: Option<String>,
+}
+
+impl Default for InspectorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_bins: 100,
+            max_captures: 500,
+            max_age_secs: 7 * 24 * 60 * 60,
+            max_body_bytes: 1_048_576,
+            max_delay_ms: 10_000,
+            prune_interval_secs: 60,
+            prune_batch: 1_000,
+            public_url: None,
+        }
+    }
 }
 
 /// A secret from the config: never printed, serialised as `[redacted]`.
@@ -695,6 +739,31 @@ impl Config {
         }
         if self.store.pool_size == 0 {
             return Err(error("store.pool_size".into(), "must be at least 1"));
+        }
+        let inspector = &self.inspector;
+        for (key, value) in [
+            ("max_bins", inspector.max_bins),
+            ("max_captures", inspector.max_captures),
+            ("max_body_bytes", inspector.max_body_bytes),
+            ("prune_batch", inspector.prune_batch),
+        ] {
+            if value == 0 {
+                return Err(error(format!("inspector.{key}"), "must be above 0"));
+            }
+        }
+        if inspector.max_age_secs == 0 || inspector.prune_interval_secs == 0 {
+            return Err(error(
+                "inspector.max_age_secs".into(),
+                "max_age_secs and prune_interval_secs must be above 0",
+            ));
+        }
+        if let Some(url) = &inspector.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(error(
+                    "inspector.public_url".into(),
+                    "must start with http:// or https://",
+                ));
+            }
         }
         if self.server.body_limit_bytes == 0 {
             return Err(error("server.body_limit_bytes".into(), "must be above 0"));

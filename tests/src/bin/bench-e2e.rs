@@ -64,34 +64,30 @@ fn spawn_receiver(dir: &std::path::Path) -> (Vec<Child>, std::net::SocketAddr) {
     let binary = std::env::current_exe()
         .expect("own path")
         .with_file_name("reference-receiver");
-    let mut child = Command::new(&binary)
+    // Its log is quiet at `warn`, so it cannot announce a port 0 address: take a free port.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let child = Command::new(&binary)
         .args([
             "serve",
             "--config",
             file.to_str().expect("utf-8"),
             "--bind",
-            "127.0.0.1:0",
+            &addr.to_string(),
         ])
-        .env("RUST_LOG_STYLE", "never")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("start {}: {e} (build it with --release)", binary.display()));
-    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    for line in stdout.lines().map_while(Result::ok) {
-        if let Some(at) = line.find("listening on http://") {
-            let addr = line[at + "listening on http://".len()..]
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .parse()
-                .expect("address");
-            return (vec![child, downstream], addr);
-        }
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the reference receiver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the reference receiver did not start");
+    (vec![child, downstream], addr)
 }
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {

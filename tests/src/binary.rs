@@ -1,0 +1,154 @@
+//! The `reference-receiver` binary as a child process: find it, start it, read its log, kill it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary to run: `$REFERENCE_RECEIVER_BIN` if set, else the one cargo built beside this
+/// test or binary (`cargo test --workspace` builds it for reference-receiver's own tests),
+/// built on the spot with `cargo build -p reference-receiver` if it is not there.
+pub fn reference_receiver() -> PathBuf {
+    if let Some(path) = std::env::var_os("REFERENCE_RECEIVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("executable path");
+    // Tests run from target/<profile>/deps/, binaries from target/<profile>/.
+    let mut profile_dir = exe.parent().expect("executable in a directory");
+    if profile_dir.file_name().is_some_and(|name| name == "deps") {
+        profile_dir = profile_dir.parent().expect("target/<profile>");
+    }
+    let binary = profile_dir.join(format!(
+        "reference-receiver{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    if !binary.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.args([
+            "build",
+            "-p",
+            "reference-receiver",
+            "--bin",
+            "reference-receiver",
+        ]);
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            command.arg("--release");
+        }
+        let status = command.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p reference-receiver failed");
+    }
+    binary
+}
+
+/// A running receiver; killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Running {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:<port>` from its `listening on` line.
+    pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    /// Everything it printed so far, stdout and stderr, one line each.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// `kill -9`: the process gets no chance to flush or clean up.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// Runs the binary with `args` in `dir` to completion: exit success, stdout, stderr.
+pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let output = Command::new(reference_receiver())
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the binary");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Starts `<binary> serve --config <config>` plus `extra` args in `dir`, and waits for its
+/// `listening on` line.
+pub fn serve(
+    binary: &Path,
+    dir: &Path,
+    config: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Running {
+    let mut child = Command::new(binary)
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let streams: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("stdout")),
+        Box::new(child.stderr.take().expect("stderr")),
+    ];
+    for stream in streams {
+        let (log, tx) = (Arc::clone(&log), tx.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("listening on ") {
+                    let url = line[at + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default();
+                    let _ = tx.send(url.to_owned());
+                }
+                log.lock().expect("log lock").push(line);
+            }
+        });
+    }
+    let started = Instant::now();
+    loop {
+        if let Ok(base) = rx.recv_timeout(Duration::from_millis(50)) {
+            return Running { child, base, log };
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "reference-receiver exited with {status}: {}",
+                log.lock().expect("log lock").join("\n")
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no `listening on` line: {}",
+            log.lock().expect("log lock").join("\n")
+        );
+    }
+}
