@@ -59,13 +59,17 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, bind, data } => {
-            let mut loaded = config::load(config.as_deref())?;
+            let mut flags = Vec::new();
             if let Some(bind) = bind {
-                loaded.server.bind = bind;
+                flags.push(("RECEIVER_SERVER__BIND".to_owned(), bind.to_string()));
             }
             if let Some(data) = data {
-                loaded.store.path = data;
+                flags.push((
+                    "RECEIVER_STORE__PATH".to_owned(),
+                    data.display().to_string(),
+                ));
             }
+            let loaded = config::load_with(config.as_deref(), flags)?;
             reference_receiver::init_logging(&loaded.log)?;
             if config.is_none() {
                 tracing::info!("no --config given: running on the embedded defaults");

@@ -1,5 +1,5 @@
 //! The short crash test (two SIGKILLs under load against the debug binary); the long one is
-//! `scripts/crash-test.sh`.
+//! `tests/scripts/crash-test.sh`.
 
 use end_to_end::crash::{run, CrashConfig};
 

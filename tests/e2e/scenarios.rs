@@ -5,7 +5,7 @@
 //! Every scenario asserts the same four things: the downstream state is the newest event of
 //! each entity; no event is applied twice; nothing newer is ever overwritten by something
 //! older; every sender stops (acknowledged, none gave up). Each prints one line of figures
-//! (`cargo test -p end-to-end scenarios -- --nocapture`, or `scripts/scenario-totals.sh`).
+//! (`cargo test -p end-to-end scenarios -- --nocapture`, or `tests/scripts/scenario-totals.sh`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

@@ -498,9 +498,9 @@ fn check_config_and_serve_refuse_a_non_loopback_bind_without_an_admin_token() {
     assert!(!stdout.contains("adm-7c3e-never-printed"), "{stdout}");
 }
 
+/// Regression: `serve --bind` was applied after the config was validated, so
+/// `serve --bind 0.0.0.0:PORT` started beyond loopback with no admin token.
 #[test]
-#[ignore = "reference-receiver bug: `serve --bind` is applied after the config is validated, \
-            so `serve --bind 0.0.0.0:PORT` starts beyond loopback with no admin token"]
 fn serve_bind_flag_cannot_skip_the_admin_token_check() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(end_to_end::binary::reference_receiver())

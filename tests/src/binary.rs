@@ -7,13 +7,18 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The binary to run: `$REFERENCE_RECEIVER_BIN` if set, else the one cargo built beside this
-/// test or binary (`cargo test --workspace` builds it for reference-receiver's own tests),
-/// built on the spot with `cargo build -p reference-receiver` if it is not there.
+/// The binary to run: `$REFERENCE_RECEIVER_BIN` if set, else the one cargo builds beside this
+/// test or binary. `cargo build -p reference-receiver` runs once per process first (a no-op when
+/// it is up to date), so `cargo test -p end-to-end` alone never runs a stale binary.
 pub fn reference_receiver() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     if let Some(path) = std::env::var_os("REFERENCE_RECEIVER_BIN") {
         return PathBuf::from(path);
     }
+    BUILT.get_or_init(build_reference_receiver).clone()
+}
+
+fn build_reference_receiver() -> PathBuf {
     let exe = std::env::current_exe().expect("executable path");
     // Tests run from target/<profile>/deps/, binaries from target/<profile>/.
     let mut profile_dir = exe.parent().expect("executable in a directory");
@@ -24,7 +29,7 @@ pub fn reference_receiver() -> PathBuf {
         "reference-receiver{}",
         std::env::consts::EXE_SUFFIX
     ));
-    if !binary.exists() {
+    {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         command.args([

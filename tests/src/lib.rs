@@ -5,7 +5,7 @@
 //! * [`proxy`]: a loopback proxy that stands in for the network: down receivers, lost answers.
 //! * [`binary`]: the `reference-receiver` binary as a child process.
 //! * [`crash`]: the crash test (kill -9 under load), shared by `tests/e2e/crash.rs` and the
-//!   `crash-test` binary that `scripts/crash-test.sh` runs.
+//!   `crash-test` binary that `tests/scripts/crash-test.sh` runs.
 //! * [`downstream`]: a handler that plays the downstream system and checks what it is given.
 
 pub mod binary;

@@ -26,17 +26,18 @@ pub(crate) fn apply_env(
     table: &mut Table,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    let mut vars: Vec<_> = vars
+    // A map: the same environment always gives the same config (applied in name order), and
+    // of two values for one name the later wins (command-line flags come after the process
+    // environment).
+    let vars: std::collections::BTreeMap<String, String> = vars
         .into_iter()
-        .filter_map(|(name, value)| {
-            let rest = name.strip_prefix(ENV_PREFIX)?;
-            rest.contains("__")
-                .then(|| (name.clone(), rest.to_owned(), value))
+        .filter(|(name, _)| {
+            name.strip_prefix(ENV_PREFIX)
+                .is_some_and(|rest| rest.contains("__"))
         })
         .collect();
-    // Deterministic order, so the same environment always gives the same config.
-    vars.sort();
-    for (name, rest, value) in vars {
+    for (name, value) in vars {
+        let rest = &name[ENV_PREFIX.len()..];
         let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
         set(table, &path, &value).map_err(|message| ConfigError {
             origin: format!("environment variable {name}"),

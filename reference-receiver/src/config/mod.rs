@@ -244,7 +244,7 @@ fn yes() -> bool {
 }
 
 fn default_retention() -> u64 {
-    24 * 60 * 60
+    receiver_sdk::DEFAULT_RETENTION.as_secs()
 }
 
 /// The `envelope` presets.
@@ -551,6 +551,16 @@ pub enum AuthKind {
 
 /// Reads the config file (if any) and the process environment.
 pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    load_with(file, Vec::new())
+}
+
+/// Like [`load`], with extra overrides (`RECEIVER_SERVER__BIND`-style names, e.g. from
+/// command-line flags) applied after the environment's and validated with everything else,
+/// so a flag can never slip past a check the same key in the file would fail.
+pub fn load_with(
+    file: Option<&Path>,
+    overrides: Vec<(String, String)>,
+) -> Result<Config, ConfigError> {
     let user = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -565,7 +575,7 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
     from_parts(
         user.as_ref()
             .map(|(name, text)| (name.as_str(), text.as_str())),
-        std::env::vars(),
+        std::env::vars().chain(overrides),
         |name| std::env::var(name).ok(),
     )
 }

@@ -1,4 +1,4 @@
-//! The long crash test: `scripts/crash-test.sh` runs this against the release binary.
+//! The long crash test: `tests/scripts/crash-test.sh` runs this against the release binary.
 //!
 //! ```text
 //! crash-test [--binary PATH] [--kills N] [--workers N] [--alive-ms LOW-HIGH] [--seed N]

@@ -2,7 +2,7 @@
 # Runs the fault scenarios (tests/e2e/scenarios.rs) and adds up the figures each one prints:
 # scenarios, deliveries, attempts, acknowledged, gave up, lost.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 log="$(mktemp)"
 cargo test -p end-to-end --test e2e scenarios:: -- --nocapture >"$log" 2>&1 || {
     grep -E 'panicked|FAILED|failed' "$log" | head -20

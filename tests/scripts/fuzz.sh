@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the SDK's parsers with cargo-fuzz (libFuzzer): each target in fuzz/ for a bounded time.
 #
-#   scripts/fuzz.sh                 # every target, 60 s each
-#   FUZZ_SECONDS=600 scripts/fuzz.sh envelope
+#   tests/scripts/fuzz.sh                 # every target, 60 s each
+#   FUZZ_SECONDS=600 tests/scripts/fuzz.sh envelope
 #
 # Needs a nightly toolchain (libFuzzer's sanitizer flags are nightly-only) and cargo-fuzz,
 # which this script installs from crates.io if it is missing. Without nightly it falls back to
@@ -10,11 +10,11 @@
 # less deeply; it says so when it does.
 #
 # A crash leaves its input in fuzz/artifacts/<target>/; reproduce it with
-#   cd fuzz && cargo +nightly fuzz run <target> artifacts/<target>/<file>
+#   cd tests/fuzz && cargo +nightly fuzz run <target> artifacts/<target>/<file>
 # and keep it as a regression test in the SDK before fixing it.
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -33,7 +33,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-cd "$root/fuzz"
+cd "$root/tests/fuzz"
 cargo +nightly fuzz build
 status=0
 for target in "${targets[@]}"; do
