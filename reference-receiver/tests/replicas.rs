@@ -477,11 +477,11 @@ fn check_config_validates_the_url_without_connecting_and_never_prints_it() {
 
 /// Deliveries per second through 1 and 2 replicas sharing a database (and 1 on sled, for
 /// comparison). Not part of the suite: run it on an idle machine, in release mode:
-/// `cargo test --release -p reference-receiver --test replicas -- --ignored --nocapture`.
+/// `cargo test --release -p reference-receiver --test replicas -- --nocapture measure` with
+/// `RECEIVER_BENCH_SECS=10 RECEIVER_BENCH_CONNECTIONS=64` for the README's figures.
 /// `RECEIVER_BENCH_SECS` (default 10), `RECEIVER_BENCH_CONNECTIONS` (default 64) and
 /// `RECEIVER_BENCH_POOL_SIZE` (default 16) tune it.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "a measurement, not a test"]
 async fn measure_deliveries_per_second() {
     let setting = |name: &str, default: u64| {
         std::env::var(name)
@@ -489,8 +489,9 @@ async fn measure_deliveries_per_second() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let seconds = setting("RECEIVER_BENCH_SECS", 10);
-    let connections = setting("RECEIVER_BENCH_CONNECTIONS", 64);
+    // Short by default so the suite stays quick; the README's figures use 10 s and 64.
+    let seconds = setting("RECEIVER_BENCH_SECS", 2);
+    let connections = setting("RECEIVER_BENCH_CONNECTIONS", 16);
     let pool_size = setting("RECEIVER_BENCH_POOL_SIZE", 16).to_string();
     for (label, replicas) in [("sled", 1), ("postgres", 1), ("postgres", 2)] {
         let database = ScratchDatabase::create().await.unwrap();
@@ -508,9 +509,11 @@ async fn measure_deliveries_per_second() {
         };
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let handled = Arc::new(AtomicUsize::new(0));
+        let sent = Arc::new(AtomicUsize::new(0));
         let loaders: Vec<_> = (0..connections)
             .map(|connection| {
                 let (urls, handled) = (running.urls.clone(), Arc::clone(&handled));
+                let sent = Arc::clone(&sent);
                 tokio::spawn(async move {
                     let client = common::client();
                     let mut seq = 0;
@@ -529,6 +532,7 @@ async fn measure_deliveries_per_second() {
                         if outcome.is_some_and(|o| o == "handled") {
                             handled.fetch_add(1, Ordering::Relaxed);
                         }
+                        sent.fetch_add(1, Ordering::Relaxed);
                         seq += 1;
                     }
                 })
@@ -537,7 +541,13 @@ async fn measure_deliveries_per_second() {
         for loader in loaders {
             loader.await.unwrap();
         }
-        let rate = handled.load(Ordering::Relaxed) as f64 / seconds as f64;
+        let (handled, sent) = (
+            handled.load(Ordering::Relaxed),
+            sent.load(Ordering::Relaxed),
+        );
+        assert!(sent > 0, "{label}: nothing was sent");
+        assert_eq!(handled, sent, "{label}: every unique delivery is handled");
+        let rate = handled as f64 / seconds as f64;
         println!(
             "{label}, {replicas} replica(s), {connections} connections, pool_size \
              {pool_size}, {seconds} s: {rate:.0} deliveries/s"
