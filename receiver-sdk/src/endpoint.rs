@@ -361,13 +361,7 @@ impl ReceiverBuilder {
     {
         let handler = Arc::new(handler);
         self.handler = Some(Arc::new(move |parsed: Parsed| {
-            let payload = serde_path_to_error::deserialize(parsed.value).map_err(|e| {
-                format!(
-                    "payload does not have the expected shape at `{}`: {}",
-                    e.path(),
-                    e.inner()
-                )
-            })?;
+            let payload: T = into_payload(parsed.value)?;
             let delivery = Delivery {
                 payload,
                 event: parsed.event,
@@ -692,6 +686,27 @@ fn is_json(content_type: &HeaderValue) -> bool {
     let subtype = subtype.to_ascii_lowercase();
     matches!(kind.to_ascii_lowercase().as_str(), "application" | "text")
         && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+/// The handler's payload from the parsed body. A handler that takes `serde_json::Value` gets
+/// the parsed value itself, not a rebuilt copy.
+fn into_payload<T: DeserializeOwned + 'static>(value: Value) -> Result<T, String> {
+    let value: Box<dyn std::any::Any> = Box::new(value);
+    match value.downcast::<T>() {
+        Ok(same) => Ok(*same),
+        Err(value) => {
+            let value = value
+                .downcast::<Value>()
+                .map_err(|_| "the parsed body is not JSON".to_owned())?;
+            serde_path_to_error::deserialize(*value).map_err(|e| {
+                format!(
+                    "payload does not have the expected shape at `{}`: {}",
+                    e.path(),
+                    e.inner()
+                )
+            })
+        }
+    }
 }
 
 fn is_hook_test(headers: &HeaderMap) -> bool {
@@ -1039,6 +1054,24 @@ mod tests {
         let stripe = Duration::from_secs(3 * 24 * 3600);
         assert!(DEFAULT_RETENTION > standard_webhooks);
         assert!(DEFAULT_RETENTION > stripe);
+    }
+
+    #[test]
+    fn a_value_payload_is_the_parsed_value_and_a_typed_one_names_the_bad_field() {
+        let value = serde_json::json!({"current": {"status": "active"}});
+        assert_eq!(into_payload::<Value>(value.clone()), Ok(value.clone()));
+        #[derive(Debug, serde::Deserialize)]
+        struct Typed {
+            #[allow(dead_code)]
+            current: Current,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        struct Current {
+            #[allow(dead_code)]
+            status: u32,
+        }
+        let error = into_payload::<Typed>(value).unwrap_err();
+        assert!(error.contains("`current.status`"), "{error}");
     }
 
     #[test]
