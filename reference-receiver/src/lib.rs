@@ -15,6 +15,7 @@
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
 
+mod access;
 pub mod admin;
 pub mod config;
 mod endpoints;

@@ -32,8 +32,6 @@ use axum::{Json, Router};
 use http::request::Parts;
 use http::{header, HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::config::ConfigSecret;
 use crate::outbox::{EventState, EventView, Outbox, OutboxStats, Revival, Shelf};
@@ -169,16 +167,8 @@ impl Access {
             Self::Closed => return Err(AdminError::Closed),
             Self::Token(digest) => digest,
         };
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(AdminError::MissingToken)?
-            .as_bytes();
-        let token = value
-            .split_at_checked(7)
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
-            .map(|(_, token)| token.trim_ascii())
-            .ok_or(AdminError::MissingToken)?;
-        if bool::from(Sha256::digest(token).as_slice().ct_eq(expected)) {
+        let token = crate::access::bearer(headers).ok_or(AdminError::MissingToken)?;
+        if crate::access::matches(expected, token) {
             Ok(())
         } else {
             Err(AdminError::WrongToken)
@@ -244,7 +234,7 @@ pub(crate) fn router(
     loopback: bool,
 ) -> Router {
     let access = match token {
-        Some(token) => Access::Token(Sha256::digest(token.0.expose()).into()),
+        Some(token) => Access::Token(crate::access::digest(token.0.expose())),
         None if loopback => Access::Loopback,
         None => Access::Closed,
     };

@@ -58,7 +58,7 @@ impl Gate {
     pub(crate) fn new(token: Option<&Secret>, addr: SocketAddr) -> Self {
         match token {
             Some(token) => Self::Token {
-                digest: Sha256::digest(token.expose()).into(),
+                digest: crate::access::digest(token.expose()),
                 cookie: cookie_value(token.expose()),
             },
             None if addr.ip().is_loopback() => Self::Open,
@@ -68,10 +68,7 @@ impl Gate {
 
     fn token_matches(&self, given: &str) -> bool {
         match self {
-            Self::Token { digest, .. } => {
-                let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-                given.ct_eq(digest).into()
-            }
+            Self::Token { digest, .. } => crate::access::matches(digest, given.as_bytes()),
             Self::Open | Self::Closed => false,
         }
     }
@@ -80,11 +77,9 @@ impl Gate {
         let Self::Token { cookie, .. } = self else {
             return matches!(self, Self::Open);
         };
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| self.token_matches(given.trim()));
+        let bearer = crate::access::bearer(headers).is_some_and(|given| {
+            std::str::from_utf8(given).is_ok_and(|given| self.token_matches(given))
+        });
         bearer
             || cookies(headers)
                 .filter(|(name, _)| *name == COOKIE)
