@@ -6,7 +6,12 @@
 //! prints a table of medians with each figure's ratio to the bare axum ceiling, and writes it
 //! as JSON to `target/bench/e2e.json`.
 //!
-//! `bench-e2e serve <target> <dir>` is the server side (used by the benchmark itself).
+//! `--only a,b` measures only the named targets (`bare`, `sdk-memory`, `sdk-sled`,
+//! `receiver-queued`).
+//!
+//! `bench-e2e serve <target> <dir>` is the server side (used by the benchmark itself);
+//! `bench-e2e load <addr>` only drives load at a server started elsewhere (under a profiler, say)
+//! and prints what it measured as JSON.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -113,14 +118,30 @@ async fn main() {
         serve(target, std::path::Path::new(dir)).await;
         return;
     }
-    let rounds = arg(&args, "--rounds", 3);
     let secs = arg(&args, "--secs", 10);
     let connections = arg(&args, "--connections", 64) as usize;
     let size = arg(&args, "--size", 1024) as usize;
+    if args.first().map(String::as_str) == Some("load") {
+        // Load only, against a server started elsewhere (e.g. under a profiler).
+        let Some(addr) = args.get(1).and_then(|a| a.parse().ok()) else {
+            eprintln!("usage: bench-e2e load <addr> [--secs S] [--connections C] [--size BYTES]");
+            std::process::exit(2);
+        };
+        let measured = bench::load(addr, connections, Duration::from_secs(secs), size).await;
+        println!("{}", serde_json::to_string(&measured).unwrap_or_default());
+        return;
+    }
+    let rounds = arg(&args, "--rounds", 3);
+    let only: Vec<&str> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').collect())
+        .unwrap_or_default();
     let mut results: BTreeMap<&str, Vec<(Measured, u64)>> = BTreeMap::new();
     for round in 1..=rounds {
         // Alternate the ceiling with the others every round: the machine is shared and noisy.
-        for name in ALL {
+        for name in ALL.iter().filter(|n| only.is_empty() || only.contains(n)) {
             let dir = tempfile::tempdir().expect("temp dir");
             let (mut children, addr) = if *name == RECEIVER {
                 spawn_receiver(dir.path())
