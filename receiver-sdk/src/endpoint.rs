@@ -855,18 +855,9 @@ impl Inner {
             endpoint: Arc::clone(&self.name),
         })?;
         let now = unix_seconds(now);
-        if let Some(delivery) = &delivery {
-            if self
-                .store
-                .is_handled(delivery, now)
-                .await
-                .map_err(unavailable)?
-            {
-                return Err(Outcome::Duplicate);
-            }
-        }
-        // The rest runs in its own task: a sender that hangs up mid-handler must not cancel
-        // the handler between its side effects and the commit that records them.
+        // The rest (the dedupe check too, made once under the key's lock) runs in its own task:
+        // a sender that hangs up mid-handler must not cancel the handler between its side
+        // effects and the commit that records them.
         let task = tokio::spawn(Arc::clone(self).finish(mark, delivery, now, run));
         let joined = match self.deadline {
             None => task.await,

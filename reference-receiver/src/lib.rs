@@ -300,6 +300,7 @@ async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
         let opened = SledStore::builder()
             .path(&config.path)
             .flush_every_ms(Some(config.flush_every_ms))
+            .cache_capacity(config.cache_mib.saturating_mul(1024 * 1024))
             .open();
         match opened {
             // sled says so only in its message: "could not acquire lock on ...".

@@ -1,13 +1,20 @@
 //! An in-memory store for tests and ephemeral use: nothing survives the process.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
 use super::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
 
 /// Keeps marks and delivery ids in process memory.
+///
+/// Keys are kept as 128-bit digests (SHA-256 of the key's encoding, truncated), not as
+/// strings: about 50 bytes per mark and 80 per delivery id whatever the ids' length, and
+/// cheap to hash and compare. Two different keys would have to collide in 128 bits of
+/// SHA-256 to be mistaken for each other.
 ///
 /// ```
 /// use receiver_sdk::store::MemoryStore;
@@ -21,12 +28,48 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+/// A key's digest, as two words (8-byte aligned, so an entry takes 24 bytes, not 32): already
+/// uniformly distributed, so it is its own hash.
+type KeyDigest = (u64, u64);
+type DigestMap = HashMap<KeyDigest, i64, BuildHasherDefault<DigestHasher>>;
+
 #[derive(Debug, Default)]
 struct State {
-    marks: HashMap<OrderingKey, i64>,
-    deliveries: HashMap<DeliveryKey, i64>,
+    marks: DigestMap,
+    deliveries: DigestMap,
     // (expiry, key) in expiry order, so a purge reads only what is due.
-    expiry: BTreeSet<(i64, DeliveryKey)>,
+    expiry: BTreeSet<(i64, KeyDigest)>,
+}
+
+/// Hashes a [`KeyDigest`] by folding its two words: SipHash over it again would only cost.
+#[derive(Debug, Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only digests are hashed here (through `write_u64`); fold anything else in anyway.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = self.0.rotate_left(32) ^ word;
+    }
+}
+
+fn digest(encoded: &[u8]) -> KeyDigest {
+    let full = Sha256::digest(encoded);
+    let word = |at: usize| {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&full[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    (word(0), word(8))
 }
 
 impl MemoryStore {
@@ -45,25 +88,32 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
-        Ok(self.state().marks.get(key).copied())
+        let key = digest(&key.encode());
+        Ok(self.state().marks.get(&key).copied())
     }
 
     async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+        let key = digest(&key.encode());
         Ok(self
             .state()
             .deliveries
-            .get(key)
+            .get(&key)
             .is_some_and(|&expires| expires > now))
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        // Digests are computed before the lock is taken, so it is held only for map work.
+        let mark = commit.mark.map(|(key, at)| (digest(&key.encode()), at));
+        let delivery = commit
+            .delivery
+            .map(|(key, expires)| (digest(&key.encode()), expires));
         let mut state = self.state();
-        if let Some((key, at)) = commit.mark {
+        if let Some((key, at)) = mark {
             let mark = state.marks.entry(key).or_insert(at);
             *mark = (*mark).max(at);
         }
-        if let Some((key, expires)) = commit.delivery {
-            state.expiry.insert((expires, key.clone()));
+        if let Some((key, expires)) = delivery {
+            state.expiry.insert((expires, key));
             state.deliveries.insert(key, expires);
         }
         Ok(())
@@ -71,12 +121,12 @@ impl Store for MemoryStore {
 
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
         let mut state = self.state();
-        let due: Vec<(i64, DeliveryKey)> = state
+        let due: Vec<(i64, KeyDigest)> = state
             .expiry
             .iter()
             .take_while(|(expires, _)| *expires <= now)
             .take(limit)
-            .cloned()
+            .copied()
             .collect();
         let mut removed = 0;
         for entry in due {

@@ -14,7 +14,7 @@ mod sled;
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};
-pub use self::sled::{SledStore, SledStoreBuilder};
+pub use self::sled::{SledStore, SledStoreBuilder, DEFAULT_SLED_CACHE_BYTES};
 
 use async_trait::async_trait;
 

@@ -22,6 +22,10 @@ use super::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
 
 type FlushWaiter = oneshot::Sender<Result<(), String>>;
 
+/// The page cache a [`SledStore`] gets unless [`SledStoreBuilder::cache_capacity`] says
+/// otherwise: 32 MiB.
+pub const DEFAULT_SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// A [`Store`] in a sled directory.
 ///
 /// ```
@@ -72,7 +76,8 @@ impl SledStoreBuilder {
         self
     }
 
-    /// sled's page cache size in bytes (sled's default is 1 GiB; lower it to bound memory).
+    /// sled's page cache size in bytes: [`DEFAULT_SLED_CACHE_BYTES`] unless set (sled's own
+    /// default, 1 GiB, lets a long-running receiver's memory grow with its number of keys).
     pub fn cache_capacity(mut self, bytes: u64) -> Self {
         self.cache_capacity = Some(bytes);
         self
@@ -117,7 +122,7 @@ impl SledStore {
         SledStoreBuilder {
             path: None,
             flush_every_ms: Some(500),
-            cache_capacity: None,
+            cache_capacity: Some(DEFAULT_SLED_CACHE_BYTES),
         }
     }
 

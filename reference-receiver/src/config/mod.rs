@@ -80,6 +80,9 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// sled's background fsync interval.
     pub flush_every_ms: u64,
+    /// sled's page cache, in MiB: bounds the memory the store's hot pages take.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u64,
     /// A PostgreSQL URL: ordering marks and delivery ids go there, shared by every replica.
     #[serde(default)]
     pub url: Option<ConfigSecret>,
@@ -89,6 +92,10 @@ pub struct StoreConfig {
     /// PostgreSQL connections per pool (statements and key leases each have one).
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+}
+
+fn default_cache_mib() -> u64 {
+    receiver_sdk::store::DEFAULT_SLED_CACHE_BYTES / (1024 * 1024)
 }
 
 fn default_pool_size() -> usize {

@@ -236,7 +236,7 @@ fn report(
     println!("| target | req/s | ratio to bare | p50 ms | p99 ms | peak RSS MiB | non-2xx |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut json = Vec::new();
-    for name in ALL {
+    for name in ALL.iter().filter(|n| results.contains_key(*n)) {
         let (rps, p50, p99, rss, non_2xx) = summary(name);
         let ratio = if ceiling > 0.0 { rps / ceiling } else { 0.0 };
         println!(
