@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use tower::util::ServiceExt;
 use tower::{Layer, Service};
 
+use crate::detach::{Detachable, Panicked};
 use crate::envelope::{Envelope, EventMeta};
 use crate::ordering::{KeyLocks, Ordering, TiePolicy, Verdict};
 use crate::outcome::{Outcome, OUTCOME_HEADER};
@@ -855,24 +856,19 @@ impl Inner {
             endpoint: Arc::clone(&self.name),
         })?;
         let now = unix_seconds(now);
-        // The rest (the dedupe check too, made once under the key's lock) runs in its own task:
-        // a sender that hangs up mid-handler must not cancel the handler between its side
-        // effects and the commit that records them.
-        let task = tokio::spawn(Arc::clone(self).finish(mark, delivery, now, run));
-        let joined = match self.deadline {
-            None => task.await,
-            Some(deadline) => match tokio::time::timeout(deadline, task).await {
-                Ok(joined) => joined,
+        // The rest (the dedupe check too, made once under the key's lock) cannot be cancelled:
+        // a sender that hangs up mid-handler must not stop the handler between its side effects
+        // and the commit that records them. It runs here, and goes on in a task of its own if
+        // this request is dropped or its deadline passes.
+        let mut work = Detachable::new(Arc::clone(self).finish(mark, delivery, now, run));
+        let finished = match self.deadline {
+            None => (&mut work).await,
+            Some(deadline) => match tokio::time::timeout(deadline, &mut work).await {
+                Ok(finished) => finished,
                 Err(_) => return Err(Outcome::Accepted),
             },
         };
-        joined.unwrap_or_else(|e| {
-            Err(Outcome::Internal(if e.is_panic() {
-                "the handler panicked".into()
-            } else {
-                "the handler was cancelled".into()
-            }))
-        })
+        finished.unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
     }
 
     fn ordering_key(&self, event: &EventMeta) -> Result<Option<(OrderingKey, i64)>, Outcome> {

@@ -73,6 +73,7 @@
 //! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
 #![warn(missing_docs)]
 
+mod detach;
 mod endpoint;
 pub mod envelope;
 pub mod ordering;

@@ -270,6 +270,74 @@ async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
     assert_eq!(recorder.applied().len(), 1);
 }
 
+/// A receiver named `name` on the memory store with its default (Sonar-shaped) envelope.
+async fn memory_server<F, Fut>(name: &str, handler: F) -> Server
+where
+    F: Fn(receiver_sdk::Delivery) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    let receiver = Receiver::builder(name)
+        .memory_store()
+        .handler(handler)
+        .build()
+        .unwrap();
+    Server::start(Router::new().route_service("/webhook", receiver)).await
+}
+
+#[tokio::test]
+async fn a_sender_hanging_up_mid_handler_does_not_stop_the_handler_or_its_commit() {
+    let recorder = Recorder::new();
+    let server = memory_server(
+        "hangup",
+        recorder.handler_with(|_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(())
+        }),
+    )
+    .await;
+    let body = sonar_body("account.status", 7, "2021-05-25T20:48:40Z", "active");
+    // The sender gives up long before the handler is done and closes its connection.
+    let gave_up = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .timeout(Duration::from_millis(50))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "answered before the handler finished");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(recorder.applied().len(), 1, "the handler ran to the end");
+    // Its commit was recorded too: the sender's retry is a duplicate, not a second run.
+    let (status, outcome, _) = post_json(&server, body).await;
+    assert_eq!((status, outcome.as_str()), (200, "duplicate"));
+    assert_eq!(recorder.applied().len(), 1);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_gets_500_and_releases_the_entity_for_the_next_event() {
+    let recorder = Recorder::new();
+    let server = memory_server(
+        "panics",
+        recorder.handler_with(|delivery| {
+            let boom = delivery.payload["current"]["status"] == "boom";
+            async move {
+                tokio::task::yield_now().await;
+                assert!(!boom, "handler bug");
+                Ok(())
+            }
+        }),
+    )
+    .await;
+    let boom = sonar_body("account.status", 7, "2021-05-25T20:48:40Z", "boom");
+    let (status, outcome, json) = post_json(&server, boom).await;
+    assert_eq!((status, outcome.as_str()), (500, "internal"), "{json}");
+    assert_eq!(json["message"], "the handler panicked");
+    // Nothing was committed and the entity's lock was released: a later event is handled.
+    let next = sonar_body("account.status", 7, "2021-05-25T20:48:41Z", "active");
+    let (status, outcome, _) = post_json(&server, next).await;
+    assert_eq!((status, outcome.as_str()), (200, "handled"));
+}
+
 #[tokio::test]
 async fn the_layer_form_runs_the_pipeline_in_front_of_a_plain_axum_handler() {
     let layer = Receiver::builder("layered").memory_store().layer().unwrap();
