@@ -120,6 +120,12 @@ impl KeyedLoad {
         }
     }
 
+    /// Deliveries of about `size` bytes, each for an entity of its own: the pipeline's whole
+    /// path every time, never a stale or duplicate shortcut.
+    pub fn unique(size: usize) -> Self {
+        Self::new(u64::MAX, size, 0)
+    }
+
     /// The same load (sharing its counter) that stops before delivery number `end`.
     pub fn until(&self, end: u64) -> Self {
         Self {

@@ -32,7 +32,7 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use end_to_end::bench::{self, Measured, Outcomes};
+use end_to_end::bench::{Measured, Outcomes};
 use end_to_end::bench_process::{
     arg, median, own_rss_kib, peak_rss_kib, serve_command, spawn_server, write_json,
 };
@@ -206,11 +206,13 @@ async fn body_sizes(options: &Options) -> Value {
                 let size = size as usize;
                 let ((measured, outcomes), rss_kib) =
                     with_server(name, dir.path(), |addr| async move {
-                        bench::load(addr, connections, WARM_UP, size).await;
-                        let load = move |connection, n| Some(bench::delivery(connection, n, size));
-                        bench::drive(addr, connections, options.duration, load).await
+                        // One counter for the warm-up and the measurement: no id is sent twice.
+                        let load = KeyedLoad::unique(size);
+                        load.drive(addr, connections, WARM_UP).await;
+                        load.drive(addr, connections, options.duration).await
                     })
                     .await;
+                assert_eq!(outcomes.duplicate + outcomes.stale, 0, "{outcomes:?}");
                 let point = Point {
                     measured,
                     outcomes,
