@@ -83,10 +83,25 @@ fn unix_now() -> u64 {
 
 /// One signed delivery of about `size` bytes, unique by `connection` and `n`.
 pub fn delivery(connection: usize, n: u64, size: usize) -> (String, u64, String, Vec<u8>) {
-    let id = format!("msg_{connection}_{n}");
-    let created = 1_700_000_000 + n;
+    signed_delivery(
+        &format!("msg_{connection}_{n}"),
+        &format!("inv_{connection}_{n}"),
+        1_700_000_000 + n,
+        size,
+    )
+}
+
+/// One signed `invoice.paid` delivery of about `size` bytes: delivery id `id`, entity (`data.id`)
+/// `entity`, created at `created` (Unix seconds), signed now. Returns the id, the signing time,
+/// the signature and the body.
+pub fn signed_delivery(
+    id: &str,
+    entity: &str,
+    created: u64,
+    size: usize,
+) -> (String, u64, String, Vec<u8>) {
     let head = format!(
-        r#"{{"type":"invoice.paid","timestamp":"{}","data":{{"id":"inv_{connection}_{n}","amount":1200,"pad":""#,
+        r#"{{"type":"invoice.paid","timestamp":"{}","data":{{"id":"{entity}","amount":1200,"pad":""#,
         chrono::DateTime::from_timestamp(created as i64, 0)
             .unwrap_or_default()
             .to_rfc3339()
@@ -95,9 +110,9 @@ pub fn delivery(connection: usize, n: u64, size: usize) -> (String, u64, String,
     let pad = size.saturating_sub(head.len() + tail.len());
     let body = format!("{head}{}{tail}", "x".repeat(pad)).into_bytes();
     let timestamp = unix_now();
-    let signature = sign::standard_webhooks(SECRET, &id, timestamp, &body)
-        .expect("signing with a valid secret");
-    (id, timestamp, signature, body)
+    let signature =
+        sign::standard_webhooks(SECRET, id, timestamp, &body).expect("signing with a valid secret");
+    (id.to_owned(), timestamp, signature, body)
 }
 
 /// Drives `connections` keep-alive connections at `addr` for `duration`, each sending unique
@@ -108,25 +123,80 @@ pub async fn load(
     duration: Duration,
     size: usize,
 ) -> Measured {
+    drive(addr, connections, duration, move |connection, n| {
+        Some(delivery(connection, n, size))
+    })
+    .await
+    .0
+}
+
+/// Answers counted by their `X-Webhook-Outcome` header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Outcomes {
+    /// `handled`: the handler ran and the commit was recorded.
+    pub handled: u64,
+    /// `stale`: older than the entity's ordering mark.
+    pub stale: u64,
+    /// `duplicate`: a delivery id already handled.
+    pub duplicate: u64,
+    /// Any other outcome, or none (the bare server sends no header).
+    pub other: u64,
+}
+
+impl Outcomes {
+    fn count(&mut self, outcome: Option<&http::HeaderValue>) {
+        match outcome.map(http::HeaderValue::as_bytes) {
+            Some(b"handled") => self.handled += 1,
+            Some(b"stale") => self.stale += 1,
+            Some(b"duplicate") => self.duplicate += 1,
+            _ => self.other += 1,
+        }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: Self) {
+        self.handled += other.handled;
+        self.stale += other.stale;
+        self.duplicate += other.duplicate;
+        self.other += other.other;
+    }
+}
+
+/// Drives `connections` keep-alive connections at `addr` for at most `duration`, each sending
+/// the deliveries `next(connection, n)` makes (`n` counts from 1 per connection; `None` ends
+/// that connection) back to back, as [`delivery`] returns them. Ends early once every
+/// connection has ended.
+pub async fn drive<F>(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    duration: Duration,
+    next: F,
+) -> (Measured, Outcomes)
+where
+    F: Fn(usize, u64) -> Option<(String, u64, String, Vec<u8>)> + Clone + Send + 'static,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let non_2xx = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..connections)
         .map(|connection| {
-            let (stop, non_2xx) = (Arc::clone(&stop), Arc::clone(&non_2xx));
+            let (stop, non_2xx, next) = (Arc::clone(&stop), Arc::clone(&non_2xx), next.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(100_000);
+                let mut outcomes = Outcomes::default();
                 let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
-                    return latencies;
+                    return (latencies, outcomes);
                 };
                 let _ = stream.set_nodelay(true);
                 let Ok((mut sender, conn)) = http1::handshake(TokioIo::new(stream)).await else {
-                    return latencies;
+                    return (latencies, outcomes);
                 };
                 tokio::spawn(conn);
                 let mut n = 0;
                 while !stop.load(AtomicOrdering::Relaxed) {
                     n += 1;
-                    let (id, timestamp, signature, body) = delivery(connection, n, size);
+                    let Some((id, timestamp, signature, body)) = next(connection, n) else {
+                        break;
+                    };
                     let request = http::Request::post("/webhook")
                         .header("host", "bench")
                         .header("content-type", "application/json")
@@ -143,6 +213,7 @@ pub async fn load(
                         break;
                     };
                     let status = response.status();
+                    outcomes.count(response.headers().get("x-webhook-outcome"));
                     if response.into_body().collect().await.is_err() {
                         break;
                     }
@@ -151,16 +222,26 @@ pub async fn load(
                         non_2xx.fetch_add(1, AtomicOrdering::Relaxed);
                     }
                 }
-                latencies
+                (latencies, outcomes)
             })
         })
         .collect();
     let started = Instant::now();
-    tokio::time::sleep(duration).await;
+    let deadline = tokio::time::Instant::now() + duration;
+    while tasks.iter().any(|task| !task.is_finished()) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(20))).await;
+    }
     stop.store(true, AtomicOrdering::Relaxed);
     let mut all = Vec::new();
+    let mut outcomes = Outcomes::default();
     for task in tasks {
-        all.extend(task.await.unwrap_or_default());
+        let (latencies, counted) = task.await.unwrap_or_default();
+        all.extend(latencies);
+        outcomes.add(counted);
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
@@ -168,11 +249,12 @@ pub async fn load(
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
             .map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
     };
-    Measured {
+    let measured = Measured {
         requests_per_sec: all.len() as f64 / elapsed,
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
         non_2xx: non_2xx.load(AtomicOrdering::Relaxed),
         requests: all.len() as u64,
-    }
+    };
+    (measured, outcomes)
 }

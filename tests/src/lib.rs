@@ -7,6 +7,8 @@
 //! * [`crash`]: the crash test (kill -9 under load), shared by `tests/e2e/crash.rs` and the
 //!   `crash-test` binary that `tests/scripts/crash-test.sh` runs.
 //! * [`downstream`]: a handler that plays the downstream system and checks what it is given.
+//! * [`bench`], [`bench_process`], [`scale`]: the load benchmarks' servers, load generators and
+//!   process plumbing (`bench-e2e`, `bench-scale`).
 
 pub mod binary;
 pub mod crash;
@@ -15,6 +17,8 @@ pub mod proxy;
 pub mod senders;
 
 pub mod bench;
+pub mod bench_process;
+pub mod scale;
 
 use std::future::Future;
 use std::net::SocketAddr;

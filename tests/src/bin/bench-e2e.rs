@@ -14,24 +14,17 @@
 //! and prints what it measured as JSON.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use end_to_end::bench::{self, Measured, Target};
+use end_to_end::bench::{self, Measured};
+use end_to_end::bench_process::{
+    arg, median, peak_rss_kib, serve_command, spawn_server, write_json,
+};
 
-/// In-process servers; `receiver-queued` is the reference receiver binary, measured too.
-const TARGETS: &[(&str, Target)] = &[
-    ("bare", Target::Bare),
-    ("sdk-memory", Target::SdkMemory),
-    ("sdk-sled", Target::SdkSled),
-];
+/// The reference receiver binary is measured too, beside the in-process servers.
 const RECEIVER: &str = "receiver-queued";
 const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", RECEIVER];
-
-fn target(name: &str) -> Option<Target> {
-    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
-}
 
 /// The reference receiver: the same endpoint in config, relaying through its durable outbox
 /// to a bare downstream on `downstream`.
@@ -95,27 +88,11 @@ fn spawn_receiver(dir: &std::path::Path) -> (Vec<Child>, std::net::SocketAddr) {
     (vec![child, downstream], addr)
 }
 
-fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("serve") {
-        let (Some(name), Some(dir)) = (args.get(1), args.get(2)) else {
-            eprintln!("usage: bench-e2e serve <target> <dir>");
-            std::process::exit(2);
-        };
-        let Some(target) = target(name) else {
-            eprintln!("unknown target {name}");
-            std::process::exit(2);
-        };
-        serve(target, std::path::Path::new(dir)).await;
+        serve_command(&args[1..]).await;
         return;
     }
     let secs = arg(&args, "--secs", 10);
@@ -171,47 +148,6 @@ async fn main() {
     report(&results, rounds, secs, connections, size);
 }
 
-async fn serve(target: Target, dir: &std::path::Path) {
-    let app = bench::app(target, dir);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    println!("{}", listener.local_addr().expect("addr"));
-    axum::serve(listener, app).await.expect("serve");
-}
-
-fn spawn_server(name: &str, dir: &std::path::Path) -> (Child, std::net::SocketAddr) {
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["serve", name, dir.to_str().expect("utf-8 dir")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("server address");
-    (child, line.trim().parse().expect("address"))
-}
-
-/// The process's peak resident set (VmHWM), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn report(
     results: &BTreeMap<&str, Vec<(Measured, u64)>>,
     rounds: u64,
@@ -248,18 +184,9 @@ fn report(
             "p50_ms": p50, "p99_ms": p99, "peak_rss_mib": rss as f64 / 1024.0, "non_2xx": non_2xx,
         }));
     }
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    let _ = std::fs::create_dir_all(&out);
     let document = serde_json::json!({
         "rounds": rounds, "secs": secs, "connections": connections, "body_bytes": size,
         "results": json,
     });
-    let path = out.join("e2e.json");
-    match std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(&document).unwrap_or_default(),
-    ) {
-        Ok(()) => println!("\nwritten to {}", path.display()),
-        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
-    }
+    write_json("e2e.json", &document);
 }
