@@ -81,14 +81,31 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// One signed delivery of about `size` bytes, unique by `connection` and `n`.
-pub fn delivery(connection: usize, n: u64, size: usize) -> (String, u64, String, Vec<u8>) {
+/// One signed delivery of about `size` bytes, unique by `run`, `connection` and `n`.
+pub fn delivery(
+    run: u64,
+    connection: usize,
+    n: u64,
+    size: usize,
+) -> (String, u64, String, Vec<u8>) {
     signed_delivery(
-        &format!("msg_{connection}_{n}"),
-        &format!("inv_{connection}_{n}"),
+        &format!("msg_{run}_{connection}_{n}"),
+        &format!("inv_{run}_{connection}_{n}"),
         1_700_000_000 + n,
         size,
     )
+}
+
+/// A number no other load run, in this process or another, has used: the warm-up and the
+/// measurement (or two `bench-e2e load` processes) against one server must not send the same
+/// delivery ids, or the measurement would time the dedupe shortcut.
+fn fresh_run() -> u64 {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default();
+    started.wrapping_mul(1_000) + RUNS.fetch_add(1, AtomicOrdering::Relaxed) % 1_000
 }
 
 /// One signed `invoice.paid` delivery of about `size` bytes: delivery id `id`, entity (`data.id`)
@@ -122,12 +139,12 @@ pub async fn load(
     connections: usize,
     duration: Duration,
     size: usize,
-) -> Measured {
+) -> (Measured, Outcomes) {
+    let run = fresh_run();
     drive(addr, connections, duration, move |connection, n| {
-        Some(delivery(connection, n, size))
+        Some(delivery(run, connection, n, size))
     })
     .await
-    .0
 }
 
 /// Answers counted by their `X-Webhook-Outcome` header.

@@ -104,8 +104,10 @@ async fn main() {
             eprintln!("usage: bench-e2e load <addr> [--secs S] [--connections C] [--size BYTES]");
             std::process::exit(2);
         };
-        let measured = bench::load(addr, connections, Duration::from_secs(secs), size).await;
-        println!("{}", serde_json::to_string(&measured).unwrap_or_default());
+        let (measured, outcomes) =
+            bench::load(addr, connections, Duration::from_secs(secs), size).await;
+        let line = serde_json::json!({ "measured": measured, "outcomes": outcomes });
+        println!("{line}");
         return;
     }
     let rounds = arg(&args, "--rounds", 3);
@@ -128,7 +130,15 @@ async fn main() {
             };
             // Warm up connections and caches before measuring.
             bench::load(addr, connections, Duration::from_secs(1), size).await;
-            let measured = bench::load(addr, connections, Duration::from_secs(secs), size).await;
+            let (measured, outcomes) =
+                bench::load(addr, connections, Duration::from_secs(secs), size).await;
+            // Every delivery is new: a stale or duplicate answer would mean the shortcut was
+            // timed, not the pipeline.
+            assert_eq!(
+                outcomes.stale + outcomes.duplicate,
+                0,
+                "{name}: deliveries answered stale or duplicate: {outcomes:?}"
+            );
             let rss_kib = peak_rss_kib(children[0].id());
             for child in &mut children {
                 let _ = child.kill();
