@@ -72,6 +72,39 @@ fn encode_parts(parts: &[&str]) -> Vec<u8> {
     out
 }
 
+// The embedded stores' byte layout (sled, fjall): marks and expiries are stored as big-endian
+// i64; the expiry index key is the sortable expiry followed by the encoded delivery key.
+
+/// A big-endian i64 value, as the embedded stores keep marks and expiries.
+fn decode_i64(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// Big-endian with the sign bit flipped, so byte order equals numeric order.
+fn sortable(value: i64) -> [u8; 8] {
+    ((value as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn from_sortable(bytes: &[u8]) -> Option<i64> {
+    let raw = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    Some((raw ^ (1 << 63)) as i64)
+}
+
+/// The expiry index key of an encoded delivery key: (sortable expiry, key), so a range scan up
+/// to a time reads exactly the entries due by then.
+fn expiry_index(expires: i64, key: &[u8]) -> Vec<u8> {
+    let mut index = Vec::with_capacity(8 + key.len());
+    index.extend_from_slice(&sortable(expires));
+    index.extend_from_slice(key);
+    index
+}
+
+/// The exclusive upper bound of the expiry index entries due at `now` (expired before it or
+/// at it).
+fn due_before(now: i64) -> [u8; 8] {
+    now.checked_add(1).map_or([0xff; 8], sortable)
+}
+
 /// What to record once a handler has succeeded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commit {
@@ -131,6 +164,20 @@ pub trait Store: Send + Sync + 'static {
 
 /// Held while one key is being processed; dropping it releases the key to other processes.
 pub trait Lease: Send {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sortable_encoding_orders_like_numbers() {
+        let values = [i64::MIN, -5, -1, 0, 1, 5, i64::MAX];
+        for pair in values.windows(2) {
+            assert!(sortable(pair[0]) < sortable(pair[1]));
+            assert_eq!(from_sortable(&sortable(pair[0])), Some(pair[0]));
+        }
+    }
+}
 
 #[cfg(test)]
 pub(crate) mod behaviour {
