@@ -4,13 +4,19 @@
 //! delivery was already handled, durably record both after a handler succeeds, and forget
 //! delivery ids once their retention window has passed. [`Store`] is that contract; every
 //! backend lives in its own module and passes the same behaviour tests: [`MemoryStore`],
-//! [`SledStore`] and, with the `postgres` feature, `PostgresStore` for several replicas.
+//! [`SledStore`], with the `fjall` feature `FjallStore` (embedded like sled, with a real fsync
+//! at every group commit) and, with the `postgres` feature, `PostgresStore` for several
+//! replicas.
 
+#[cfg(feature = "fjall")]
+mod fjall;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sled;
 
+#[cfg(feature = "fjall")]
+pub use self::fjall::{FjallStore, FjallStoreBuilder};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};
@@ -195,7 +201,8 @@ pub(crate) mod behaviour {
         }
     }
 
-    fn delivery(id: &str) -> DeliveryKey {
+    /// A delivery key of endpoint `ep`.
+    pub(crate) fn delivery(id: &str) -> DeliveryKey {
         DeliveryKey {
             endpoint: "ep".into(),
             id: id.into(),
