@@ -6,7 +6,7 @@
 //! prints a table of medians with each figure's ratio to the bare axum ceiling, and writes it
 //! as JSON to `target/bench/e2e.json`.
 //!
-//! `--only a,b` measures only the named targets (`bare`, `sdk-memory`, `sdk-sled`,
+//! `--only a,b` measures only the named targets (`bare`, `sdk-memory`, `sdk-sled`, `sdk-fjall`,
 //! `receiver-queued`).
 //!
 //! `bench-e2e serve <target> <dir>` is the server side (used by the benchmark itself);
@@ -25,9 +25,10 @@ const TARGETS: &[(&str, Target)] = &[
     ("bare", Target::Bare),
     ("sdk-memory", Target::SdkMemory),
     ("sdk-sled", Target::SdkSled),
+    ("sdk-fjall", Target::SdkFjall),
 ];
 const RECEIVER: &str = "receiver-queued";
-const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", RECEIVER];
+const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", "sdk-fjall", RECEIVER];
 
 fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
