@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use http::{HeaderMap, HeaderValue};
 use receiver_sdk::envelope::{Envelope, Field, Mapping};
+#[cfg(feature = "fjall")]
+use receiver_sdk::store::FjallStore;
 use receiver_sdk::store::{Commit, DeliveryKey, MemoryStore, OrderingKey, SledStore, Store};
 use receiver_sdk::verify::{sign, Verifier};
 
@@ -155,13 +157,21 @@ fn ordering(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let stores: Vec<(&str, Box<dyn Store>)> = vec![
+    #[cfg(feature = "fjall")]
+    let fjall_dir = tempfile::tempdir().expect("temp dir");
+    #[allow(unused_mut)] // only with the `fjall` feature does it grow
+    let mut stores: Vec<(&str, Box<dyn Store>)> = vec![
         ("memory", Box::new(MemoryStore::new())),
         (
             "sled (flushed)",
             Box::new(SledStore::open(dir.path()).expect("sled")),
         ),
     ];
+    #[cfg(feature = "fjall")]
+    stores.push((
+        "fjall (fsynced)",
+        Box::new(FjallStore::open(fjall_dir.path()).expect("fjall")),
+    ));
     let mut group = c.benchmark_group("ordering check-and-commit");
     group.measurement_time(Duration::from_secs(5));
     for (name, store) in &stores {

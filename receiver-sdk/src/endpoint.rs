@@ -294,6 +294,18 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Keeps marks and delivery ids in a fjall directory (feature `fjall`): like
+    /// [`sled`](Self::sled), but every 2xx waits for a real fsync shared by all concurrent
+    /// requests (group commit), at less CPU per request; see
+    /// [`FjallStore`](crate::store::FjallStore). The directory is opened right away; an error
+    /// opening it is returned by `build`.
+    #[cfg(feature = "fjall")]
+    pub fn fjall(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.store =
+            Some(crate::store::FjallStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
+        self
+    }
+
     /// Keeps marks and delivery ids in memory only: they are lost when the process ends.
     pub fn memory_store(self) -> Self {
         self.store(MemoryStore::new())

@@ -28,9 +28,11 @@ pub enum Target {
     SdkMemory,
     /// The same with sled and durable acknowledgement.
     SdkSled,
+    /// The same with fjall, every acknowledgement after a real fsync (group commit).
+    SdkFjall,
 }
 
-/// The app of `target`, with sled data (if any) in `dir`.
+/// The app of `target`, with sled or fjall data (if any) in `dir`.
 pub fn app(target: Target, dir: &std::path::Path) -> Router {
     if target == Target::Bare {
         return Router::new().route(
@@ -47,6 +49,7 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
         .ordering(Ordering::PerEventType);
     let builder = match target {
         Target::SdkSled => builder.sled(dir),
+        Target::SdkFjall => builder.fjall(dir),
         _ => builder.memory_store(),
     };
     let receiver = builder

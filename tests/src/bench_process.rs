@@ -14,6 +14,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("bare", Target::Bare),
     ("sdk-memory", Target::SdkMemory),
     ("sdk-sled", Target::SdkSled),
+    ("sdk-fjall", Target::SdkFjall),
 ];
 
 /// The target named `name`.

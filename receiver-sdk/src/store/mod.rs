@@ -4,13 +4,19 @@
 //! delivery was already handled, durably record both after a handler succeeds, and forget
 //! delivery ids once their retention window has passed. [`Store`] is that contract; every
 //! backend lives in its own module and passes the same behaviour tests: [`MemoryStore`],
-//! [`SledStore`] and, with the `postgres` feature, `PostgresStore` for several replicas.
+//! [`SledStore`], with the `fjall` feature `FjallStore` (embedded like sled, with a real fsync
+//! at every group commit) and, with the `postgres` feature, `PostgresStore` for several
+//! replicas.
 
+#[cfg(feature = "fjall")]
+mod fjall;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sled;
 
+#[cfg(feature = "fjall")]
+pub use self::fjall::{FjallStore, FjallStoreBuilder};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};
@@ -70,6 +76,39 @@ fn encode_parts(parts: &[&str]) -> Vec<u8> {
         out.extend_from_slice(part.as_bytes());
     }
     out
+}
+
+// The embedded stores' byte layout (sled, fjall): marks and expiries are stored as big-endian
+// i64; the expiry index key is the sortable expiry followed by the encoded delivery key.
+
+/// A big-endian i64 value, as the embedded stores keep marks and expiries.
+fn decode_i64(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// Big-endian with the sign bit flipped, so byte order equals numeric order.
+fn sortable(value: i64) -> [u8; 8] {
+    ((value as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn from_sortable(bytes: &[u8]) -> Option<i64> {
+    let raw = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    Some((raw ^ (1 << 63)) as i64)
+}
+
+/// The expiry index key of an encoded delivery key: (sortable expiry, key), so a range scan up
+/// to a time reads exactly the entries due by then.
+fn expiry_index(expires: i64, key: &[u8]) -> Vec<u8> {
+    let mut index = Vec::with_capacity(8 + key.len());
+    index.extend_from_slice(&sortable(expires));
+    index.extend_from_slice(key);
+    index
+}
+
+/// The exclusive upper bound of the expiry index entries due at `now` (expired before it or
+/// at it).
+fn due_before(now: i64) -> [u8; 8] {
+    now.checked_add(1).map_or([0xff; 8], sortable)
 }
 
 /// What to record once a handler has succeeded.
@@ -133,6 +172,20 @@ pub trait Store: Send + Sync + 'static {
 pub trait Lease: Send {}
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sortable_encoding_orders_like_numbers() {
+        let values = [i64::MIN, -5, -1, 0, 1, 5, i64::MAX];
+        for pair in values.windows(2) {
+            assert!(sortable(pair[0]) < sortable(pair[1]));
+            assert_eq!(from_sortable(&sortable(pair[0])), Some(pair[0]));
+        }
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod behaviour {
     //! The behaviour every store must show; each backend's tests call these.
 
@@ -148,7 +201,8 @@ pub(crate) mod behaviour {
         }
     }
 
-    fn delivery(id: &str) -> DeliveryKey {
+    /// A delivery key of endpoint `ep`.
+    pub(crate) fn delivery(id: &str) -> DeliveryKey {
         DeliveryKey {
             endpoint: "ep".into(),
             id: id.into(),

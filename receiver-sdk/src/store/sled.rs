@@ -18,7 +18,10 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
-use super::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
+use super::{
+    decode_i64, due_before, expiry_index, from_sortable, Commit, DeliveryKey, OrderingKey, Store,
+    StoreError,
+};
 
 type FlushWaiter = oneshot::Sender<Result<(), String>>;
 
@@ -215,20 +218,6 @@ fn unavailable(e: sled::Error) -> StoreError {
     StoreError::new(e.to_string())
 }
 
-fn decode_i64(bytes: &[u8]) -> Option<i64> {
-    Some(i64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
-}
-
-/// Big-endian with the sign bit flipped, so byte order equals numeric order.
-fn sortable(value: i64) -> [u8; 8] {
-    ((value as u64) ^ (1 << 63)).to_be_bytes()
-}
-
-fn from_sortable(bytes: &[u8]) -> Option<i64> {
-    let raw = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
-    Some((raw ^ (1 << 63)) as i64)
-}
-
 #[async_trait]
 impl Store for SledStore {
     async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
@@ -255,10 +244,9 @@ impl Store for SledStore {
         }
         if let Some((key, expires)) = commit.delivery {
             let key = key.encode();
-            let mut index = Vec::with_capacity(8 + key.len());
-            index.extend_from_slice(&sortable(expires));
-            index.extend_from_slice(&key);
-            self.expiry.insert(index, &[]).map_err(unavailable)?;
+            self.expiry
+                .insert(expiry_index(expires, &key), &[])
+                .map_err(unavailable)?;
             self.deliveries
                 .insert(key, &expires.to_be_bytes())
                 .map_err(unavailable)?;
@@ -267,9 +255,13 @@ impl Store for SledStore {
     }
 
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let due_before = now.checked_add(1).map_or([0xff; 8], sortable);
         let mut removed = 0;
-        for entry in self.expiry.range(..due_before.to_vec()).keys().take(limit) {
+        for entry in self
+            .expiry
+            .range(..due_before(now).to_vec())
+            .keys()
+            .take(limit)
+        {
             let index = entry.map_err(unavailable)?;
             let Some(expires) = from_sortable(&index) else {
                 continue;
@@ -354,14 +346,5 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         assert_eq!(store.deliveries.len(), 256);
-    }
-
-    #[test]
-    fn sortable_encoding_orders_like_numbers() {
-        let values = [i64::MIN, -5, -1, 0, 1, 5, i64::MAX];
-        for pair in values.windows(2) {
-            assert!(sortable(pair[0]) < sortable(pair[1]));
-            assert_eq!(from_sortable(&sortable(pair[0])), Some(pair[0]));
-        }
     }
 }

@@ -6,7 +6,7 @@
 //! prints a table of medians with each figure's ratio to the bare axum ceiling, and writes it
 //! as JSON to `target/bench/e2e.json`.
 //!
-//! `--only a,b` measures only the named targets (`bare`, `sdk-memory`, `sdk-sled`,
+//! `--only a,b` measures only the named targets (`bare`, `sdk-memory`, `sdk-sled`, `sdk-fjall`,
 //! `receiver-queued`).
 //!
 //! `bench-e2e serve <target> <dir>` is the server side (used by the benchmark itself);
@@ -24,7 +24,7 @@ use end_to_end::bench_process::{
 
 /// The reference receiver binary is measured too, beside the in-process servers.
 const RECEIVER: &str = "receiver-queued";
-const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", RECEIVER];
+const ALL: &[&str] = &["bare", "sdk-memory", "sdk-sled", "sdk-fjall", RECEIVER];
 
 /// The reference receiver: the same endpoint in config, relaying through its durable outbox
 /// to a bare downstream on `downstream`.

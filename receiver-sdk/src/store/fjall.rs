@@ -1,0 +1,559 @@
+//! An embedded store in a fjall directory (feature `fjall`), with group commit and a real
+//! fsync before every acknowledgement.
+//!
+//! Like [`SledStore`](super::SledStore) it is one process on one directory (fjall locks it),
+//! but an LSM tree appends each write to a journal instead of rewriting B-tree pages, so a
+//! commit costs far less CPU, and the journal is fsynced before any commit returns.
+//!
+//! Durability, precisely: [`Store::commit`] returns `Ok` only after the write batch holding
+//! its writes was appended to fjall's journal and the journal file was synced with
+//! `PersistMode::SyncAll` (`fsync`). fjall also fsyncs a journal before sealing it and the
+//! directory when it creates a new one. A committed mark or delivery therefore survives the
+//! process being killed (`kill -9`) at any moment, and an OS crash or power loss too, as far as
+//! the disk honours `fsync`. In detail:
+//!
+//! * Writes become visible to [`Store::mark`] and [`Store::is_handled`] only after that fsync
+//!   (fjall applies a batch to its memtables after persisting its journal entry), so a reader
+//!   never sees state that a crash could still take back.
+//! * One group is one atomic batch: after a crash either all of its commits are there or none.
+//!   A commit that returned an error, or was still waiting at the crash, may or may not be
+//!   there; the sender was not acknowledged and retries.
+//! * Purging expired delivery ids is not fsynced on its own: a group holding only purges is
+//!   handed to the OS (`PersistMode::Buffer`) and made durable by the next commit's fsync. A
+//!   crash before that may bring purged (already expired) ids back; the next purge removes
+//!   them again.
+//! * If an fsync fails, fjall refuses every later write (the database is poisoned): commits
+//!   answer 503 until the process is restarted and fjall recovers from its journal.
+//!
+//! Group commit: every write goes through one committer thread. It takes every job waiting in
+//! its queue, folds them into one write batch (a key's mark is the largest of the commits in
+//! the group and of the stored value; the last commit of a delivery sets its expiry), writes
+//! and fsyncs that batch once, then wakes every waiter. Under load that is one fsync per group,
+//! not per request; an idle store pays one fsync for a lone commit. A single writer also means
+//! a purge cannot race a commit that extends the same delivery: purges run on the committer
+//! too. Nothing holds a lock across an await: callers only queue a job and await a oneshot.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use tokio::sync::oneshot;
+
+use super::{
+    decode_i64, due_before, expiry_index, from_sortable, Commit, DeliveryKey, OrderingKey, Store,
+    StoreError,
+};
+
+/// fjall's block cache by default: small, the working set is keys of 50-100 bytes.
+const DEFAULT_CACHE_SIZE: u64 = 16 * 1024 * 1024;
+/// Each keyspace's memtable by default (fjall's own default is 64 MiB).
+const DEFAULT_MEMTABLE_SIZE: u64 = 8 * 1024 * 1024;
+
+/// A [`Store`] in a fjall directory (feature `fjall`).
+///
+/// ```
+/// use receiver_sdk::store::FjallStore;
+/// let dir = tempfile::tempdir()?;
+/// let store = FjallStore::open(dir.path())?;
+/// # drop(store);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FjallStore {
+    db: Database,
+    spaces: Keyspaces,
+    // Taken on drop to stop the committer, which then exits after its last batch.
+    jobs: Option<mpsc::Sender<Job>>,
+    committer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FjallStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FjallStore").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct Keyspaces {
+    // encoded ordering key -> mark (nanoseconds, big-endian i64).
+    marks: Keyspace,
+    // encoded delivery key -> expiry (Unix seconds, big-endian i64).
+    deliveries: Keyspace,
+    // (sortable expiry, delivery key) -> (), so a purge reads only what is due.
+    expiry: Keyspace,
+}
+
+/// What the committer is asked to do.
+enum Job {
+    Commit(Commit, oneshot::Sender<Result<(), String>>),
+    Purge {
+        now: i64,
+        limit: usize,
+        done: oneshot::Sender<Result<usize, String>>,
+    },
+}
+
+/// Options for opening a [`FjallStore`].
+#[derive(Debug, Clone)]
+pub struct FjallStoreBuilder {
+    path: Option<PathBuf>,
+    cache_size: u64,
+    memtable_size: u64,
+}
+
+impl FjallStoreBuilder {
+    /// The directory to keep the store in (created if missing). Without one the store lives
+    /// in a temporary directory removed on drop.
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// fjall's block cache in bytes (default 16 MiB), shared by the store's keyspaces.
+    pub fn cache_size(mut self, bytes: u64) -> Self {
+        self.cache_size = bytes;
+        self
+    }
+
+    /// The largest memtable of each of the store's three keyspaces in bytes (default 8 MiB):
+    /// a full one is written out as a table in the background. With the cache this bounds
+    /// memory: about cache + 3 x (1 to 5) memtables. fjall records it when a keyspace is
+    /// created, so it applies to new store directories only.
+    pub fn memtable_size(mut self, bytes: u64) -> Self {
+        self.memtable_size = bytes;
+        self
+    }
+
+    /// Opens (or creates) the store.
+    pub fn open(self) -> Result<FjallStore, StoreError> {
+        let (path, temporary) = match self.path {
+            Some(path) => (path, false),
+            None => (temporary_dir(), true),
+        };
+        let db = Database::builder(&path)
+            .cache_size(self.cache_size)
+            .temporary(temporary)
+            .open()
+            .map_err(|e| {
+                StoreError::new(format!(
+                    "cannot open fjall store at {}: {e}",
+                    path.display()
+                ))
+            })?;
+        FjallStore::with_keyspaces(db, self.memtable_size)
+    }
+}
+
+/// A fresh directory under the system temp dir for a temporary store (fjall removes it).
+fn temporary_dir() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!(
+        "receiver-sdk-fjall-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+impl FjallStore {
+    /// Opens (or creates) a store in `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::builder().path(path).open()
+    }
+
+    /// A store in a temporary directory that is removed when the store is dropped.
+    pub fn temporary() -> Result<Self, StoreError> {
+        Self::builder().open()
+    }
+
+    /// Options for opening a store.
+    pub fn builder() -> FjallStoreBuilder {
+        FjallStoreBuilder {
+            path: None,
+            cache_size: DEFAULT_CACHE_SIZE,
+            memtable_size: DEFAULT_MEMTABLE_SIZE,
+        }
+    }
+
+    /// Uses an already opened fjall database (its keyspaces `marks`, `deliveries` and
+    /// `delivery_expiry`). Write to other keyspaces of it as you like, but not to these: the
+    /// store's committer must be their only writer.
+    pub fn from_db(db: Database) -> Result<Self, StoreError> {
+        Self::with_keyspaces(db, DEFAULT_MEMTABLE_SIZE)
+    }
+
+    fn with_keyspaces(db: Database, memtable_size: u64) -> Result<Self, StoreError> {
+        let keyspace = |name: &str| {
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(memtable_size)
+            })
+            .map_err(unavailable)
+        };
+        let spaces = Keyspaces {
+            marks: keyspace("marks")?,
+            deliveries: keyspace("deliveries")?,
+            expiry: keyspace("delivery_expiry")?,
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (writing, written) = (db.clone(), spaces.clone());
+        let committer = std::thread::Builder::new()
+            .name("fjall-committer".into())
+            .spawn(move || run_committer(&writing, &written, &rx))
+            .map_err(|e| StoreError::new(format!("cannot start the committer thread: {e}")))?;
+        Ok(Self {
+            db,
+            spaces,
+            jobs: Some(tx),
+            committer: Some(committer),
+        })
+    }
+
+    /// Hands `job` to the committer.
+    fn queue(&self, job: Job) -> Result<(), StoreError> {
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| StoreError::new("store is closing"))?
+            .send(job)
+            .map_err(|_| StoreError::new("committer thread stopped"))
+    }
+
+    /// The underlying database, for callers that keep their own keyspaces beside ours.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+}
+
+fn run_committer(db: &Database, spaces: &Keyspaces, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        group.extend(jobs.try_iter());
+        apply_group(db, spaces, group);
+    }
+}
+
+/// Writes one group of jobs as one batch, fsynced if it holds a commit, and answers each job.
+fn apply_group(db: &Database, spaces: &Keyspaces, group: Vec<Job>) {
+    let mut commits = Vec::new();
+    let mut purges = Vec::new();
+    for job in group {
+        match job {
+            Job::Commit(commit, done) => commits.push((commit, done)),
+            Job::Purge { now, limit, done } => purges.push((now, limit, done)),
+        }
+    }
+    let mut writes = Writes::default();
+    // Purges first, against what is stored; the group's commits then override them, so a
+    // delivery purged and committed again in one group is kept.
+    let purged: Vec<_> = purges
+        .iter()
+        .map(|(now, limit, _)| writes.purge(spaces, *now, *limit))
+        .collect();
+    let written = commits
+        .iter()
+        .try_for_each(|(commit, _)| writes.commit(spaces, commit))
+        .and_then(|()| writes.write(db, spaces, !commits.is_empty()))
+        .map_err(|e| e.to_string());
+    for (_, done) in commits {
+        // A waiter whose request was cancelled no longer listens; nothing to tell it.
+        let _ = done.send(written.clone());
+    }
+    for ((_, _, done), removed) in purges.into_iter().zip(purged) {
+        let result = match (&written, removed) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), removed) => removed.map_err(|e| e.to_string()),
+        };
+        let _ = done.send(result);
+    }
+}
+
+/// One group's writes, one per key, before they go into a batch.
+#[derive(Default)]
+struct Writes {
+    // encoded ordering key -> (stored mark, newest mark).
+    marks: HashMap<Vec<u8>, (Option<i64>, i64)>,
+    // encoded delivery key -> expiry, or `None` to remove it.
+    deliveries: HashMap<Vec<u8>, Option<i64>>,
+    // expiry index entry -> insert (`true`) or remove.
+    expiry: HashMap<Vec<u8>, bool>,
+}
+
+impl Writes {
+    fn commit(&mut self, spaces: &Keyspaces, commit: &Commit) -> fjall::Result<()> {
+        if let Some((key, at)) = &commit.mark {
+            let key = key.encode();
+            let (stored, newest) = match self.marks.get(&key) {
+                Some(&(stored, newest)) => (stored, newest),
+                None => {
+                    let stored = spaces.marks.get(&key)?.as_deref().and_then(decode_i64);
+                    (stored, stored.unwrap_or(i64::MIN))
+                }
+            };
+            self.marks.insert(key, (stored, newest.max(*at)));
+        }
+        if let Some((key, expires)) = &commit.delivery {
+            let key = key.encode();
+            self.expiry.insert(expiry_index(*expires, &key), true);
+            self.deliveries.insert(key, Some(*expires));
+        }
+        Ok(())
+    }
+
+    /// Removes at most `limit` expiry entries due at `now`, and each delivery whose latest
+    /// expiry such an entry is; returns how many deliveries.
+    fn purge(&mut self, spaces: &Keyspaces, now: i64, limit: usize) -> fjall::Result<usize> {
+        let mut removed = 0;
+        let mut seen = 0;
+        for entry in spaces.expiry.range(..due_before(now)) {
+            if seen == limit {
+                break;
+            }
+            let index = entry.key()?;
+            if self.expiry.contains_key(&*index) {
+                // Taken by an earlier purge in this group.
+                continue;
+            }
+            seen += 1;
+            let Some(expires) = from_sortable(&index) else {
+                continue;
+            };
+            let key = &index[8..];
+            // Only remove the delivery if this entry is its latest expiry; a delivery committed
+            // again later has a newer one.
+            let current = match self.deliveries.get(key) {
+                Some(pending) => *pending,
+                None => spaces.deliveries.get(key)?.as_deref().and_then(decode_i64),
+            };
+            if current == Some(expires) {
+                self.deliveries.insert(key.to_vec(), None);
+                removed += 1;
+            }
+            self.expiry.insert(index.to_vec(), false);
+        }
+        Ok(removed)
+    }
+
+    /// Writes everything as one atomic batch; `durable` fsyncs it before it becomes visible.
+    fn write(self, db: &Database, spaces: &Keyspaces, durable: bool) -> fjall::Result<()> {
+        let mode = if durable {
+            PersistMode::SyncAll
+        } else {
+            PersistMode::Buffer
+        };
+        let mut batch = db.batch().durability(Some(mode));
+        for (key, (stored, newest)) in self.marks {
+            // A stale mark leaves the stored one, which is durable already.
+            if stored.is_none_or(|stored| stored < newest) {
+                batch.insert(&spaces.marks, key, newest.to_be_bytes().to_vec());
+            }
+        }
+        for (key, expires) in self.deliveries {
+            match expires {
+                Some(expires) => {
+                    batch.insert(&spaces.deliveries, key, expires.to_be_bytes().to_vec())
+                }
+                None => batch.remove(&spaces.deliveries, key),
+            }
+        }
+        for (index, keep) in self.expiry {
+            if keep {
+                batch.insert(&spaces.expiry, index, Vec::new());
+            } else {
+                batch.remove(&spaces.expiry, index);
+            }
+        }
+        // An empty batch writes nothing and returns at once: what such a group's commits rely
+        // on (a stored mark not older than theirs) was fsynced before it became readable.
+        batch.commit()
+    }
+}
+
+impl Drop for FjallStore {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(committer) = self.committer.take() {
+            // The committer drains its queue before it sees the channel closed, so every
+            // queued job is written (and answered) before this returns.
+            let _ = committer.join();
+        }
+        let _ = self.db.persist(PersistMode::SyncAll);
+    }
+}
+
+fn unavailable(e: fjall::Error) -> StoreError {
+    StoreError::new(e.to_string())
+}
+
+#[async_trait]
+impl Store for FjallStore {
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
+        let value = self.spaces.marks.get(key.encode()).map_err(unavailable)?;
+        Ok(value.as_deref().and_then(decode_i64))
+    }
+
+    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+        let value = self
+            .spaces
+            .deliveries
+            .get(key.encode())
+            .map_err(unavailable)?;
+        Ok(value
+            .as_deref()
+            .and_then(decode_i64)
+            .is_some_and(|expires| expires > now))
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue(Job::Commit(commit, tx))?;
+        match rx.await {
+            Ok(result) => result.map_err(|e| StoreError::new(format!("commit failed: {e}"))),
+            Err(_) => Err(StoreError::new("committer thread stopped")),
+        }
+    }
+
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue(Job::Purge {
+            now,
+            limit,
+            done: tx,
+        })?;
+        match rx.await {
+            Ok(result) => result.map_err(|e| StoreError::new(format!("purge failed: {e}"))),
+            Err(_) => Err(StoreError::new("committer thread stopped")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::behaviour::{delivery, key};
+
+    #[tokio::test]
+    async fn fjall_store_shows_the_store_behaviour() {
+        crate::store::behaviour::all(|| FjallStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn committed_state_survives_reopening_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = FjallStore::open(dir.path()).unwrap();
+            store
+                .commit(Commit {
+                    mark: Some((key("42"), 1_234)),
+                    delivery: Some((delivery("d-1"), 99)),
+                })
+                .await
+                .unwrap();
+        }
+        let store = FjallStore::open(dir.path()).unwrap();
+        assert_eq!(store.mark(&key("42")).await.unwrap(), Some(1_234));
+        assert!(store.is_handled(&delivery("d-1"), 98).await.unwrap());
+        assert_eq!(store.purge_expired(99, 10).await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_concurrent_commits_all_complete() {
+        let store = Arc::new(FjallStore::temporary().unwrap());
+        let tasks: Vec<_> = (0..256)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .commit(Commit {
+                            mark: Some((key("shared"), i)),
+                            delivery: Some((delivery(&format!("d{i}")), i64::MAX)),
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(store.spaces.deliveries.len().unwrap(), 256);
+        assert_eq!(store.spaces.expiry.len().unwrap(), 256);
+        assert_eq!(store.mark(&key("shared")).await.unwrap(), Some(255));
+    }
+
+    /// Runs `jobs` as one group on the store's committer path, as if they had queued together.
+    fn group(store: &FjallStore, commits: Vec<Commit>, purges: Vec<(i64, usize)>) -> Vec<usize> {
+        let mut jobs = Vec::new();
+        let mut waiting = Vec::new();
+        let mut purging = Vec::new();
+        for commit in commits {
+            let (tx, rx) = oneshot::channel();
+            jobs.push(Job::Commit(commit, tx));
+            waiting.push(rx);
+        }
+        for (now, limit) in purges {
+            let (tx, rx) = oneshot::channel();
+            jobs.push(Job::Purge {
+                now,
+                limit,
+                done: tx,
+            });
+            purging.push(rx);
+        }
+        apply_group(&store.db, &store.spaces, jobs);
+        for mut rx in waiting {
+            rx.try_recv().unwrap().unwrap();
+        }
+        purging
+            .into_iter()
+            .map(|mut rx| rx.try_recv().unwrap().unwrap())
+            .collect()
+    }
+
+    fn mark(entity: &str, at: i64) -> Commit {
+        Commit {
+            mark: Some((key(entity), at)),
+            delivery: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn two_commits_for_one_key_in_one_group_keep_the_newest_mark() {
+        let store = FjallStore::temporary().unwrap();
+        group(&store, vec![mark("1", 200), mark("1", 100)], vec![]);
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(200));
+        group(&store, vec![mark("1", 100), mark("1", 300)], vec![]);
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(300));
+        // Both older than the stored mark: it stays.
+        group(&store, vec![mark("1", 250), mark("1", 299)], vec![]);
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(300));
+        group(
+            &store,
+            vec![mark("2", 5), mark("1", 301), mark("2", 4)],
+            vec![],
+        );
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(301));
+        assert_eq!(store.mark(&key("2")).await.unwrap(), Some(5));
+    }
+
+    #[tokio::test]
+    async fn a_purge_and_a_recommit_in_one_group_keep_the_delivery() {
+        let store = FjallStore::temporary().unwrap();
+        let commit = |expires| Commit {
+            mark: None,
+            delivery: Some((delivery("again"), expires)),
+        };
+        group(&store, vec![commit(100)], vec![]);
+        // Two purges and the commit that extends the delivery, all at once.
+        let removed = group(&store, vec![commit(300)], vec![(200, 10), (200, 10)]);
+        assert_eq!(removed, vec![1, 0]);
+        assert!(store.is_handled(&delivery("again"), 250).await.unwrap());
+        assert_eq!(store.purge_expired(200, 10).await.unwrap(), 0);
+        assert_eq!(store.purge_expired(300, 10).await.unwrap(), 1);
+        assert!(!store.is_handled(&delivery("again"), 0).await.unwrap());
+    }
+}
