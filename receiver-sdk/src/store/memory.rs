@@ -12,9 +12,11 @@ use super::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
 /// Keeps marks and delivery ids in process memory.
 ///
 /// Keys are kept as 128-bit digests (SHA-256 of the key's encoding, truncated), not as
-/// strings: about 50 bytes per mark and 80 per delivery id whatever the ids' length, and
-/// cheap to hash and compare. Two different keys would have to collide in 128 bits of
-/// SHA-256 to be mistaken for each other.
+/// strings: cheap to hash and compare, and the same size whatever the ids' length (measured:
+/// about 146 bytes per handled delivery with its mark, its id and the id's expiry entry). Two
+/// different keys would have to collide in 128 bits of SHA-256 to be mistaken for each other.
+/// Every key stays until its retention window ends, so memory grows with the number of
+/// distinct deliveries in that window: use a durable store for long-running receivers.
 ///
 /// ```
 /// use receiver_sdk::store::MemoryStore;
