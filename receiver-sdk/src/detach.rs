@@ -39,18 +39,15 @@ impl<T: Send + 'static> Future for Detachable<T> {
             // Polled after it answered: a caller bug, but not one to panic over.
             return Poll::Pending;
         };
-        match catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => {
-                self.work = None;
-                Poll::Ready(Ok(output))
-            }
-            Err(_) => {
-                // Dropping the work's state releases whatever it held (its key lock).
-                self.work = None;
-                Poll::Ready(Err(Panicked))
-            }
-        }
+        let output = match catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(_) => Err(Panicked),
+        };
+        // Done either way; after a panic, dropping the work's state releases what it held
+        // (its key lock).
+        self.work = None;
+        Poll::Ready(output)
     }
 }
 

@@ -445,19 +445,11 @@ mod tests {
     #[tokio::test]
     async fn committed_state_survives_reopening_the_directory() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let store = FjallStore::open(dir.path()).unwrap();
-            store
-                .commit(Commit {
-                    mark: Some((key("42"), 1_234)),
-                    delivery: Some((delivery("d-1"), 99)),
-                })
-                .await
-                .unwrap();
-        }
-        let store = FjallStore::open(dir.path()).unwrap();
-        assert_eq!(store.mark(&key("42")).await.unwrap(), Some(1_234));
-        assert!(store.is_handled(&delivery("d-1"), 98).await.unwrap());
+        let store =
+            crate::store::behaviour::committed_state_survives_reopening(dir.path(), |path| {
+                FjallStore::open(path).unwrap()
+            })
+            .await;
         assert_eq!(store.purge_expired(99, 10).await.unwrap(), 1);
     }
 

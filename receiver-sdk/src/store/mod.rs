@@ -321,6 +321,25 @@ pub(crate) mod behaviour {
         assert!(store.is_handled(&delivery("d2"), 1_000).await.unwrap());
     }
 
+    /// What a store in a directory committed is there when `open` opens the directory again;
+    /// returns the reopened store.
+    pub(crate) async fn committed_state_survives_reopening<S: Store>(
+        dir: &std::path::Path,
+        open: impl Fn(&std::path::Path) -> S,
+    ) -> S {
+        open(dir)
+            .commit(Commit {
+                mark: Some((key("42"), 1_234)),
+                delivery: Some((delivery("d-1"), 99)),
+            })
+            .await
+            .unwrap();
+        let store = open(dir);
+        assert_eq!(store.mark(&key("42")).await.unwrap(), Some(1_234));
+        assert!(store.is_handled(&delivery("d-1"), 98).await.unwrap());
+        store
+    }
+
     /// Runs every behaviour against stores made by `fresh`.
     pub(crate) async fn all<S: Store>(fresh: impl Fn() -> S) {
         all_async(async || fresh()).await;

@@ -61,7 +61,7 @@ impl std::fmt::Debug for SledStore {
 pub struct SledStoreBuilder {
     path: Option<PathBuf>,
     flush_every_ms: Option<u64>,
-    cache_capacity: Option<u64>,
+    cache_capacity: u64,
 }
 
 impl SledStoreBuilder {
@@ -82,20 +82,19 @@ impl SledStoreBuilder {
     /// sled's page cache size in bytes: [`DEFAULT_SLED_CACHE_BYTES`] unless set (sled's own
     /// default, 1 GiB, lets a long-running receiver's memory grow with its number of keys).
     pub fn cache_capacity(mut self, bytes: u64) -> Self {
-        self.cache_capacity = Some(bytes);
+        self.cache_capacity = bytes;
         self
     }
 
     /// Opens (or creates) the store.
     pub fn open(self) -> Result<SledStore, StoreError> {
-        let mut config = sled::Config::new().flush_every_ms(self.flush_every_ms);
-        config = match &self.path {
+        let config = sled::Config::new()
+            .flush_every_ms(self.flush_every_ms)
+            .cache_capacity(self.cache_capacity);
+        let config = match &self.path {
             Some(path) => config.path(path),
             None => config.temporary(true),
         };
-        if let Some(bytes) = self.cache_capacity {
-            config = config.cache_capacity(bytes);
-        }
         let db = config.open().map_err(|e| {
             StoreError::new(format!(
                 "cannot open sled store at {}: {e}",
@@ -125,7 +124,7 @@ impl SledStore {
         SledStoreBuilder {
             path: None,
             flush_every_ms: Some(500),
-            cache_capacity: Some(DEFAULT_SLED_CACHE_BYTES),
+            cache_capacity: DEFAULT_SLED_CACHE_BYTES,
         }
     }
 
@@ -294,29 +293,10 @@ mod tests {
     #[tokio::test]
     async fn committed_state_survives_reopening_the_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let key = OrderingKey {
-            endpoint: "ep".into(),
-            event_type: "t".into(),
-            entity_type: String::new(),
-            entity_id: "42".into(),
-        };
-        let delivery = DeliveryKey {
-            endpoint: "ep".into(),
-            id: "d-1".into(),
-        };
-        {
-            let store = SledStore::open(dir.path()).unwrap();
-            store
-                .commit(Commit {
-                    mark: Some((key.clone(), 1_234)),
-                    delivery: Some((delivery.clone(), 99)),
-                })
-                .await
-                .unwrap();
-        }
-        let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(store.mark(&key).await.unwrap(), Some(1_234));
-        assert!(store.is_handled(&delivery, 98).await.unwrap());
+        crate::store::behaviour::committed_state_survives_reopening(dir.path(), |path| {
+            SledStore::open(path).unwrap()
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
