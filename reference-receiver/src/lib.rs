@@ -301,6 +301,7 @@ async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
             .path(&config.path)
             .flush_every_ms(Some(config.flush_every_ms))
             .cache_capacity(config.cache_mib.saturating_mul(1024 * 1024))
+            .commit_delay(Duration::from_micros(config.commit_delay_us))
             .open();
         match opened {
             // sled says so only in its message: "could not acquire lock on ...".

@@ -10,6 +10,7 @@
 
 #[cfg(feature = "fjall")]
 mod fjall;
+mod group;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -17,6 +18,7 @@ mod sled;
 
 #[cfg(feature = "fjall")]
 pub use self::fjall::{FjallStore, FjallStoreBuilder};
+pub use self::group::DEFAULT_COMMIT_DELAY;
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};

@@ -8,16 +8,20 @@
 //! power-loss durability at the moment of acknowledgement should use a database server.
 //!
 //! Group commit: one committer thread calls the blocking `flush` and, while it does, further
-//! commits queue up; the next flush covers all of them at once. `flush_async` is never used: it
-//! deadlocks with many concurrent callers (sled issue #1308).
+//! commits queue up; the next flush covers all of them at once. Under concurrent load it waits
+//! up to [`SledStoreBuilder::commit_delay`] for more commits to join a group (see
+//! [`DEFAULT_COMMIT_DELAY`]). `flush_async` is never used: it deadlocks with many concurrent
+//! callers (sled issue #1308).
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
+use super::group::{Grouper, DEFAULT_COMMIT_DELAY};
 use super::{
     decode_i64, due_before, expiry_index, from_sortable, Commit, DeliveryKey, OrderingKey, Store,
     StoreError,
@@ -62,6 +66,7 @@ pub struct SledStoreBuilder {
     path: Option<PathBuf>,
     flush_every_ms: Option<u64>,
     cache_capacity: u64,
+    commit_delay: Duration,
 }
 
 impl SledStoreBuilder {
@@ -86,6 +91,14 @@ impl SledStoreBuilder {
         self
     }
 
+    /// How long the committer waits, once commits are concurrent, for more of them to share
+    /// one flush ([`DEFAULT_COMMIT_DELAY`] unless set; zero flushes each group at once). A
+    /// commit made while the store is quiet is never delayed.
+    pub fn commit_delay(mut self, delay: Duration) -> Self {
+        self.commit_delay = delay;
+        self
+    }
+
     /// Opens (or creates) the store.
     pub fn open(self) -> Result<SledStore, StoreError> {
         let config = sled::Config::new()
@@ -104,7 +117,7 @@ impl SledStoreBuilder {
                     .unwrap_or_else(|| "a temporary directory".into())
             ))
         })?;
-        SledStore::from_db(db)
+        SledStore::with_committer(db, Grouper::new(self.commit_delay))
     }
 }
 
@@ -125,12 +138,17 @@ impl SledStore {
             path: None,
             flush_every_ms: Some(500),
             cache_capacity: DEFAULT_SLED_CACHE_BYTES,
+            commit_delay: DEFAULT_COMMIT_DELAY,
         }
     }
 
     /// Uses an already opened sled database (its trees `marks`, `deliveries` and
     /// `delivery_expiry`).
     pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        Self::with_committer(db, Grouper::new(DEFAULT_COMMIT_DELAY))
+    }
+
+    fn with_committer(db: sled::Db, mut grouper: Grouper) -> Result<Self, StoreError> {
         let tree = |name: &str| db.open_tree(name).map_err(unavailable);
         let marks = tree("marks")?;
         let deliveries = tree("deliveries")?;
@@ -139,7 +157,7 @@ impl SledStore {
         let flushing = db.clone();
         let committer = std::thread::Builder::new()
             .name("sled-committer".into())
-            .spawn(move || run_committer(&flushing, &rx))
+            .spawn(move || run_committer(&flushing, &mut grouper, &rx))
             .map_err(|e| StoreError::new(format!("cannot start the committer thread: {e}")))?;
         Ok(Self {
             db,
@@ -179,10 +197,8 @@ impl SledStore {
     }
 }
 
-fn run_committer(db: &sled::Db, requests: &mpsc::Receiver<FlushWaiter>) {
-    while let Ok(first) = requests.recv() {
-        let mut waiters = vec![first];
-        waiters.extend(requests.try_iter());
+fn run_committer(db: &sled::Db, grouper: &mut Grouper, requests: &mpsc::Receiver<FlushWaiter>) {
+    while let Some(waiters) = grouper.next(requests) {
         let result = db.flush().map(drop).map_err(|e| e.to_string());
         for waiter in waiters {
             // A waiter whose request was cancelled no longer listens; nothing to tell it.

@@ -83,6 +83,10 @@ pub struct StoreConfig {
     /// sled's page cache, in MiB: bounds the memory the store's hot pages take.
     #[serde(default = "default_cache_mib")]
     pub cache_mib: u64,
+    /// Under concurrent load, how long sled's committer waits for more commits to share one
+    /// flush, in microseconds.
+    #[serde(default = "default_commit_delay_us")]
+    pub commit_delay_us: u64,
     /// A PostgreSQL URL: ordering marks and delivery ids go there, shared by every replica.
     #[serde(default)]
     pub url: Option<ConfigSecret>,
@@ -96,6 +100,10 @@ pub struct StoreConfig {
 
 fn default_cache_mib() -> u64 {
     receiver_sdk::store::DEFAULT_SLED_CACHE_BYTES / (1024 * 1024)
+}
+
+fn default_commit_delay_us() -> u64 {
+    u64::try_from(receiver_sdk::store::DEFAULT_COMMIT_DELAY.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn default_pool_size() -> usize {
