@@ -469,3 +469,80 @@ async fn a_failing_store_is_answered_503_so_the_sender_retries() {
     assert!(json["message"].as_str().unwrap().contains("disk failed"));
     assert!(recorder.applied().is_empty());
 }
+
+/// A memory store that adds up how many delivery ids its purges removed.
+struct CountingPurges {
+    store: receiver_sdk::store::MemoryStore,
+    removed: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl receiver_sdk::store::Store for CountingPurges {
+    async fn mark(
+        &self,
+        key: &receiver_sdk::store::OrderingKey,
+    ) -> Result<Option<i64>, receiver_sdk::store::StoreError> {
+        self.store.mark(key).await
+    }
+    async fn is_handled(
+        &self,
+        key: &receiver_sdk::store::DeliveryKey,
+        now: i64,
+    ) -> Result<bool, receiver_sdk::store::StoreError> {
+        self.store.is_handled(key, now).await
+    }
+    async fn commit(
+        &self,
+        commit: receiver_sdk::store::Commit,
+    ) -> Result<(), receiver_sdk::store::StoreError> {
+        self.store.commit(commit).await
+    }
+    async fn purge_expired(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<usize, receiver_sdk::store::StoreError> {
+        let removed = self.store.purge_expired(now, limit).await?;
+        self.removed
+            .fetch_add(removed, std::sync::atomic::Ordering::SeqCst);
+        Ok(removed)
+    }
+}
+
+#[tokio::test]
+async fn regression_one_purge_batch_a_minute_fell_behind_a_busy_endpoint() {
+    // The purge removed at most 1,000 expired ids a minute, fewer than an endpoint taking
+    // more than 17 deliveries a second records: its store grew without end.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&offset);
+    let store = Arc::new(CountingPurges {
+        store: receiver_sdk::store::MemoryStore::new(),
+        removed: Default::default(),
+    });
+    let receiver = Receiver::builder("busy")
+        .envelope(Envelope::Raw)
+        .shared_store(Arc::clone(&store) as Arc<dyn receiver_sdk::store::Store>)
+        .retention(Duration::from_secs(3_600))
+        .clock(move || SystemTime::now() + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let recorded = 2_500;
+    for job in 0..recorded {
+        let body = format!(r#"{{"job": {job}}}"#);
+        assert_eq!(post_json(&server, body).await.1, "handled");
+    }
+    // Past the retention window: the next delivery starts a purge of all of them.
+    offset.store(3_600 + 120, Ordering::SeqCst);
+    assert_eq!(post_json(&server, r#"{"job": "late"}"#).await.1, "handled");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while store.removed.load(Ordering::SeqCst) < recorded && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.removed.load(Ordering::SeqCst), recorded);
+}

@@ -48,7 +48,16 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
         .envelope(Envelope::StandardWebhooks)
         .ordering(Ordering::PerEventType);
     let builder = match target {
-        Target::SdkSled => builder.sled(dir),
+        Target::SdkSled => match sled_cache_override() {
+            Some(bytes) => builder.store(
+                receiver_sdk::store::SledStore::builder()
+                    .path(dir)
+                    .cache_capacity(bytes)
+                    .open()
+                    .expect("open sled"),
+            ),
+            None => builder.sled(dir),
+        },
         Target::SdkFjall => builder.fjall(dir),
         _ => builder.memory_store(),
     };
@@ -60,6 +69,13 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
         .build()
         .expect("bench receiver");
     Router::new().route_service("/webhook", receiver)
+}
+
+/// `BENCH_SLED_CACHE_MIB`: a sled page cache other than the SDK's default for the sled
+/// target, to measure what the cache size costs with many keys in the store.
+fn sled_cache_override() -> Option<u64> {
+    let mib: u64 = std::env::var("BENCH_SLED_CACHE_MIB").ok()?.parse().ok()?;
+    Some(mib.saturating_mul(1024 * 1024))
 }
 
 /// What one load run measured.

@@ -270,29 +270,39 @@ impl Store for SledStore {
     }
 
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for entry in self
-            .expiry
-            .range(..due_before(now).to_vec())
-            .keys()
-            .take(limit)
-        {
-            let index = entry.map_err(unavailable)?;
-            let Some(expires) = from_sortable(&index) else {
-                continue;
-            };
-            let key = &index[8..];
-            // Only remove the delivery if this index entry is its latest expiry; a delivery
-            // committed again later has a newer one.
-            let current = self.deliveries.get(key).map_err(unavailable)?;
-            if current.as_deref().and_then(decode_i64) == Some(expires) {
-                self.deliveries.remove(key).map_err(unavailable)?;
-                removed += 1;
-            }
-            self.expiry.remove(&index).map_err(unavailable)?;
-        }
-        Ok(removed)
+        // A batch is thousands of tree operations: run it beside the async workers, not on
+        // one of them, so requests are not held up behind it.
+        let (expiry, deliveries) = (self.expiry.clone(), self.deliveries.clone());
+        tokio::task::spawn_blocking(move || purge(&expiry, &deliveries, now, limit))
+            .await
+            .map_err(|e| StoreError::new(format!("purge stopped: {e}")))?
     }
+}
+
+/// Removes at most `limit` expiry index entries due at `now`, and the deliveries they expire.
+fn purge(
+    expiry: &sled::Tree,
+    deliveries: &sled::Tree,
+    now: i64,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for entry in expiry.range(..due_before(now).to_vec()).keys().take(limit) {
+        let index = entry.map_err(unavailable)?;
+        let Some(expires) = from_sortable(&index) else {
+            continue;
+        };
+        let key = &index[8..];
+        // Only remove the delivery if this index entry is its latest expiry; a delivery
+        // committed again later has a newer one.
+        let current = deliveries.get(key).map_err(unavailable)?;
+        if current.as_deref().and_then(decode_i64) == Some(expires) {
+            deliveries.remove(key).map_err(unavailable)?;
+            removed += 1;
+        }
+        expiry.remove(&index).map_err(unavailable)?;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
