@@ -48,16 +48,7 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
         .envelope(Envelope::StandardWebhooks)
         .ordering(Ordering::PerEventType);
     let builder = match target {
-        Target::SdkSled => match sled_cache_override() {
-            Some(bytes) => builder.store(
-                receiver_sdk::store::SledStore::builder()
-                    .path(dir)
-                    .cache_capacity(bytes)
-                    .open()
-                    .expect("open sled"),
-            ),
-            None => builder.sled(dir),
-        },
+        Target::SdkSled => builder.store(sled_store(dir)),
         Target::SdkFjall => builder.fjall(dir),
         _ => builder.memory_store(),
     };
@@ -71,11 +62,19 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
     Router::new().route_service("/webhook", receiver)
 }
 
-/// `BENCH_SLED_CACHE_MIB`: a sled page cache other than the SDK's default for the sled
-/// target, to measure what the cache size costs with many keys in the store.
-fn sled_cache_override() -> Option<u64> {
-    let mib: u64 = std::env::var("BENCH_SLED_CACHE_MIB").ok()?.parse().ok()?;
-    Some(mib.saturating_mul(1024 * 1024))
+/// The sled target's store: the SDK's defaults, or what `BENCH_SLED_CACHE_MIB` (page cache)
+/// and `BENCH_SLED_COMMIT_DELAY_US` (group commit delay) say instead, to measure what each
+/// costs.
+fn sled_store(dir: &std::path::Path) -> receiver_sdk::store::SledStore {
+    let setting = |name: &str| -> Option<u64> { std::env::var(name).ok()?.parse().ok() };
+    let mut builder = receiver_sdk::store::SledStore::builder().path(dir);
+    if let Some(mib) = setting("BENCH_SLED_CACHE_MIB") {
+        builder = builder.cache_capacity(mib.saturating_mul(1024 * 1024));
+    }
+    if let Some(micros) = setting("BENCH_SLED_COMMIT_DELAY_US") {
+        builder = builder.commit_delay(Duration::from_micros(micros));
+    }
+    builder.open().expect("open sled")
 }
 
 /// What one load run measured.
