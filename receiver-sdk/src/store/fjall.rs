@@ -56,6 +56,9 @@ use super::{
 const DEFAULT_CACHE_SIZE: u64 = 16 * 1024 * 1024;
 /// Each keyspace's memtable by default (fjall's own default is 64 MiB).
 const DEFAULT_MEMTABLE_SIZE: u64 = 8 * 1024 * 1024;
+/// The committer's wait for more commits by default: none (see
+/// [`FjallStoreBuilder::commit_delay`]).
+const COMMIT_DELAY: Duration = Duration::ZERO;
 
 /// A [`Store`] in a fjall directory (feature `fjall`).
 ///
@@ -192,7 +195,7 @@ impl FjallStore {
             path: None,
             cache_size: DEFAULT_CACHE_SIZE,
             memtable_size: DEFAULT_MEMTABLE_SIZE,
-            commit_delay: Duration::ZERO,
+            commit_delay: COMMIT_DELAY,
         }
     }
 
@@ -200,7 +203,7 @@ impl FjallStore {
     /// `delivery_expiry`). Write to other keyspaces of it as you like, but not to these: the
     /// store's committer must be their only writer.
     pub fn from_db(db: Database) -> Result<Self, StoreError> {
-        Self::with_keyspaces(db, DEFAULT_MEMTABLE_SIZE, Grouper::new(Duration::ZERO))
+        Self::with_keyspaces(db, DEFAULT_MEMTABLE_SIZE, Grouper::new(COMMIT_DELAY))
     }
 
     fn with_keyspaces(

@@ -8,7 +8,7 @@
 //! join (PostgreSQL's `commit_delay` does the same); a commit arriving while the store is
 //! quiet is flushed at once and never waits.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// How long a committer waits, under concurrent load, for more commits to join a group before
@@ -37,14 +37,12 @@ impl Grouper {
         let mut group = vec![first];
         if self.last > 1 && !self.delay.is_zero() {
             let deadline = Instant::now() + self.delay;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match jobs.recv_timeout(left) {
-                    Ok(job) => group.push(job),
-                    Err(RecvTimeoutError::Timeout) => break,
-                    // The senders are gone: flush what was gathered, then `recv` ends the loop.
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
+            // Ends at the deadline, or when the senders are gone: what was gathered is still
+            // flushed, and the next `recv` ends the committer's loop.
+            while let Ok(job) =
+                jobs.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                group.push(job);
             }
         }
         group.extend(jobs.try_iter());
