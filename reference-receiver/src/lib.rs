@@ -113,13 +113,13 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
     }
 }
 
-/// Builds every endpoint, and the admin API (open without a token only if `loopback`).
+/// Builds every endpoint, and the admin API behind `gate`.
 fn build(
     config: &Config,
     store: &Arc<SledStore>,
     shared: &Shared,
     accepting: &Arc<AtomicBool>,
-    loopback: bool,
+    gate: &Arc<access::Gate>,
 ) -> anyhow::Result<Service> {
     let Shared {
         store: shared,
@@ -184,7 +184,7 @@ fn build(
         "/metrics",
         get(metrics::render).with_state(Arc::new(outboxes.clone())),
     );
-    let admin = admin::router(&outboxes, config.admin.token.as_ref(), loopback);
+    let admin = admin::router(&outboxes, Arc::clone(gate));
     Ok(Service {
         router: router.nest("/admin", admin),
         outboxes,
@@ -204,18 +204,18 @@ pub async fn serve(
     let shared = shared_store(&config.store, &store).await?;
     let addr = listener.local_addr().context("listener address")?;
     let accepting = Arc::new(AtomicBool::new(true));
-    let service = build(
-        &config,
-        &store,
-        &shared,
-        &accepting,
-        addr.ip().is_loopback(),
-    )?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
     };
-    let inspector = inspector::mount(&config, store.db(), addr, tls.is_some())?;
+    let gate = Arc::new(access::Gate::new(
+        config.admin.token.as_ref().map(|token| &token.0),
+        addr,
+        tls.is_some(),
+        config.inspector.public_url.as_deref(),
+    ));
+    let service = build(&config, &store, &shared, &accepting, &gate)?;
+    let inspector = inspector::mount(&config, store.db(), addr, tls.is_some(), gate)?;
     let router = match &inspector {
         Some(mounted) => {
             let root_is_free = !config.endpoints.iter().any(|e| e.path == "/");
@@ -230,7 +230,7 @@ pub async fn serve(
     );
     if let Some(mounted) = &inspector {
         let hint = if mounted.needs_token() {
-            " (open it once with ?token=<admin token>)"
+            " (sign in there with the admin token)"
         } else {
             ""
         };

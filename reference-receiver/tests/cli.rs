@@ -104,7 +104,7 @@ fn the_readme_example_config_passes_check_config() {
     std::fs::write(&file, example).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
         .args(["check-config", file.to_str().unwrap()])
-        .env("RECEIVER_ADMIN_TOKEN", "admin-token")
+        .env("RECEIVER_ADMIN_TOKEN", "admin-token-for-the-readme")
         .env("DOWNSTREAM_TOKEN", "downstream-token")
         .env("SOURCE_API_KEY", "source-key")
         .env("BILLING_SECRETS", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -120,7 +120,7 @@ fn the_readme_example_config_passes_check_config() {
         assert!(stdout.contains(&format!("name = \"{name}\"")), "{stdout}");
     }
     for secret in [
-        "admin-token",
+        "admin-token-for-the-readme",
         "downstream-token",
         "source-key",
         "jobs-password",

@@ -664,7 +664,7 @@ async fn beyond_loopback_the_api_and_ui_need_the_admin_token_and_captures_do_not
     let dir = tempfile::tempdir().unwrap();
     let config = inspector_support::config(
         dir.path(),
-        "[server]\nbind = \"0.0.0.0:0\"\n[admin]\ntoken = \"adm1n-t0ken\"\n",
+        "[server]\nbind = \"0.0.0.0:0\"\n[admin]\ntoken = \"adm1n-t0ken-for-tests\"\n",
     );
     let served = Served::config(config).await;
     let get = |path: &str, auth: Option<&str>| {
@@ -691,30 +691,53 @@ async fn beyond_loopback_the_api_and_ui_need_the_admin_token_and_captures_do_not
         "assets too"
     );
     assert_eq!(
-        get("/api/bins", Some("Bearer adm1n-t0ken"))
+        get("/api/bins", Some("Bearer adm1n-t0ken-for-tests"))
             .await
             .unwrap()
             .status(),
         200
     );
 
-    // ?token= once: a cookie (not the token itself) and a redirect that drops the token.
+    // Signing in: the token is posted once and a session cookie (not the token, nor anything
+    // derived from it) comes back with a redirect to the UI.
     let no_redirects = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = no_redirects
-        .get(served.url("/ui?token=adm1n-t0ken"))
-        .send()
-        .await
-        .unwrap();
+    let sign_in = |token: &'static str| {
+        no_redirects
+            .post(served.url("/ui/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let login = sign_in("adm1n-t0ken-for-tests").await.unwrap();
     assert_eq!(login.status(), 303);
     assert_eq!(login.headers()["location"], "/ui");
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-    assert!(!cookie.contains("adm1n-t0ken"));
-    let pair = cookie.split(';').next().unwrap().to_owned();
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for cookie in &cookies {
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        assert!(!cookie.contains("adm1n-t0ken-for-tests"));
+        assert!(
+            !cookie.contains("Path=/;"),
+            "never sent to /in or endpoints: {cookie}"
+        );
+    }
+    let pair = cookies[0].split(';').next().unwrap().to_owned();
+    let again = sign_in("adm1n-t0ken-for-tests").await.unwrap();
+    let other = again.headers()["set-cookie"].to_str().unwrap();
+    assert_ne!(
+        other.split(';').next().unwrap(),
+        pair,
+        "a new session per sign-in"
+    );
     let with_cookie = no_redirects
         .get(served.url("/api/bins"))
         .header("cookie", &pair)
@@ -722,17 +745,35 @@ async fn beyond_loopback_the_api_and_ui_need_the_admin_token_and_captures_do_not
         .await
         .unwrap();
     assert_eq!(with_cookie.status(), 200);
-    let wrong = no_redirects
-        .get(served.url("/ui?token=nope"))
+    assert_eq!(sign_in("nope").await.unwrap().status(), 401);
+    // The token in a URL (which access logs keep) opens nothing.
+    let by_url = no_redirects
+        .get(served.url("/ui?token=adm1n-t0ken-for-tests"))
         .send()
         .await
         .unwrap();
-    assert_eq!(wrong.status(), 401);
+    assert_eq!(by_url.status(), 401);
+    assert!(by_url.headers().get("set-cookie").is_none());
+    // Signing out ends the session.
+    let out = no_redirects
+        .post(served.url("/ui/logout"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let ended = no_redirects
+        .get(served.url("/api/bins"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 401);
 
     // Senders need no token.
     let token: Value = client()
         .post(served.url("/api/bins"))
-        .bearer_auth("adm1n-t0ken")
+        .bearer_auth("adm1n-t0ken-for-tests")
         .send()
         .await
         .unwrap()

@@ -368,7 +368,7 @@ async fn beyond_loopback_the_ui_asks_for_the_token_once_and_then_streams_live() 
     let dir = tempfile::tempdir().unwrap();
     let config = inspector_support::config(
         dir.path(),
-        "[server]\nbind = \"0.0.0.0:0\"\n[admin]\ntoken = \"br0wser-t0ken\"\n",
+        "[server]\nbind = \"0.0.0.0:0\"\n[admin]\ntoken = \"br0wser-t0ken-for-tests\"\n",
     );
     let served = Served::config(config).await;
     let browser = Browser::start().await;
@@ -380,7 +380,7 @@ async fn beyond_loopback_the_ui_asks_for_the_token_once_and_then_streams_live() 
         )
         .await;
     browser
-        .type_into("input[name=token]", "br0wser-t0ken")
+        .type_into("input[name=token]", "br0wser-t0ken-for-tests")
         .await;
     browser.click("button[type=submit]").await;
     browser

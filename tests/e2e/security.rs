@@ -530,7 +530,7 @@ fn serve_bind_flag_cannot_skip_the_admin_token_check() {
 
 #[tokio::test]
 async fn admin_and_inspector_paths_never_answer_2xx_without_the_token_beyond_loopback() {
-    const ADMIN_TOKEN: &str = "adm-5b1d";
+    const ADMIN_TOKEN: &str = "adm-5b1d-0f3e9a27c4";
     let dir = tempfile::tempdir().unwrap();
     let file = write_config(
         dir.path(),

@@ -14,10 +14,12 @@
 //! Every answer is JSON; every error is `{"error": "..."}` with its status (401 without or
 //! with a wrong token, 404 for an unknown endpoint, event or route).
 //!
-//! Access: `Authorization: Bearer <[admin] token>`, compared in constant time. Without a
-//! configured token the API answers only when the receiver listens on a loopback address
-//! (config validation refuses a non-loopback bind without a token, but `--bind` can still ask
-//! for one, so the listener's real address decides).
+//! Access: the receiver's one gate ([`crate::access`]): `Authorization: Bearer <[admin] token>`,
+//! compared in constant time (the inspector's session cookie does not open `/admin`). Without a
+//! configured token the API answers only when the receiver listens on a loopback address and
+//! the request names a loopback host (config validation refuses a non-loopback bind without a
+//! token, but `--bind` can still ask for one, so the listener's real address decides). Requests
+//! from another site are refused in every mode.
 
 pub mod cli;
 
@@ -30,10 +32,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::request::Parts;
-use http::{header, HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigSecret;
+use crate::access::{Credentials, Gate};
 use crate::outbox::{EventState, EventView, Outbox, OutboxStats, Revival, Shelf};
 
 /// Events listed when no `limit` is given.
@@ -83,15 +85,6 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminError {
-    /// No `Authorization: Bearer` header (401).
-    #[error("admin token missing: send Authorization: Bearer <token>")]
-    MissingToken,
-    /// A bearer token that is not the configured one (401).
-    #[error("admin token wrong")]
-    WrongToken,
-    /// No token is configured and the receiver is not on loopback (403).
-    #[error("the admin API is off: set admin.token to use it on a non-loopback address")]
-    Closed,
     /// The endpoint has no outbox (404).
     #[error("no outbox `{0}`: only endpoints with relay.mode = \"queued\" have one")]
     NoOutbox(String),
@@ -124,8 +117,6 @@ impl AdminError {
     /// The status it is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::WrongToken => StatusCode::UNAUTHORIZED,
-            Self::Closed => StatusCode::FORBIDDEN,
             Self::NoOutbox(_) | Self::NoEvent(_) | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::NotDead { .. } => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -137,48 +128,16 @@ impl AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let status = self.status();
         let body = Json(ErrorBody {
             error: self.to_string(),
         });
-        if status == StatusCode::UNAUTHORIZED {
-            (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
-        } else {
-            (status, body).into_response()
-        }
+        (self.status(), body).into_response()
     }
 }
 
-/// Who may use the API.
-enum Access {
-    /// Holders of the token; only its SHA-256 is kept, so comparisons take the same time
-    /// whatever the length of what is sent.
-    Token([u8; 32]),
-    /// Anyone who can reach a loopback listener.
-    Loopback,
-    /// Nobody.
-    Closed,
-}
-
-impl Access {
-    fn check(&self, headers: &HeaderMap) -> Result<(), AdminError> {
-        let expected = match self {
-            Self::Loopback => return Ok(()),
-            Self::Closed => return Err(AdminError::Closed),
-            Self::Token(digest) => digest,
-        };
-        let token = crate::access::bearer(headers).ok_or(AdminError::MissingToken)?;
-        if crate::access::matches(expected, token) {
-            Ok(())
-        } else {
-            Err(AdminError::WrongToken)
-        }
-    }
-}
-
-async fn authorize(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.check(request.headers()) {
-        Ok(()) => next.run(request).await,
+async fn authorize(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    match gate.check(&request, Credentials::Bearer) {
+        Ok(_) => next.run(request).await,
         Err(refusal) => {
             tracing::warn!(
                 method = %request.method(),
@@ -226,18 +185,8 @@ fn parse_id(id: &str) -> Result<u64, AdminError> {
     id.parse().map_err(|_| AdminError::NoEvent(id.to_owned()))
 }
 
-/// The admin API over `outboxes`. `token` is `[admin] token`; `loopback` says whether the
-/// receiver listens on a loopback address.
-pub(crate) fn router(
-    outboxes: &[Arc<Outbox>],
-    token: Option<&ConfigSecret>,
-    loopback: bool,
-) -> Router {
-    let access = match token {
-        Some(token) => Access::Token(crate::access::digest(token.0.expose())),
-        None if loopback => Access::Loopback,
-        None => Access::Closed,
-    };
+/// The admin API over `outboxes`, behind the receiver's access gate (bearer token only).
+pub(crate) fn router(outboxes: &[Arc<Outbox>], gate: Arc<Gate>) -> Router {
     let outboxes = Outboxes(Arc::new(
         outboxes
             .iter()
@@ -258,7 +207,7 @@ pub(crate) fn router(
         .fallback(|| async { AdminError::NoRoute })
         .method_not_allowed_fallback(|| async { AdminError::MethodNotAllowed })
         .with_state(outboxes)
-        .layer(middleware::from_fn_with_state(Arc::new(access), authorize))
+        .layer(middleware::from_fn_with_state(gate, authorize))
 }
 
 async fn overview(State(outboxes): State<Outboxes>) -> Result<Json<Overview>, AdminError> {

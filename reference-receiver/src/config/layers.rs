@@ -92,7 +92,13 @@ fn set(table: &mut Table, path: &[String], raw: &str) -> Result<(), String> {
             .ok_or_else(|| format!("`{segment}` is not a section"))?;
         index += 1;
     }
-    let value = literal(raw, current.get(last.as_str()));
+    // A secret is text whatever it looks like: read as a number it would be echoed back in
+    // a type error (`secrets` stays a literal, it is a list).
+    let value = if super::SECRET_TEXT_KEYS.contains(&last.as_str()) {
+        Value::String(raw.to_owned())
+    } else {
+        literal(raw, current.get(last.as_str()))
+    };
     current.insert(last.clone(), value);
     Ok(())
 }

@@ -614,29 +614,67 @@ pub fn from_parts(
         let over: Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
             origin: name.to_owned(),
             key: "(syntax)".into(),
-            message: e.to_string().trim().replace('\n', " "),
+            message: syntax_message(text, &e),
         })?;
         layers::merge(&mut table, over);
     }
     layers::apply_env(&mut table, overrides)?;
     let mut config: Config =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = display_path(&e.path().to_string());
+            // toml appends "in `section`" on a second line; the key already says where.
+            let message = e.inner().to_string();
+            let message = message.lines().next().unwrap_or("");
             ConfigError {
                 origin: origin.clone(),
-                key: display_path(&e.path().to_string()),
-                // toml appends "in `section`" on a second line; the key already says where.
-                message: e
-                    .inner()
-                    .to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned(),
+                message: if is_secret_key(&key) {
+                    redact_values(message)
+                } else {
+                    message.to_owned()
+                },
+                key,
             }
         })?;
     config.resolve(&origin, &lookup)?;
     config.validate(&origin)?;
     Ok(config)
+}
+
+/// The keys whose values are secret text (or may hold credentials, as a URL does): read as
+/// text whatever they look like, and never shown in an error. `secrets` (a list of them) is
+/// never shown either.
+pub(crate) const SECRET_TEXT_KEYS: &[&str] = &["token", "password", "url"];
+
+/// Whether a dotted key path (`endpoint[0].verify.secrets[1]`) ends in a secret key.
+fn is_secret_key(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let name = last.split('[').next().unwrap_or(last);
+    name == "secrets" || SECRET_TEXT_KEYS.contains(&name)
+}
+
+/// A serde message with every quoted value (`` `...` ``) replaced: `invalid type: integer
+/// `8841209957`, expected a string` -> `invalid type: integer [redacted], expected a string`.
+fn redact_values(message: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in message.split('`').enumerate() {
+        out.push_str(if i % 2 == 1 { "[redacted]" } else { part });
+    }
+    out
+}
+
+/// A TOML syntax error as its message and position only: toml's own text quotes the source
+/// line, which may hold a secret.
+fn syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
 }
 
 /// `endpoint.1.verify` -> `endpoint[1].verify`.
@@ -755,6 +793,9 @@ impl Config {
                 "set both tls_cert and tls_key, or neither",
             ));
         }
+        if let Some(token) = &self.admin.token {
+            check_admin_token(token.0.expose()).map_err(|m| error("admin.token".into(), m))?;
+        }
         if !self.server.bind.ip().is_loopback() && self.admin.token.is_none() {
             return Err(error(
                 "admin.token".into(),
@@ -849,6 +890,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The shortest admin token accepted: it opens `/admin` and the inspector, so it must not be
+/// guessable.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 16;
+
+/// An admin token must be long enough, and be what a client can send: no surrounding
+/// whitespace (HTTP trims it) and no control characters.
+fn check_admin_token(token: &[u8]) -> Result<(), &'static str> {
+    if token.trim_ascii().is_empty() {
+        return Err("must not be empty or whitespace (leave it unset instead)");
+    }
+    if token.len() < MIN_ADMIN_TOKEN_BYTES {
+        return Err("must be at least 16 bytes long");
+    }
+    if token.trim_ascii().len() != token.len() || token.iter().any(u8::is_ascii_control) {
+        return Err("must not start or end with whitespace or hold control characters");
+    }
+    Ok(())
 }
 
 /// Paths the receiver serves itself, and the prefixes of its own APIs.

@@ -137,7 +137,11 @@ fn broken_configs_are_refused_with_file_key_and_reason() {
             "server.bnd",
             "unknown field `bnd`",
         ),
-        ("[server\nbind = 1", "(syntax)", "TOML parse error"),
+        (
+            "[server\nbind = 1",
+            "(syntax)",
+            "line 1, column 8: invalid table header",
+        ),
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"sonr\"",
             "endpoint[0].envelope",
@@ -231,4 +235,67 @@ fn broken_configs_are_refused_with_file_key_and_reason() {
         assert_eq!(error.key, *key, "{text}: {error}");
         assert!(error.message.contains(message), "{text}: {error}");
     }
+}
+
+#[test]
+fn regression_an_empty_or_short_admin_token_is_refused_inline_and_from_the_environment() {
+    let public = "[server]\nbind = \"0.0.0.0:8080\"\n";
+    for (text, env) in [
+        (format!("{public}[admin]\ntoken = \"\"\n"), vec![]),
+        (format!("{public}[admin]\ntoken = \"   \"\n"), vec![]),
+        (public.to_owned(), vec![("RECEIVER_ADMIN__TOKEN", "")]),
+        (public.to_owned(), vec![("RECEIVER_ADMIN__TOKEN", " \t ")]),
+        (
+            public.to_owned(),
+            vec![("RECEIVER_ADMIN__TOKEN", "short-token-15b")],
+        ),
+        (
+            "[admin]\ntoken = \" padded-token-0123456789 \"\n".to_owned(),
+            vec![],
+        ),
+    ] {
+        let error = parse_with_env(&text, &env).expect_err("refused");
+        assert_eq!(error.key, "admin.token", "{text} {env:?}: {error}");
+    }
+    let ok = parse_with_env(public, &[("RECEIVER_ADMIN__TOKEN", "sixteen-bytes-ok")]).unwrap();
+    assert_eq!(ok.admin.token.unwrap().text(), "sixteen-bytes-ok");
+}
+
+#[test]
+fn regression_config_errors_never_show_a_secret_value() {
+    let public = "[server]\nbind = \"0.0.0.0:8080\"\n";
+    // From the environment, a numeric token is a string (and long enough here).
+    let numeric =
+        parse_with_env(public, &[("RECEIVER_ADMIN__TOKEN", "88412099578841209957")]).unwrap();
+    assert_eq!(numeric.admin.token.unwrap().text(), "88412099578841209957");
+    let cases = [
+        (
+            format!("{public}[admin]\ntoken = 8841209957\n"),
+            "8841209957",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"token\"\n\
+             secrets = [12345]\n"
+                .to_owned(),
+            "12345",
+        ),
+        (
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"basic\"\n\
+             user = \"u\"\npassword = 4242424242\n"
+                .to_owned(),
+            "4242424242",
+        ),
+        (
+            "[admin]\ntoken = \"s3cr3t-admin-token-never-shown\n".to_owned(),
+            "s3cr3t-admin-token-never-shown",
+        ),
+    ];
+    for (text, secret) in cases {
+        let error = error_of(&text);
+        let shown = format!("{error} {:?}", error);
+        assert!(!shown.contains(secret), "{text}: {shown}");
+    }
+    let syntax = error_of("[admin]\ntoken = \"s3cr3t-admin-token-never-shown\n");
+    assert_eq!(syntax.key, "(syntax)");
+    assert!(syntax.message.starts_with("line 2, column "), "{syntax}");
 }

@@ -16,7 +16,7 @@
 //! * `ingest`: `/in/{token}`: read, judge, store, then answer.
 //! * `api`: the JSON API; `stream`: its server-sent events; `har`: HAR export.
 //! * `replay`: sending a capture again, exact bytes (the API's replay and `inspect forward`).
-//! * `auth`: the admin token in front of `/api` and `/ui`.
+//! * `auth`: the access gate in front of `/api` and `/ui`, and signing in to the UI.
 //! * `ui`: the web UI, embedded in the binary.
 //! * [`cli`]: `reference-receiver inspect new|tail|forward`.
 //!
@@ -87,7 +87,8 @@ pub(crate) struct Inspector {
     bins: RwLock<HashMap<String, Arc<Bin>>>,
     // Every change, for every bin: streams filter by bin. Lagging subscribers re-read the store.
     changes: broadcast::Sender<Change>,
-    gate: auth::Gate,
+    // The receiver's one access gate (shared with `/admin`).
+    gate: Arc<crate::access::Gate>,
     // "http" or "https", for the URLs the API hands out.
     scheme: &'static str,
     // The listener's address, for URLs when a request carries no Host.
@@ -143,7 +144,7 @@ impl Mounted {
 
     /// Whether the UI and API ask for the admin token.
     pub(crate) fn needs_token(&self) -> bool {
-        !matches!(self.inspector.gate, auth::Gate::Open)
+        !self.inspector.gate.is_open()
     }
 }
 
@@ -153,6 +154,7 @@ pub(crate) fn mount(
     db: &sled::Db,
     addr: SocketAddr,
     tls: bool,
+    gate: Arc<crate::access::Gate>,
 ) -> anyhow::Result<Option<Mounted>> {
     if !config.inspector.enabled {
         return Ok(None);
@@ -171,7 +173,7 @@ pub(crate) fn mount(
         store,
         bins: RwLock::new(bins),
         changes,
-        gate: auth::Gate::new(config.admin.token.as_ref().map(|t| &t.0), addr),
+        gate,
         scheme: if tls { "https" } else { "http" },
         addr,
         body_timeout: Duration::from_secs(config.server.request_timeout_secs),
@@ -205,11 +207,13 @@ fn router(inspector: Arc<Inspector>, root_is_free: bool) -> Router {
         .route("/api/bins/{token}/har", get(har::export))
         .route("/ui", get(ui::index))
         .route("/ui/{file}", get(ui::asset))
+        .route("/ui/logout", post(auth::sign_out))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&inspector),
             auth::require,
         ));
     let mut open = Router::new()
+        .route("/ui/login", post(auth::sign_in))
         .route("/in/{token}", any(ingest::capture))
         .route("/in/{token}/{*rest}", any(ingest::capture));
     if root_is_free {
