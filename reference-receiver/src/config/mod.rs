@@ -207,6 +207,51 @@ impl Serialize for ConfigSecret {
     }
 }
 
+/// A URL as `check-config` prints it: credentials in it (`https://user:pass@host/`) redacted.
+fn redacted_userinfo<S: Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    let shown = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    serializer.serialize_str(&shown)
+}
+
+/// Header templates as `check-config` prints them: the values of headers that carry
+/// credentials redacted.
+fn redacted_credential_headers<S: Serializer>(
+    headers: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let credential = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        [
+            "authorization",
+            "cookie",
+            "token",
+            "secret",
+            "key",
+            "password",
+            "signature",
+        ]
+        .iter()
+        .any(|word| name.contains(word))
+    };
+    serializer.collect_map(headers.iter().map(|(name, value)| {
+        let shown = if credential(name) {
+            "[redacted]"
+        } else {
+            value.as_str()
+        };
+        (name, shown)
+    }))
+}
+
 /// One `[[endpoint]]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -436,12 +481,13 @@ pub struct RelayConfig {
     #[serde(default = "default_method")]
     pub method: String,
     /// URL template.
+    #[serde(serialize_with = "redacted_userinfo")]
     pub url: String,
     /// Body template; unset forwards the raw payload.
     #[serde(default)]
     pub body: Option<String>,
     /// Extra header templates.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redacted_credential_headers")]
     pub headers: BTreeMap<String, String>,
     /// The downstream's auth.
     #[serde(default)]
@@ -513,6 +559,7 @@ pub enum RelayMode {
 #[serde(deny_unknown_fields)]
 pub struct FetchConfig {
     /// URL template.
+    #[serde(serialize_with = "redacted_userinfo")]
     pub url: String,
     /// The source API's auth.
     #[serde(default)]

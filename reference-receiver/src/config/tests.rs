@@ -299,3 +299,31 @@ fn regression_config_errors_never_show_a_secret_value() {
     assert_eq!(syntax.key, "(syntax)");
     assert!(syntax.message.starts_with("line 2, column "), "{syntax}");
 }
+
+#[test]
+fn regression_check_config_redacts_credentials_written_into_relay_urls_and_headers() {
+    let config = parse(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.relay]\n\
+         url = \"https://svc:hunter2-in-url@api.example/x/{{ entity }}?q=1@2\"\n\
+         headers = { Authorization = \"Bearer literal-bearer-in-header\", X-Api-Key = \"k-in-header\", X-Event = \"{{ event }}\" }\n\
+         [endpoint.relay.fetch]\nurl = \"https://u:fetch-pass@src.example/{{ entity }}\"\n",
+    )
+    .unwrap();
+    let shown = config.to_string();
+    for secret in [
+        "hunter2-in-url",
+        "literal-bearer-in-header",
+        "k-in-header",
+        "fetch-pass",
+    ] {
+        assert!(!shown.contains(secret), "{secret}: {shown}");
+    }
+    assert!(
+        shown.contains("https://[redacted]@api.example/x/{{ entity }}?q=1@2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("{{ event }}"),
+        "other headers are shown: {shown}"
+    );
+}
