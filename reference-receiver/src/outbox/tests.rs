@@ -83,6 +83,7 @@ async fn a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox: Out
         headers: Vec::new(),
         body_excerpt: String::new(),
         message: String::new(),
+        timed_out: false,
     };
     outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
     outbox.enqueue(event(Some("2"), b"{}")).await.unwrap();
