@@ -174,6 +174,7 @@ fn build(
             &endpoint.path,
             tower::ServiceBuilder::new()
                 .layer(axum::middleware::from_fn_with_state(name, metrics::record))
+                .layer(axum::middleware::map_response(outbox::with_retry_after))
                 .service(receiver),
         );
         tracing::info!(
