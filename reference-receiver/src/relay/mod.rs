@@ -336,7 +336,7 @@ impl Relay {
             }
         }
         if let Some(key) = idempotency_key {
-            request = request.header("idempotency-key", key);
+            request = request.header("idempotency-key", idempotency_header(key));
         }
         if let Some((name, value)) = &self.auth.0 {
             request = request.header(name, value.clone());
@@ -388,6 +388,17 @@ impl Relay {
             Box::new(attempt)
         })
     }
+}
+
+/// `key` as a header value. It holds the sender's delivery id, which may hold bytes a header
+/// cannot (CR, LF): those are percent-encoded, the same way on every attempt, so the event
+/// is still sent and its retries still carry one key.
+fn idempotency_header(key: &str) -> HeaderValue {
+    HeaderValue::try_from(key).unwrap_or_else(|_| {
+        let encoded = percent_encoding::utf8_percent_encode(key, percent_encoding::CONTROLS);
+        HeaderValue::try_from(encoded.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    })
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -589,6 +600,13 @@ mod tests {
             Some("plain text")
         );
         assert_eq!(error_message(b""), None);
+    }
+
+    #[test]
+    fn regression_a_delivery_id_with_crlf_still_makes_a_stable_idempotency_key() {
+        let key = idempotency_header("orders:a\r\nX-Injected: 1");
+        assert_eq!(key, "orders:a%0D%0AX-Injected: 1");
+        assert_eq!(idempotency_header("orders:7"), "orders:7");
     }
 
     #[test]

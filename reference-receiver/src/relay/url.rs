@@ -14,9 +14,9 @@
 //!   marked in the output so that the check below knows which text came from the payload;
 //! * after rendering: a path segment holding a value must not be empty, `.` or `..`, also once
 //!   or more percent-decoded (`%2e`, `%252E`: the URL parser and many servers decode), and a
-//!   value in the path must not decode to `/`, `\`, `?` or `#`; then the URL is parsed and its
-//!   scheme, host and port must be the literal ones and its path must start with the literal
-//!   path.
+//!   value in the path must not decode to `/`, `\`, `?`, `#` or a control character; then the
+//!   URL is parsed and its scheme, host and port must be the literal ones and its path must
+//!   start with the literal path.
 //!
 //! Values in the query are encoded too (`&`, `=`, `#` cannot add parameters or a fragment).
 
@@ -154,13 +154,14 @@ pub(super) fn checked(rendered: &str, fixed: &Fixed) -> Result<Url, String> {
             (OPEN, None) => value = Some(String::new()),
             (CLOSE, Some(text)) => {
                 if part == Part::Path {
-                    let separator = decodings(text)?
-                        .iter()
-                        .any(|stage| stage.contains(['/', '\\', '?', '#']));
+                    let separator = decodings(text)?.iter().any(|stage| {
+                        stage.contains(['/', '\\', '?', '#']) || stage.chars().any(char::is_control)
+                    });
                     if separator {
                         return Err(format!(
-                            "a value in path segment {number} holds `/`, `\\`, `?` or `#` \
-                             (also when percent-decoded), which would change the path"
+                            "a value in path segment {number} holds `/`, `\\`, `?`, `#` or a \
+                             control character (also when percent-decoded), which would change \
+                             the path"
                         ));
                     }
                     segment.has_value = true;
@@ -274,7 +275,7 @@ mod tests {
     #[test]
     fn values_that_decode_to_separators_are_refused_in_the_path_only() {
         let in_path = fixed("http://h/a/{{ x }}").unwrap();
-        for value in ["a%2Fb", "a%5Cb", "a%3Fb", "a%23b", "a%252Fb"] {
+        for value in ["a%2Fb", "a%5Cb", "a%3Fb", "a%23b", "a%252Fb", "a%0D%0Ab"] {
             let rendered = format!("http://h/a/{}", marked(value));
             assert!(checked(&rendered, &in_path).is_err(), "{value}");
         }
