@@ -180,9 +180,7 @@ pub(crate) fn receiver(
             let outbox = Arc::clone(&outbox);
             async move {
                 let event = RelayEvent::new(&delivery.event, &delivery.body);
-                outbox.enqueue(event).await.map_err(|e| {
-                    receiver_sdk::HandlerError::unavailable(format!("outbox unavailable: {e}"))
-                })
+                outbox.accept(event).await
             }
         }),
     };

@@ -58,10 +58,13 @@ pub fn init_logging(config: &config::LogConfig) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
-/// The HTTP client every relay shares.
+/// The HTTP client every relay shares. It follows no redirect: a relay's or fetch's host,
+/// port and path are fixed by the config, and a 3xx (which could lead anywhere, with the
+/// credential headers along) is an answer the relay records, not a hop it takes.
 fn http_client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("reference-receiver/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("cannot build the HTTP client")
 }
@@ -171,6 +174,7 @@ fn build(
             &endpoint.path,
             tower::ServiceBuilder::new()
                 .layer(axum::middleware::from_fn_with_state(name, metrics::record))
+                .layer(axum::middleware::map_response(outbox::with_retry_after))
                 .service(receiver),
         );
         tracing::info!(

@@ -194,3 +194,393 @@ token = "source-key"
     assert_eq!(message, "source API answered 404: no such user");
     assert_eq!(downstream.seen().len(), 1);
 }
+
+/// A local server on `ip` that records every request and answers with `answer(path)`: the
+/// downstream, source API or redirect target of the hostile cases.
+struct Recorder {
+    base: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, axum::http::HeaderMap)>>>,
+}
+
+impl Recorder {
+    async fn start(
+        ip: &str,
+        answer: impl Fn(&str) -> axum::response::Response + Send + Sync + 'static,
+    ) -> Self {
+        use axum::extract::Request;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (log, answer) = (seen.clone(), std::sync::Arc::new(answer));
+        let app = axum::Router::new().fallback(move |request: Request| {
+            let (log, answer) = (log.clone(), answer.clone());
+            async move {
+                let path = request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default();
+                let method = request.method().to_string();
+                log.lock()
+                    .unwrap()
+                    .push((method, path.clone(), request.headers().clone()));
+                answer(&path)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+            .await
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base, seen }
+    }
+
+    /// Method and path (with query) of every request so far.
+    fn requests(&self) -> Vec<(String, String)> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+}
+
+fn json_ok(body: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_owned(),
+    )
+        .into_response()
+}
+
+fn redirect(status: StatusCode, to: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (status, [("location", to.to_owned())]).into_response()
+}
+
+/// The review's `relay.toml`: an integration endpoint PATCHing
+/// `/api/v1/accounts/{{ entity }}/status`, the entity fetched from
+/// `/src/{{ payload.entityType }}/{{ entity }}`, both with an `X-Api-Key`.
+fn steered_config(downstream: &str, source: &str) -> String {
+    format!(
+        r#"
+[[endpoint]]
+name = "acct"
+path = "/hooks/acct"
+envelope = "integration"
+[endpoint.relay]
+method = "PATCH"
+url = "{downstream}/api/v1/accounts/{{{{ entity }}}}/status"
+body = '{{"status": {{{{ payload.status | tojson }}}}}}'
+[endpoint.relay.auth]
+kind = "header"
+header = "X-Api-Key"
+token = "downstream-api-key-SECRET"
+[endpoint.relay.fetch]
+url = "{source}/src/{{{{ payload.entityType }}}}/{{{{ entity }}}}"
+[endpoint.relay.fetch.auth]
+kind = "header"
+header = "X-Api-Key"
+token = "source-api-key-SECRET"
+"#
+    )
+}
+
+#[tokio::test]
+async fn regression_payload_values_cannot_steer_relay_or_fetch_urls() {
+    let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
+    let source = Recorder::start("127.0.0.1", |_| json_ok(r#"{"ok":true}"#)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(
+        dir.path(),
+        &steered_config(&downstream.base, &source.base),
+        &[],
+    );
+    let url = format!("{}/hooks/acct", running.base);
+    let hostile = [
+        ("..", "account"),
+        (".", "account"),
+        ("internal", ".."),
+        ("internal", "."),
+        ("%2e%2e", "account"),
+        ("%2E%2e", "account"),
+        (".%2E", "account"),
+        ("%252e%252e", "account"),
+        ("internal", "%2e"),
+        ("a/../../x", "account"),
+        ("a%2F..%2Fx", "account"),
+        ("x?admin=1", "account"),
+        ("x#frag", "account"),
+        ("..\\..\\x", "account"),
+        ("internal", "a\\b"),
+    ];
+    for (n, (id, entity_type)) in hostile.iter().enumerate() {
+        let event = serde_json::json!({
+            "id": id, "entityType": entity_type, "eventType": "account.status",
+            "timestamp": 1_700_000_000 + n, "status": "pwned"
+        });
+        let (status, _, message) = post(&url, &event.to_string(), &[]).await;
+        assert_eq!(status, 422, "{id:?}/{entity_type:?}: {message}");
+        assert!(
+            message.contains("template `acct.relay.fetch.url`"),
+            "{id:?}/{entity_type:?}: {message}"
+        );
+    }
+    let null_type = r#"{"id":"7","entityType":null,"eventType":"account.status","timestamp":1800000000,"status":"x"}"#;
+    let (status, _, message) = post(&url, null_type, &[]).await;
+    assert_eq!(status, 422, "{message}");
+    assert_eq!(
+        source.requests(),
+        [],
+        "no hostile value reached the source API"
+    );
+    assert_eq!(downstream.requests(), [], "nor the downstream");
+
+    let fine = r#"{"id":"v1.2_x-~","entityType":"account","eventType":"account.status","timestamp":1900000000,"status":"active"}"#;
+    let (status, outcome, message) = post(&url, fine, &[]).await;
+    assert_eq!((status, outcome.as_str()), (200, "handled"), "{message}");
+    assert_eq!(
+        source.requests(),
+        [("GET".to_owned(), "/src/account/v1.2_x-~".to_owned())]
+    );
+    assert_eq!(
+        downstream.requests(),
+        [(
+            "PATCH".to_owned(),
+            "/api/v1/accounts/v1.2_x-~/status".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn regression_empty_or_missing_values_never_reach_the_collection_url() {
+    let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
+    let config = format!(
+        r#"
+[[endpoint]]
+name = "jobs"
+path = "/hooks/jobs"
+envelope = "custom"
+ordering = false
+[endpoint.mapping]
+event_type = "/type"
+entity_id = "/id"
+[endpoint.relay]
+method = "PUT"
+url = "{}/tenants/{{{{ payload.tenant }}}}/jobs/{{{{ entity }}}}?v={{{{ payload.v }}}}"
+"#,
+        downstream.base
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(dir.path(), &config, &[]);
+    let url = format!("{}/hooks/jobs", running.base);
+    for body in [
+        r#"{"type":"job","tenant":"acme","v":"1"}"#,
+        r#"{"type":"job","tenant":null,"id":"j2","v":"1"}"#,
+        r#"{"type":"job","tenant":"","id":"j3","v":"1"}"#,
+        r#"{"type":"job","tenant":"..","id":"..","v":"1"}"#,
+        r#"{"type":"job","tenant":"acme","id":"j4","v":""}"#,
+    ] {
+        let (status, _, message) = post(&url, body, &[]).await;
+        assert_eq!(status, 422, "{body}: {message}");
+        assert!(message.contains("template `jobs.relay.url`"), "{message}");
+    }
+    assert_eq!(downstream.requests(), []);
+    let query = r#"{"type":"job","tenant":"acme","id":"j5","v":"a&admin=1#x"}"#;
+    let (status, _, message) = post(&url, query, &[]).await;
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(
+        downstream.requests(),
+        [(
+            "PUT".to_owned(),
+            "/tenants/acme/jobs/j5?v=a%26admin%3D1%23x".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn regression_url_templates_that_bypass_the_encoder_fail_check_config() {
+    for url in [
+        "http://127.0.0.1:9/a/{% raw %}x{% endraw %}",
+        "http://127.0.0.1:9/a/{% macro m(v) %}{{ v }}{% endmacro %}{{ m(entity) }}",
+        "http://127.0.0.1:9/a/{% filter lower %}{{ entity }}{% endfilter %}",
+        "http://127.0.0.1:9/a/{% set x %}{{ entity }}{% endset %}{{ x }}",
+        "{{ payload.base }}/a/{{ entity }}",
+        "http://{{ payload.host }}/a",
+        "http://127.0.0.1:9{{ payload.path }}",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("receiver.toml");
+        let config =
+            format!("[[endpoint]]\nname = \"e\"\npath = \"/e\"\n[endpoint.relay]\nurl = '{url}'\n");
+        std::fs::write(&file, config).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
+            .args(["check-config", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{url} passed check-config");
+        assert!(stderr.contains("e.relay.url"), "{url}: {stderr}");
+    }
+}
+
+fn redirecting_config(downstream: &str, method: &str) -> String {
+    format!(
+        r#"
+[[endpoint]]
+name = "redir"
+path = "/hooks/redir"
+envelope = "integration"
+[endpoint.relay]
+method = "{method}"
+url = "{downstream}/accounts/{{{{ entity }}}}"
+[endpoint.relay.auth]
+kind = "header"
+header = "X-Api-Key"
+token = "downstream-api-key-SECRET"
+"#
+    )
+}
+
+#[tokio::test]
+async fn regression_a_307_to_another_host_is_not_followed_and_the_key_stays_home() {
+    let elsewhere = Recorder::start("127.0.0.2", |_| json_ok("{}")).await;
+    let landed = format!("{}/landed", elsewhere.base);
+    let downstream = Recorder::start("127.0.0.1", move |_| {
+        redirect(StatusCode::TEMPORARY_REDIRECT, &landed)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(
+        dir.path(),
+        &redirecting_config(&downstream.base, "POST"),
+        &[],
+    );
+    let event = r#"{"id":"9","eventType":"a.b","timestamp":1700000000}"#;
+    let (status, outcome, message) =
+        post(&format!("{}/hooks/redir", running.base), event, &[]).await;
+    assert_eq!(status, 502, "{outcome}: {message}");
+    assert!(
+        message.contains("307") && message.contains("redirect"),
+        "{message}"
+    );
+    assert_eq!(downstream.requests().len(), 1);
+    assert_eq!(elsewhere.requests(), [], "the redirect target got nothing");
+}
+
+#[tokio::test]
+async fn regression_a_303_does_not_turn_the_patch_into_a_get_that_counts_as_delivered() {
+    let downstream = Recorder::start("127.0.0.1", |path| match path {
+        "/landed" => json_ok("{}"),
+        _ => redirect(StatusCode::SEE_OTHER, "/landed"),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(
+        dir.path(),
+        &redirecting_config(&downstream.base, "PATCH"),
+        &[],
+    );
+    let event = r#"{"id":"9","eventType":"a.b","timestamp":1700000000}"#;
+    let (status, outcome, message) =
+        post(&format!("{}/hooks/redir", running.base), event, &[]).await;
+    assert_ne!(outcome, "handled", "{message}");
+    assert_eq!(status, 502, "{message}");
+    assert_eq!(
+        downstream.requests(),
+        [("PATCH".to_owned(), "/accounts/9".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn regression_the_fetch_follows_no_redirect_either() {
+    let elsewhere = Recorder::start("127.0.0.2", |_| json_ok("{}")).await;
+    let landed = format!("{}/internal", elsewhere.base);
+    let source = Recorder::start("127.0.0.1", move |_| redirect(StatusCode::FOUND, &landed)).await;
+    let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(
+        dir.path(),
+        &steered_config(&downstream.base, &source.base),
+        &[],
+    );
+    let event =
+        r#"{"id":"1","entityType":"account","eventType":"a","timestamp":1700000000,"status":"x"}"#;
+    let (status, _, message) = post(&format!("{}/hooks/acct", running.base), event, &[]).await;
+    assert_eq!(status, 502, "{message}");
+    assert_eq!(elsewhere.requests(), []);
+    assert_eq!(downstream.requests(), []);
+}
+
+#[tokio::test]
+async fn regression_a_source_answer_over_the_cap_is_a_clear_refusal() {
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(4096));
+    let source = Recorder::start("127.0.0.1", move |_| json_ok(&big)).await;
+    let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
+    let config = steered_config(&downstream.base, &source.base).replace(
+        "[endpoint.relay.fetch]\n",
+        "[endpoint.relay.fetch]\nmax_body_bytes = 1024\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(dir.path(), &config, &[]);
+    let event =
+        r#"{"id":"1","entityType":"account","eventType":"a","timestamp":1700000000,"status":"x"}"#;
+    let (status, _, message) = post(&format!("{}/hooks/acct", running.base), event, &[]).await;
+    assert_eq!(status, 422, "{message}");
+    assert!(message.contains("relay.fetch.max_body_bytes"), "{message}");
+    assert_eq!(downstream.requests(), []);
+}
+
+#[tokio::test]
+async fn regression_a_header_template_rendering_crlf_is_a_refusal() {
+    let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
+    let config = redirecting_config(&downstream.base, "POST").replace(
+        "[endpoint.relay.auth]",
+        "headers = { \"X-Note\" = \"{{ payload.note }}\" }\n[endpoint.relay.auth]",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(dir.path(), &config, &[]);
+    let event =
+        r#"{"id":"9","eventType":"a.b","timestamp":1700000000,"note":"a\r\nX-Injected: 1"}"#;
+    let (status, _, message) = post(&format!("{}/hooks/redir", running.base), event, &[]).await;
+    assert_eq!(status, 422, "{message}");
+    assert!(message.contains("redir.relay.headers.x-note"), "{message}");
+    assert_eq!(downstream.requests(), []);
+}
+
+#[tokio::test]
+async fn regression_templates_see_only_the_environment_variables_allowed() {
+    let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
+    let config = |allow: &str| {
+        redirecting_config(&downstream.base, "POST").replace(
+            "[endpoint.relay.auth]",
+            &format!(
+                "env_allow = [{allow}]\nheaders = {{ \"X-Region\" = \"{{{{ env.RELAY_REGION }}}}\", \
+                 \"X-Leak\" = \"{{{{ env.RECEIVER_ADMIN_TOKEN | default('none') }}}}\" }}\n[endpoint.relay.auth]"
+            ),
+        )
+    };
+    let env = [
+        ("RELAY_REGION", "eu-1"),
+        ("RECEIVER_ADMIN_TOKEN", "admin-token-SECRET-0123456789"),
+    ];
+    let event = r#"{"id":"9","eventType":"a.b","timestamp":1700000000}"#;
+
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(dir.path(), &config(""), &env);
+    let (status, _, message) = post(&format!("{}/hooks/redir", running.base), event, &[]).await;
+    assert_eq!(status, 422, "not allowed, so undefined: {message}");
+    assert!(message.contains("undefined"), "{message}");
+    drop(running);
+
+    let dir = tempfile::tempdir().unwrap();
+    let running = serve_config(dir.path(), &config("\"RELAY_REGION\""), &env);
+    let (status, _, message) = post(&format!("{}/hooks/redir", running.base), event, &[]).await;
+    assert_eq!(status, 200, "{message}");
+    let seen = downstream.seen.lock().unwrap();
+    let headers = &seen.last().unwrap().2;
+    assert_eq!(headers["x-region"], "eu-1");
+    assert_eq!(
+        headers["x-leak"], "none",
+        "the admin token is not in templates"
+    );
+}

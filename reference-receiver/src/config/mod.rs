@@ -513,6 +513,28 @@ pub struct RelayConfig {
     /// Queued mode: delivered events kept for the admin API (0 keeps none).
     #[serde(default = "default_history_limit")]
     pub history_limit: usize,
+    /// Queued mode: events waiting at most (in flight included); beyond, new events are
+    /// answered 503 with `Retry-After` and nothing is stored.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// Queued mode: dead letters kept at most; beyond, the oldest is removed (and logged).
+    #[serde(default = "default_max_dead")]
+    pub max_dead: usize,
+    /// The environment variables templates may read as `env.NAME` (none by default).
+    #[serde(default)]
+    pub env_allow: Vec<String>,
+}
+
+fn default_max_pending() -> usize {
+    100_000
+}
+
+fn default_max_dead() -> usize {
+    10_000
+}
+
+fn default_max_source_body() -> usize {
+    1_048_576
 }
 
 fn default_method() -> String {
@@ -567,6 +589,9 @@ pub struct FetchConfig {
     /// Per-call timeout.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// The largest source answer read and parsed; a larger one is a refusal.
+    #[serde(default = "default_max_source_body")]
+    pub max_body_bytes: usize,
 }
 
 /// Outgoing auth (`relay.auth`, `relay.fetch.auth`).
@@ -922,6 +947,15 @@ impl Config {
                 }
                 if relay.concurrency == 0 {
                     return Err(error(at("relay.concurrency"), "must be at least 1"));
+                }
+                if relay.max_pending == 0 {
+                    return Err(error(at("relay.max_pending"), "must be at least 1"));
+                }
+                if relay.fetch.as_ref().is_some_and(|f| f.max_body_bytes == 0) {
+                    return Err(error(
+                        at("relay.fetch.max_body_bytes"),
+                        "must be at least 1",
+                    ));
                 }
                 relay
                     .auth

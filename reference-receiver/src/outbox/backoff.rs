@@ -107,6 +107,7 @@ mod tests {
             headers: vec![("retry-after".into(), retry_after.into())],
             body_excerpt: String::new(),
             message: String::new(),
+            timed_out: false,
         }
     }
 

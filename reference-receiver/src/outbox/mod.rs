@@ -36,6 +36,17 @@
 //! operator can send it back (it then goes before the lane's remaining events, since it keeps
 //! its id) or purge it.
 //!
+//! # Bounds
+//!
+//! Any sender can post while the downstream is down, so what an outbox holds is bounded.
+//! At most `max_pending` events wait (in flight included): beyond, a new event is answered
+//! 503 with `Retry-After` and nothing is stored, so the sender keeps it and nothing already
+//! acknowledged is ever dropped; the in-memory schedule indexes only stored pending events.
+//! Dead letters are kept up to `max_dead`: they are already given up on, and a downstream
+//! that refuses every event must not end the intake of every sender, so beyond the bound the
+//! oldest is removed, with a warning in the log naming it (a retention, like the delivered
+//! history's `history_limit`).
+//!
 //! # The worker
 //!
 //! One task per outbox (see [`worker`]): each endpoint has its own downstream, so each gets
@@ -49,7 +60,9 @@ mod worker;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::response::Response;
 use chrono::{DateTime, Utc};
+use receiver_sdk::HandlerError;
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
@@ -74,6 +87,10 @@ pub struct Policy {
     pub concurrency: usize,
     /// Delivered events kept for the admin API (the oldest go first).
     pub history_limit: usize,
+    /// Events pending at most (in flight included); beyond, [`Outbox::accept`] answers 503.
+    pub max_pending: usize,
+    /// Dead letters kept at most (the oldest go first).
+    pub max_dead: usize,
 }
 
 impl Default for Policy {
@@ -85,6 +102,8 @@ impl Default for Policy {
             backoff_max: Duration::from_secs(600),
             concurrency: 4,
             history_limit: 1_000,
+            max_pending: 100_000,
+            max_dead: 10_000,
         }
     }
 }
@@ -97,8 +116,52 @@ impl From<&RelayConfig> for Policy {
             backoff_max: Duration::from_secs(config.backoff_max_secs),
             concurrency: config.concurrency.max(1),
             history_limit: config.history_limit,
+            max_pending: config.max_pending,
+            max_dead: config.max_dead,
         }
     }
+}
+
+/// How long a sender answered 503 by an endpoint is asked to wait before retrying.
+pub const RETRY_AFTER_SECS: u64 = 30;
+
+/// Why an event was not queued. Either way nothing was stored and the sender is answered 503,
+/// so it keeps the event and retries.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// `max_pending` events wait already.
+    #[error("the outbox is full: {limit} events are pending (max_pending)")]
+    Full {
+        /// The endpoint's `max_pending`.
+        limit: usize,
+    },
+    /// The store failed: the text is for the log, never for the sender.
+    #[error("{0}")]
+    Store(String),
+}
+
+impl EnqueueError {
+    /// The sender's answer: 503 with a message that names no store detail.
+    pub fn answer(&self) -> HandlerError {
+        HandlerError::unavailable(match self {
+            Self::Full { .. } => {
+                "outbox full: too many events wait for the downstream; retry later"
+            }
+            Self::Store(_) => "outbox unavailable",
+        })
+    }
+}
+
+/// Adds `Retry-After` to a 503 that lacks one (a full outbox, a store that is down).
+pub async fn with_retry_after(mut response: Response) -> Response {
+    if response.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(http::header::RETRY_AFTER)
+            .or_insert(http::HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// What the outbox keeps about one event.
@@ -412,9 +475,26 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event. On sled not flushed here: the SDK's commit, which follows before the 2xx,
-    /// flushes the whole database. In PostgreSQL it is committed before this returns.
-    pub async fn enqueue(&self, event: RelayEvent) -> Result<(), String> {
+    /// Queues an accepted event, as an endpoint's handler: the sender's answer on failure,
+    /// with the detail logged.
+    pub async fn accept(&self, event: RelayEvent) -> Result<(), HandlerError> {
+        self.enqueue(event).await.map_err(|e| {
+            match &e {
+                EnqueueError::Full { .. } => {
+                    tracing::warn!(endpoint = %self.endpoint, error = %e, "event refused")
+                }
+                _ => {
+                    tracing::error!(endpoint = %self.endpoint, error = %e, "cannot queue an event")
+                }
+            }
+            e.answer()
+        })
+    }
+
+    /// Adds an event, unless `max_pending` events wait already. On sled not flushed here: the
+    /// SDK's commit, which follows before the 2xx, flushes the whole database. In PostgreSQL
+    /// it is committed before this returns.
+    pub async fn enqueue(&self, event: RelayEvent) -> Result<(), EnqueueError> {
         let now = Utc::now();
         let mut record = Record {
             idempotency_key: idempotency_key(&self.endpoint, &event),
@@ -425,16 +505,21 @@ impl Outbox {
             attempts: Vec::new(),
             finished_at: None,
         };
+        let limit = self.policy.max_pending;
         if let Some(postgres) = &self.postgres {
-            let id = postgres.enqueue(&mut record).await?;
+            let id = postgres.enqueue(&mut record, limit).await?;
             tracing::debug!(endpoint = %self.endpoint, id, "queued");
             self.wake.notify_one();
             return Ok(());
         }
-        let value = record.encode()?;
+        let value = record.encode().map_err(EnqueueError::Store)?;
         let mut state = self.lock();
-        let id = self.db.generate_id().map_err(store_error)?;
-        self.pending.insert(key(id), value).map_err(store_error)?;
+        if state.schedule.waiting() + state.schedule.in_flight() >= limit {
+            return Err(EnqueueError::Full { limit });
+        }
+        let stored = |e| EnqueueError::Store(store_error(e));
+        let id = self.db.generate_id().map_err(stored)?;
+        self.pending.insert(key(id), value).map_err(stored)?;
         let lane = Lane::of(id, &record.event);
         tracing::debug!(endpoint = %self.endpoint, id, entity = %lane, "queued");
         state.schedule.add(lane, id, now.timestamp_millis());
@@ -534,6 +619,13 @@ impl Outbox {
             Outcome::Dead => {
                 move_record(&self.pending, &self.dead, key(id), &record.encode()?)?;
                 state.dead += 1;
+                while state.dead > self.policy.max_dead {
+                    let Some((oldest, _)) = self.dead.pop_min().map_err(store_error)? else {
+                        break;
+                    };
+                    state.dead -= 1;
+                    self.dropped_dead(1, id_of(&oldest).ok());
+                }
             }
             Outcome::Delivered if self.policy.history_limit == 0 => {
                 self.pending.remove(key(id)).map_err(store_error)?;
@@ -550,6 +642,17 @@ impl Outbox {
             }
         }
         Ok((outcome, record.tries))
+    }
+
+    /// Logs dead letters removed beyond `max_dead`.
+    fn dropped_dead(&self, count: u64, oldest: Option<u64>) {
+        tracing::warn!(
+            endpoint = %self.endpoint,
+            count,
+            id = oldest,
+            max_dead = self.policy.max_dead,
+            "dead letters beyond max_dead removed, the oldest first"
+        );
     }
 
     /// Counts `attempt` into `record` and decides what follows: delivered, retried (when), or

@@ -17,7 +17,7 @@ use deadpool_postgres::tokio_postgres::types::ToSql;
 use deadpool_postgres::{Object, Pool};
 
 use super::schedule::Lane;
-use super::{EventState, Job, Outbox, OutboxStats, Outcome, Record, Revival, Shelf};
+use super::{EnqueueError, EventState, Job, Outbox, OutboxStats, Outcome, Record, Revival, Shelf};
 use crate::relay::Attempt;
 
 /// How often a worker looks for events other replicas queued.
@@ -108,22 +108,56 @@ impl Shelves {
         self.pool.get().await.map_err(failed)
     }
 
-    pub(super) async fn enqueue(&self, record: &mut Record) -> Result<u64, String> {
+    /// Inserts `record` unless `limit` events of this queue are pending. The count and the
+    /// insert are one statement, but not serialised: replicas inserting at the same moment
+    /// can pass the limit by as many events as they insert at once.
+    pub(super) async fn enqueue(
+        &self,
+        record: &mut Record,
+        limit: usize,
+    ) -> Result<u64, EnqueueError> {
         let lane = lane_of(record);
-        let value = record.encode()?;
+        let value = record.encode().map_err(EnqueueError::Store)?;
         let at = millis(record.enqueued_at);
+        let most = i64::try_from(limit).unwrap_or(i64::MAX);
         let row = self
             .client()
-            .await?
-            .query_one(
+            .await
+            .map_err(EnqueueError::Store)?
+            .query_opt(
                 "INSERT INTO receiver.outbox
                      (queue, lane, next_attempt_at, enqueued_at, record)
-                 VALUES ($1, $2, $3, $3, $4) RETURNING id",
-                &[&self.queue, &lane, &at, &value],
+                 SELECT $1, $2, $3, $3, $4
+                 WHERE (SELECT count(*) FROM (
+                           SELECT 1 FROM receiver.outbox
+                           WHERE queue = $1 AND state = 'pending' LIMIT $5) AS waiting) < $5
+                 RETURNING id",
+                &[&self.queue, &lane, &at, &value, &most],
             )
             .await
-            .map_err(failed)?;
-        id_of(row.get(0))
+            .map_err(|e| EnqueueError::Store(failed(e)))?;
+        let row = row.ok_or(EnqueueError::Full { limit })?;
+        id_of(row.get(0)).map_err(EnqueueError::Store)
+    }
+
+    /// Removes the oldest events of `state` beyond the newest `keep`; returns how many.
+    async fn trim(
+        transaction: &deadpool_postgres::Transaction<'_>,
+        queue: &str,
+        state: &str,
+        keep: usize,
+    ) -> Result<u64, String> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        transaction
+            .execute(
+                "DELETE FROM receiver.outbox WHERE id IN (
+                     SELECT id FROM receiver.outbox
+                     WHERE queue = $1 AND state = $2
+                     ORDER BY id DESC OFFSET $3)",
+                &[&queue, &state, &keep],
+            )
+            .await
+            .map_err(failed)
     }
 
     pub(super) async fn take_due(&self, now: DateTime<Utc>) -> Result<Option<Job>, String> {
@@ -203,20 +237,22 @@ impl Shelves {
                 .await
                 .map_err(failed)?;
         }
-        if outcome == Outcome::Delivered && keep {
-            let limit = i64::try_from(outbox.policy.history_limit).unwrap_or(i64::MAX);
-            transaction
-                .execute(
-                    "DELETE FROM receiver.outbox WHERE id IN (
-                         SELECT id FROM receiver.outbox
-                         WHERE queue = $1 AND state = 'delivered'
-                         ORDER BY id DESC OFFSET $2)",
-                    &[&self.queue, &limit],
-                )
-                .await
-                .map_err(failed)?;
+        let mut dropped_dead = 0;
+        match outcome {
+            Outcome::Delivered if keep => {
+                let limit = outbox.policy.history_limit;
+                Self::trim(&transaction, &self.queue, "delivered", limit).await?;
+            }
+            Outcome::Dead => {
+                let limit = outbox.policy.max_dead;
+                dropped_dead = Self::trim(&transaction, &self.queue, "dead", limit).await?;
+            }
+            _ => {}
         }
         transaction.commit().await.map_err(failed)?;
+        if dropped_dead > 0 {
+            outbox.dropped_dead(dropped_dead, None);
+        }
         Ok((outcome, record.tries))
     }
 

@@ -83,6 +83,7 @@ async fn a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox: Out
         headers: Vec::new(),
         body_excerpt: String::new(),
         message: String::new(),
+        timed_out: false,
     };
     outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
     outbox.enqueue(event(Some("2"), b"{}")).await.unwrap();
@@ -113,6 +114,75 @@ async fn a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox: Out
     assert_eq!(outbox.retry_all_dead().await.unwrap(), 2);
     assert_eq!(outbox.stats().await.unwrap().pending, 2);
     assert_eq!(outbox.events(Shelf::Pending, 10).await.unwrap()[0].tries, 0);
+}
+
+/// The same on every backend: at `max_pending` nothing more is stored, and a slot frees up
+/// once an event is done.
+async fn a_full_outbox_refuses_and_stores_nothing(outbox: Outbox) {
+    let outbox = outbox.with_policy(Policy {
+        max_pending: 2,
+        ..Policy::default()
+    });
+    outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
+    outbox.enqueue(event(Some("2"), b"{}")).await.unwrap();
+    let full = outbox.enqueue(event(Some("3"), b"{}")).await.unwrap_err();
+    assert!(matches!(full, EnqueueError::Full { limit: 2 }), "{full:?}");
+    assert_eq!(full.answer().status(), 503);
+    let stats = outbox.stats().await.unwrap();
+    assert_eq!(stats.pending, 2, "the refused event was not stored");
+    assert_eq!(outbox.events(Shelf::Pending, 10).await.unwrap().len(), 2);
+    let job = outbox.take_due(Utc::now()).await.unwrap().unwrap();
+    let refused = outbox.enqueue(event(Some("3"), b"{}")).await;
+    assert!(refused.is_err(), "an event in flight still counts");
+    let delivered = Attempt::unanswered(Utc::now(), 1, Verdict::Delivered, String::new());
+    outbox.finish(job.id, &job.lane, delivered).await.unwrap();
+    outbox.enqueue(event(Some("3"), b"{}")).await.unwrap();
+}
+
+/// The same on every backend: dead letters beyond `max_dead` go, the oldest first.
+async fn dead_letters_beyond_max_dead_are_removed_oldest_first(outbox: Outbox) {
+    let outbox = outbox.with_policy(Policy {
+        max_dead: 2,
+        ..Policy::default()
+    });
+    let mut ids = Vec::new();
+    for entity in ["1", "2", "3"] {
+        outbox.enqueue(event(Some(entity), b"{}")).await.unwrap();
+        let job = outbox.take_due(Utc::now()).await.unwrap().unwrap();
+        let refused = Attempt::unanswered(Utc::now(), 1, Verdict::Refused, String::new());
+        let (outcome, _) = outbox.finish(job.id, &job.lane, refused).await.unwrap();
+        assert_eq!(outcome, Outcome::Dead);
+        ids.push(job.id);
+    }
+    assert_eq!(outbox.stats().await.unwrap().dead, 2);
+    let dead: Vec<u64> = outbox
+        .events(Shelf::Dead, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(dead, ids[1..]);
+}
+
+#[tokio::test]
+async fn regression_sled_outbox_is_bounded_in_pending_and_dead_letters() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    a_full_outbox_refuses_and_stores_nothing(Outbox::open(&db, "a", relay()).unwrap()).await;
+    dead_letters_beyond_max_dead_are_removed_oldest_first(Outbox::open(&db, "b", relay()).unwrap())
+        .await;
+}
+
+#[tokio::test]
+async fn regression_postgres_outbox_is_bounded_in_pending_and_dead_letters() {
+    let (_database, store) = database().await;
+    let claim = Duration::from_secs(60);
+    a_full_outbox_refuses_and_stores_nothing(postgres_outbox(&store, claim)).await;
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let other = Outbox::open(&db, "dead", relay())
+        .unwrap()
+        .with_postgres(store.pool().clone(), claim);
+    dead_letters_beyond_max_dead_are_removed_oldest_first(other).await;
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@
 //! the classification into the sender's answer; `queued` mode (see [`crate::outbox`]) retries.
 
 mod template;
+mod url;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,6 +22,10 @@ use template::{Context, Templates};
 
 /// How much of a downstream answer is kept for messages and attempt logs.
 const EXCERPT: usize = 512;
+
+/// How much of a downstream answer is read at most: enough for its error message; the rest
+/// is not read (the status decides the verdict), so a downstream cannot make us buffer more.
+const DOWNSTREAM_READ: usize = 64 * 1024;
 
 /// An accepted event, as the relay needs it (and as the outbox stores it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +64,8 @@ impl RelayEvent {
 pub enum Verdict {
     /// 2xx: done.
     Delivered,
-    /// A 4xx that retrying will not fix, or a mapping error: give up, with the message.
+    /// A 4xx that retrying will not fix, a 3xx (redirects are not followed), or a mapping
+    /// error: give up, with the message.
     Refused,
     /// 5xx, 408, 429, timeout or no connection: try again later.
     Failed,
@@ -81,6 +88,9 @@ pub struct Attempt {
     pub body_excerpt: String,
     /// What went wrong, for people.
     pub message: String,
+    /// No answer came in time (`timeout_secs`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 impl Attempt {
@@ -100,6 +110,7 @@ impl Attempt {
             headers: Vec::new(),
             body_excerpt: String::new(),
             message,
+            timed_out: false,
         }
     }
 
@@ -108,15 +119,17 @@ impl Attempt {
         match self.verdict {
             Verdict::Delivered => Ok(()),
             Verdict::Refused => {
-                let status = self
-                    .status
-                    .and_then(|s| StatusCode::from_u16(s).ok())
-                    .filter(StatusCode::is_client_error)
-                    .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                let status = match self.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+                    Some(status) if status.is_client_error() => status,
+                    // The sender's event is not at fault when our downstream redirects: a 4xx
+                    // would tell it to drop the event; its retries land once the URL is fixed.
+                    Some(status) if status.is_redirection() => StatusCode::BAD_GATEWAY,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
                 Err(HandlerError::new(status, self.message.clone()))
             }
             Verdict::Failed => {
-                let status = if self.status.is_none() && self.message.contains("timed out") {
+                let status = if self.timed_out {
                     StatusCode::GATEWAY_TIMEOUT
                 } else {
                     StatusCode::BAD_GATEWAY
@@ -177,6 +190,8 @@ impl OutgoingAuth {
 struct Fetch {
     auth: OutgoingAuth,
     timeout: Duration,
+    // `fetch.max_body_bytes`: the source answer is parsed whole, so it is read whole, up to this.
+    max_body: usize,
 }
 
 /// A compiled relay: templates, auth and client for one endpoint.
@@ -191,6 +206,8 @@ pub struct Relay {
     timeout: Duration,
     fetch: Option<Fetch>,
     client: reqwest::Client,
+    // The variables `env_allow` names that were set when the relay was built.
+    env: BTreeMap<String, String>,
 }
 
 impl Relay {
@@ -225,6 +242,7 @@ impl Relay {
                     auth: OutgoingAuth::new(&fetch.auth)
                         .map_err(|e| format!("relay.fetch.auth: {e}"))?,
                     timeout: Duration::from_secs(fetch.timeout_secs),
+                    max_body: fetch.max_body_bytes,
                 })
             }
             None => None,
@@ -240,6 +258,11 @@ impl Relay {
             timeout: Duration::from_secs(config.timeout_secs),
             fetch,
             client,
+            env: config
+                .env_allow
+                .iter()
+                .filter_map(|name| Some((name.clone(), std::env::var(name).ok()?)))
+                .collect(),
         })
     }
 
@@ -263,6 +286,7 @@ impl Relay {
             delivery: event.delivery.as_deref(),
             payload: &payload,
             source: None,
+            env: &self.env,
         };
         let source = match &self.fetch {
             Some(fetch) => match self.fetch_source(fetch, &context).await {
@@ -296,18 +320,28 @@ impl Relay {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         for (name, template) in &self.headers {
-            match self.templates.render(template, &values) {
-                Ok(value) => request = request.header(name, value),
+            let value = match self.templates.render(template, &values) {
+                Ok(value) => value,
                 Err(e) => return refused(e.to_string()),
+            };
+            // CR, LF and other controls would fail the request on every attempt: a refusal.
+            match HeaderValue::try_from(value) {
+                Ok(value) => request = request.header(name, value),
+                Err(_) => {
+                    return refused(format!(
+                        "template `{template}`: renders an invalid header value (CR, LF or \
+                         another control character)"
+                    ))
+                }
             }
         }
         if let Some(key) = idempotency_key {
-            request = request.header("idempotency-key", key);
+            request = request.header("idempotency-key", idempotency_header(key));
         }
         if let Some((name, value)) = &self.auth.0 {
             request = request.header(name, value.clone());
         }
-        let (attempt, _) = send(request, at, started, "downstream").await;
+        let (attempt, _) = send(request, at, started, "downstream", DOWNSTREAM_READ).await;
         attempt
     }
 
@@ -336,11 +370,19 @@ impl Relay {
         if let Some((name, value)) = &fetch.auth.0 {
             request = request.header(name, value.clone());
         }
-        let (mut attempt, body) = send(request, at, started, "source API").await;
+        let (mut attempt, body) = send(request, at, started, "source API", fetch.max_body).await;
         if attempt.verdict != Verdict::Delivered {
             return Err(Box::new(attempt));
         }
-        serde_json::from_slice(&body).map_err(|e| {
+        if !body.complete {
+            attempt.verdict = Verdict::Refused;
+            attempt.message = format!(
+                "source API answer is larger than relay.fetch.max_body_bytes ({} bytes)",
+                fetch.max_body
+            );
+            return Err(Box::new(attempt));
+        }
+        serde_json::from_slice(&body.bytes).map_err(|e| {
             attempt.verdict = Verdict::Refused;
             attempt.message = format!("source API answered with something other than JSON: {e}");
             Box::new(attempt)
@@ -348,18 +390,75 @@ impl Relay {
     }
 }
 
+/// `key` as a header value. It holds the sender's delivery id, which may hold bytes a header
+/// cannot (CR, LF): those are percent-encoded, the same way on every attempt, so the event
+/// is still sent and its retries still carry one key.
+fn idempotency_header(key: &str) -> HeaderValue {
+    HeaderValue::try_from(key).unwrap_or_else(|_| {
+        let encoded = percent_encoding::utf8_percent_encode(key, percent_encoding::CONTROLS);
+        HeaderValue::try_from(encoded.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    })
+}
+
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Sends `request` and classifies the answer; `who` names the other side in messages.
+/// What an answer's status means. A 3xx is a refusal: redirects are not followed (the
+/// config fixes where events go), and the same URL gets the same redirect on every retry, so
+/// retrying would only delay the dead letter an operator must look at anyway.
+fn verdict_of(status: StatusCode) -> Verdict {
+    if status.is_success() {
+        Verdict::Delivered
+    } else if status.is_redirection()
+        || (status.is_client_error()
+            && status != StatusCode::REQUEST_TIMEOUT
+            && status != StatusCode::TOO_MANY_REQUESTS)
+    {
+        Verdict::Refused
+    } else {
+        Verdict::Failed
+    }
+}
+
+/// The start of an answer's body, up to a cap.
+struct Read {
+    bytes: Bytes,
+    // Nothing was left unread.
+    complete: bool,
+}
+
+/// Reads `response`'s body up to `cap` bytes; the rest is never read.
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> Result<Read, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok(Read {
+                bytes: Bytes::from(body),
+                complete: false,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Read {
+        bytes: Bytes::from(body),
+        complete: true,
+    })
+}
+
+/// Sends `request` and classifies the answer; `who` names the other side in messages. The
+/// body is read up to `cap` bytes.
 async fn send(
     request: reqwest::RequestBuilder,
     at: DateTime<Utc>,
     started: Instant,
     who: &str,
-) -> (Attempt, Bytes) {
-    let response = match request.send().await {
+    cap: usize,
+) -> (Attempt, Read) {
+    let mut response = match request.send().await {
         Ok(response) => response,
         Err(e) => {
             let message = if e.is_timeout() {
@@ -369,8 +468,16 @@ async fn send(
             } else {
                 format!("{who} call failed: {}", root_cause(&e))
             };
-            let attempt = Attempt::unanswered(at, elapsed_ms(started), Verdict::Failed, message);
-            return (attempt, Bytes::new());
+            let mut attempt =
+                Attempt::unanswered(at, elapsed_ms(started), Verdict::Failed, message);
+            attempt.timed_out = e.is_timeout();
+            return (
+                attempt,
+                Read {
+                    bytes: Bytes::new(),
+                    complete: true,
+                },
+            );
         }
     };
     let status = response.status();
@@ -384,7 +491,7 @@ async fn send(
             )
         })
         .collect();
-    let body = match response.bytes().await {
+    let body = match read_capped(&mut response, cap).await {
         Ok(body) => body,
         Err(e) => {
             let attempt = Attempt {
@@ -395,35 +502,40 @@ async fn send(
                 headers,
                 body_excerpt: String::new(),
                 message: format!("{who} answer broke off: {}", root_cause(&e)),
+                timed_out: e.is_timeout(),
             };
-            return (attempt, Bytes::new());
+            return (
+                attempt,
+                Read {
+                    bytes: Bytes::new(),
+                    complete: true,
+                },
+            );
         }
     };
-    let verdict = if status.is_success() {
-        Verdict::Delivered
-    } else if status.is_client_error()
-        && status != StatusCode::REQUEST_TIMEOUT
-        && status != StatusCode::TOO_MANY_REQUESTS
-    {
-        Verdict::Refused
-    } else {
-        Verdict::Failed
-    };
+    let verdict = verdict_of(status);
+    let shown = &body.bytes[..];
+    let code = status.as_u16();
     let message = match verdict {
-        Verdict::Delivered => format!("{who} answered {}", status.as_u16()),
-        _ => match error_message(&body) {
-            Some(message) => format!("{who} answered {}: {message}", status.as_u16()),
-            None => format!("{who} answered {}", status.as_u16()),
+        Verdict::Delivered => format!("{who} answered {code}"),
+        _ if status.is_redirection() => format!(
+            "{who} answered {code}, a redirect, which is not followed (see its Location in \
+             the attempt; fix the relay URL)"
+        ),
+        _ => match error_message(shown) {
+            Some(message) => format!("{who} answered {code}: {message}"),
+            None => format!("{who} answered {code}"),
         },
     };
     let attempt = Attempt {
         at,
         duration_ms: elapsed_ms(started),
         verdict,
-        status: Some(status.as_u16()),
+        status: Some(code),
         headers,
-        body_excerpt: excerpt(&body),
+        body_excerpt: excerpt(shown),
         message,
+        timed_out: false,
     };
     (attempt, body)
 }
@@ -491,6 +603,13 @@ mod tests {
     }
 
     #[test]
+    fn regression_a_delivery_id_with_crlf_still_makes_a_stable_idempotency_key() {
+        let key = idempotency_header("orders:a\r\nX-Injected: 1");
+        assert_eq!(key, "orders:a%0D%0AX-Injected: 1");
+        assert_eq!(idempotency_header("orders:7"), "orders:7");
+    }
+
+    #[test]
     fn verdicts_become_sync_answers() {
         let attempt = |verdict, status: Option<u16>, message: &str| Attempt {
             at: Utc::now(),
@@ -500,6 +619,7 @@ mod tests {
             headers: Vec::new(),
             body_excerpt: String::new(),
             message: message.into(),
+            timed_out: false,
         };
         assert!(attempt(Verdict::Delivered, Some(204), "").answer().is_ok());
         let refused = attempt(Verdict::Refused, Some(404), "downstream answered 404: gone")
@@ -515,9 +635,16 @@ mod tests {
             .answer()
             .unwrap_err();
         assert_eq!(down.status(), 502);
-        let slow = attempt(Verdict::Failed, None, "downstream timed out")
+        let mut slow = attempt(Verdict::Failed, None, "downstream timed out");
+        slow.timed_out = true;
+        assert_eq!(slow.answer().unwrap_err().status(), 504);
+        let redirected = attempt(Verdict::Refused, Some(307), "downstream answered 307")
             .answer()
             .unwrap_err();
-        assert_eq!(slow.status(), 504);
+        assert_eq!(
+            redirected.status(),
+            502,
+            "the sender's event is not at fault"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! downstream on loopback, sled in temp dirs.
 
 mod admin;
+mod bounds;
 mod crash;
 mod dead_letters;
 mod delivery;
