@@ -688,9 +688,9 @@ fn unix_seconds(time: SystemTime) -> i64 {
     }
 }
 
-fn unavailable(e: StoreError) -> Outcome {
-    Outcome::Unavailable(e.to_string())
-}
+/// What a sender is told when the store fails: the backend's own text (a database error
+/// quoting the key, a path on disk) is for the operator, so it goes to the log instead.
+const STORE_UNAVAILABLE: &str = "store unavailable";
 
 fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
@@ -933,7 +933,11 @@ impl Inner {
                 let guard = self.locks.lock(key).await;
                 // Taken after the in-process lock, so one process holds at most one lease per
                 // key and waits for others' leases only once.
-                let lease = self.store.lease(guard.key()).await.map_err(unavailable)?;
+                let lease = self
+                    .store
+                    .lease(guard.key())
+                    .await
+                    .map_err(|e| self.unavailable(e))?;
                 (Some(guard), lease)
             }
             None => (None, None),
@@ -945,13 +949,17 @@ impl Inner {
                 .store
                 .is_handled(delivery, now)
                 .await
-                .map_err(unavailable)?
+                .map_err(|e| self.unavailable(e))?
             {
                 return Err(Outcome::Duplicate);
             }
         }
         if let Some((key, created_at)) = &mark {
-            let current = self.store.mark(key).await.map_err(unavailable)?;
+            let current = self
+                .store
+                .mark(key)
+                .await
+                .map_err(|e| self.unavailable(e))?;
             if self.ties.judge(*created_at, current) == Verdict::Stale {
                 return Err(Outcome::Stale(stale_message(*created_at, current)));
             }
@@ -973,12 +981,19 @@ impl Inner {
                 delivery: delivery.map(|d| (d, now.saturating_add(retention))),
             })
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.unavailable(e))?;
         self.purge_if_due(now);
         Ok(Answer {
             outcome: Outcome::Handled,
             response,
         })
+    }
+
+    /// A store failure: logged with its detail (store errors carry no secrets), answered 503
+    /// with a generic message so the sender retries.
+    fn unavailable(&self, error: StoreError) -> Outcome {
+        tracing::error!(endpoint = %self.name, error = %error, "the store failed");
+        Outcome::Unavailable(STORE_UNAVAILABLE.into())
     }
 
     /// Purges expired delivery ids at most once a minute, in a task of its own, batch after

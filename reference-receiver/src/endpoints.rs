@@ -181,7 +181,10 @@ pub(crate) fn receiver(
             async move {
                 let event = RelayEvent::new(&delivery.event, &delivery.body);
                 outbox.enqueue(event).await.map_err(|e| {
-                    receiver_sdk::HandlerError::unavailable(format!("outbox unavailable: {e}"))
+                    // The backend's text is the operator's to read, not the sender's.
+                    tracing::error!(endpoint = %delivery.endpoint, error = %e,
+                        "the outbox failed");
+                    receiver_sdk::HandlerError::unavailable("outbox unavailable")
                 })
             }
         }),

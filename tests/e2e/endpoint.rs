@@ -421,8 +421,17 @@ async fn a_delivery_id_is_forgotten_after_the_retention_window() {
     assert_eq!(recorder.applied().len(), 2);
 }
 
-/// A store whose disk has failed: every call errors.
-struct FailingStore;
+/// What the failing store says: a backend's own text, which only the operator may read.
+pub(crate) const BACKEND_TEXT: &str =
+    "PostgreSQL: db error: ERROR: index row size 6056 exceeds btree \
+                            version 4 maximum 2704 for index \"marks_pkey\" at /var/lib/pg";
+
+/// A store whose backend has failed: every call errors with [`BACKEND_TEXT`].
+pub(crate) struct FailingStore;
+
+fn backend_failed() -> receiver_sdk::store::StoreError {
+    receiver_sdk::store::StoreError::new(BACKEND_TEXT)
+}
 
 #[async_trait::async_trait]
 impl receiver_sdk::store::Store for FailingStore {
@@ -430,32 +439,34 @@ impl receiver_sdk::store::Store for FailingStore {
         &self,
         _: &receiver_sdk::store::OrderingKey,
     ) -> Result<Option<i64>, receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
     async fn is_handled(
         &self,
         _: &receiver_sdk::store::DeliveryKey,
         _: i64,
     ) -> Result<bool, receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
     async fn commit(
         &self,
         _: receiver_sdk::store::Commit,
     ) -> Result<(), receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
     async fn purge_expired(
         &self,
         _: i64,
         _: usize,
     ) -> Result<usize, receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
 }
 
 #[tokio::test]
-async fn a_failing_store_is_answered_503_so_the_sender_retries() {
+async fn regression_store_errors_reach_the_sender_as_a_generic_message() {
+    // The sender was answered `store unavailable: PostgreSQL: db error: ...`: the database's
+    // text, with the index name and part of the key, went back to whoever posted.
     let recorder = Recorder::new();
     let receiver = Receiver::builder("broken")
         .store(FailingStore)
@@ -465,8 +476,15 @@ async fn a_failing_store_is_answered_503_so_the_sender_retries() {
     let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
     let body = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
     let (status, outcome, json) = post_json(&server, body).await;
-    assert_eq!((status, outcome.as_str()), (503, "unavailable"));
-    assert!(json["message"].as_str().unwrap().contains("disk failed"));
+    assert_eq!(
+        (status, outcome.as_str()),
+        (503, "unavailable"),
+        "the sender retries"
+    );
+    assert_eq!(json["message"], "store unavailable");
+    for word in ["PostgreSQL", "btree", "marks_pkey", "/var/lib"] {
+        assert!(!json.to_string().contains(word), "{json}");
+    }
     assert!(recorder.applied().is_empty());
 }
 

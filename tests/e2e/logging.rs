@@ -527,3 +527,27 @@ secrets = ["{TOKEN}"]
     assert!(logs.lines().count() > 20, "trace logging is on: {logs}");
     assert_no_secret(&logs, &every_secret(&[RELAY_TOKEN, ADMIN_TOKEN]));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_failure_is_logged_with_its_detail_and_answered_without_it() {
+    let (captured, _capture) = capture().await;
+    let receiver = Receiver::builder("broken")
+        .store(crate::endpoint::FailingStore)
+        .handler(|_: Delivery| async { Ok(()) })
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let response = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(r#"{"event":"account.status","object_id":1,"current":{"created_at":1700000000}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let answer = response.text().await.unwrap();
+    assert!(!answer.contains("btree"), "{answer}");
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("exceeds btree version 4 maximum"), "{logs}");
+    assert!(logs.contains("the store failed"), "{logs}");
+}
