@@ -123,14 +123,14 @@ async fn answers_are_logged_and_no_secret_ever_is() {
             "/basic",
             receiver(
                 "basic",
-                Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]),
+                Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]).unwrap(),
             ),
         )
         .route_service(
             "/token",
             receiver(
                 "token",
-                Verifier::token(http::header::AUTHORIZATION, [TOKEN]),
+                Verifier::token(http::header::AUTHORIZATION, [TOKEN]).unwrap(),
             ),
         );
     let server = Server::start(app).await;
@@ -318,13 +318,13 @@ async fn no_verifier_kind_logs_its_secret_or_the_credentials_it_was_sent() {
         ),
         (
             "basic",
-            Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]),
+            Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]).unwrap(),
             vec![("authorization", basic_ok.clone())],
             vec![("authorization", format!("Basic {PASSWORD}"))],
         ),
         (
             "token",
-            Verifier::token(http::header::AUTHORIZATION, [TOKEN]),
+            Verifier::token(http::header::AUTHORIZATION, [TOKEN]).unwrap(),
             vec![("authorization", format!("Bearer {TOKEN}"))],
             vec![("authorization", format!("Token {TOKEN}"))],
         ),
