@@ -83,7 +83,7 @@ fn verifiers(c: &mut Criterion) {
             b.iter(|| slack.verify(&sl_headers, &body, now).expect("valid"))
         });
 
-        let basic = Verifier::basic("r", [("user".to_owned(), "password".into())]);
+        let basic = Verifier::basic("r", [("user".to_owned(), "password".into())]).unwrap();
         let ba_headers = headers(&[("authorization", sign::basic("user", "password"))]);
         group.bench_function("basic", |b| {
             b.iter(|| basic.verify(&ba_headers, &body, now).expect("valid"))

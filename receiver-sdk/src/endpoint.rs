@@ -40,6 +40,12 @@ use crate::verify::Verifier;
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The default time a sender has to deliver the whole body.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default longest event type and entity type, in bytes: senders use short dotted names
+/// (`account.service.add`); the limit bounds what a sender can make the store keep per key.
+pub const DEFAULT_MAX_TYPE_BYTES: usize = 256;
+/// The default longest entity id and delivery id, in bytes: room for UUIDs, URNs and composite
+/// ids, while every stored key stays a few KiB at most.
+pub const DEFAULT_MAX_ID_BYTES: usize = 1024;
 /// The default dedupe retention: 4 days, past the longest retry window of the senders we
 /// serve: Sonar retries for 4 hours, Standard Webhooks / Svix for about 27.6 hours, Stripe for
 /// up to 3 days. A retry that arrives after its delivery id was forgotten is handled again.
@@ -196,11 +202,43 @@ pub struct ReceiverBuilder {
     body_limit: usize,
     body_timeout: Duration,
     deadline: Option<Duration>,
+    limits: IdLimits,
     strict_content_type: bool,
     unsigned_tests: bool,
     events: Option<HashSet<String>>,
     clock: Clock,
     handler: Option<ErasedHandler>,
+}
+
+/// The longest sender-chosen envelope fields an endpoint takes, in bytes.
+#[derive(Debug, Clone, Copy)]
+struct IdLimits {
+    types: usize,
+    ids: usize,
+}
+
+impl IdLimits {
+    /// Refuses an event whose event type, entity type, entity id or delivery id is over its
+    /// limit: each ends up in a store key (and the log), so none may be as long as a body.
+    fn check(self, event: &EventMeta) -> Result<(), Outcome> {
+        let fields = [
+            ("event type", Some(&event.event_type), self.types),
+            ("entity type", event.entity_type.as_ref(), self.types),
+            ("entity id", event.entity_id.as_ref(), self.ids),
+            ("delivery id", event.delivery_id.as_ref(), self.ids),
+        ];
+        for (field, value, limit) in fields {
+            let length = value.map_or(0, String::len);
+            if length > limit {
+                return Err(Outcome::FieldTooLong {
+                    field,
+                    length,
+                    limit,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for ReceiverBuilder {
@@ -228,6 +266,10 @@ impl ReceiverBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             deadline: None,
+            limits: IdLimits {
+                types: DEFAULT_MAX_TYPE_BYTES,
+                ids: DEFAULT_MAX_ID_BYTES,
+            },
             strict_content_type: true,
             unsigned_tests: false,
             events: None,
@@ -332,6 +374,24 @@ impl ReceiverBuilder {
         self
     }
 
+    /// The longest event type and entity type accepted, in bytes (default
+    /// [`DEFAULT_MAX_TYPE_BYTES`]); a delivery with a longer one is answered 400 naming the
+    /// field, before the handler runs or anything is stored.
+    pub fn max_type_bytes(mut self, bytes: usize) -> Self {
+        self.limits.types = bytes;
+        self
+    }
+
+    /// The longest entity id and delivery id accepted, in bytes (default
+    /// [`DEFAULT_MAX_ID_BYTES`]); a delivery with a longer one is answered 400 naming the
+    /// field, before the handler runs or anything is stored. Keys are stored as given in the
+    /// embedded stores, so this also bounds what one delivery adds to a sled or fjall
+    /// directory (PostgreSQL stores a digest of every key).
+    pub fn max_id_bytes(mut self, bytes: usize) -> Self {
+        self.limits.ids = bytes;
+        self
+    }
+
     /// Accepts any content type as long as the body is JSON (default: a content type other
     /// than JSON is refused with 415; a missing one is accepted).
     pub fn accept_any_content_type(mut self) -> Self {
@@ -420,6 +480,7 @@ impl ReceiverBuilder {
             body_limit: self.body_limit,
             body_timeout: self.body_timeout,
             deadline: self.deadline,
+            limits: self.limits,
             strict_content_type: self.strict_content_type,
             unsigned_tests: self.unsigned_tests,
             events: self.events,
@@ -647,6 +708,7 @@ struct Inner {
     body_limit: usize,
     body_timeout: Duration,
     deadline: Option<Duration>,
+    limits: IdLimits,
     strict_content_type: bool,
     unsigned_tests: bool,
     events: Option<HashSet<String>>,
@@ -688,9 +750,9 @@ fn unix_seconds(time: SystemTime) -> i64 {
     }
 }
 
-fn unavailable(e: StoreError) -> Outcome {
-    Outcome::Unavailable(e.to_string())
-}
+/// What a sender is told when the store fails: the backend's own text (a database error
+/// quoting the key, a path on disk) is for the operator, so it goes to the log instead.
+const STORE_UNAVAILABLE: &str = "store unavailable";
 
 fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
@@ -844,6 +906,8 @@ impl Inner {
             .envelope
             .extract(&parts.headers, &value)
             .map_err(|e| Outcome::Malformed(e.to_string()))?;
+        // Before anything else sees the event (the log line included, which would carry it).
+        self.limits.check(&event)?;
         *seen = Some(event.clone());
         if event.test {
             return Err(Outcome::Ignored("test delivery acknowledged".into()));
@@ -933,7 +997,11 @@ impl Inner {
                 let guard = self.locks.lock(key).await;
                 // Taken after the in-process lock, so one process holds at most one lease per
                 // key and waits for others' leases only once.
-                let lease = self.store.lease(guard.key()).await.map_err(unavailable)?;
+                let lease = self
+                    .store
+                    .lease(guard.key())
+                    .await
+                    .map_err(|e| self.unavailable(e))?;
                 (Some(guard), lease)
             }
             None => (None, None),
@@ -945,13 +1013,17 @@ impl Inner {
                 .store
                 .is_handled(delivery, now)
                 .await
-                .map_err(unavailable)?
+                .map_err(|e| self.unavailable(e))?
             {
                 return Err(Outcome::Duplicate);
             }
         }
         if let Some((key, created_at)) = &mark {
-            let current = self.store.mark(key).await.map_err(unavailable)?;
+            let current = self
+                .store
+                .mark(key)
+                .await
+                .map_err(|e| self.unavailable(e))?;
             if self.ties.judge(*created_at, current) == Verdict::Stale {
                 return Err(Outcome::Stale(stale_message(*created_at, current)));
             }
@@ -973,12 +1045,19 @@ impl Inner {
                 delivery: delivery.map(|d| (d, now.saturating_add(retention))),
             })
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.unavailable(e))?;
         self.purge_if_due(now);
         Ok(Answer {
             outcome: Outcome::Handled,
             response,
         })
+    }
+
+    /// A store failure: logged with its detail (store errors carry no secrets), answered 503
+    /// with a generic message so the sender retries.
+    fn unavailable(&self, error: StoreError) -> Outcome {
+        tracing::error!(endpoint = %self.name, error = %error, "the store failed");
+        Outcome::Unavailable(STORE_UNAVAILABLE.into())
     }
 
     /// Purges expired delivery ids at most once a minute, in a task of its own, batch after

@@ -41,6 +41,7 @@
 //! HEAD -> 200, no body, no store access (reachability probe)
 //! POST -> read body (limit 1 MiB -> 413, timeout -> 408)
 //!      -> verify raw bytes (401)  -> content type (415) -> JSON (400) -> envelope (400)
+//!      -> id and type lengths (400)
 //!      -> test delivery / unsubscribed event: 200 ignored
 //!      -> dedupe: 200 duplicate -> lock the ordering key -> older than mark: 200 stale
 //!      -> handler (its 4xx/5xx passed on) -> durable commit of mark + delivery id -> 200
@@ -64,6 +65,8 @@
 //! | --- | --- | --- |
 //! | body limit | 1 MiB | [`ReceiverBuilder::body_limit`] |
 //! | body timeout | 30 s | [`ReceiverBuilder::body_timeout`] |
+//! | event and entity type length | 256 bytes (400 above) | [`ReceiverBuilder::max_type_bytes`] |
+//! | entity and delivery id length | 1,024 bytes (400 above) | [`ReceiverBuilder::max_id_bytes`] |
 //! | verification | none | [`ReceiverBuilder::verifier`] |
 //! | envelope | Sonar | [`ReceiverBuilder::envelope`] |
 //! | ordering | per event type and entity where the envelope has both | [`ReceiverBuilder::ordering`] |
@@ -84,7 +87,8 @@ pub mod verify;
 
 pub use endpoint::{
     BuildError, Delivery, HandlerError, Receiver, ReceiverBuilder, ReceiverLayer, ReceiverService,
-    WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_RETENTION,
+    WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES,
+    DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 pub use outcome::Outcome;
 pub use secret::Secret;

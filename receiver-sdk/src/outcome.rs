@@ -7,7 +7,7 @@
 //! | `stale` | 200 | older than the newest event handled for its key; not handled |
 //! | `duplicate` | 200 | this delivery was handled already; not handled again |
 //! | `accepted` | 202 | the handler outlived the endpoint's deadline and goes on running |
-//! | `malformed` | 400 | not JSON, or an envelope field missing or of the wrong type |
+//! | `malformed` | 400 | not JSON, an envelope field missing or of the wrong type, or an id over its length limit |
 //! | `unauthorized` | 401 | authentication or signature check failed (says which) |
 //! | `method_not_allowed` | 405 | anything but HEAD and POST (`Allow: HEAD, POST`) |
 //! | `timeout` | 408 | the body did not arrive in time |
@@ -44,6 +44,16 @@ pub enum Outcome {
     Accepted,
     /// The body is not JSON or lacks an envelope field.
     Malformed(String),
+    /// An envelope field the sender chooses (event type, entity type, entity id, delivery id)
+    /// is longer than the endpoint's limit, so it is refused before anything stores it.
+    FieldTooLong {
+        /// Which field, e.g. `entity id`.
+        field: &'static str,
+        /// Its length in bytes.
+        length: usize,
+        /// The endpoint's limit in bytes.
+        limit: usize,
+    },
     /// Authentication failed; `challenge` is a `WWW-Authenticate` value to send along.
     Unauthorized {
         /// Which check failed.
@@ -81,7 +91,7 @@ impl Outcome {
         match self {
             Self::Handled | Self::Ignored(_) | Self::Stale(_) | Self::Duplicate => StatusCode::OK,
             Self::Accepted => StatusCode::ACCEPTED,
-            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Malformed(_) | Self::FieldTooLong { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -102,7 +112,7 @@ impl Outcome {
             Self::Stale(_) => "stale",
             Self::Duplicate => "duplicate",
             Self::Accepted => "accepted",
-            Self::Malformed(_) => "malformed",
+            Self::Malformed(_) | Self::FieldTooLong { .. } => "malformed",
             Self::Unauthorized { .. } => "unauthorized",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Timeout => "timeout",
@@ -124,6 +134,11 @@ impl Outcome {
             Self::MethodNotAllowed => "only HEAD and POST are accepted".into(),
             Self::Timeout => "the request body did not arrive in time".into(),
             Self::TooLarge(limit) => format!("body is larger than the limit of {limit} bytes"),
+            Self::FieldTooLong {
+                field,
+                length,
+                limit,
+            } => format!("{field} is {length} bytes, longer than the limit of {limit} bytes"),
             Self::UnsupportedMediaType(ct) => {
                 format!("content type `{ct}` is not accepted; send application/json")
             }

@@ -28,12 +28,13 @@ pub(crate) fn verifier(config: &VerifyConfig) -> Result<Verifier, String> {
         VerifyKind::Basic => Verifier::basic(
             config.realm.clone().unwrap_or_else(|| "webhooks".into()),
             config.basic_credentials(),
-        ),
+        )
+        .map_err(|e| e.to_string())?,
         VerifyKind::Token => {
             let name = config.header.as_deref().unwrap_or("authorization");
             let header = HeaderName::try_from(name)
                 .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            Verifier::token(header, secrets())
+            Verifier::token(header, secrets()).map_err(|e| e.to_string())?
         }
         VerifyKind::HmacSha256 => {
             let name = config.header.as_deref().unwrap_or_default();
@@ -190,4 +191,34 @@ pub(crate) fn receiver(
 /// The relay mode of an endpoint, if it relays.
 pub(crate) fn relay_mode(config: &EndpointConfig) -> Option<RelayMode> {
     config.relay.as_ref().map(|r| r.mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(extra: &str) -> EndpointConfig {
+        let text = format!("[[endpoint]]\nname = \"e\"\npath = \"/e\"\n{extra}");
+        let config = crate::config::from_parts(Some(("test.toml", &text)), vec![], |_| None)
+            .expect("the config parses");
+        config.endpoints[0].clone()
+    }
+
+    #[test]
+    fn regression_an_empty_token_or_password_does_not_build_a_verifier() {
+        // `kind = "token"` with `secrets = [""]` built, and answered 200 to `Bearer ` over h2c.
+        for verify in [
+            "kind = \"token\"\nsecrets = [\"\"]",
+            "kind = \"token\"\nsecrets = [\"good-token\", \"   \"]",
+            "kind = \"basic\"\nuser = \"hooks\"\npassword = \"\"",
+            "kind = \"github\"\nsecrets = [\" \"]",
+        ] {
+            let config = endpoint(&format!("[endpoint.verify]\n{verify}"));
+            let error = verifier(&config.verify).expect_err(verify);
+            assert!(
+                error.contains("empty or only whitespace"),
+                "{verify}: {error}"
+            );
+        }
+    }
 }

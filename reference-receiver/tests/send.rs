@@ -391,7 +391,7 @@ async fn slack_delivery_verifies_and_a_wrong_secret_is_refused() {
 
 #[tokio::test]
 async fn basic_auth_delivery_is_handled_and_a_wrong_password_is_refused() {
-    let verifier = Verifier::basic("hooks", [("hooks".to_owned(), Secret::from(SECRET))]);
+    let verifier = Verifier::basic("hooks", [("hooks".to_owned(), Secret::from(SECRET))]).unwrap();
     let endpoint = Endpoint::start(verifier, Envelope::Integration).await;
     let url = endpoint.url.as_str();
     let basic = ["--as", "basic", "--user", "hooks"];
@@ -421,7 +421,7 @@ async fn token_delivery_is_handled_and_a_wrong_token_is_refused() {
         "token",
         SECRET,
         WRONG_SECRET,
-        Verifier::token(http::header::AUTHORIZATION, [SECRET]),
+        Verifier::token(http::header::AUTHORIZATION, [SECRET]).unwrap(),
         Envelope::Integration,
     )
     .await;
@@ -433,7 +433,7 @@ async fn token_delivery_is_handled_and_a_wrong_token_is_refused() {
 
 #[tokio::test]
 async fn token_goes_bare_into_the_header_named() {
-    let verifier = Verifier::token(HeaderName::from_static("x-api-key"), [SECRET]);
+    let verifier = Verifier::token(HeaderName::from_static("x-api-key"), [SECRET]).unwrap();
     let endpoint = Endpoint::start(verifier, Envelope::Integration).await;
     let sent = send(&[
         &endpoint.url,

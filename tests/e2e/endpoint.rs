@@ -421,8 +421,17 @@ async fn a_delivery_id_is_forgotten_after_the_retention_window() {
     assert_eq!(recorder.applied().len(), 2);
 }
 
-/// A store whose disk has failed: every call errors.
-struct FailingStore;
+/// What the failing store says: a backend's own text, which only the operator may read.
+pub(crate) const BACKEND_TEXT: &str =
+    "PostgreSQL: db error: ERROR: index row size 6056 exceeds btree \
+                            version 4 maximum 2704 for index \"marks_pkey\" at /var/lib/pg";
+
+/// A store whose backend has failed: every call errors with [`BACKEND_TEXT`].
+pub(crate) struct FailingStore;
+
+fn backend_failed() -> receiver_sdk::store::StoreError {
+    receiver_sdk::store::StoreError::new(BACKEND_TEXT)
+}
 
 #[async_trait::async_trait]
 impl receiver_sdk::store::Store for FailingStore {
@@ -430,32 +439,34 @@ impl receiver_sdk::store::Store for FailingStore {
         &self,
         _: &receiver_sdk::store::OrderingKey,
     ) -> Result<Option<i64>, receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
     async fn is_handled(
         &self,
         _: &receiver_sdk::store::DeliveryKey,
         _: i64,
     ) -> Result<bool, receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
     async fn commit(
         &self,
         _: receiver_sdk::store::Commit,
     ) -> Result<(), receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
     async fn purge_expired(
         &self,
         _: i64,
         _: usize,
     ) -> Result<usize, receiver_sdk::store::StoreError> {
-        Err(receiver_sdk::store::StoreError::new("disk failed"))
+        Err(backend_failed())
     }
 }
 
 #[tokio::test]
-async fn a_failing_store_is_answered_503_so_the_sender_retries() {
+async fn regression_store_errors_reach_the_sender_as_a_generic_message() {
+    // The sender was answered `store unavailable: PostgreSQL: db error: ...`: the database's
+    // text, with the index name and part of the key, went back to whoever posted.
     let recorder = Recorder::new();
     let receiver = Receiver::builder("broken")
         .store(FailingStore)
@@ -465,8 +476,15 @@ async fn a_failing_store_is_answered_503_so_the_sender_retries() {
     let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
     let body = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
     let (status, outcome, json) = post_json(&server, body).await;
-    assert_eq!((status, outcome.as_str()), (503, "unavailable"));
-    assert!(json["message"].as_str().unwrap().contains("disk failed"));
+    assert_eq!(
+        (status, outcome.as_str()),
+        (503, "unavailable"),
+        "the sender retries"
+    );
+    assert_eq!(json["message"], "store unavailable");
+    for word in ["PostgreSQL", "btree", "marks_pkey", "/var/lib"] {
+        assert!(!json.to_string().contains(word), "{json}");
+    }
     assert!(recorder.applied().is_empty());
 }
 
@@ -545,4 +563,96 @@ async fn regression_one_purge_batch_a_minute_fell_behind_a_busy_endpoint() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(store.removed.load(Ordering::SeqCst), recorded);
+}
+
+/// The bytes of every file under `dir`.
+fn directory_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                directory_bytes(&entry.path())
+            } else {
+                meta.len()
+            }
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn regression_a_6000_character_object_id_is_refused_before_the_handler_on_postgres() {
+    // On PostgreSQL the key passed the btree row limit: the commit failed after the handler
+    // (a relay) had run, the sender got 503 and retried, and every retry ran the relay again.
+    let database = receiver_sdk::store::ScratchDatabase::create()
+        .await
+        .unwrap();
+    let store = receiver_sdk::store::PostgresStore::builder(database.url())
+        .unwrap()
+        .pool_size(2)
+        .connect()
+        .await
+        .unwrap();
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("sonar")
+        .envelope(Envelope::Sonar)
+        .store(store)
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = serde_json::json!({
+        "event": "account.status",
+        "object_id": "a".repeat(6_000),
+        "current": {"created_at": "2021-05-25T20:48:40Z", "status": "active"},
+    })
+    .to_string();
+    for _ in 0..3 {
+        let (status, outcome, json) = post_json(&server, body.clone()).await;
+        assert_eq!((status, outcome.as_str()), (400, "malformed"), "{json}");
+        let message = json["message"].as_str().unwrap();
+        assert!(message.contains("entity id"), "{message}");
+        assert!(message.contains("1024"), "{message}");
+    }
+    assert!(recorder.applied().is_empty(), "the handler never ran");
+    // An id at the limit is handled: the limit, not the database, decides.
+    let at_limit = body.replace(&"a".repeat(6_000), &"a".repeat(1_024));
+    assert_eq!(post_json(&server, at_limit).await.1, "handled");
+    assert_eq!(recorder.applied().len(), 1);
+}
+
+#[tokio::test]
+async fn regression_a_900_kb_event_type_is_refused_and_the_sled_directory_does_not_grow() {
+    // A 900 KB event type was answered 200 and kept as a 900 KB key, for good.
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("sonar")
+        .envelope(Envelope::Sonar)
+        .sled(dir.path())
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let handled = sonar_body("account.status", 1, "2021-05-25T20:48:40Z", "active");
+    assert_eq!(post_json(&server, handled).await.1, "handled");
+    let before = directory_bytes(dir.path());
+    for i in 0..5 {
+        let body = sonar_body(
+            &format!("{}{i}", "x".repeat(900 * 1024)),
+            1,
+            "2021-05-25T20:48:41Z",
+            "active",
+        );
+        let (status, outcome, json) = post_json(&server, body).await;
+        assert_eq!((status, outcome.as_str()), (400, "malformed"));
+        assert!(json["message"].as_str().unwrap().contains("event type"));
+    }
+    server.stop().await;
+    let after = directory_bytes(dir.path());
+    assert!(
+        after < before + 1024 * 1024,
+        "the data directory grew from {before} to {after} bytes"
+    );
+    assert_eq!(recorder.applied().len(), 1);
 }

@@ -91,14 +91,14 @@ async fn battery_server(recorder: &Recorder) -> Server {
             "/basic",
             endpoint("basic", recorder, move |b| {
                 b.envelope(Envelope::Raw)
-                    .verifier(Verifier::basic("webhooks", basic.clone()))
+                    .verifier(Verifier::basic("webhooks", basic.clone()).unwrap())
             }),
         )
         .route_service(
             "/token",
             endpoint("token", recorder, |b| {
                 b.envelope(Envelope::Raw)
-                    .verifier(Verifier::token(http::header::AUTHORIZATION, [TOKEN]))
+                    .verifier(Verifier::token(http::header::AUTHORIZATION, [TOKEN]).unwrap())
             }),
         );
     Server::start(app).await

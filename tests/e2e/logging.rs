@@ -123,14 +123,14 @@ async fn answers_are_logged_and_no_secret_ever_is() {
             "/basic",
             receiver(
                 "basic",
-                Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]),
+                Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]).unwrap(),
             ),
         )
         .route_service(
             "/token",
             receiver(
                 "token",
-                Verifier::token(http::header::AUTHORIZATION, [TOKEN]),
+                Verifier::token(http::header::AUTHORIZATION, [TOKEN]).unwrap(),
             ),
         );
     let server = Server::start(app).await;
@@ -318,13 +318,13 @@ async fn no_verifier_kind_logs_its_secret_or_the_credentials_it_was_sent() {
         ),
         (
             "basic",
-            Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]),
+            Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]).unwrap(),
             vec![("authorization", basic_ok.clone())],
             vec![("authorization", format!("Basic {PASSWORD}"))],
         ),
         (
             "token",
-            Verifier::token(http::header::AUTHORIZATION, [TOKEN]),
+            Verifier::token(http::header::AUTHORIZATION, [TOKEN]).unwrap(),
             vec![("authorization", format!("Bearer {TOKEN}"))],
             vec![("authorization", format!("Token {TOKEN}"))],
         ),
@@ -526,4 +526,28 @@ secrets = ["{TOKEN}"]
     assert!(logs.contains("webhook refused"), "{logs}");
     assert!(logs.lines().count() > 20, "trace logging is on: {logs}");
     assert_no_secret(&logs, &every_secret(&[RELAY_TOKEN, ADMIN_TOKEN]));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_failure_is_logged_with_its_detail_and_answered_without_it() {
+    let (captured, _capture) = capture().await;
+    let receiver = Receiver::builder("broken")
+        .store(crate::endpoint::FailingStore)
+        .handler(|_: Delivery| async { Ok(()) })
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let response = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(r#"{"event":"account.status","object_id":1,"current":{"created_at":1700000000}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let answer = response.text().await.unwrap();
+    assert!(!answer.contains("btree"), "{answer}");
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("exceeds btree version 4 maximum"), "{logs}");
+    assert!(logs.contains("the store failed"), "{logs}");
 }

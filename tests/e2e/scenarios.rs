@@ -53,10 +53,13 @@ fn builder(sender: &Sender) -> ReceiverBuilder {
     match sender {
         Sender::Sonar => Receiver::builder("sonar").envelope(Envelope::Sonar),
         Sender::FieldService { user, password } => Receiver::builder("field-service")
-            .verifier(Verifier::basic(
-                example_basic_auth::REALM,
-                [(user.clone(), Secret::from(password.as_str()))],
-            ))
+            .verifier(
+                Verifier::basic(
+                    example_basic_auth::REALM,
+                    [(user.clone(), Secret::from(password.as_str()))],
+                )
+                .unwrap(),
+            )
             .envelope(Envelope::Custom(example_basic_auth::mapping().unwrap()))
             .ordering(Ordering::PerEntity),
         Sender::SuperOffice { secret } => Receiver::builder("superoffice")

@@ -227,8 +227,8 @@ fn every_single_character_change_of_the_signature_header_is_refused() {
 fn credentials_of_every_length_and_every_mutation_are_refused_as_bad_not_malformed() {
     const PASSWORD: &str = "correct horse battery staple";
     const TOKEN: &str = "tok_5f0a9c2e";
-    let basic = Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]);
-    let token = Verifier::token(http::header::AUTHORIZATION, [TOKEN]);
+    let basic = Verifier::basic("r", [("user".to_owned(), Secret::from(PASSWORD))]).unwrap();
+    let token = Verifier::token(http::header::AUTHORIZATION, [TOKEN]).unwrap();
     let check = |verifier: &Verifier, value: String| {
         let headers = headers(&[("authorization", value)]);
         verifier
@@ -583,4 +583,63 @@ async fn admin_and_inspector_paths_never_answer_2xx_without_the_token_beyond_loo
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+}
+
+/// Posts `body` over h2c (HTTP/2 with prior knowledge, no TLS) with these headers, as a client
+/// that sends every header value exactly as given; returns the status and the body.
+async fn post_h2c(
+    server: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request =
+        http::Request::post(server.url(path)).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, HeaderValue::from_str(value).unwrap());
+    }
+    let request = request
+        .body(http_body_util::Full::new(axum::body::Bytes::from(
+            body.to_owned(),
+        )))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn regression_an_empty_bearer_over_h2c_is_no_credential_and_empty_tokens_do_not_build() {
+    // `secrets = [""]` built, and `Authorization: Bearer ` over h2c (untrimmed) matched it:
+    // 200 handled for anyone.
+    assert!(Verifier::token(http::header::AUTHORIZATION, [""]).is_err());
+    assert!(Verifier::token(http::header::AUTHORIZATION, ["  "]).is_err());
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("token")
+        .verifier(Verifier::token(http::header::AUTHORIZATION, ["tok-real-secret"]).unwrap())
+        .envelope(Envelope::Raw)
+        .memory_store()
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/hook", receiver)).await;
+    for empty in ["Bearer ", "Bearer   ", " "] {
+        let (status, body) = post_h2c(&server, "/hook", &[("authorization", empty)], "{}").await;
+        assert_eq!(status, 401, "{empty:?}");
+        assert_eq!(body["message"], "missing credentials", "{empty:?}");
+    }
+    let good = [("authorization", "Bearer tok-real-secret")];
+    assert_eq!(post_h2c(&server, "/hook", &good, "{}").await.0, 200);
+    assert_eq!(recorder.applied().len(), 1);
 }

@@ -298,7 +298,8 @@ async fn basic_auth_failures_get_401_with_a_challenge_and_say_which_check_failed
     let verifier = Verifier::basic(
         "field-service",
         [("fieldco".to_owned(), Secret::from("correct horse"))],
-    );
+    )
+    .unwrap();
     let ep = endpoint(verifier, Envelope::Raw).await;
     let b64 = base64::engine::general_purpose::STANDARD;
     let cases = [

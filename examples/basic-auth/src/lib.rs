@@ -86,7 +86,7 @@ pub fn mapping() -> Result<Mapping, FieldError> {
 /// The app: the platform's endpoint at `/webhook`.
 pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
     let receiver = Receiver::builder("basic-auth")
-        .verifier(Verifier::basic(REALM, [settings.require_basic()?]))
+        .verifier(Verifier::basic(REALM, [settings.require_basic()?])?)
         // Ordering is off for custom envelopes unless asked for; see the crate docs for why
         // it stays off here.
         .envelope(Envelope::Custom(mapping()?))

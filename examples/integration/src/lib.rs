@@ -124,7 +124,7 @@ pub fn app_with(
     sink: EventSink,
 ) -> Result<Router, SetupError> {
     let verifier = match settings.secret.as_deref() {
-        Some(token) => Verifier::token(AUTHORIZATION, [token]),
+        Some(token) => Verifier::token(AUTHORIZATION, [token])?,
         None => Verifier::none(),
     };
     let sync = Arc::new(sync::Sync::new(config)?);

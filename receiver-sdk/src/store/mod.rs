@@ -302,6 +302,22 @@ pub(crate) mod behaviour {
         assert!(store.is_handled(&delivery("again"), 250).await.unwrap());
     }
 
+    /// A key far past PostgreSQL's btree row limit (2704 bytes) commits and is found: the
+    /// store, not the index, decides what fits.
+    pub(crate) async fn regression_keys_past_the_btree_row_limit_commit(store: &dyn Store) {
+        let long = "7".repeat(6_000);
+        store
+            .commit(Commit {
+                mark: Some((key(&long), 100)),
+                delivery: Some((delivery(&long), 2_000)),
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.mark(&key(&long)).await.unwrap(), Some(100));
+        assert!(store.is_handled(&delivery(&long), 1_000).await.unwrap());
+        assert_eq!(store.mark(&key(&long[1..])).await.unwrap(), None);
+    }
+
     pub(crate) async fn one_commit_records_the_mark_and_the_delivery(store: &dyn Store) {
         store
             .commit(Commit {
@@ -355,5 +371,6 @@ pub(crate) mod behaviour {
         purge_is_bounded_and_removes_only_expired(&fresh().await).await;
         recommitting_a_delivery_extends_it(&fresh().await).await;
         one_commit_records_the_mark_and_the_delivery(&fresh().await).await;
+        regression_keys_past_the_btree_row_limit_commit(&fresh().await).await;
     }
 }

@@ -1,6 +1,10 @@
 //! PostgreSQL, for several receiver replicas sharing ordering marks and dedupe state
 //! (feature `postgres`).
 //!
+//! Keys are stored as SHA-256 digests of their encoding (32 bytes, `bytea`), whatever the ids'
+//! length: a raw key over the btree row limit (2704 bytes) would fail the commit after the
+//! handler ran. Two keys would have to collide in SHA-256 to share a row.
+//!
 //! Marks advance in one statement, `INSERT .. ON CONFLICT (key) DO UPDATE .. WHERE
 //! EXCLUDED.created_at > marks.created_at`, so replicas racing on one entity can never let an
 //! older event win; [`Store::lease`] takes a transaction-level advisory lock on the key, so
@@ -306,7 +310,7 @@ impl Store for PostgresStore {
             let client = self.statements().await?;
             let statement = client.prepare_cached(MARK).await.map_err(failed)?;
             let row = client
-                .query_opt(&statement, &[&key.encode()])
+                .query_opt(&statement, &[&stored(&key.encode())])
                 .await
                 .map_err(failed)?;
             Ok(row.map(|row| row.get(0)))
@@ -319,7 +323,7 @@ impl Store for PostgresStore {
             let client = self.statements().await?;
             let statement = client.prepare_cached(HANDLED).await.map_err(failed)?;
             let row = client
-                .query_one(&statement, &[&key.encode(), &now])
+                .query_one(&statement, &[&stored(&key.encode()), &now])
                 .await
                 .map_err(failed)?;
             Ok(row.get(0))
@@ -334,8 +338,8 @@ impl Store for PostgresStore {
             (None, Some(delivery)) => (REMEMBER, None, Some(delivery)),
             (Some(mark), Some(delivery)) => (ADVANCE_AND_REMEMBER, Some(mark), Some(delivery)),
         };
-        let mark = mark.map(|(key, at)| (key.encode(), *at));
-        let delivery = delivery.map(|(key, expires)| (key.encode(), *expires));
+        let mark = mark.map(|(key, at)| (stored(&key.encode()), *at));
+        let delivery = delivery.map(|(key, expires)| (stored(&key.encode()), *expires));
         let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(4);
         if let Some((key, at)) = &mark {
             params.push(key);
@@ -437,6 +441,11 @@ async fn release(connection: Object, deadline: Duration) {
         Ok(Ok(())) => drop(connection),
         _ => drop(Object::take(connection)),
     }
+}
+
+/// How a key is stored: the SHA-256 of its encoding, the same in every process and release.
+fn stored(encoded: &[u8]) -> Vec<u8> {
+    Sha256::digest(encoded).to_vec()
 }
 
 /// The advisory lock id of a key: 64 bits of its SHA-256, the same in every process and

@@ -11,12 +11,19 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::{credential_digest, visible_ascii, FailureKind, LENIENT_BASE64};
+use super::{
+    check_secret, credential_digest, visible_ascii, ConfigError, FailureKind, LENIENT_BASE64,
+};
 use crate::Secret;
 
 type Digest = [u8; 32];
 
-/// The value of a credentials header that must appear exactly once.
+/// The value of a credentials header that must appear exactly once, without surrounding
+/// whitespace.
+///
+/// A value that is empty or only whitespace is no credential at all: HTTP/1 parsers trim
+/// `Authorization: ` to nothing, but HTTP/2 hands the value over as sent, so both must read
+/// the same.
 fn credentials_header<'h>(
     headers: &'h HeaderMap,
     header: &HeaderName,
@@ -26,15 +33,23 @@ fn credentials_header<'h>(
     if values.next().is_some() {
         return Err(FailureKind::MalformedCredentials);
     }
-    visible_ascii(value).ok_or(FailureKind::MalformedCredentials)
+    if value.as_bytes().iter().all(|&b| b == b' ' || b == b'\t') {
+        return Err(FailureKind::MissingCredentials);
+    }
+    visible_ascii(value)
+        .map(|value| value.trim_matches(' '))
+        .ok_or(FailureKind::MalformedCredentials)
 }
 
 /// The credentials after an auth-scheme word such as `Basic` (matched case-insensitively, as
-/// RFC 9110 §11.1 requires).
+/// RFC 9110 §11.1 requires); `None` if the value starts with another word.
+///
+/// A scheme word with nothing after it (`Bearer`, `Bearer `) is an empty credential, which
+/// callers treat as none sent: [`FailureKind::MissingCredentials`].
 fn after_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
-    let (word, rest) = value.split_once(' ')?;
+    let (word, rest) = value.split_once(' ').unwrap_or((value, ""));
     word.eq_ignore_ascii_case(scheme)
-        .then(|| rest.trim_start_matches(' '))
+        .then(|| rest.trim_matches(' '))
 }
 
 #[derive(Clone)]
@@ -54,24 +69,31 @@ impl Basic {
     pub(super) fn new(
         realm: &str,
         credentials: impl IntoIterator<Item = (String, Secret)>,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
         let credentials = credentials
             .into_iter()
-            .map(|(user, password)| Credential {
-                user: credential_digest(user.as_bytes()),
-                password: credential_digest(password.expose()),
+            .enumerate()
+            .map(|(index, (user, password))| {
+                check_secret(index, password.expose())?;
+                Ok(Credential {
+                    user: credential_digest(user.as_bytes()),
+                    password: credential_digest(password.expose()),
+                })
             })
-            .collect();
-        Self {
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
             realm: realm.to_owned(),
             challenge: challenge(realm),
             credentials,
-        }
+        })
     }
 
     pub(super) fn verify(&self, headers: &HeaderMap) -> Result<(), FailureKind> {
         let value = credentials_header(headers, &AUTHORIZATION)?;
         let encoded = after_scheme(value, "Basic").ok_or(FailureKind::MalformedCredentials)?;
+        if encoded.is_empty() {
+            return Err(FailureKind::MissingCredentials);
+        }
         let decoded = LENIENT_BASE64
             .decode(encoded)
             .map_err(|_| FailureKind::MalformedCredentials)?;
@@ -139,12 +161,17 @@ impl Token {
     pub(super) fn new(
         header: HeaderName,
         tokens: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
         let tokens = tokens
             .into_iter()
-            .map(|token| credential_digest(token.into().expose()))
-            .collect();
-        Self { header, tokens }
+            .enumerate()
+            .map(|(index, token)| {
+                let token = token.into();
+                check_secret(index, token.expose())?;
+                Ok(credential_digest(token.expose()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { header, tokens })
     }
 
     pub(super) fn verify(&self, headers: &HeaderMap) -> Result<(), FailureKind> {
@@ -154,6 +181,9 @@ impl Token {
         } else {
             None
         };
+        if bearer == Some("") {
+            return Err(FailureKind::MissingCredentials);
+        }
         let mut matched = Choice::from(0);
         for candidate in [Some(value), bearer].into_iter().flatten() {
             let candidate = credential_digest(candidate.as_bytes());
@@ -200,6 +230,7 @@ mod tests {
                 ("relay".to_owned(), Secret::from("second-password")),
             ],
         )
+        .unwrap()
     }
 
     fn authorization(value: &str) -> HeaderMap {
@@ -269,7 +300,7 @@ mod tests {
 
     #[test]
     fn password_may_contain_colons() {
-        let verifier = Verifier::basic("r", [("u".to_owned(), Secret::from("a:b:c"))]);
+        let verifier = Verifier::basic("r", [("u".to_owned(), Secret::from("a:b:c"))]).unwrap();
         verifier
             .verify(&authorization(&sign::basic("u", "a:b:c")), b"", now())
             .unwrap();
@@ -290,7 +321,6 @@ mod tests {
             "Basic not*base64",
             no_colon.as_str(),
             "Bearer c29uYXI6Zmlyc3QtcGFzc3dvcmQ=",
-            "Basic",
             "c29uYXI6Zmlyc3QtcGFzc3dvcmQ=",
         ] {
             assert_eq!(
@@ -320,7 +350,7 @@ mod tests {
     #[test]
     fn non_utf8_credentials_compare_as_bytes() {
         let password = Secret::new(vec![0xff, 0x00, 0x80]);
-        let verifier = Verifier::basic("r", [("u".to_owned(), password)]);
+        let verifier = Verifier::basic("r", [("u".to_owned(), password)]).unwrap();
         let encoded = STANDARD.encode([b'u', b':', 0xff, 0x00, 0x80]);
         verifier
             .verify(&authorization(&format!("Basic {encoded}")), b"", now())
@@ -329,7 +359,7 @@ mod tests {
 
     #[test]
     fn no_configured_pairs_rejects_everyone() {
-        let verifier = Verifier::basic("r", []);
+        let verifier = Verifier::basic("r", []).unwrap();
         assert_eq!(
             kind(&verifier, &authorization(&sign::basic("u", "p"))),
             FailureKind::BadCredentials
@@ -346,7 +376,7 @@ mod tests {
 
     #[test]
     fn challenge_escapes_quotes_and_drops_control_characters() {
-        let verifier = Verifier::basic("a \"b\" \\c\r\nSet-Cookie: x", []);
+        let verifier = Verifier::basic("a \"b\" \\c\r\nSet-Cookie: x", []).unwrap();
         assert_eq!(
             verifier.challenge().unwrap(),
             "Basic realm=\"a \\\"b\\\" \\\\cSet-Cookie: x\", charset=\"UTF-8\""
@@ -356,7 +386,10 @@ mod tests {
     #[test]
     fn a_token_in_authorization_challenges_with_bearer() {
         assert_eq!(
-            Verifier::token(AUTHORIZATION, ["t"]).challenge().unwrap(),
+            Verifier::token(AUTHORIZATION, ["t"])
+                .unwrap()
+                .challenge()
+                .unwrap(),
             "Bearer realm=\"webhooks\""
         );
     }
@@ -365,7 +398,10 @@ mod tests {
     fn other_schemes_have_no_challenge() {
         assert!(Verifier::none().challenge().is_none());
         let custom = HeaderName::from_static("x-token");
-        assert!(Verifier::token(custom, ["t"]).challenge().is_none());
+        assert!(Verifier::token(custom, ["t"])
+            .unwrap()
+            .challenge()
+            .is_none());
         assert!(Verifier::github(["s"]).unwrap().challenge().is_none());
     }
 
@@ -374,6 +410,7 @@ mod tests {
             HeaderName::from_static("x-token"),
             ["old-token", "new-token"],
         )
+        .unwrap()
     }
 
     fn x_token(value: &str) -> HeaderMap {
@@ -414,11 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_or_repeated_token_is_malformed() {
-        assert_eq!(
-            kind(&token(), &x_token("")),
-            FailureKind::MalformedCredentials
-        );
+    fn repeated_token_is_malformed() {
         let mut headers = x_token("new-token");
         headers.append("x-token", HeaderValue::from_static("new-token"));
         assert_eq!(kind(&token(), &headers), FailureKind::MalformedCredentials);
@@ -426,11 +459,11 @@ mod tests {
 
     #[test]
     fn bearer_is_accepted_in_authorization() {
-        let verifier = Verifier::token(AUTHORIZATION, ["t0ken"]);
+        let verifier = Verifier::token(AUTHORIZATION, ["t0ken"]).unwrap();
         for value in ["Bearer t0ken", "bearer t0ken", "t0ken"] {
             verifier.verify(&authorization(value), b"", now()).unwrap();
         }
-        for value in ["Bearer t0ke", "Basic t0ken", "Bearer"] {
+        for value in ["Bearer t0ke", "Basic t0ken"] {
             assert_eq!(
                 kind(&verifier, &authorization(value)),
                 FailureKind::BadCredentials,
@@ -439,10 +472,69 @@ mod tests {
         }
     }
 
+    #[test]
+    fn regression_empty_and_blank_secrets_are_refused_when_building() {
+        // `secrets = [""]` built a token verifier that `Authorization: Bearer ` over HTTP/2
+        // (where the trailing space is not trimmed) satisfied.
+        for blank in ["", " ", "\t", " \r\n "] {
+            assert_eq!(
+                Verifier::token(AUTHORIZATION, ["good-token", blank]).unwrap_err(),
+                ConfigError::EmptySecret { index: 1 },
+                "{blank:?}"
+            );
+            let pairs = [("u".to_owned(), Secret::from(blank))];
+            assert_eq!(
+                Verifier::basic("r", pairs).unwrap_err(),
+                ConfigError::EmptySecret { index: 0 },
+                "{blank:?}"
+            );
+            for hmac in [
+                Verifier::github([blank]),
+                Verifier::shopify([blank]),
+                Verifier::superoffice([blank]),
+                Verifier::stripe([blank]),
+                Verifier::slack([blank]),
+            ] {
+                assert_eq!(hmac.unwrap_err(), ConfigError::EmptySecret { index: 0 });
+            }
+        }
+        let message = ConfigError::EmptySecret { index: 1 }.to_string();
+        assert_eq!(message, "secret at index 1 is empty or only whitespace");
+    }
+
+    #[test]
+    fn regression_an_empty_credential_is_no_credential() {
+        // HTTP/2 keeps `Bearer ` as sent; it matched a configured empty token.
+        let bearer = Verifier::token(AUTHORIZATION, ["t0ken"]).unwrap();
+        for value in ["Bearer ", "Bearer", "bearer   ", " ", ""] {
+            let headers = authorization(value);
+            assert_eq!(
+                kind(&bearer, &headers),
+                FailureKind::MissingCredentials,
+                "{value:?}"
+            );
+        }
+        for value in ["Basic ", "Basic", "basic  ", " ", ""] {
+            assert_eq!(
+                kind(&basic(), &authorization(value)),
+                FailureKind::MissingCredentials,
+                "{value:?}"
+            );
+        }
+        assert_eq!(
+            kind(&token(), &x_token(" ")),
+            FailureKind::MissingCredentials
+        );
+        // Surrounding spaces are not part of the value, over either HTTP version.
+        bearer
+            .verify(&authorization(" Bearer t0ken "), b"", now())
+            .unwrap();
+    }
+
     proptest! {
         #[test]
-        fn signed_credentials_verify(user in "[^:\\x00]{0,20}", password in ".{0,40}") {
-            let verifier = Verifier::basic("r", [(user.clone(), Secret::from(password.as_str()))]);
+        fn signed_credentials_verify(user in "[^:\\x00]{0,20}", password in "[^\\s].{0,39}") {
+            let verifier = Verifier::basic("r", [(user.clone(), Secret::from(password.as_str()))]).unwrap();
             let headers = authorization(&sign::basic(&user, &password));
             prop_assert!(verifier.verify(&headers, b"", now()).is_ok());
         }
@@ -453,7 +545,7 @@ mod tests {
             index in any::<prop::sample::Index>(),
         ) {
             let credentials = [("u".to_owned(), Secret::from(password.as_str()))];
-            let verifier = Verifier::basic("r", credentials);
+            let verifier = Verifier::basic("r", credentials).unwrap();
             let mut changed = password.into_bytes();
             let at = index.index(changed.len());
             changed[at] = changed[at].to_ascii_uppercase();
@@ -470,7 +562,7 @@ mod tests {
                 let mut headers = HeaderMap::new();
                 headers.insert(AUTHORIZATION, value);
                 let _ = basic().verify(&headers, b"", now());
-                let _ = Verifier::token(AUTHORIZATION, ["t"]).verify(&headers, b"", now());
+                let _ = Verifier::token(AUTHORIZATION, ["t"]).unwrap().verify(&headers, b"", now());
             }
         }
 

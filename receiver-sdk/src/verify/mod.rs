@@ -114,33 +114,46 @@ impl Verifier {
 
     /// HTTP Basic auth against any of the given user/password pairs.
     ///
-    /// With no pairs, every delivery is rejected. The realm is sent in [`Verifier::challenge`];
-    /// control characters in it are dropped so it always forms a valid header.
+    /// A password that is empty or only whitespace is refused
+    /// ([`ConfigError::EmptySecret`], indexed by pair): anyone could send it. User names are
+    /// not secret and may be anything. With no pairs, every delivery is rejected. The realm is
+    /// sent in [`Verifier::challenge`]; control characters in it are dropped so it always forms
+    /// a valid header.
     pub fn basic(
         realm: impl Into<String>,
         credentials: impl IntoIterator<Item = (String, Secret)>,
-    ) -> Self {
-        Self::with_scheme(Scheme::Basic(basic::Basic::new(&realm.into(), credentials)))
+    ) -> Result<Self, ConfigError> {
+        let scheme = basic::Basic::new(&realm.into(), credentials)?;
+        Ok(Self::with_scheme(Scheme::Basic(scheme)))
     }
 
     /// A static token in `header`, equal to any of `tokens`.
     ///
     /// When `header` is `authorization`, `Authorization: Bearer <token>` is accepted as well as
-    /// the bare token. With no tokens, every delivery is rejected.
+    /// the bare token. A token that is empty or only whitespace is refused
+    /// ([`ConfigError::EmptySecret`]): over HTTP/2 a header is not trimmed, so
+    /// `Authorization: Bearer ` would carry it. With no tokens, every delivery is rejected.
     ///
     /// ```
     /// use std::time::SystemTime;
     /// use http::{header::AUTHORIZATION, HeaderMap};
-    /// use receiver_sdk::verify::Verifier;
+    /// use receiver_sdk::verify::{ConfigError, Verifier};
     ///
-    /// let verifier = Verifier::token(AUTHORIZATION, ["s3cr3t-token"]);
+    /// let verifier = Verifier::token(AUTHORIZATION, ["s3cr3t-token"])?;
     /// let mut headers = HeaderMap::new();
     /// headers.insert(AUTHORIZATION, "Bearer s3cr3t-token".parse()?);
     /// assert!(verifier.verify(&headers, b"{}", SystemTime::now()).is_ok());
+    ///
+    /// let blank = Verifier::token(AUTHORIZATION, ["s3cr3t-token", " "]).unwrap_err();
+    /// assert_eq!(blank, ConfigError::EmptySecret { index: 1 });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn token(header: HeaderName, tokens: impl IntoIterator<Item = impl Into<Secret>>) -> Self {
-        Self::with_scheme(Scheme::Token(basic::Token::new(header, tokens)))
+    pub fn token(
+        header: HeaderName,
+        tokens: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ConfigError> {
+        let scheme = basic::Token::new(header, tokens)?;
+        Ok(Self::with_scheme(Scheme::Token(scheme)))
     }
 
     /// Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp` and `webhook-signature`
@@ -367,8 +380,8 @@ pub enum ConfigError {
     /// The list of secrets was empty, so no delivery could ever verify.
     #[error("no secrets given")]
     NoSecrets,
-    /// A secret was empty, which would let anyone sign.
-    #[error("secret at index {index} is empty")]
+    /// A secret was empty or only whitespace, which would let anyone sign or authenticate.
+    #[error("secret at index {index} is empty or only whitespace")]
     EmptySecret {
         /// Position of the secret in the list given, from 0.
         index: usize,
@@ -441,11 +454,8 @@ impl MacKeys {
                 .enumerate()
                 .map(|(index, secret)| {
                     let bytes = secret.expose();
-                    if bytes.is_empty() {
-                        Err(ConfigError::EmptySecret { index })
-                    } else {
-                        Ok(MacKey::new(bytes))
-                    }
+                    check_secret(index, bytes)?;
+                    Ok(MacKey::new(bytes))
                 }),
         )
     }
@@ -592,6 +602,16 @@ fn decode_base64_tag(text: &str) -> Option<Tag> {
         .ok()?
         .try_into()
         .ok()
+}
+
+/// Refuses a secret that is empty or only whitespace: every scheme's one rule for secrets, so
+/// none can be configured to accept what anyone could send.
+fn check_secret(index: usize, secret: &[u8]) -> Result<(), ConfigError> {
+    if secret.iter().all(u8::is_ascii_whitespace) {
+        Err(ConfigError::EmptySecret { index })
+    } else {
+        Ok(())
+    }
 }
 
 /// SHA-256 of a credential, so credentials of any length compare in constant time as 32 bytes.

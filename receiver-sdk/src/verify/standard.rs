@@ -81,6 +81,8 @@ impl StandardWebhooks {
         let keys = secrets.into_iter().enumerate().map(|(index, secret)| {
             let key =
                 decode_secret(secret.as_ref()).ok_or(ConfigError::InvalidBase64Secret { index })?;
+            // The key is random bytes, which may be whitespace; only an empty one is refused
+            // (blank text is not base64, so it never gets here).
             if key.is_empty() {
                 return Err(ConfigError::EmptySecret { index });
             }

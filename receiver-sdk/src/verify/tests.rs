@@ -21,8 +21,8 @@ fn every_verifier() -> Vec<Verifier> {
         Verifier::superoffice(SECRETS).unwrap(),
         Verifier::stripe(SECRETS).unwrap(),
         Verifier::slack(SECRETS).unwrap(),
-        Verifier::basic("realm", [("admin".to_owned(), Secret::from(SECRETS[0]))]),
-        Verifier::token(AUTHORIZATION, SECRETS),
+        Verifier::basic("realm", [("admin".to_owned(), Secret::from(SECRETS[0]))]).unwrap(),
+        Verifier::token(AUTHORIZATION, SECRETS).unwrap(),
     ]
 }
 

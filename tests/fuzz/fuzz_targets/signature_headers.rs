@@ -53,9 +53,9 @@ fn verifiers() -> &'static [Verifier] {
             Verifier::superoffice([SECRET]).unwrap(),
             Verifier::stripe([SECRET]).unwrap(),
             Verifier::slack([SECRET]).unwrap(),
-            Verifier::basic("fuzz", [("user".to_owned(), Secret::from("password"))]),
-            Verifier::token(AUTHORIZATION, ["token-1"]),
-            Verifier::token(HeaderName::from_static("x-token"), ["token-1"]),
+            Verifier::basic("fuzz", [("user".to_owned(), Secret::from("password"))]).unwrap(),
+            Verifier::token(AUTHORIZATION, ["token-1"]).unwrap(),
+            Verifier::token(HeaderName::from_static("x-token"), ["token-1"]).unwrap(),
         ]
     })
 }

@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "relay outbox",
         sql: include_str!("migrations/0002_outbox.sql"),
     },
+    Migration {
+        version: 3,
+        name: "digest keys",
+        sql: include_str!("migrations/0003_digest_keys.sql"),
+    },
 ];
 
 /// The advisory lock taken while migrating, in the two-key space: PostgreSQL keeps it apart

@@ -286,7 +286,7 @@ async fn replicas_starting_at_once_migrate_the_schema_exactly_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
 }
 
 #[test]
@@ -297,4 +297,40 @@ fn lock_ids_are_stable_and_differ_by_key() {
         i64::from_be_bytes(*b"\xe3\xb0\xc4\x42\x98\xfc\x1c\x14")
     );
     assert_ne!(lock_id(b"a"), lock_id(b"b"));
+}
+
+#[tokio::test]
+async fn regression_keys_stored_raw_before_the_digest_migration_are_found_after_it() {
+    let database = database().await;
+    let store = replica(&database).await;
+    // The state of a database written by an earlier release: raw keys, schema version 2.
+    let client = store.statements().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO receiver.marks (key, created_at) VALUES ($1, 77)",
+            &[&key("old").encode()],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO receiver.deliveries (key, expires_at) VALUES ($1, 500)",
+            &[&behaviour::delivery("d-old").encode()],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "DELETE FROM receiver.schema_migrations WHERE version = 3",
+            &[],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let upgraded = replica(&database).await;
+    assert_eq!(upgraded.mark(&key("old")).await.unwrap(), Some(77));
+    assert!(upgraded
+        .is_handled(&behaviour::delivery("d-old"), 100)
+        .await
+        .unwrap());
 }
