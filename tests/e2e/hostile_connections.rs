@@ -73,9 +73,29 @@ struct Target {
 
 impl Target {
     fn start() -> Self {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), "")
+    }
+
+    /// Serving HTTPS with a fresh self-signed certificate for `localhost`; returns its PEM.
+    fn start_tls() -> (Self, String) {
         let dir = tempfile::tempdir().expect("temp dir");
+        let generated =
+            rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("certificate");
+        let cert = generated.cert.pem();
+        std::fs::write(dir.path().join("cert.pem"), &cert).expect("write cert");
+        std::fs::write(
+            dir.path().join("key.pem"),
+            generated.key_pair.serialize_pem(),
+        )
+        .expect("write key");
+        let tls = "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n";
+        (Self::start_in(dir, tls), cert)
+    }
+
+    fn start_in(dir: tempfile::TempDir, server_extra: &str) -> Self {
         let config = dir.path().join("receiver.toml");
-        std::fs::write(&config, format!("{CONFIG}{LIMITS}{ENDPOINT}")).expect("write config");
+        std::fs::write(&config, format!("{CONFIG}{LIMITS}{server_extra}{ENDPOINT}"))
+            .expect("write config");
         let running = binary::serve_wrapped(
             &["prlimit", NOFILE, "--"],
             &binary::reference_receiver(),
@@ -87,6 +107,7 @@ impl Target {
         let addr = running
             .base
             .trim_start_matches("http://")
+            .trim_start_matches("https://")
             .parse()
             .expect("listening address");
         Self {
@@ -274,6 +295,69 @@ async fn regression_request_heads_that_never_end_are_closed_at_the_header_timeou
     eprintln!("figures: slow heads: well-behaved delivery answered in {latency:?}");
 }
 
+/// A TLS client that trusts `cert_pem` only.
+fn tls_client(cert_pem: &str) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .expect("certificate PEM");
+    roots.add(cert).expect("trust the certificate");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_tls_handshakes_and_heads_that_never_end_are_closed_at_the_header_timeout() {
+    let (target, cert) = Target::start_tls();
+    // A connection that never starts TLS, and one that sends half a ClientHello.
+    let mut silent = TcpStream::connect(target.addr).await.expect("connect");
+    let mut half_hello = TcpStream::connect(target.addr).await.expect("connect");
+    half_hello
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .expect("write");
+    // A connection that completes TLS, then sends a head without its blank line.
+    let tcp = TcpStream::connect(target.addr).await.expect("connect");
+    let server_name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = tls_client(&cert)
+        .connect(server_name, tcp)
+        .await
+        .expect("TLS handshake");
+    tls.write_all(PARTIAL_HEAD).await.expect("write");
+    let within = HEADER_TIMEOUT + SLACK;
+    let (silent, half_hello) = tokio::join!(
+        closed_within(&mut silent, within),
+        closed_within(&mut half_hello, within)
+    );
+    let mut buffer = [0u8; 1024];
+    let slow_head = tokio::time::timeout(within, async {
+        while let Ok(n) = tls.read(&mut buffer).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        silent.is_some(),
+        "a connection that never starts TLS stayed open"
+    );
+    assert!(
+        half_hello.is_some(),
+        "half a ClientHello kept the connection open"
+    );
+    assert!(slow_head.is_ok(), "a slow head over TLS stayed open");
+    eprintln!(
+        "figures: TLS: silent closed after {silent:?}, half ClientHello after {half_hello:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_half_open_connections_past_the_open_files_limit_do_not_lock_out_a_sender() {
     let target = Target::start();
@@ -408,6 +492,7 @@ async fn stalled_bodies_battery(chunked: bool) {
         "figures: {attack}: {refused} answered 503, {timed_out} answered 408, {} otherwise",
         answers.len() - refused - timed_out
     );
+    report(attack, before, peak, target.rss_mib(), latency, 96.0);
     assert!(
         refused > 0,
         "{attack}: none was refused for the body budget"
@@ -418,7 +503,6 @@ async fn stalled_bodies_battery(chunked: bool) {
             .all(|a| matches!(a, None | Some(503) | Some(408))),
         "{attack}: unexpected answers {answers:?}"
     );
-    report(attack, before, peak, target.rss_mib(), latency, 96.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
