@@ -14,6 +14,8 @@
 //! * [`send`]: the `send` subcommand, which signs test deliveries as real senders do.
 //! * [`serve`]: the whole service on an already-bound listener, until a shutdown future
 //!   resolves, so tests bind port 0 and stop it at will.
+//! * `server`: the accept loop and every connection-level limit (timeouts, connection caps,
+//!   the budget of request bodies in flight, HTTP/2 settings).
 
 mod access;
 pub mod admin;
@@ -24,10 +26,10 @@ mod metrics;
 pub mod outbox;
 pub mod relay;
 pub mod send;
+mod server;
 mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,7 +211,7 @@ pub async fn serve(
     let addr = listener.local_addr().context("listener address")?;
     let accepting = Arc::new(AtomicBool::new(true));
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
     let gate = Arc::new(access::Gate::new(
@@ -248,34 +250,18 @@ pub async fn serve(
         .iter()
         .map(|outbox| outbox::spawn(Arc::clone(outbox), stop.subscribe(), grace))
         .collect();
-    let handle = axum_server::Handle::new();
-    let (stopper, stopping) = (handle.clone(), Arc::clone(&stop));
-    tokio::spawn(async move {
+    let stopping = Arc::clone(&stop);
+    let shutdown = async move {
         shutdown.await;
         accepting.store(false, AtomicOrdering::SeqCst);
         if let Some(stop) = stop_inspector {
             stop();
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
-        stopper.graceful_shutdown(Some(grace));
         stopping.send_replace(true);
-    });
-    let listener = listener.into_std().context("listener")?;
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = match tls {
-        Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-        None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
     };
+    let limits = server::Limits::new(&config.server, &config.inspector);
+    let served = server::run(listener, tls, router, limits, shutdown, grace).await;
     // Also when the server failed: the workers must stop either way.
     stop.send_replace(true);
     // The workers need at most the same grace; their last results must be written before

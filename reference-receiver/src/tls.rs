@@ -5,12 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 
-/// The TLS config of a PEM certificate chain and private key.
-pub(crate) fn server_config(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
+/// The TLS acceptor of a PEM certificate chain and private key (ALPN: h2, then http/1.1). The
+/// handshake's time limit is the server's header-read deadline (see `server`).
+pub(crate) fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .with_context(|| {
@@ -39,5 +40,5 @@ pub(crate) fn server_config(cert: &Path, key: &Path) -> anyhow::Result<RustlsCon
     .with_single_cert(chain, key)
     .context("server.tls_cert and server.tls_key do not form a usable certificate")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(RustlsConfig::from_config(Arc::new(config)))
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -4,6 +4,7 @@ mod crash;
 mod endpoint;
 mod examples;
 mod hostile;
+mod hostile_connections;
 mod logging;
 mod ordering;
 mod scenarios;

@@ -67,6 +67,18 @@ impl Running {
         self.log.lock().expect("log lock").join("\n")
     }
 
+    /// The process's resident memory now, in KiB (`VmRSS` in `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib_of(self.child.id()).expect("a VmRSS line in /proc/<pid>/status")
+    }
+
+    /// Its open file descriptors now (`/proc/<pid>/fd`).
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    }
+
     /// `kill -9`: the process gets no chance to flush or clean up.
     pub fn kill_9(&mut self) {
         let _ = self.child.kill();
@@ -78,6 +90,19 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.kill_9();
     }
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS` in `/proc/<pid>/status`); None once it
+/// has exited.
+pub fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Runs the binary with `args` in `dir` to completion: exit success, stdout, stderr.
@@ -105,7 +130,28 @@ pub fn serve(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Running {
-    let mut child = Command::new(binary)
+    serve_wrapped(&[], binary, dir, config, extra, env)
+}
+
+/// Like [`serve`], run through `wrapper` (a command that execs the rest, such as
+/// `prlimit --nofile=1024:1024 --`), so the child's pid is the receiver's own.
+pub fn serve_wrapped(
+    wrapper: &[&str],
+    binary: &Path,
+    dir: &Path,
+    config: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Running {
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
         .arg("serve")
         .arg("--config")
         .arg(config)

@@ -70,6 +70,95 @@ pub struct ServerConfig {
     /// TLS private key (PEM).
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
+    /// From accept to a complete first request head (TLS handshake included); for HTTP/1 also
+    /// from the end of one response to the next request's complete head.
+    pub header_read_timeout_secs: u64,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; at the cap the quietest one is closed to make room.
+    pub max_connections: usize,
+    /// Connections open at once from one peer (an IPv4 address or an IPv6 /64).
+    pub max_connections_per_peer: usize,
+    /// Request-body bytes held at once across all requests.
+    pub body_budget_bytes: usize,
+    /// Request-body bytes held at once by one peer's requests.
+    pub body_budget_per_peer_bytes: usize,
+    /// The largest request head (HTTP/1 buffer, HTTP/2 header list).
+    pub max_header_bytes: usize,
+    /// HTTP/2 streams open at once on one connection.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2: how often an idle-looking connection is pinged.
+    pub h2_keep_alive_interval_secs: u64,
+    /// HTTP/2: how long a ping may go unanswered before the connection is closed.
+    pub h2_keep_alive_timeout_secs: u64,
+    /// HTTP/2: streams the client reset before we accepted them, at once (rapid reset).
+    pub h2_max_pending_accept_reset_streams: usize,
+    /// HTTP/2: streams we reset for the client's protocol errors before the connection is
+    /// closed.
+    pub h2_max_local_error_reset_streams: usize,
+}
+
+impl ServerConfig {
+    /// The most body bytes one request may make the receiver hold: the larger of the
+    /// endpoints' and the inspector's limits.
+    pub fn largest_body(&self, inspector: &InspectorConfig) -> usize {
+        self.body_limit_bytes.max(inspector.max_body_bytes)
+    }
+
+    /// The connection limits must be usable: nothing at 0, per-peer caps within the totals,
+    /// and a per-peer body budget that holds at least one largest body.
+    fn validate_limits(&self, inspector: &InspectorConfig) -> Result<(), (String, String)> {
+        let key = |name: &str| format!("server.{name}");
+        for (name, value) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            (
+                "h2_keep_alive_interval_secs",
+                self.h2_keep_alive_interval_secs,
+            ),
+            (
+                "h2_keep_alive_timeout_secs",
+                self.h2_keep_alive_timeout_secs,
+            ),
+            (
+                "h2_max_concurrent_streams",
+                self.h2_max_concurrent_streams.into(),
+            ),
+        ] {
+            if value == 0 {
+                return Err((key(name), "must be above 0".into()));
+            }
+        }
+        if self.max_connections_per_peer == 0
+            || self.max_connections_per_peer > self.max_connections
+        {
+            return Err((
+                key("max_connections_per_peer"),
+                "must be between 1 and server.max_connections".into(),
+            ));
+        }
+        if self.body_budget_per_peer_bytes > self.body_budget_bytes {
+            return Err((
+                key("body_budget_per_peer_bytes"),
+                "must not be above server.body_budget_bytes".into(),
+            ));
+        }
+        let largest = self.largest_body(inspector);
+        if self.body_budget_per_peer_bytes < largest {
+            return Err((
+                key("body_budget_per_peer_bytes"),
+                format!(
+                    "must hold at least one largest body ({largest} bytes: body_limit_bytes or \
+                     inspector.max_body_bytes)"
+                ),
+            ));
+        }
+        // hyper's HTTP/1 read buffer cannot be smaller than 8 KiB.
+        if self.max_header_bytes < 8192 {
+            return Err((key("max_header_bytes"), "must be at least 8192".into()));
+        }
+        Ok(())
+    }
 }
 
 /// `[store]`.
@@ -906,6 +995,9 @@ impl Config {
         if self.server.body_limit_bytes == 0 {
             return Err(error("server.body_limit_bytes".into(), "must be above 0"));
         }
+        self.server
+            .validate_limits(inspector)
+            .map_err(|(key, message)| error(key, &message))?;
         let mut names = HashSet::new();
         let mut paths = HashSet::new();
         for (i, endpoint) in self.endpoints.iter().enumerate() {
