@@ -42,6 +42,8 @@
 //! At most `max_pending` events wait (in flight included): beyond, a new event is answered
 //! 503 with `Retry-After` and nothing is stored, so the sender keeps it and nothing already
 //! acknowledged is ever dropped; the in-memory schedule indexes only stored pending events.
+//! In PostgreSQL the count is re-read every 0.5 s (plus this replica's own inserts and moves),
+//! so several replicas together can pass the bound by what they queue in that time.
 //! Dead letters are kept up to `max_dead`: they are already given up on, and a downstream
 //! that refuses every event must not end the intake of every sender, so beyond the bound the
 //! oldest is removed, with a warning in the log naming it (a retention, like the delivered
