@@ -59,6 +59,7 @@ mod postgres;
 mod schedule;
 mod worker;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -360,6 +361,9 @@ pub struct Outbox {
     state: Mutex<State>,
     // Wakes the worker when an event is queued or a dead letter sent back.
     wake: Notify,
+    // Whether the last event offered found the outbox full: a full outbox is logged when it
+    // fills and when it takes events again, not once per refused request of a flood.
+    full: AtomicBool,
     // With `[store] url`: the events live in PostgreSQL instead of the trees above, shared
     // with every replica's worker.
     postgres: Option<postgres::Shelves>,
@@ -448,6 +452,7 @@ impl Outbox {
             delivered,
             state: Mutex::new(state),
             wake: Notify::new(),
+            full: AtomicBool::new(false),
             postgres: None,
         })
     }
@@ -480,14 +485,27 @@ impl Outbox {
     /// Queues an accepted event, as an endpoint's handler: the sender's answer on failure,
     /// with the detail logged.
     pub async fn accept(&self, event: RelayEvent) -> Result<(), HandlerError> {
-        self.enqueue(event).await.map_err(|e| {
-            match &e {
-                EnqueueError::Full { .. } => {
-                    tracing::warn!(endpoint = %self.endpoint, error = %e, "event refused")
-                }
-                _ => {
-                    tracing::error!(endpoint = %self.endpoint, error = %e, "cannot queue an event")
-                }
+        let queued = self.enqueue(event).await;
+        let full = match &queued {
+            Ok(()) => false,
+            Err(EnqueueError::Full { .. }) => true,
+            // A store failure says nothing about room.
+            Err(_) => self.full.load(Ordering::Relaxed),
+        };
+        if self.full.swap(full, Ordering::Relaxed) != full {
+            if full {
+                tracing::warn!(
+                    endpoint = %self.endpoint,
+                    max_pending = self.policy.max_pending,
+                    "outbox full: new events are answered 503 until the downstream takes some"
+                );
+            } else {
+                tracing::info!(endpoint = %self.endpoint, "outbox takes events again");
+            }
+        }
+        queued.map_err(|e| {
+            if let EnqueueError::Store(_) = e {
+                tracing::error!(endpoint = %self.endpoint, error = %e, "cannot queue an event");
             }
             e.answer()
         })
