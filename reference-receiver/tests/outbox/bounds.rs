@@ -154,3 +154,44 @@ async fn regression_a_header_template_rendering_crlf_is_a_dead_letter_at_once() 
     assert_eq!(rig.downstream.received().len(), 0);
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn regression_a_steering_value_is_a_dead_letter_at_once_and_reaches_nobody() {
+    let rig = Rig::start_with(
+        "",
+        |text| text.replace("/events\"", "/events/{{ entity }}\""),
+        |_, _| Reply::ok(),
+    )
+    .await;
+    for entity in ["..", "%2e", "a%2F..%2Fb"] {
+        let mut body = event(entity, 0);
+        body["id"] = json!(format!("steer-{entity}"));
+        assert_eq!(
+            send(&rig.client, &rig.receiver.base, &body).await.unwrap(),
+            200
+        );
+    }
+    let dead = eventually(Duration::from_secs(20), "three dead letters", async || {
+        let dead = rig.dead_letters().await;
+        (dead.len() == 3).then_some(dead)
+    })
+    .await;
+    for letter in &dead {
+        assert_eq!(letter["attempts"].as_array().unwrap().len(), 1, "{letter}");
+        assert!(
+            letter["attempts"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("template `orders.relay.url`"),
+            "{letter}"
+        );
+    }
+    rig.post("fine.1", 0..1).await;
+    rig.until_delivered(1).await;
+    assert_eq!(
+        rig.downstream.received().len(),
+        1,
+        "only the fine event went out"
+    );
+    rig.stop().await;
+}
