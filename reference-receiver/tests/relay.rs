@@ -513,13 +513,11 @@ async fn regression_the_fetch_follows_no_redirect_either() {
 
 #[tokio::test]
 async fn regression_a_source_answer_over_the_cap_is_a_clear_refusal() {
-    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(4096));
+    // Over the default relay.fetch.max_body_bytes of 1 MiB.
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(1_100_000));
     let source = Recorder::start("127.0.0.1", move |_| json_ok(&big)).await;
     let downstream = Recorder::start("127.0.0.1", |_| json_ok("{}")).await;
-    let config = steered_config(&downstream.base, &source.base).replace(
-        "[endpoint.relay.fetch]\n",
-        "[endpoint.relay.fetch]\nmax_body_bytes = 1024\n",
-    );
+    let config = steered_config(&downstream.base, &source.base);
     let dir = tempfile::tempdir().unwrap();
     let running = serve_config(dir.path(), &config, &[]);
     let event =
@@ -554,7 +552,7 @@ async fn regression_templates_see_only_the_environment_variables_allowed() {
         redirecting_config(&downstream.base, "POST").replace(
             "[endpoint.relay.auth]",
             &format!(
-                "env_allow = [{allow}]\nheaders = {{ \"X-Region\" = \"{{{{ env.RELAY_REGION }}}}\", \
+                "{allow}\nheaders = {{ \"X-Region\" = \"{{{{ env.RELAY_REGION }}}}\", \
                  \"X-Leak\" = \"{{{{ env.RECEIVER_ADMIN_TOKEN | default('none') }}}}\" }}\n[endpoint.relay.auth]"
             ),
         )
@@ -565,6 +563,7 @@ async fn regression_templates_see_only_the_environment_variables_allowed() {
     ];
     let event = r#"{"id":"9","eventType":"a.b","timestamp":1700000000}"#;
 
+    // Nothing allowed by default.
     let dir = tempfile::tempdir().unwrap();
     let running = serve_config(dir.path(), &config(""), &env);
     let (status, _, message) = post(&format!("{}/hooks/redir", running.base), event, &[]).await;
@@ -573,7 +572,7 @@ async fn regression_templates_see_only_the_environment_variables_allowed() {
     drop(running);
 
     let dir = tempfile::tempdir().unwrap();
-    let running = serve_config(dir.path(), &config("\"RELAY_REGION\""), &env);
+    let running = serve_config(dir.path(), &config("env_allow = [\"RELAY_REGION\"]"), &env);
     let (status, _, message) = post(&format!("{}/hooks/redir", running.base), event, &[]).await;
     assert_eq!(status, 200, "{message}");
     let seen = downstream.seen.lock().unwrap();

@@ -29,8 +29,8 @@
 //! event without an entity, the event alone. An event is attempted only once every earlier
 //! event of its lane is delivered or dead; lanes proceed independently (see [`schedule`]).
 //!
-//! A 4xx refusal, or a failure on the `max_attempts`-th attempt, makes the event a dead
-//! letter, and the lane's later events then proceed. Holding them back would let one poisoned
+//! A refusal (a 4xx, a 3xx since redirects are not followed, or a mapping error), or a
+//! failure on the `max_attempts`-th attempt, makes the event a dead letter, and the lane's later events then proceed. Holding them back would let one poisoned
 //! event stop an entity for good, and a receiver that relays state changes usually prefers
 //! the newer state arriving; the dead letter stays visible in the admin API, where an
 //! operator can send it back (it then goes before the lane's remaining events, since it keeps
@@ -42,6 +42,8 @@
 //! At most `max_pending` events wait (in flight included): beyond, a new event is answered
 //! 503 with `Retry-After` and nothing is stored, so the sender keeps it and nothing already
 //! acknowledged is ever dropped; the in-memory schedule indexes only stored pending events.
+//! In PostgreSQL the count is re-read every 0.5 s (plus this replica's own inserts and moves),
+//! so several replicas together can pass the bound by what they queue in that time.
 //! Dead letters are kept up to `max_dead`: they are already given up on, and a downstream
 //! that refuses every event must not end the intake of every sender, so beyond the bound the
 //! oldest is removed, with a warning in the log naming it (a retention, like the delivered
@@ -57,6 +59,7 @@ mod postgres;
 mod schedule;
 mod worker;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -358,6 +361,9 @@ pub struct Outbox {
     state: Mutex<State>,
     // Wakes the worker when an event is queued or a dead letter sent back.
     wake: Notify,
+    // Whether the last event offered found the outbox full: a full outbox is logged when it
+    // fills and when it takes events again, not once per refused request of a flood.
+    full: AtomicBool,
     // With `[store] url`: the events live in PostgreSQL instead of the trees above, shared
     // with every replica's worker.
     postgres: Option<postgres::Shelves>,
@@ -446,6 +452,7 @@ impl Outbox {
             delivered,
             state: Mutex::new(state),
             wake: Notify::new(),
+            full: AtomicBool::new(false),
             postgres: None,
         })
     }
@@ -478,14 +485,27 @@ impl Outbox {
     /// Queues an accepted event, as an endpoint's handler: the sender's answer on failure,
     /// with the detail logged.
     pub async fn accept(&self, event: RelayEvent) -> Result<(), HandlerError> {
-        self.enqueue(event).await.map_err(|e| {
-            match &e {
-                EnqueueError::Full { .. } => {
-                    tracing::warn!(endpoint = %self.endpoint, error = %e, "event refused")
-                }
-                _ => {
-                    tracing::error!(endpoint = %self.endpoint, error = %e, "cannot queue an event")
-                }
+        let queued = self.enqueue(event).await;
+        let full = match &queued {
+            Ok(()) => false,
+            Err(EnqueueError::Full { .. }) => true,
+            // A store failure says nothing about room.
+            Err(_) => self.full.load(Ordering::Relaxed),
+        };
+        if self.full.swap(full, Ordering::Relaxed) != full {
+            if full {
+                tracing::warn!(
+                    endpoint = %self.endpoint,
+                    max_pending = self.policy.max_pending,
+                    "outbox full: new events are answered 503 until the downstream takes some"
+                );
+            } else {
+                tracing::info!(endpoint = %self.endpoint, "outbox takes events again");
+            }
+        }
+        queued.map_err(|e| {
+            if let EnqueueError::Store(_) = e {
+                tracing::error!(endpoint = %self.endpoint, error = %e, "cannot queue an event");
             }
             e.answer()
         })

@@ -10,7 +10,8 @@
 //! that lapses, and another replica attempts the event again (at least once, with the same
 //! `Idempotency-Key`).
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::tokio_postgres::types::ToSql;
@@ -30,6 +31,10 @@ pub(super) struct Shelves {
     claim_for: Duration,
     // Tells this process's claims from other replicas'.
     claim: i64,
+    // The queue's pending count as last read (and when), plus what this replica queued since:
+    // what `max_pending` is checked against. Counting on every insert would cost a scan of up
+    // to `max_pending` rows each time (55 ms at 100,000), just when the outbox fills up.
+    pending: Mutex<Option<(Instant, usize)>>,
 }
 
 impl std::fmt::Debug for Shelves {
@@ -101,6 +106,42 @@ impl Shelves {
             queue: queue.to_owned(),
             claim_for,
             claim: fastrand::i64(1..),
+            pending: Mutex::new(None),
+        }
+    }
+
+    /// The queue's pending events, counted up to `limit`, read again once `LOOK_EVERY` old.
+    async fn pending_count(&self, limit: usize) -> Result<usize, String> {
+        let known = *self.counted();
+        if let Some((_, count)) = known.filter(|(at, _)| at.elapsed() < LOOK_EVERY) {
+            return Ok(count);
+        }
+        let most = i64::try_from(limit).unwrap_or(i64::MAX);
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM (
+                     SELECT 1 FROM receiver.outbox
+                     WHERE queue = $1 AND state = 'pending' LIMIT $2) AS waiting",
+                &[&self.queue, &most],
+            )
+            .await
+            .map_err(failed)?;
+        let count = usize::try_from(row.get::<_, i64>(0)).unwrap_or(usize::MAX);
+        *self.counted() = Some((Instant::now(), count));
+        Ok(count)
+    }
+
+    fn counted(&self) -> std::sync::MutexGuard<'_, Option<(Instant, usize)>> {
+        // A count is a hint read again soon: one left by a panic is as good as any.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `change` pending events into the last count (this replica's own moves).
+    fn count_change(&self, change: isize) {
+        if let Some((_, count)) = self.counted().as_mut() {
+            *count = count.saturating_add_signed(change);
         }
     }
 
@@ -108,9 +149,9 @@ impl Shelves {
         self.pool.get().await.map_err(failed)
     }
 
-    /// Inserts `record` unless `limit` events of this queue are pending. The count and the
-    /// insert are one statement, but not serialised: replicas inserting at the same moment
-    /// can pass the limit by as many events as they insert at once.
+    /// Inserts `record` unless `limit` events of this queue are pending. The count is at
+    /// most `LOOK_EVERY` old: other replicas' inserts since then can pass the limit by what
+    /// they queue in that time (this replica's own are counted).
     pub(super) async fn enqueue(
         &self,
         record: &mut Record,
@@ -119,24 +160,27 @@ impl Shelves {
         let lane = lane_of(record);
         let value = record.encode().map_err(EnqueueError::Store)?;
         let at = millis(record.enqueued_at);
-        let most = i64::try_from(limit).unwrap_or(i64::MAX);
+        if self
+            .pending_count(limit)
+            .await
+            .map_err(EnqueueError::Store)?
+            >= limit
+        {
+            return Err(EnqueueError::Full { limit });
+        }
         let row = self
             .client()
             .await
             .map_err(EnqueueError::Store)?
-            .query_opt(
+            .query_one(
                 "INSERT INTO receiver.outbox
                      (queue, lane, next_attempt_at, enqueued_at, record)
-                 SELECT $1, $2, $3, $3, $4
-                 WHERE (SELECT count(*) FROM (
-                           SELECT 1 FROM receiver.outbox
-                           WHERE queue = $1 AND state = 'pending' LIMIT $5) AS waiting) < $5
-                 RETURNING id",
-                &[&self.queue, &lane, &at, &value, &most],
+                 VALUES ($1, $2, $3, $3, $4) RETURNING id",
+                &[&self.queue, &lane, &at, &value],
             )
             .await
             .map_err(|e| EnqueueError::Store(failed(e)))?;
-        let row = row.ok_or(EnqueueError::Full { limit })?;
+        self.count_change(1);
         id_of(row.get(0)).map_err(EnqueueError::Store)
     }
 
@@ -250,6 +294,9 @@ impl Shelves {
             _ => {}
         }
         transaction.commit().await.map_err(failed)?;
+        if !matches!(outcome, Outcome::Retry(_)) {
+            self.count_change(-1);
+        }
         if dropped_dead > 0 {
             outbox.dropped_dead(dropped_dead, None);
         }
@@ -378,6 +425,7 @@ impl Shelves {
             revived.push((id_of(id)?, record));
         }
         transaction.commit().await.map_err(failed)?;
+        self.count_change(isize::try_from(revived.len()).unwrap_or(isize::MAX));
         Ok(revived)
     }
 

@@ -519,8 +519,8 @@ async fn send(
     let message = match verdict {
         Verdict::Delivered => format!("{who} answered {code}"),
         _ if status.is_redirection() => format!(
-            "{who} answered {code}, a redirect, which is not followed (see its Location in \
-             the attempt; fix the relay URL)"
+            "{who} answered {code}, a redirect, which is not followed (fix the URL in the \
+             relay config)"
         ),
         _ => match error_message(shown) {
             Some(message) => format!("{who} answered {code}: {message}"),

@@ -28,6 +28,15 @@ async fn post_raw(rig: &Rig, body: &Value) -> (u16, Option<String>, Value) {
     )
 }
 
+/// Waits until the outbox holds `n` dead letters; returns them.
+async fn until_dead(rig: &Rig, n: usize) -> Vec<Value> {
+    eventually(Duration::from_secs(20), "the dead letters", async || {
+        let dead = rig.dead_letters().await;
+        (dead.len() == n).then_some(dead)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn regression_a_full_outbox_answers_503_with_retry_after_and_stores_nothing() {
     let rig = Rig::start("max_pending = 3", |_, _| Reply::status(503)).await;
@@ -107,10 +116,7 @@ async fn regression_a_redirect_is_a_dead_letter_at_once_showing_status_and_locat
     })
     .await;
     rig.post("a", 0..1).await;
-    let dead = eventually(Duration::from_secs(20), "the dead letter", async || {
-        rig.dead_letters().await.pop()
-    })
-    .await;
+    let dead = until_dead(&rig, 1).await.remove(0);
     let attempts = dead["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "a redirect is not retried: {dead}");
     assert_eq!(attempts[0]["status"], 307);
@@ -139,10 +145,7 @@ async fn regression_a_header_template_rendering_crlf_is_a_dead_letter_at_once() 
         send(&rig.client, &rig.receiver.base, &body).await.unwrap(),
         200
     );
-    let dead = eventually(Duration::from_secs(20), "the dead letter", async || {
-        rig.dead_letters().await.pop()
-    })
-    .await;
+    let dead = until_dead(&rig, 1).await.remove(0);
     assert_eq!(dead["attempts"].as_array().unwrap().len(), 1, "{dead}");
     assert!(
         dead["attempts"][0]["message"]
@@ -152,5 +155,42 @@ async fn regression_a_header_template_rendering_crlf_is_a_dead_letter_at_once() 
         "{dead}"
     );
     assert_eq!(rig.downstream.received().len(), 0);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn regression_a_steering_value_is_a_dead_letter_at_once_and_reaches_nobody() {
+    let rig = Rig::start_with(
+        "",
+        |text| text.replace("/events\"", "/events/{{ entity }}\""),
+        |_, _| Reply::ok(),
+    )
+    .await;
+    for entity in ["..", "%2e", "a%2F..%2Fb"] {
+        let mut body = event(entity, 0);
+        body["id"] = json!(format!("steer-{entity}"));
+        assert_eq!(
+            send(&rig.client, &rig.receiver.base, &body).await.unwrap(),
+            200
+        );
+    }
+    let dead = until_dead(&rig, 3).await;
+    for letter in &dead {
+        assert_eq!(letter["attempts"].as_array().unwrap().len(), 1, "{letter}");
+        assert!(
+            letter["attempts"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("template `orders.relay.url`"),
+            "{letter}"
+        );
+    }
+    rig.post("fine.1", 0..1).await;
+    rig.until_delivered(1).await;
+    assert_eq!(
+        rig.downstream.received().len(),
+        1,
+        "only the fine event went out"
+    );
     rig.stop().await;
 }
