@@ -57,6 +57,23 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
 const PURGE_EVERY_SECS: i64 = 60;
 const PURGE_BATCH: usize = 1_000;
 
+/// What an endpoint with a [deadline](ReceiverBuilder::deadline) answers when its handler
+/// outlives it. Either way the handler goes on, and its mark and delivery id are committed
+/// when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnDeadline {
+    /// 202 `accepted` (the default): the sender stops waiting and never retries. This is the
+    /// one 2xx sent before anything is durable: if the process dies before the handler and
+    /// its commit finish, the event is lost.
+    #[default]
+    Accept,
+    /// 503 `pending`: the sender retries, and a retry after the commit is answered
+    /// `duplicate` (one arriving while the handler still runs waits behind it). Nothing is
+    /// lost to a crash; the price is a retry per slow delivery.
+    Retry,
+}
+
 /// One delivery, as handed to a handler.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -202,6 +219,7 @@ pub struct ReceiverBuilder {
     body_limit: usize,
     body_timeout: Duration,
     deadline: Option<Duration>,
+    on_deadline: OnDeadline,
     limits: IdLimits,
     strict_content_type: bool,
     unsigned_tests: bool,
@@ -266,6 +284,7 @@ impl ReceiverBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             deadline: None,
+            on_deadline: OnDeadline::Accept,
             limits: IdLimits {
                 types: DEFAULT_MAX_TYPE_BYTES,
                 ids: DEFAULT_MAX_ID_BYTES,
@@ -366,11 +385,22 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Answers 202 if the handler runs longer than this, and lets it finish (its mark and
-    /// delivery id are committed when it does). Off by default. GitHub, for one, gives up
-    /// after 10 seconds.
+    /// Answers before the handler is done if it runs longer than this, and lets it finish
+    /// (its mark and delivery id are committed when it does). Off by default. GitHub, for one,
+    /// gives up after 10 seconds.
+    ///
+    /// The answer is 202 unless [`on_deadline`](Self::on_deadline) says otherwise, and that
+    /// 202 is the one 2xx sent before anything is durable: the sender will not retry it, so a
+    /// crash between the answer and the commit loses the event (and whatever the handler had
+    /// not yet done). Choose [`OnDeadline::Retry`] where that matters.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// What the [deadline](Self::deadline) answers (default [`OnDeadline::Accept`], 202).
+    pub fn on_deadline(mut self, answer: OnDeadline) -> Self {
+        self.on_deadline = answer;
         self
     }
 
@@ -480,6 +510,7 @@ impl ReceiverBuilder {
             body_limit: self.body_limit,
             body_timeout: self.body_timeout,
             deadline: self.deadline,
+            on_deadline: self.on_deadline,
             limits: self.limits,
             strict_content_type: self.strict_content_type,
             unsigned_tests: self.unsigned_tests,
@@ -708,6 +739,7 @@ struct Inner {
     body_limit: usize,
     body_timeout: Duration,
     deadline: Option<Duration>,
+    on_deadline: OnDeadline,
     limits: IdLimits,
     strict_content_type: bool,
     unsigned_tests: bool,
@@ -945,7 +977,12 @@ impl Inner {
             None => (&mut work).await,
             Some(deadline) => match tokio::time::timeout(deadline, &mut work).await {
                 Ok(finished) => finished,
-                Err(_) => return Err(Outcome::Accepted),
+                Err(_) => {
+                    return Err(match self.on_deadline {
+                        OnDeadline::Accept => Outcome::Accepted,
+                        OnDeadline::Retry => Outcome::Pending,
+                    })
+                }
             },
         };
         finished.unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
