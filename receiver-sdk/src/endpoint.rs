@@ -751,6 +751,14 @@ struct Inner {
     purging: AtomicBool,
 }
 
+/// The dedupe keys of one delivery.
+struct Deliveries {
+    // The sender's delivery id (or the body's hash when it sends none).
+    id: Option<DeliveryKey>,
+    // The body's hash as well, where the id is not covered by the signature.
+    replay: Option<DeliveryKey>,
+}
+
 /// What a pipeline stage ends with: the outcome, and the response to send when it is not the
 /// outcome's own (the layer form's inner service answered).
 struct Answer {
@@ -953,13 +961,29 @@ impl Inner {
             }
         }
         let mark = self.ordering_key(&event)?;
-        let delivery = self.dedupe.then(|| DeliveryKey {
+        let key = |id: String| DeliveryKey {
             endpoint: self.name.to_string(),
-            id: event
+            id,
+        };
+        let delivery = self.dedupe.then(|| {
+            key(event
                 .delivery_id
                 .clone()
-                .unwrap_or_else(|| body_hash(&body)),
+                .unwrap_or_else(|| body_hash(&body)))
         });
+        // An id the signature does not cover could be fresh on every replay of one signed
+        // body: such deliveries are the same delivery as far as anything authenticated says
+        // when their bodies are, so the body's hash is recorded (and checked) beside the id.
+        let replay = (self.dedupe
+            && event.delivery_id.is_some()
+            && self.verifier.authenticates_only_the_body()
+            && self.envelope.delivery_id_from_headers())
+        .then(|| key(body_hash(&body)))
+        .filter(|replay| Some(replay) != delivery.as_ref());
+        let delivery = Deliveries {
+            id: delivery,
+            replay,
+        };
         let run = prepare(Parsed {
             value,
             event,
@@ -1020,11 +1044,13 @@ impl Inner {
     async fn finish(
         self: Arc<Self>,
         mark: Option<(OrderingKey, i64)>,
-        delivery: Option<DeliveryKey>,
+        delivery: Deliveries,
         now: i64,
         run: Run,
     ) -> Result<Answer, Outcome> {
-        let lock_key = match (&mark, &delivery) {
+        // Without ordering, concurrent copies meet on the body's key where there is one: it
+        // is what replays under fresh ids share.
+        let lock_key = match (&mark, delivery.replay.as_ref().or(delivery.id.as_ref())) {
             (Some((key, _)), _) => Some(key.encode()),
             (None, Some(delivery)) => Some(delivery.encode()),
             (None, None) => None,
@@ -1045,7 +1071,7 @@ impl Inner {
         };
         // Checked again under the lock: a concurrent copy of this delivery may have been
         // handled while this one waited.
-        if let Some(delivery) = &delivery {
+        for delivery in [&delivery.id, &delivery.replay].into_iter().flatten() {
             if self
                 .store
                 .is_handled(delivery, now)
@@ -1076,13 +1102,24 @@ impl Inner {
             }
         };
         let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
-        self.store
-            .commit(Commit {
-                mark,
-                delivery: delivery.map(|d| (d, now.saturating_add(retention))),
-            })
-            .await
-            .map_err(|e| self.unavailable(e))?;
+        let expires = now.saturating_add(retention);
+        let commit = self.store.commit(Commit {
+            mark,
+            delivery: delivery.id.map(|d| (d, expires)),
+        });
+        match delivery.replay {
+            None => commit.await,
+            // Concurrent, so the embedded stores' group commit flushes both at once.
+            Some(replay) => tokio::try_join!(
+                commit,
+                self.store.commit(Commit {
+                    mark: None,
+                    delivery: Some((replay, expires)),
+                })
+            )
+            .map(drop),
+        }
+        .map_err(|e| self.unavailable(e))?;
         self.purge_if_due(now);
         Ok(Answer {
             outcome: Outcome::Handled,
