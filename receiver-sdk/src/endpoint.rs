@@ -212,6 +212,7 @@ pub struct ReceiverBuilder {
     verifier: Verifier,
     envelope: Envelope,
     ordering: Option<Ordering>,
+    horizon: Option<Duration>,
     ties: TiePolicy,
     dedupe: bool,
     retention: Duration,
@@ -277,6 +278,7 @@ impl ReceiverBuilder {
             verifier: Verifier::none(),
             envelope: Envelope::Sonar,
             ordering: None,
+            horizon: None,
             ties: TiePolicy::default(),
             dedupe: true,
             retention: DEFAULT_RETENTION,
@@ -314,6 +316,17 @@ impl ReceiverBuilder {
     /// SuperOffice), and off for the others.
     pub fn ordering(mut self, ordering: Ordering) -> Self {
         self.ordering = Some(ordering);
+        self
+    }
+
+    /// An event whose time is older than now minus `horizon` is stale by definition (answered
+    /// 200 `stale`, its message naming the horizon, never handled), and marks older than the
+    /// horizon are purged in the background, so marks no longer live for ever. Off by default:
+    /// only you know that the sender's time field is the event's time and how late a real
+    /// delivery can come (retries, backfills, a replay after an outage); keep the horizon
+    /// well past all of those. Applies only where ordering is on.
+    pub fn ordering_horizon(mut self, horizon: Duration) -> Self {
+        self.horizon = Some(horizon);
         self
     }
 
@@ -502,6 +515,7 @@ impl ReceiverBuilder {
             verifier: self.verifier,
             envelope: self.envelope,
             ordering,
+            horizon: self.horizon,
             ties: self.ties,
             dedupe: self.dedupe,
             retention: self.retention,
@@ -729,6 +743,7 @@ struct Inner {
     verifier: Verifier,
     envelope: Envelope,
     ordering: Ordering,
+    horizon: Option<Duration>,
     ties: TiePolicy,
     dedupe: bool,
     retention: Duration,
@@ -961,6 +976,16 @@ impl Inner {
             }
         }
         let mark = self.ordering_key(&event)?;
+        if let (Some((_, created_at)), Some(cutoff)) = (&mark, self.horizon_cutoff(now)) {
+            if *created_at < cutoff {
+                return Err(Outcome::Stale(format!(
+                    "event time {} is older than the ordering horizon of {} s (before {})",
+                    DateTime::from_timestamp_nanos(*created_at).to_rfc3339(),
+                    self.horizon.map_or(0, |h| h.as_secs()),
+                    DateTime::from_timestamp_nanos(cutoff).to_rfc3339()
+                )));
+            }
+        }
         let key = |id: String| DeliveryKey {
             endpoint: self.name.to_string(),
             id,
@@ -1010,6 +1035,15 @@ impl Inner {
             },
         };
         finished.unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
+    }
+
+    /// The time (nanoseconds since the epoch) before which events are stale by the ordering
+    /// horizon at `now`, if the endpoint has one and orders.
+    fn horizon_cutoff(&self, now: SystemTime) -> Option<i64> {
+        let horizon = self.horizon.filter(|_| self.ordering != Ordering::Off)?;
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let cutoff = now.saturating_sub(horizon.as_nanos());
+        Some(i64::try_from(cutoff).unwrap_or(i64::MAX))
     }
 
     fn ordering_key(&self, event: &EventMeta) -> Result<Option<(OrderingKey, i64)>, Outcome> {
@@ -1120,7 +1154,7 @@ impl Inner {
             .map(drop),
         }
         .map_err(|e| self.unavailable(e))?;
-        self.purge_if_due(now);
+        self.purge_if_due(now, (self.clock)());
         Ok(Answer {
             outcome: Outcome::Handled,
             response,
@@ -1138,7 +1172,7 @@ impl Inner {
     /// batch until none is left: a single batch a minute would forget fewer ids than a busy
     /// endpoint records (1,000 a minute against, say, 100 deliveries a second), and the store
     /// would grow for ever.
-    fn purge_if_due(self: &Arc<Self>, now: i64) {
+    fn purge_if_due(self: &Arc<Self>, now: i64, clock: SystemTime) {
         let last = self.last_purge.load(AtomicOrdering::Relaxed);
         if now - last < PURGE_EVERY_SECS
             || self
@@ -1169,6 +1203,20 @@ impl Inner {
             }
             if removed > 0 {
                 tracing::debug!(endpoint = %inner.name, removed, "expired delivery ids purged");
+            }
+            // Marks older than the horizon decide nothing: every event that old is stale.
+            if let Some(before) = inner.horizon_cutoff(clock) {
+                loop {
+                    match inner.store.purge_marks(before, PURGE_BATCH).await {
+                        Ok(0) => break,
+                        Ok(_) => tokio::task::yield_now().await,
+                        Err(e) => {
+                            tracing::warn!(endpoint = %inner.name, error = %e,
+                                "purging ordering marks failed");
+                            break;
+                        }
+                    }
+                }
             }
             inner.purging.store(false, AtomicOrdering::Release);
         });

@@ -71,6 +71,7 @@
 //! | verification | none | [`ReceiverBuilder::verifier`] |
 //! | envelope | Sonar | [`ReceiverBuilder::envelope`] |
 //! | ordering | per event type and entity where the envelope has both | [`ReceiverBuilder::ordering`] |
+//! | ordering horizon | off (marks kept for good) | [`ReceiverBuilder::ordering_horizon`] |
 //! | ties | handled | [`ReceiverBuilder::ties`] |
 //! | dedupe | on, 4 days | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
 //! | deadline | none (202 when it passes, or 503 with [`OnDeadline::Retry`]) | [`ReceiverBuilder::deadline`], [`ReceiverBuilder::on_deadline`] |

@@ -131,6 +131,9 @@ pub(crate) fn receiver(
     if let Some(setting) = config.ordering {
         builder = builder.ordering(ordering(setting));
     }
+    if let Some(secs) = config.ordering_horizon_secs {
+        builder = builder.ordering_horizon(Duration::from_secs(secs));
+    }
     if let Some(events) = &config.events {
         builder = builder.events(events.clone());
     }
@@ -263,6 +266,9 @@ mod tests {
         }
         async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
             self.store.purge_expired(now, limit).await
+        }
+        async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+            self.store.purge_marks(before, limit).await
         }
     }
 

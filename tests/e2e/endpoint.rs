@@ -495,6 +495,13 @@ impl receiver_sdk::store::Store for FailingStore {
     ) -> Result<usize, receiver_sdk::store::StoreError> {
         Err(backend_failed())
     }
+    async fn purge_marks(
+        &self,
+        _: i64,
+        _: usize,
+    ) -> Result<usize, receiver_sdk::store::StoreError> {
+        Err(backend_failed())
+    }
 }
 
 #[tokio::test]
@@ -558,6 +565,13 @@ impl receiver_sdk::store::Store for CountingPurges {
         self.removed
             .fetch_add(removed, std::sync::atomic::Ordering::SeqCst);
         Ok(removed)
+    }
+    async fn purge_marks(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<usize, receiver_sdk::store::StoreError> {
+        self.store.purge_marks(before, limit).await
     }
 }
 
