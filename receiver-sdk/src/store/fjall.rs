@@ -511,25 +511,27 @@ impl Store for FjallStore {
     }
 
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.queue(Job::Purge {
-            now,
-            limit,
-            done: tx,
-        })?;
-        match rx.await {
-            Ok(result) => result.map_err(|e| StoreError::new(format!("purge failed: {e}"))),
-            Err(_) => Err(StoreError::new("committer thread stopped")),
-        }
+        self.purge(|done| Job::Purge { now, limit, done }).await
     }
 
     async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.queue(Job::PurgeMarks {
+        self.purge(|done| Job::PurgeMarks {
             before,
             limit,
-            done: tx,
-        })?;
+            done,
+        })
+        .await
+    }
+}
+
+impl FjallStore {
+    /// Hands a purge to the committer and waits for how many it removed.
+    async fn purge(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<usize, String>>) -> Job,
+    ) -> Result<usize, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue(job(tx))?;
         match rx.await {
             Ok(result) => result.map_err(|e| StoreError::new(format!("purge failed: {e}"))),
             Err(_) => Err(StoreError::new("committer thread stopped")),
