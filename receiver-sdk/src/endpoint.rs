@@ -57,6 +57,23 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
 const PURGE_EVERY_SECS: i64 = 60;
 const PURGE_BATCH: usize = 1_000;
 
+/// What an endpoint with a [deadline](ReceiverBuilder::deadline) answers when its handler
+/// outlives it. Either way the handler goes on, and its mark and delivery id are committed
+/// when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnDeadline {
+    /// 202 `accepted` (the default): the sender stops waiting and never retries. This is the
+    /// one 2xx sent before anything is durable: if the process dies before the handler and
+    /// its commit finish, the event is lost.
+    #[default]
+    Accept,
+    /// 503 `pending`: the sender retries, and a retry after the commit is answered
+    /// `duplicate` (one arriving while the handler still runs waits behind it). Nothing is
+    /// lost to a crash; the price is a retry per slow delivery.
+    Retry,
+}
+
 /// One delivery, as handed to a handler.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -195,6 +212,7 @@ pub struct ReceiverBuilder {
     verifier: Verifier,
     envelope: Envelope,
     ordering: Option<Ordering>,
+    horizon: Option<Duration>,
     ties: TiePolicy,
     dedupe: bool,
     retention: Duration,
@@ -202,6 +220,7 @@ pub struct ReceiverBuilder {
     body_limit: usize,
     body_timeout: Duration,
     deadline: Option<Duration>,
+    on_deadline: OnDeadline,
     limits: IdLimits,
     strict_content_type: bool,
     unsigned_tests: bool,
@@ -259,6 +278,7 @@ impl ReceiverBuilder {
             verifier: Verifier::none(),
             envelope: Envelope::Sonar,
             ordering: None,
+            horizon: None,
             ties: TiePolicy::default(),
             dedupe: true,
             retention: DEFAULT_RETENTION,
@@ -266,6 +286,7 @@ impl ReceiverBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             deadline: None,
+            on_deadline: OnDeadline::Accept,
             limits: IdLimits {
                 types: DEFAULT_MAX_TYPE_BYTES,
                 ids: DEFAULT_MAX_ID_BYTES,
@@ -295,6 +316,17 @@ impl ReceiverBuilder {
     /// SuperOffice), and off for the others.
     pub fn ordering(mut self, ordering: Ordering) -> Self {
         self.ordering = Some(ordering);
+        self
+    }
+
+    /// An event whose time is older than now minus `horizon` is stale by definition (answered
+    /// 200 `stale`, its message naming the horizon, never handled), and marks older than the
+    /// horizon are purged in the background, so marks no longer live for ever. Off by default:
+    /// only you know that the sender's time field is the event's time and how late a real
+    /// delivery can come (retries, backfills, a replay after an outage); keep the horizon
+    /// well past all of those. Applies only where ordering is on.
+    pub fn ordering_horizon(mut self, horizon: Duration) -> Self {
+        self.horizon = Some(horizon);
         self
     }
 
@@ -366,11 +398,22 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Answers 202 if the handler runs longer than this, and lets it finish (its mark and
-    /// delivery id are committed when it does). Off by default. GitHub, for one, gives up
-    /// after 10 seconds.
+    /// Answers before the handler is done if it runs longer than this, and lets it finish
+    /// (its mark and delivery id are committed when it does). Off by default. GitHub, for one,
+    /// gives up after 10 seconds.
+    ///
+    /// The answer is 202 unless [`on_deadline`](Self::on_deadline) says otherwise, and that
+    /// 202 is the one 2xx sent before anything is durable: the sender will not retry it, so a
+    /// crash between the answer and the commit loses the event (and whatever the handler had
+    /// not yet done). Choose [`OnDeadline::Retry`] where that matters.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// What the [deadline](Self::deadline) answers (default [`OnDeadline::Accept`], 202).
+    pub fn on_deadline(mut self, answer: OnDeadline) -> Self {
+        self.on_deadline = answer;
         self
     }
 
@@ -472,6 +515,7 @@ impl ReceiverBuilder {
             verifier: self.verifier,
             envelope: self.envelope,
             ordering,
+            horizon: self.horizon,
             ties: self.ties,
             dedupe: self.dedupe,
             retention: self.retention,
@@ -480,6 +524,7 @@ impl ReceiverBuilder {
             body_limit: self.body_limit,
             body_timeout: self.body_timeout,
             deadline: self.deadline,
+            on_deadline: self.on_deadline,
             limits: self.limits,
             strict_content_type: self.strict_content_type,
             unsigned_tests: self.unsigned_tests,
@@ -698,6 +743,7 @@ struct Inner {
     verifier: Verifier,
     envelope: Envelope,
     ordering: Ordering,
+    horizon: Option<Duration>,
     ties: TiePolicy,
     dedupe: bool,
     retention: Duration,
@@ -708,6 +754,7 @@ struct Inner {
     body_limit: usize,
     body_timeout: Duration,
     deadline: Option<Duration>,
+    on_deadline: OnDeadline,
     limits: IdLimits,
     strict_content_type: bool,
     unsigned_tests: bool,
@@ -717,6 +764,14 @@ struct Inner {
     last_purge: AtomicI64,
     // Set while a purge runs, so a purge that takes longer than a minute is not doubled.
     purging: AtomicBool,
+}
+
+/// The dedupe keys of one delivery.
+struct Deliveries {
+    // The sender's delivery id (or the body's hash when it sends none).
+    id: Option<DeliveryKey>,
+    // The body's hash as well, where the id is not covered by the signature.
+    replay: Option<DeliveryKey>,
 }
 
 /// What a pipeline stage ends with: the outcome, and the response to send when it is not the
@@ -921,13 +976,39 @@ impl Inner {
             }
         }
         let mark = self.ordering_key(&event)?;
-        let delivery = self.dedupe.then(|| DeliveryKey {
+        if let (Some((_, created_at)), Some(cutoff)) = (&mark, self.horizon_cutoff(now)) {
+            if *created_at < cutoff {
+                return Err(Outcome::Stale(format!(
+                    "event time {} is older than the ordering horizon of {} s (before {})",
+                    DateTime::from_timestamp_nanos(*created_at).to_rfc3339(),
+                    self.horizon.map_or(0, |h| h.as_secs()),
+                    DateTime::from_timestamp_nanos(cutoff).to_rfc3339()
+                )));
+            }
+        }
+        let key = |id: String| DeliveryKey {
             endpoint: self.name.to_string(),
-            id: event
+            id,
+        };
+        let delivery = self.dedupe.then(|| {
+            key(event
                 .delivery_id
                 .clone()
-                .unwrap_or_else(|| body_hash(&body)),
+                .unwrap_or_else(|| body_hash(&body)))
         });
+        // An id the signature does not cover could be fresh on every replay of one signed
+        // body: such deliveries are the same delivery as far as anything authenticated says
+        // when their bodies are, so the body's hash is recorded (and checked) beside the id.
+        let replay = (self.dedupe
+            && event.delivery_id.is_some()
+            && self.verifier.authenticates_only_the_body()
+            && self.envelope.delivery_id_from_headers())
+        .then(|| key(body_hash(&body)))
+        .filter(|replay| Some(replay) != delivery.as_ref());
+        let delivery = Deliveries {
+            id: delivery,
+            replay,
+        };
         let run = prepare(Parsed {
             value,
             event,
@@ -945,10 +1026,24 @@ impl Inner {
             None => (&mut work).await,
             Some(deadline) => match tokio::time::timeout(deadline, &mut work).await {
                 Ok(finished) => finished,
-                Err(_) => return Err(Outcome::Accepted),
+                Err(_) => {
+                    return Err(match self.on_deadline {
+                        OnDeadline::Accept => Outcome::Accepted,
+                        OnDeadline::Retry => Outcome::Pending,
+                    })
+                }
             },
         };
         finished.unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
+    }
+
+    /// The time (nanoseconds since the epoch) before which events are stale by the ordering
+    /// horizon at `now`, if the endpoint has one and orders.
+    fn horizon_cutoff(&self, now: SystemTime) -> Option<i64> {
+        let horizon = self.horizon.filter(|_| self.ordering != Ordering::Off)?;
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let cutoff = now.saturating_sub(horizon.as_nanos());
+        Some(i64::try_from(cutoff).unwrap_or(i64::MAX))
     }
 
     fn ordering_key(&self, event: &EventMeta) -> Result<Option<(OrderingKey, i64)>, Outcome> {
@@ -983,11 +1078,13 @@ impl Inner {
     async fn finish(
         self: Arc<Self>,
         mark: Option<(OrderingKey, i64)>,
-        delivery: Option<DeliveryKey>,
+        delivery: Deliveries,
         now: i64,
         run: Run,
     ) -> Result<Answer, Outcome> {
-        let lock_key = match (&mark, &delivery) {
+        // Without ordering, concurrent copies meet on the body's key where there is one: it
+        // is what replays under fresh ids share.
+        let lock_key = match (&mark, delivery.replay.as_ref().or(delivery.id.as_ref())) {
             (Some((key, _)), _) => Some(key.encode()),
             (None, Some(delivery)) => Some(delivery.encode()),
             (None, None) => None,
@@ -1008,7 +1105,7 @@ impl Inner {
         };
         // Checked again under the lock: a concurrent copy of this delivery may have been
         // handled while this one waited.
-        if let Some(delivery) = &delivery {
+        for delivery in [&delivery.id, &delivery.replay].into_iter().flatten() {
             if self
                 .store
                 .is_handled(delivery, now)
@@ -1039,14 +1136,25 @@ impl Inner {
             }
         };
         let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
-        self.store
-            .commit(Commit {
-                mark,
-                delivery: delivery.map(|d| (d, now.saturating_add(retention))),
-            })
-            .await
-            .map_err(|e| self.unavailable(e))?;
-        self.purge_if_due(now);
+        let expires = now.saturating_add(retention);
+        let commit = self.store.commit(Commit {
+            mark,
+            delivery: delivery.id.map(|d| (d, expires)),
+        });
+        match delivery.replay {
+            None => commit.await,
+            // Concurrent, so the embedded stores' group commit flushes both at once.
+            Some(replay) => tokio::try_join!(
+                commit,
+                self.store.commit(Commit {
+                    mark: None,
+                    delivery: Some((replay, expires)),
+                })
+            )
+            .map(drop),
+        }
+        .map_err(|e| self.unavailable(e))?;
+        self.purge_if_due(now, (self.clock)());
         Ok(Answer {
             outcome: Outcome::Handled,
             response,
@@ -1064,7 +1172,7 @@ impl Inner {
     /// batch until none is left: a single batch a minute would forget fewer ids than a busy
     /// endpoint records (1,000 a minute against, say, 100 deliveries a second), and the store
     /// would grow for ever.
-    fn purge_if_due(self: &Arc<Self>, now: i64) {
+    fn purge_if_due(self: &Arc<Self>, now: i64, clock: SystemTime) {
         let last = self.last_purge.load(AtomicOrdering::Relaxed);
         if now - last < PURGE_EVERY_SECS
             || self
@@ -1095,6 +1203,20 @@ impl Inner {
             }
             if removed > 0 {
                 tracing::debug!(endpoint = %inner.name, removed, "expired delivery ids purged");
+            }
+            // Marks older than the horizon decide nothing: every event that old is stale.
+            if let Some(before) = inner.horizon_cutoff(clock) {
+                loop {
+                    match inner.store.purge_marks(before, PURGE_BATCH).await {
+                        Ok(0) => break,
+                        Ok(_) => tokio::task::yield_now().await,
+                        Err(e) => {
+                            tracing::warn!(endpoint = %inner.name, error = %e,
+                                "purging ordering marks failed");
+                            break;
+                        }
+                    }
+                }
             }
             inner.purging.store(false, AtomicOrdering::Release);
         });

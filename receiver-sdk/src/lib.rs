@@ -51,7 +51,8 @@
 //!
 //! * A 2xx answer means the ordering mark and delivery id are flushed to the store (see
 //!   [`store::SledStore`] for exactly what that means on disk). Concurrent requests share one
-//!   flush.
+//!   flush. The one exception is a [deadline](ReceiverBuilder::deadline)'s 202, which
+//!   [`OnDeadline::Retry`] turns into a retryable 503.
 //! * Deliveries for one ordering key are handled one at a time; the mark advances only when
 //!   the handler succeeds, so a retry after a failure is handled, not called stale.
 //! * A delivery is handed to the handler at most once per retention window once it has
@@ -70,9 +71,10 @@
 //! | verification | none | [`ReceiverBuilder::verifier`] |
 //! | envelope | Sonar | [`ReceiverBuilder::envelope`] |
 //! | ordering | per event type and entity where the envelope has both | [`ReceiverBuilder::ordering`] |
+//! | ordering horizon | off (marks kept for good) | [`ReceiverBuilder::ordering_horizon`] |
 //! | ties | handled | [`ReceiverBuilder::ties`] |
 //! | dedupe | on, 4 days | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
-//! | deadline | none | [`ReceiverBuilder::deadline`] |
+//! | deadline | none (202 when it passes, or 503 with [`OnDeadline::Retry`]) | [`ReceiverBuilder::deadline`], [`ReceiverBuilder::on_deadline`] |
 //! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
 #![warn(missing_docs)]
 
@@ -86,8 +88,8 @@ pub mod store;
 pub mod verify;
 
 pub use endpoint::{
-    BuildError, Delivery, HandlerError, Receiver, ReceiverBuilder, ReceiverLayer, ReceiverService,
-    WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES,
+    BuildError, Delivery, HandlerError, OnDeadline, Receiver, ReceiverBuilder, ReceiverLayer,
+    ReceiverService, WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES,
     DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 pub use outcome::Outcome;

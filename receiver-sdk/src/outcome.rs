@@ -16,6 +16,7 @@
 //! | `unprocessable` | 422 | valid JSON that does not fit the handler's payload type |
 //! | `rejected` | handler's | the handler refused the event, with its message |
 //! | `unavailable` | 503 | the store failed; the sender should retry |
+//! | `pending` | 503 | the handler outlived the deadline of an endpoint that does not answer 2xx before it is done ([`OnDeadline::Retry`](crate::OnDeadline::Retry)); it goes on, the sender should retry |
 //! | `internal` | 500 | the handler panicked; the sender should retry |
 //!
 //! Every answer carries the outcome in an `X-Webhook-Outcome` header and in the body:
@@ -75,6 +76,9 @@ pub enum Outcome {
     Rejected(StatusCode, String),
     /// Our storage failed; retry later.
     Unavailable(String),
+    /// The handler is still running after the endpoint's deadline and nothing is durable yet;
+    /// retry later (the retry finds it handled once it is).
+    Pending,
     /// Something of ours failed unexpectedly; retry later.
     Internal(String),
 }
@@ -99,7 +103,7 @@ impl Outcome {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Rejected(status, _) => *status,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Pending => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,6 +125,7 @@ impl Outcome {
             Self::Unprocessable(_) => "unprocessable",
             Self::Rejected(..) => "rejected",
             Self::Unavailable(_) => "unavailable",
+            Self::Pending => "pending",
             Self::Internal(_) => "internal",
         }
     }
@@ -131,6 +136,11 @@ impl Outcome {
             Self::Handled => "event handled".into(),
             Self::Duplicate => "delivery already handled".into(),
             Self::Accepted => "event accepted; handling continues".into(),
+            Self::Pending => {
+                "handling outlived the endpoint's deadline and continues; nothing is recorded \
+                 yet, so retry later"
+                    .into()
+            }
             Self::MethodNotAllowed => "only HEAD and POST are accepted".into(),
             Self::Timeout => "the request body did not arrive in time".into(),
             Self::TooLarge(limit) => format!("body is larger than the limit of {limit} bytes"),

@@ -8,7 +8,7 @@ use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::{Ordering, TiePolicy};
 use receiver_sdk::store::Store;
 use receiver_sdk::verify::{HmacHeader, SignatureEncoding, Verifier};
-use receiver_sdk::{Delivery, Receiver};
+use receiver_sdk::{Delivery, OnDeadline, Receiver};
 use sha2::{Digest, Sha256};
 
 use crate::config::{
@@ -131,6 +131,9 @@ pub(crate) fn receiver(
     if let Some(setting) = config.ordering {
         builder = builder.ordering(ordering(setting));
     }
+    if let Some(secs) = config.ordering_horizon_secs {
+        builder = builder.ordering_horizon(Duration::from_secs(secs));
+    }
     if let Some(events) = &config.events {
         builder = builder.events(events.clone());
     }
@@ -139,6 +142,12 @@ pub(crate) fn receiver(
     }
     if let Some(ms) = config.deadline_ms {
         builder = builder.deadline(Duration::from_millis(ms));
+        // A queued relay's 2xx promises the outbox entry, the mark and the delivery id are
+        // durable; past the deadline they may not be yet, so the sender is asked to retry (its
+        // retry finds the delivery handled). Sync relays and log endpoints keep the 202.
+        if matches!(sink, Sink::Queued(_)) {
+            builder = builder.on_deadline(OnDeadline::Retry);
+        }
     }
     let name: Arc<str> = Arc::from(config.name.as_str());
     let builder = match sink {
@@ -195,13 +204,20 @@ pub(crate) fn relay_mode(config: &EndpointConfig) -> Option<RelayMode> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+
+    use receiver_sdk::store::{Commit, DeliveryKey, OrderingKey, SledStore, StoreError};
+
     use super::*;
 
-    fn endpoint(extra: &str) -> EndpointConfig {
+    fn config(extra: &str) -> crate::config::Config {
         let text = format!("[[endpoint]]\nname = \"e\"\npath = \"/e\"\n{extra}");
-        let config = crate::config::from_parts(Some(("test.toml", &text)), vec![], |_| None)
-            .expect("the config parses");
-        config.endpoints[0].clone()
+        crate::config::from_parts(Some(("test.toml", &text)), vec![], |_| None)
+            .expect("the config parses")
+    }
+
+    fn endpoint(extra: &str) -> EndpointConfig {
+        config(extra).endpoints[0].clone()
     }
 
     #[test]
@@ -220,5 +236,99 @@ mod tests {
                 "{verify}: {error}"
             );
         }
+    }
+
+    /// A sled store whose commit takes a while, and which says when one has completed.
+    struct SlowCommit {
+        store: SledStore,
+        delay: Duration,
+        committed: Arc<AtomicBool>,
+    }
+
+    #[async_trait::async_trait]
+    impl Store for SlowCommit {
+        async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
+            self.store.mark(key).await
+        }
+        async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+            self.store.is_handled(key, now).await
+        }
+        async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+            tokio::time::sleep(self.delay).await;
+            self.store.commit(commit).await?;
+            self.committed.store(true, AtomicOrdering::SeqCst);
+            Ok(())
+        }
+        async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+            self.store.purge_expired(now, limit).await
+        }
+        async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+            self.store.purge_marks(before, limit).await
+        }
+    }
+
+    #[tokio::test]
+    async fn regression_a_queued_relay_never_answers_2xx_before_its_commit_is_durable() {
+        // `deadline_ms` answered 202 while the outbox entry, mark and delivery id were still being
+        // committed: a crash then lost an event the sender would never retry.
+        let whole = config(
+            "envelope = \"integration\"\ndeadline_ms = 1\n[endpoint.relay]\nmode = \"queued\"\n\
+         url = \"http://127.0.0.1:9/x\"",
+        );
+        let store = SledStore::temporary().unwrap();
+        let client = reqwest::Client::new();
+        let relay = Relay::new(
+            "e",
+            whole.endpoints[0].relay.as_ref().unwrap(),
+            client.clone(),
+        )
+        .unwrap();
+        let outbox =
+            Arc::new(crate::outbox::Outbox::open(store.db(), "e", Arc::new(relay)).unwrap());
+        let committed = Arc::new(AtomicBool::new(false));
+        let slow = SlowCommit {
+            store,
+            delay: Duration::from_millis(300),
+            committed: Arc::clone(&committed),
+        };
+        let receiver = receiver(
+            &whole.endpoints[0],
+            &whole.server,
+            Arc::new(slow),
+            Sink::Queued(outbox),
+        )
+        .unwrap();
+        let app = axum::Router::new().route_service("/e", receiver);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/e", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let body = r#"{"id":"7","eventType":"contact.updated","timestamp":1700000000}"#;
+        let post = || {
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        let mut answers = Vec::new();
+        loop {
+            let response = post().await.unwrap();
+            let status = response.status();
+            let outcome = response.headers()["x-webhook-outcome"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                !status.is_success() || committed.load(AtomicOrdering::SeqCst),
+                "answered {status} {outcome} before the commit completed"
+            );
+            answers.push(outcome);
+            if status.is_success() {
+                break;
+            }
+            assert_eq!(status, 503, "{answers:?}");
+        }
+        assert_eq!(answers.first().map(String::as_str), Some("pending"));
+        assert_eq!(answers.last().map(String::as_str), Some("duplicate"));
     }
 }

@@ -270,6 +270,40 @@ async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
     assert_eq!(recorder.applied().len(), 1);
 }
 
+#[tokio::test]
+async fn a_slow_handler_past_a_retrying_deadline_gets_503_and_the_retry_after_it_is_a_duplicate() {
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("slow")
+        .memory_store()
+        .deadline(Duration::from_millis(20))
+        .on_deadline(receiver_sdk::OnDeadline::Retry)
+        .handler(recorder.handler_with(|_| async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(())
+        }))
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let body = sonar_body("account.status", 7, "2021-05-25T20:48:40Z", "active");
+    let (status, outcome, json) = post_json(&server, body.clone()).await;
+    assert_eq!((status, outcome.as_str()), (503, "pending"), "{json}");
+    assert!(
+        recorder.applied().is_empty(),
+        "answered before the handler finished"
+    );
+    // Retries wait behind the running handler; once it has committed, one is a duplicate.
+    let mut outcomes = Vec::new();
+    while outcomes.last().map(String::as_str) != Some("duplicate") {
+        let (status, outcome, _) = post_json(&server, body.clone()).await;
+        assert!(
+            status == 503 || outcome == "duplicate",
+            "{status} {outcome}"
+        );
+        outcomes.push(outcome);
+    }
+    assert_eq!(recorder.applied().len(), 1);
+}
+
 /// A receiver named `name` on the memory store with its default (Sonar-shaped) envelope.
 async fn memory_server<F, Fut>(name: &str, handler: F) -> Server
 where
@@ -461,6 +495,13 @@ impl receiver_sdk::store::Store for FailingStore {
     ) -> Result<usize, receiver_sdk::store::StoreError> {
         Err(backend_failed())
     }
+    async fn purge_marks(
+        &self,
+        _: i64,
+        _: usize,
+    ) -> Result<usize, receiver_sdk::store::StoreError> {
+        Err(backend_failed())
+    }
 }
 
 #[tokio::test]
@@ -524,6 +565,13 @@ impl receiver_sdk::store::Store for CountingPurges {
         self.removed
             .fetch_add(removed, std::sync::atomic::Ordering::SeqCst);
         Ok(removed)
+    }
+    async fn purge_marks(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<usize, receiver_sdk::store::StoreError> {
+        self.store.purge_marks(before, limit).await
     }
 }
 

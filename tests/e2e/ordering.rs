@@ -241,3 +241,66 @@ async fn concurrent_deliveries_for_one_key_never_let_an_older_event_overwrite_a_
     assert_eq!(state.lock().unwrap().get("9"), Some(&at(63)));
     assert!(handled >= 1);
 }
+
+#[tokio::test]
+async fn regression_marks_expire_past_the_ordering_horizon_and_older_events_are_stale() {
+    // Marks never expired: every entity a sender ever named kept one for good.
+    use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+    use std::time::{Duration, SystemTime};
+
+    use receiver_sdk::store::{MemoryStore, OrderingKey, Store};
+
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock = Arc::clone(&offset);
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("horizon")
+        .envelope(Envelope::Sonar)
+        .shared_store(Arc::clone(&store) as Arc<dyn Store>)
+        .ordering_horizon(Duration::from_secs(3_600))
+        .clock(move || SystemTime::now() + Duration::from_secs(clock.load(AtomicOrdering::SeqCst)))
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let post = |entity: u64, created_at: DateTime<Utc>| {
+        let body = sonar_body("account.status", entity, &created_at.to_rfc3339(), "active");
+        let request = client()
+            .post(server.url("/webhook"))
+            .header("content-type", "application/json")
+            .body(body);
+        async move { end_to_end::answer(request.send().await.unwrap()).await }
+    };
+    let now = Utc::now();
+    let (status, outcome, json) = post(1, now - ChronoDuration::hours(2)).await;
+    assert_eq!((status, outcome.as_str()), (200, "stale"));
+    let message = json["message"].as_str().unwrap();
+    assert!(message.contains("ordering horizon of 3600 s"), "{message}");
+    assert!(recorder.applied().is_empty());
+
+    let recent = now - ChronoDuration::minutes(30);
+    assert_eq!(post(1, recent).await.1, "handled");
+    let key = OrderingKey {
+        endpoint: "horizon".into(),
+        event_type: "account.status".into(),
+        entity_type: "account".into(),
+        entity_id: "1".into(),
+    };
+    assert!(store.mark(&key).await.unwrap().is_some());
+
+    // Two hours on, the mark is past the horizon: the next commit starts a purge that drops it.
+    offset.store(7_200, AtomicOrdering::SeqCst);
+    assert_eq!(post(2, now + ChronoDuration::hours(2)).await.1, "handled");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.mark(&key).await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mark was never purged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Entity 1's old event is still stale: by the horizon now, not by the purged mark.
+    let (status, outcome, _) = post(1, recent).await;
+    assert_eq!((status, outcome.as_str()), (200, "stale"));
+    assert_eq!(recorder.applied().len(), 2);
+}

@@ -643,3 +643,71 @@ async fn regression_an_empty_bearer_over_h2c_is_no_credential_and_empty_tokens_d
     assert_eq!(post_h2c(&server, "/hook", &good, "{}").await.0, 200);
     assert_eq!(recorder.applied().len(), 1);
 }
+
+#[tokio::test]
+async fn regression_a_signed_github_body_replayed_under_fresh_ids_is_a_duplicate() {
+    // X-GitHub-Delivery and X-GitHub-Event are not signed: one captured signed body was
+    // handled again under every fresh delivery id (200, 200, 200).
+    const SECRET: &str = "It's a Secret to Everybody";
+    let recorder = Recorder::new();
+    let receiver = Receiver::builder("github")
+        .verifier(Verifier::github([SECRET]).unwrap())
+        .envelope(Envelope::GitHub)
+        .memory_store()
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/github", receiver)).await;
+    let body = r#"{"action":"opened","number":1,"repository":{"full_name":"o/r"}}"#;
+    let post = |delivery: &'static str, event: &'static str, body: &'static str| {
+        client()
+            .post(server.url("/github"))
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", delivery)
+            .header("x-hub-signature-256", sign::github(SECRET, body.as_bytes()))
+            .body(body)
+            .send()
+    };
+    let mut outcomes = Vec::new();
+    for (delivery, event) in [
+        ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "pull_request"),
+        ("aaaaaaaa-0000-0000-0000-000000000001", "pull_request"),
+        ("aaaaaaaa-0000-0000-0000-000000000002", "pull_request"),
+        // Relabelled: the event type is the sender's word only.
+        ("aaaaaaaa-0000-0000-0000-000000000003", "deployment"),
+        // A real redelivery: same id, same body.
+        ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "pull_request"),
+    ] {
+        let response = post(delivery, event, body).await.unwrap();
+        let status = response.status().as_u16();
+        outcomes.push((
+            status,
+            response.headers()["x-webhook-outcome"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    let expected = [
+        (200, "handled"),
+        (200, "duplicate"),
+        (200, "duplicate"),
+        (200, "duplicate"),
+        (200, "duplicate"),
+    ];
+    let outcomes: Vec<(u16, &str)> = outcomes.iter().map(|(s, o)| (*s, o.as_str())).collect();
+    assert_eq!(outcomes, expected);
+    assert_eq!(recorder.applied().len(), 1, "the handler ran once");
+    // A different event (another body) under a new id is handled.
+    let other = r#"{"action":"closed","number":1,"repository":{"full_name":"o/r"}}"#;
+    let response = post(
+        "bbbbbbbb-0000-0000-0000-000000000001",
+        "pull_request",
+        other,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.headers()["x-webhook-outcome"], "handled");
+    assert_eq!(recorder.applied().len(), 2);
+}

@@ -111,6 +111,11 @@ impl Mapping {
         self
     }
 
+    /// Whether the delivery id is read from a header.
+    pub(super) fn delivery_id_from_header(&self) -> bool {
+        matches!(self.delivery_id, Some(Field(Source::Header(_))))
+    }
+
     /// The name used in messages for the time field, if one is mapped.
     pub(super) fn created_at_name(&self) -> Option<&str> {
         self.created_at.as_ref().map(Field::name)

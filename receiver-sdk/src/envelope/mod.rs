@@ -106,6 +106,12 @@ pub enum Envelope {
     StandardWebhooks,
     /// GitHub: event type from `X-GitHub-Event` (required), delivery id from
     /// `X-GitHub-Delivery`. The `ping` event is a test. GitHub sends no event time.
+    ///
+    /// Neither header is covered by `X-Hub-Signature-256`, which signs the body only: the
+    /// event type (and so any template or route keyed on it) is unauthenticated, and anyone
+    /// holding one signed body can resend it under fresh delivery ids. An endpoint with a
+    /// body-only verifier therefore dedupes such deliveries by their body as well (see
+    /// [`Envelope::delivery_id_from_headers`]).
     GitHub,
     /// Your own mapping of fields to JSON pointers or headers.
     Custom(Mapping),
@@ -143,6 +149,18 @@ impl Envelope {
             Self::SuperOffice => "Timestamp",
             Self::Custom(mapping) => mapping.created_at_name().unwrap_or("created_at"),
             Self::GitHub | Self::Raw => "created_at",
+        }
+    }
+
+    /// Whether the delivery id may come from a header (GitHub, Standard Webhooks, SuperOffice's
+    /// fallback, a custom mapping's `header:` field). Under a verifier that
+    /// [authenticates only the body](crate::verify::Verifier::authenticates_only_the_body),
+    /// such an id is unauthenticated, and the endpoint dedupes by the body's hash too.
+    pub fn delivery_id_from_headers(&self) -> bool {
+        match self {
+            Self::GitHub | Self::StandardWebhooks | Self::SuperOffice => true,
+            Self::Custom(mapping) => mapping.delivery_id_from_header(),
+            Self::Sonar | Self::Integration | Self::Raw => false,
         }
     }
 

@@ -48,8 +48,8 @@ use tokio::sync::oneshot;
 
 use super::group::Grouper;
 use super::{
-    decode_i64, due_before, expiry_index, from_sortable, Commit, DeliveryKey, OrderingKey, Store,
-    StoreError,
+    decode_i64, due_before, expiry_index, from_sortable, sortable, Commit, DeliveryKey,
+    OrderingKey, Store, StoreError,
 };
 
 /// fjall's block cache by default: small, the working set is keys of 50-100 bytes.
@@ -91,6 +91,8 @@ struct Keyspaces {
     deliveries: Keyspace,
     // (sortable expiry, delivery key) -> (), so a purge reads only what is due.
     expiry: Keyspace,
+    // (sortable mark, ordering key) -> (), so a purge of old marks reads only those.
+    mark_times: Keyspace,
 }
 
 /// What the committer is asked to do.
@@ -98,6 +100,11 @@ enum Job {
     Commit(Commit, oneshot::Sender<Result<(), String>>),
     Purge {
         now: i64,
+        limit: usize,
+        done: oneshot::Sender<Result<usize, String>>,
+    },
+    PurgeMarks {
+        before: i64,
         limit: usize,
         done: oneshot::Sender<Result<usize, String>>,
     },
@@ -221,7 +228,9 @@ impl FjallStore {
             marks: keyspace("marks")?,
             deliveries: keyspace("deliveries")?,
             expiry: keyspace("delivery_expiry")?,
+            mark_times: keyspace("mark_times")?,
         };
+        index_marks(&db, &spaces, &keyspace("meta")?).map_err(unavailable)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let (writing, written) = (db.clone(), spaces.clone());
         let committer = std::thread::Builder::new()
@@ -251,6 +260,24 @@ impl FjallStore {
     }
 }
 
+/// Indexes the marks of a directory written before marks had a time index, once: a marker in
+/// the `meta` keyspace says it is done.
+fn index_marks(db: &Database, spaces: &Keyspaces, meta: &Keyspace) -> fjall::Result<()> {
+    const INDEXED: &[u8] = b"mark_times indexed";
+    if meta.contains_key(INDEXED)? {
+        return Ok(());
+    }
+    let mut batch = db.batch().durability(Some(PersistMode::SyncAll));
+    for entry in spaces.marks.iter() {
+        let (key, value) = entry.into_inner()?;
+        if let Some(at) = decode_i64(&value) {
+            batch.insert(&spaces.mark_times, expiry_index(at, &key), Vec::new());
+        }
+    }
+    batch.insert(meta, INDEXED, Vec::new());
+    batch.commit()
+}
+
 fn run_committer(
     db: &Database,
     spaces: &Keyspaces,
@@ -266,10 +293,16 @@ fn run_committer(
 fn apply_group(db: &Database, spaces: &Keyspaces, group: Vec<Job>) {
     let mut commits = Vec::new();
     let mut purges = Vec::new();
+    let mut mark_purges = Vec::new();
     for job in group {
         match job {
             Job::Commit(commit, done) => commits.push((commit, done)),
             Job::Purge { now, limit, done } => purges.push((now, limit, done)),
+            Job::PurgeMarks {
+                before,
+                limit,
+                done,
+            } => mark_purges.push((before, limit, done)),
         }
     }
     let mut writes = Writes::default();
@@ -295,6 +328,37 @@ fn apply_group(db: &Database, spaces: &Keyspaces, group: Vec<Job>) {
         };
         let _ = done.send(result);
     }
+    // After the group's batch, each against what it wrote: this thread is the only writer, so
+    // no mark can move between reading it and removing it.
+    for (before, limit, done) in mark_purges {
+        let _ = done.send(purge_marks(db, spaces, before, limit).map_err(|e| e.to_string()));
+    }
+}
+
+/// Removes at most `limit` mark index entries older than `before`, and the marks they time
+/// (a mark that moved on since keeps its newer entry), in one batch made durable by the next
+/// commit's fsync; returns how many entries.
+fn purge_marks(
+    db: &Database,
+    spaces: &Keyspaces,
+    before: i64,
+    limit: usize,
+) -> fjall::Result<usize> {
+    let mut batch = db.batch().durability(Some(PersistMode::Buffer));
+    let mut seen = 0;
+    for entry in spaces.mark_times.range(..sortable(before)).take(limit) {
+        let index = entry.key()?;
+        seen += 1;
+        if let Some(at) = from_sortable(&index) {
+            let key = &index[8..];
+            if spaces.marks.get(key)?.as_deref().and_then(decode_i64) == Some(at) {
+                batch.remove(&spaces.marks, key.to_vec());
+            }
+        }
+        batch.remove(&spaces.mark_times, index.to_vec());
+    }
+    batch.commit()?;
+    Ok(seen)
 }
 
 /// One group's writes, one per key, before they go into a batch.
@@ -374,6 +438,10 @@ impl Writes {
         for (key, (stored, newest)) in self.marks {
             // A stale mark leaves the stored one, which is durable already.
             if stored.is_none_or(|stored| stored < newest) {
+                if let Some(stored) = stored {
+                    batch.remove(&spaces.mark_times, expiry_index(stored, &key));
+                }
+                batch.insert(&spaces.mark_times, expiry_index(newest, &key), Vec::new());
                 batch.insert(&spaces.marks, key, newest.to_be_bytes().to_vec());
             }
         }
@@ -443,12 +511,27 @@ impl Store for FjallStore {
     }
 
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.queue(Job::Purge {
-            now,
+        self.purge(|done| Job::Purge { now, limit, done }).await
+    }
+
+    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        self.purge(|done| Job::PurgeMarks {
+            before,
             limit,
-            done: tx,
-        })?;
+            done,
+        })
+        .await
+    }
+}
+
+impl FjallStore {
+    /// Hands a purge to the committer and waits for how many it removed.
+    async fn purge(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<usize, String>>) -> Job,
+    ) -> Result<usize, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue(job(tx))?;
         match rx.await {
             Ok(result) => result.map_err(|e| StoreError::new(format!("purge failed: {e}"))),
             Err(_) => Err(StoreError::new("committer thread stopped")),

@@ -41,6 +41,8 @@ struct State {
     deliveries: DigestMap,
     // (expiry, key) in expiry order, so a purge reads only what is due.
     expiry: BTreeSet<(i64, KeyDigest)>,
+    // (mark, key) in time order, so a purge of old marks reads only those.
+    mark_times: BTreeSet<(i64, KeyDigest)>,
 }
 
 /// Hashes a [`KeyDigest`] by folding its two words: SipHash over it again would only cost.
@@ -111,8 +113,14 @@ impl Store for MemoryStore {
             .map(|(key, expires)| (digest(&key.encode()), expires));
         let mut state = self.state();
         if let Some((key, at)) = mark {
-            let mark = state.marks.entry(key).or_insert(at);
-            *mark = (*mark).max(at);
+            let old = state.marks.get(&key).copied();
+            if old.is_none_or(|old| old < at) {
+                state.marks.insert(key, at);
+                if let Some(old) = old {
+                    state.mark_times.remove(&(old, key));
+                }
+                state.mark_times.insert((at, key));
+            }
         }
         if let Some((key, expires)) = delivery {
             state.expiry.insert((expires, key));
@@ -141,6 +149,31 @@ impl Store for MemoryStore {
             }
         }
         Ok(removed)
+    }
+
+    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        Ok(self.purge_old_marks(before, limit))
+    }
+}
+
+impl MemoryStore {
+    fn purge_old_marks(&self, before: i64, limit: usize) -> usize {
+        let mut state = self.state();
+        let due: Vec<(i64, KeyDigest)> = state
+            .mark_times
+            .iter()
+            .take_while(|(at, _)| *at < before)
+            .take(limit)
+            .copied()
+            .collect();
+        for entry in &due {
+            state.mark_times.remove(entry);
+            let (at, key) = *entry;
+            if state.marks.get(&key) == Some(&at) {
+                state.marks.remove(&key);
+            }
+        }
+        due.len()
     }
 }
 

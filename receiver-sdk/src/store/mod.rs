@@ -158,6 +158,13 @@ pub trait Store: Send + Sync + 'static {
     /// returns how many it removed. Bounded so it never stalls the request path.
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
 
+    /// Forgets ordering marks older than `before` (nanoseconds since the Unix epoch), at most
+    /// `limit` index entries at a time; returns how many it went through, 0 once none is due.
+    /// The endpoint calls it only with an [ordering
+    /// horizon](crate::ReceiverBuilder::ordering_horizon), under which an event older than
+    /// the horizon is stale whatever the mark says, so such a mark decides nothing any more.
+    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError>;
+
     /// Exclusive use of one key (an encoded [`OrderingKey`], or a [`DeliveryKey`] when
     /// ordering is off) by every process that shares this store, until the returned lease is
     /// dropped. The endpoint already serialises keys within its process, so a store that only
@@ -318,6 +325,46 @@ pub(crate) mod behaviour {
         assert_eq!(store.mark(&key(&long[1..])).await.unwrap(), None);
     }
 
+    pub(crate) async fn marks_older_than_a_time_are_purged_in_bounded_batches(store: &dyn Store) {
+        for (entity, at) in [("a", 100), ("b", 200), ("c", 300), ("d", 900)] {
+            store
+                .commit(Commit {
+                    mark: Some((key(entity), at)),
+                    delivery: None,
+                })
+                .await
+                .unwrap();
+        }
+        // b moves past the cut-off before the purge: it stays.
+        store
+            .commit(Commit {
+                mark: Some((key("b"), 400)),
+                delivery: None,
+            })
+            .await
+            .unwrap();
+        let mut batches = 0;
+        while store.purge_marks(350, 1).await.unwrap() > 0 {
+            batches += 1;
+            assert!(batches <= 10, "the purge never ends");
+        }
+        assert!(batches >= 2, "bounded batches: {batches}");
+        assert_eq!(store.mark(&key("a")).await.unwrap(), None);
+        assert_eq!(store.mark(&key("b")).await.unwrap(), Some(400));
+        assert_eq!(store.mark(&key("c")).await.unwrap(), None);
+        assert_eq!(store.mark(&key("d")).await.unwrap(), Some(900));
+        // A purged key starts afresh.
+        store
+            .commit(Commit {
+                mark: Some((key("a"), 50)),
+                delivery: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.mark(&key("a")).await.unwrap(), Some(50));
+        assert_eq!(store.purge_marks(10, 100).await.unwrap(), 0);
+    }
+
     pub(crate) async fn one_commit_records_the_mark_and_the_delivery(store: &dyn Store) {
         store
             .commit(Commit {
@@ -372,5 +419,6 @@ pub(crate) mod behaviour {
         recommitting_a_delivery_extends_it(&fresh().await).await;
         one_commit_records_the_mark_and_the_delivery(&fresh().await).await;
         regression_keys_past_the_btree_row_limit_commit(&fresh().await).await;
+        marks_older_than_a_time_are_purged_in_bounded_batches(&fresh().await).await;
     }
 }

@@ -303,6 +303,11 @@ const PURGE: &str = "DELETE FROM receiver.deliveries WHERE key IN (
          ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
      )";
 
+const PURGE_MARKS: &str = "DELETE FROM receiver.marks WHERE key IN (
+         SELECT key FROM receiver.marks WHERE created_at < $1
+         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+     )";
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
@@ -368,6 +373,23 @@ impl Store for PostgresStore {
             let statement = client.prepare_cached(PURGE).await.map_err(failed)?;
             let removed = client
                 .execute(&statement, &[&now, &limit])
+                .await
+                .map_err(failed)?;
+            Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+        })
+        .await
+    }
+
+    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.bounded("purging marks", async {
+            let client = self.statements().await?;
+            let statement = client.prepare_cached(PURGE_MARKS).await.map_err(failed)?;
+            let removed = client
+                .execute(&statement, &[&before, &limit])
                 .await
                 .map_err(failed)?;
             Ok(usize::try_from(removed).unwrap_or(usize::MAX))

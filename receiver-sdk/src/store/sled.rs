@@ -23,8 +23,8 @@ use tokio::sync::oneshot;
 
 use super::group::{Grouper, DEFAULT_COMMIT_DELAY};
 use super::{
-    decode_i64, due_before, expiry_index, from_sortable, Commit, DeliveryKey, OrderingKey, Store,
-    StoreError,
+    decode_i64, due_before, expiry_index, from_sortable, sortable, Commit, DeliveryKey,
+    OrderingKey, Store, StoreError,
 };
 
 type FlushWaiter = oneshot::Sender<Result<(), String>>;
@@ -51,6 +51,8 @@ pub struct SledStore {
     deliveries: sled::Tree,
     // (sortable expiry, delivery key) -> (), so a purge reads only what is due.
     expiry: sled::Tree,
+    // (sortable mark, ordering key) -> (), so a purge of old marks reads only those.
+    mark_times: sled::Tree,
     // Taken on drop to stop the committer, which then exits after its last flush.
     flush_requests: Mutex<Option<mpsc::Sender<FlushWaiter>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
@@ -155,6 +157,8 @@ impl SledStore {
         let marks = tree("marks")?;
         let deliveries = tree("deliveries")?;
         let expiry = tree("delivery_expiry")?;
+        let mark_times = tree("mark_times")?;
+        index_marks(&db, &marks, &mark_times)?;
         let (tx, rx) = mpsc::channel::<FlushWaiter>();
         let flushing = db.clone();
         let committer = std::thread::Builder::new()
@@ -166,6 +170,7 @@ impl SledStore {
             marks,
             deliveries,
             expiry,
+            mark_times,
             flush_requests: Mutex::new(Some(tx)),
             committer: Mutex::new(Some(committer)),
         })
@@ -197,6 +202,30 @@ impl SledStore {
     pub fn db(&self) -> &sled::Db {
         &self.db
     }
+}
+
+/// Indexes the marks of a directory written before marks had a time index, once: a marker in
+/// the `meta` tree says it is done.
+fn index_marks(
+    db: &sled::Db,
+    marks: &sled::Tree,
+    mark_times: &sled::Tree,
+) -> Result<(), StoreError> {
+    const INDEXED: &[u8] = b"mark_times indexed";
+    let meta = db.open_tree("meta").map_err(unavailable)?;
+    if meta.contains_key(INDEXED).map_err(unavailable)? {
+        return Ok(());
+    }
+    for entry in marks.iter() {
+        let (key, value) = entry.map_err(unavailable)?;
+        if let Some(at) = decode_i64(&value) {
+            mark_times
+                .insert(expiry_index(at, &key), &[])
+                .map_err(unavailable)?;
+        }
+    }
+    meta.insert(INDEXED, &[]).map_err(unavailable)?;
+    Ok(())
 }
 
 fn run_committer(db: &sled::Db, grouper: &mut Grouper, requests: &mpsc::Receiver<FlushWaiter>) {
@@ -252,12 +281,26 @@ impl Store for SledStore {
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         if let Some((key, at)) = commit.mark {
-            self.marks
-                .update_and_fetch(key.encode(), |old| {
+            let key = key.encode();
+            let old = self
+                .marks
+                .fetch_and_update(&key, |old| {
                     let newest = old.and_then(decode_i64).map_or(at, |old| old.max(at));
                     Some(newest.to_be_bytes().to_vec())
                 })
-                .map_err(unavailable)?;
+                .map_err(unavailable)?
+                .as_deref()
+                .and_then(decode_i64);
+            if old.is_none_or(|old| old < at) {
+                if let Some(old) = old {
+                    self.mark_times
+                        .remove(expiry_index(old, &key))
+                        .map_err(unavailable)?;
+                }
+                self.mark_times
+                    .insert(expiry_index(at, &key), &[])
+                    .map_err(unavailable)?;
+            }
         }
         if let Some((key, expires)) = commit.delivery {
             let key = key.encode();
@@ -279,6 +322,42 @@ impl Store for SledStore {
             .await
             .map_err(|e| StoreError::new(format!("purge stopped: {e}")))?
     }
+
+    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        let (mark_times, marks) = (self.mark_times.clone(), self.marks.clone());
+        tokio::task::spawn_blocking(move || purge_marks(&mark_times, &marks, before, limit))
+            .await
+            .map_err(|e| StoreError::new(format!("purge stopped: {e}")))?
+    }
+}
+
+/// Removes at most `limit` mark index entries older than `before`, and the marks they time
+/// (a mark that moved on since keeps its newer entry); returns how many entries.
+fn purge_marks(
+    mark_times: &sled::Tree,
+    marks: &sled::Tree,
+    before: i64,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let mut seen = 0;
+    for entry in mark_times
+        .range(..sortable(before).to_vec())
+        .keys()
+        .take(limit)
+    {
+        let index = entry.map_err(unavailable)?;
+        seen += 1;
+        if let Some(at) = from_sortable(&index) {
+            // Only if the mark is still this one: a commit may advance it meanwhile (purges
+            // run beside requests), and that newer mark must stay.
+            let swapped = marks
+                .compare_and_swap(&index[8..], Some(&at.to_be_bytes()[..]), None::<&[u8]>)
+                .map_err(unavailable)?;
+            drop(swapped);
+        }
+        mark_times.remove(&index).map_err(unavailable)?;
+    }
+    Ok(seen)
 }
 
 /// Removes at most `limit` expiry index entries due at `now`, and the deliveries they expire.

@@ -283,6 +283,20 @@ impl Verifier {
         result.map_err(VerifyFailure::new)
     }
 
+    /// Whether the scheme authenticates the body (and perhaps a timestamp) but no other
+    /// header: an HMAC of the body (GitHub, Shopify, SuperOffice), Stripe and Slack. A
+    /// delivery id or event type taken from a header is then the sender's word only, so a
+    /// captured signed body can be replayed under fresh ids; the endpoint also dedupes such
+    /// deliveries by their body. Standard Webhooks signs its `webhook-id`, so it is not one.
+    pub fn authenticates_only_the_body(&self) -> bool {
+        match &self.scheme {
+            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) => true,
+            Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Basic(_) | Scheme::Token(_) => {
+                false
+            }
+        }
+    }
+
     /// The `WWW-Authenticate` value to send with a 401, for schemes that have one: Basic, and
     /// a token carried in `Authorization` (`Bearer`).
     pub fn challenge(&self) -> Option<HeaderValue> {

@@ -358,6 +358,9 @@ pub struct EndpointConfig {
     /// The ordering guard: unset for the envelope's default.
     #[serde(default)]
     pub ordering: Option<OrderingSetting>,
+    /// Events older than this are stale, and marks older than this are purged; unset: off.
+    #[serde(default)]
+    pub ordering_horizon_secs: Option<u64>,
     /// What equal timestamps do.
     #[serde(default)]
     pub ties: TiesSetting,

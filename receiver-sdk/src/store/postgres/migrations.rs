@@ -33,6 +33,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "digest keys",
         sql: include_str!("migrations/0003_digest_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "mark times",
+        sql: include_str!("migrations/0004_mark_times.sql"),
+    },
 ];
 
 /// The advisory lock taken while migrating, in the two-key space: PostgreSQL keeps it apart
