@@ -457,8 +457,16 @@ async fn copied_curl(browser: &Browser, served: &Served, token: &str, id: u64) -
     (text.as_str().unwrap().to_owned(), refused == true)
 }
 
-/// Runs `script` with bash in a fresh directory; the names of the files it left there.
-fn run_in_bash(script: &str) -> Vec<String> {
+/// Runs `script` with bash in a fresh directory; the names of the files it left there. On the
+/// blocking pool: the curl it may run talks to the receiver on this test's runtime.
+async fn run_in_bash(script: &str) -> Vec<String> {
+    let script = script.to_owned();
+    tokio::task::spawn_blocking(move || bash_now(&script))
+        .await
+        .unwrap()
+}
+
+fn bash_now(script: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("bash")
         .arg("-c")
@@ -489,7 +497,7 @@ async fn regression_copy_as_curl_is_inert_for_a_planted_method_headers_and_body(
     let evil = plant(&served.base, &token, EVIL_METHOD, br#"{"hello":"world"}"#).await;
     let (text, refused) = copied_curl(&browser, &served, &token, evil).await;
     assert!(refused && text.contains("method"), "{text}");
-    let left = run_in_bash(&text);
+    let left = run_in_bash(&text).await;
     assert!(left.is_empty(), "the copied text created {left:?}:\n{text}");
 
     // A plain method with hostile headers, query and body: quoted, so bash runs only curl,
@@ -506,7 +514,7 @@ async fn regression_copy_as_curl_is_inert_for_a_planted_method_headers_and_body(
     assert!(!refused, "{text}");
     assert!(text.starts_with("curl -X 'POST' "), "{text}");
     let before = served.requests(&token, "").await.len();
-    let left = run_in_bash(&text);
+    let left = run_in_bash(&text).await;
     assert!(
         left.is_empty(),
         "the copied command created {left:?}:\n{text}"
