@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::FakeApi;
 use fantoccini::{Client, ClientBuilder, Locator};
-use inspector_support::{client, standard_webhooks_headers, Served, WHSEC};
+use inspector_support::{
+    client, plant, plant_with, standard_webhooks_headers, Served, EVIL_METHOD, WHSEC,
+};
 use serde_json::{json, Value};
 
 const INSTALL: &str = "run `apt-get update && apt-get install -y chromium chromium-driver` \
@@ -302,7 +304,7 @@ async fn a_newcomer_makes_a_bin_watches_webhooks_arrive_with_verdicts_and_replay
     browser.click("#copy-curl").await;
     let curl = browser.text("#curl-text").await;
     assert!(
-        curl.starts_with(&format!("curl -X POST '{bin_url}'"))
+        curl.starts_with(&format!("curl -X 'POST' '{bin_url}'"))
             && curl.contains("webhook-signature"),
         "{curl}"
     );
@@ -409,5 +411,124 @@ async fn beyond_loopback_the_ui_asks_for_the_token_once_and_then_streams_live() 
             "return document.querySelectorAll('#captures li').length === 1",
         )
         .await;
+    browser.close().await;
+}
+
+/// Opens capture `id` of `token` in the UI, clicks *Copy as curl* and returns the text shown
+/// and whether it is a refusal.
+async fn copied_curl(browser: &Browser, served: &Served, token: &str, id: u64) -> (String, bool) {
+    browser
+        .client()
+        .goto(&served.url(&format!("/ui#/{token}")))
+        .await
+        .unwrap();
+    let row = format!("#captures li[data-id='{id}']");
+    browser
+        .until(
+            "the capture in the list",
+            &format!("return !!document.querySelector(\"{row}\")"),
+        )
+        .await;
+    browser.click(&row).await;
+    browser
+        .until(
+            "the capture's body loaded",
+            &format!(
+                "const v = document.querySelector('#body-view').dataset.view; \
+                 return !document.querySelector('#detail').hidden && \
+                 document.querySelector('#d-facts').textContent.includes('{id}') && \
+                 !!v && v !== 'loading'"
+            ),
+        )
+        .await;
+    browser.click("#copy-curl").await;
+    browser
+        .until(
+            "the curl text",
+            "return !document.querySelector('#curl-text').hidden",
+        )
+        .await;
+    let text = browser
+        .js("return document.querySelector('#curl-text').textContent")
+        .await;
+    let refused = browser
+        .js("return document.querySelector('#curl-text').dataset.refused === 'true'")
+        .await;
+    (text.as_str().unwrap().to_owned(), refused == true)
+}
+
+/// Runs `script` with bash in a fresh directory; the names of the files it left there. On the
+/// blocking pool: the curl it may run talks to the receiver on this test's runtime.
+async fn run_in_bash(script: &str) -> Vec<String> {
+    let script = script.to_owned();
+    tokio::task::spawn_blocking(move || bash_now(&script))
+        .await
+        .unwrap()
+}
+
+fn bash_now(script: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir.path())
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("all_proxy")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("bash");
+    let _ = status;
+    std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn regression_copy_as_curl_is_inert_for_a_planted_method_headers_and_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "").await;
+    let token = served.new_bin(json!({})).await;
+    let browser = Browser::start().await;
+
+    // The review's method: refused, and the text shown runs nothing either.
+    let evil = plant(&served.base, &token, EVIL_METHOD, br#"{"hello":"world"}"#).await;
+    let (text, refused) = copied_curl(&browser, &served, &token, evil).await;
+    assert!(refused && text.contains("method"), "{text}");
+    let left = run_in_bash(&text).await;
+    assert!(left.is_empty(), "the copied text created {left:?}:\n{text}");
+
+    // A plain method with hostile headers, query and body: quoted, so bash runs only curl,
+    // which sends the capture again to the bin.
+    let hostile = plant_with(
+        &served.base,
+        &format!("/in/{token}/p$(touch%20PWNED-path)?q='$(touch%20PWNED-query)'"),
+        "POST",
+        "X-Note: $(touch PWNED-header) `touch PWNED-tick` '; touch PWNED-quote; '\r\n",
+        b"@PWNED-file '$(touch PWNED-body)' \"; touch PWNED-dq",
+    )
+    .await;
+    let (text, refused) = copied_curl(&browser, &served, &token, hostile).await;
+    assert!(!refused, "{text}");
+    assert!(text.starts_with("curl -X 'POST' "), "{text}");
+    let before = served.requests(&token, "").await.len();
+    let left = run_in_bash(&text).await;
+    assert!(
+        left.is_empty(),
+        "the copied command created {left:?}:\n{text}"
+    );
+    let again = served.requests(&token, "").await;
+    assert_eq!(
+        again.len(),
+        before + 1,
+        "curl did not send it again:\n{text}"
+    );
+    let resent = again[0]["id"].as_u64().unwrap();
+    assert_eq!(
+        served.raw(&token, resent).await,
+        b"@PWNED-file '$(touch PWNED-body)' \"; touch PWNED-dq"
+    );
     browser.close().await;
 }

@@ -13,7 +13,7 @@ use common::FakeApi;
 use inspector_support::{
     client, standard_webhooks_bin, standard_webhooks_headers, Command, Served,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -103,6 +103,59 @@ async fn inspect_tail_prints_each_capture_as_it_arrives() {
         "{lines:?}"
     );
     assert!(lines[1].contains("unauthorized"), "{lines:?}");
+}
+
+#[tokio::test]
+async fn regression_inspect_tail_prints_terminal_controls_from_payloads_as_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "").await;
+    let token = served.new_bin(json!({"envelope": "integration"})).await;
+    let tail = Command::spawn(&["inspect", "tail", &token, "--server", &served.base]);
+    let json_tail = Command::spawn(&[
+        "inspect",
+        "tail",
+        &token,
+        "--json",
+        "--server",
+        &served.base,
+    ]);
+    for command in [&tail, &json_tail] {
+        command
+            .wait_for(&command.stderr, "connected", |lines| {
+                lines.iter().any(|l| l.starts_with("connected"))
+            })
+            .await;
+    }
+    // The review's payload (OSC 0 title, screen clear, colours, OSC 52 clipboard write), plus
+    // a C1 CSI, DEL and a right-to-left override.
+    let payload = r#"{"id":"42\u001b]0;OWNED\u0007\u001b[2J\u001b[31mfake line\u001b[0m\u009b\u007f\u202e","entityType":"account","eventType":"account.changed\u001b]52;c;ZWNobyBoaQ==\u0007","timestamp":1700000000}"#;
+    client()
+        .post(served.url(&format!("/in/{token}")))
+        .header("content-type", "application/json")
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    for command in [&tail, &json_tail] {
+        command
+            .wait_for(&command.stdout, "a capture line", |lines| !lines.is_empty())
+            .await;
+    }
+    let line = tail.stdout.lock().unwrap()[0].clone();
+    let acts = |c: char| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c);
+    assert!(!line.chars().any(acts), "{line:?}");
+    assert!(
+        line.contains(r"event=account.changed\u{1b}]52;c;ZWNobyBoaQ==\u{7}")
+            && line.contains(r"entity=42\u{1b}]0;OWNED"),
+        "{line}"
+    );
+    let json_line = json_tail.stdout.lock().unwrap()[0].clone();
+    assert!(!json_line.chars().any(acts), "{json_line:?}");
+    let capture: Value = serde_json::from_str(&json_line).unwrap();
+    assert!(capture["verdicts"]["event"]["entity_id"]
+        .as_str()
+        .unwrap()
+        .ends_with("\u{9b}\u{7f}\u{202e}"));
 }
 
 /// A TCP relay in front of the receiver whose connections the test can cut.

@@ -254,6 +254,9 @@ pub struct InspectorConfig {
     /// The base URL bins are reached at from outside (behind a proxy); unset: the request's
     /// own scheme and `Host`.
     pub public_url: Option<String>,
+    /// Let replays reach link-local and cloud-metadata addresses (169.254.0.0/16, fe80::/10,
+    /// fd00:ec2::254), directly or by a name resolving there. Off: such a replay is refused.
+    pub allow_link_local: bool,
 }
 
 impl Default for InspectorConfig {
@@ -268,6 +271,7 @@ impl Default for InspectorConfig {
             prune_interval_secs: 60,
             prune_batch: 1_000,
             public_url: None,
+            allow_link_local: false,
         }
     }
 }

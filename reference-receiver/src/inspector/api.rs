@@ -5,7 +5,7 @@
 //! | `POST /api/bins` (optional JSON settings, `alias`) | 201 `{"token", "url", ...}` |
 //! | `GET /api/bins` | `{"bins": [...]}` |
 //! | `GET`, `PATCH`, `DELETE /api/bins/{token}` | the bin; PATCH replaces the top-level keys given |
-//! | `GET /api/bins/{token}/requests` | newest first: `{"requests": [...], "next_before"}` |
+//! | `GET /api/bins/{token}/requests` | newest first, without bodies: `{"requests": [...], "next_before"}` |
 //! | `DELETE /api/bins/{token}/requests` | 204; also forgets the would-be marks and ids |
 //! | `GET`, `DELETE /api/bins/{token}/requests/{id}` | one capture |
 //! | `GET /api/bins/{token}/requests/{id}/raw` | the body's exact bytes |
@@ -25,9 +25,10 @@ use serde_json::{json, Value};
 
 use super::bin::{self, Bin, Settings};
 use super::capture::{Meta, View};
+use super::store;
 use super::{replay, Change, Inspector};
 
-/// The most captures one page holds.
+/// The most captures one page holds (and [`store::PAGE_BYTES`] the most bytes).
 const MAX_PAGE: usize = 500;
 
 /// A refusal: a status and a message, as `{"error": message}`.
@@ -293,7 +294,8 @@ fn contains(meta: &Meta, body: &[u8], needle: &str) -> bool {
         || std::str::from_utf8(body).is_ok_and(found)
 }
 
-/// `GET /api/bins/{token}/requests`.
+/// `GET /api/bins/{token}/requests`: metadata only (a body is in `GET .../requests/{id}` and
+/// `.../raw`), at most `limit` captures and about [`store::PAGE_BYTES`] per page.
 pub(crate) async fn list_requests(
     State(inspector): State<Arc<Inspector>>,
     Path(token): Path<String>,
@@ -301,11 +303,13 @@ pub(crate) async fn list_requests(
 ) -> ApiResult<Json<Value>> {
     let bin = find(&inspector, &token)?;
     let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let (found, next) = inspector
-        .store
-        .list(bin.key, query.before, limit, |meta, body| {
-            query.keeps(meta, body)
-        })?;
+    let (found, next) = inspector.store.list(
+        bin.key,
+        query.before,
+        limit,
+        store::PAGE_BYTES,
+        |meta, body| query.keeps(meta, body),
+    )?;
     Ok(Json(json!({ "requests": found, "next_before": next })))
 }
 
@@ -403,8 +407,16 @@ pub(crate) async fn replay(
         &view,
         &target.url,
         inspector.config.max_body_bytes,
+        inspector.config.allow_link_local,
     )
     .await
-    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e))?;
+    .map_err(|refusal| {
+        let status = match refusal {
+            replay::Refusal::Target(_) => StatusCode::FORBIDDEN,
+            replay::Refusal::Capture(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        ApiError::new(status, refusal.message())
+    })?;
     Ok(Json(serde_json::to_value(answer).unwrap_or_default()))
 }

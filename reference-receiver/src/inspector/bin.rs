@@ -130,8 +130,8 @@ impl ResponseSpec {
     }
 }
 
-/// A bin's settings, compiled.
-#[derive(Debug)]
+/// A bin's settings, compiled. `Debug` shows the redacted view only: `json` holds the bin's
+/// secrets in clear.
 pub(crate) struct Settings {
     /// As given, secrets included: what is stored.
     pub(crate) json: Value,
@@ -155,6 +155,17 @@ pub(crate) struct Settings {
     pub(crate) max_age: Duration,
     // The settings as the API shows them: secrets redacted.
     view: Value,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("scheme", &self.scheme)
+            .field("max_captures", &self.max_captures)
+            .field("max_age", &self.max_age)
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The settings as the API shows them.
@@ -245,6 +256,20 @@ impl Settings {
         if max_captures == 0 || max_age_secs == 0 {
             return Err("max_captures and max_age_secs must be above 0".into());
         }
+        // The `[inspector]` limits bound every bin: they are what bounds the disk and memory
+        // any sender can fill.
+        if max_captures > limits.max_captures {
+            return Err(format!(
+                "max_captures {max_captures} is over inspector.max_captures ({})",
+                limits.max_captures
+            ));
+        }
+        if max_age_secs > limits.max_age_secs {
+            return Err(format!(
+                "max_age_secs {max_age_secs} is over inspector.max_age_secs ({})",
+                limits.max_age_secs
+            ));
+        }
         let scheme = serde_json::to_value(verify.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -321,8 +346,7 @@ pub(crate) fn new_token() -> Result<String, String> {
     Ok(hex::encode(bytes))
 }
 
-/// One bin.
-#[derive(Debug)]
+/// One bin. `Debug` by hand, as for [`Settings`]: no secret of the bin is printed.
 pub(crate) struct Bin {
     /// The prefix of its captures, marks and delivery ids in the store. Unique per bin ever
     /// made, so a bin re-created under the same alias never sees its predecessor's data.
@@ -338,6 +362,19 @@ pub(crate) struct Bin {
     /// How many captures it holds. The lock also serialises one bin's captures, so judging,
     /// storing and pruning see a consistent count and would-be state.
     pub(crate) state: Mutex<BinState>,
+}
+
+impl std::fmt::Debug for Bin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bin")
+            .field("key", &self.key)
+            .field("token", &self.token)
+            .field("alias", &self.alias)
+            .field("created_at", &self.created_at)
+            .field("settings", &self.settings())
+            .field("count", &self.count())
+            .finish()
+    }
 }
 
 /// What changes with each capture.
@@ -422,6 +459,30 @@ mod tests {
         assert!(settings.json.to_string().contains("hush-hush"));
         assert!(!settings.view().to_string().contains("hush-hush"));
         assert!(settings.view().to_string().contains("[redacted]"));
+    }
+
+    #[test]
+    fn regression_debug_of_settings_and_bins_redacts_the_bins_secrets() {
+        let spec = json!({"verify": {"kind": "github", "secrets": ["hush-hush"]}});
+        let settings = Settings::from_json(spec, &limits()).unwrap();
+        assert!(!format!("{settings:?}").contains("hush-hush"));
+        let bin = Bin::new(1, "tok".into(), false, Utc::now(), settings, 0);
+        let shown = format!("{bin:?}");
+        assert!(
+            !shown.contains("hush-hush") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn regression_retention_above_the_inspector_limits_is_refused_naming_the_key() {
+        let limits = limits();
+        let refused = |spec: Value| Settings::from_json(spec, &limits).unwrap_err();
+        assert!(refused(json!({"max_age_secs": u64::MAX})).contains("inspector.max_age_secs"));
+        assert!(refused(json!({"max_captures": 1_000_000_000})).contains("inspector.max_captures"));
+        let at_limit =
+            json!({"max_captures": limits.max_captures, "max_age_secs": limits.max_age_secs});
+        assert!(Settings::from_json(at_limit, &limits).is_ok());
     }
 
     #[test]

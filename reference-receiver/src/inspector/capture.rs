@@ -39,12 +39,75 @@ impl Header {
 /// in the order sent (a `HeaderMap` keeps no more than that).
 pub(crate) fn headers_of(map: &HeaderMap) -> Vec<Header> {
     map.iter()
-        .map(|(name, value)| header(name.as_str(), value))
+        .map(|(name, value)| header(name.as_str(), value.as_bytes()))
         .collect()
 }
 
-fn header(name: &str, value: &HeaderValue) -> Header {
-    let bytes = value.as_bytes();
+/// The headers of a request to a bin, as they are kept: [`headers_of`] without the
+/// inspector's own cookie (see [`without_own_cookie`]).
+pub(crate) fn captured_headers(map: &HeaderMap) -> Vec<Header> {
+    without_own_cookie(headers_of(map))
+}
+
+/// The cookie the inspector's UI session travels in. The operator's browser sends it along to
+/// `/in/...` too; it is ours, not the sender's, so it is never kept, shown, exported, replayed
+/// or forwarded.
+pub(crate) const OWN_COOKIE: &str = "receiver_inspector";
+
+/// Whether a cookie name is [`OWN_COOKIE`], in any case and with or without a `__Host-` or
+/// `__Secure-` prefix (so a renamed session cookie is still caught).
+fn is_own_cookie(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    let bare = name
+        .strip_prefix("__host-")
+        .or_else(|| name.strip_prefix("__secure-"))
+        .unwrap_or(&name);
+    bare == OWN_COOKIE
+}
+
+/// `headers` with [`OWN_COOKIE`] taken out of every `Cookie` header: the other cookies stay,
+/// in order, and a header left empty goes. Applied when a capture is taken and again when a
+/// stored one is read, so captures kept before this rule show no trace of it either.
+pub(crate) fn without_own_cookie(headers: Vec<Header>) -> Vec<Header> {
+    headers
+        .into_iter()
+        .filter_map(|h| {
+            if h.name != "cookie" {
+                return Some(h);
+            }
+            let bytes = h.bytes();
+            let kept: Vec<&[u8]> = bytes
+                .split(|b| *b == b';')
+                .filter(|pair| {
+                    let name = pair.split(|b| *b == b'=').next().unwrap_or_default();
+                    !is_own_cookie(&String::from_utf8_lossy(name)) && !pair.trim_ascii().is_empty()
+                })
+                .map(<[u8]>::trim_ascii)
+                .collect();
+            (!kept.is_empty()).then(|| header("cookie", &kept.join(&b"; "[..])))
+        })
+        .collect()
+}
+
+/// A header map of `headers` (in order, repeats kept), leaving out names in `skip` and any
+/// pair that is not a valid header.
+pub(crate) fn header_map(headers: &[Header], skip: &[&str]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for header in headers {
+        if skip.contains(&header.name.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(header.name.as_str()),
+            HeaderValue::from_bytes(&header.bytes()),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+fn header(name: &str, bytes: &[u8]) -> Header {
     match std::str::from_utf8(bytes) {
         Ok(text) => Header {
             name: name.to_owned(),
@@ -123,6 +186,15 @@ impl View {
     }
 }
 
+/// The length of a stored capture's meta JSON, read without parsing it: what a listing
+/// entry of it weighs, give or take.
+pub(crate) fn meta_len(record: &[u8]) -> usize {
+    record
+        .get(8..12)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, |b| u32::from_be_bytes(b) as usize)
+}
+
 /// The stored form.
 pub(crate) fn encode(meta: &Meta, body: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
     let json = serde_json::to_vec(meta)?;
@@ -143,7 +215,8 @@ pub(crate) fn received_ms(record: &[u8]) -> Option<i64> {
 pub(crate) fn decode(record: &[u8]) -> Option<(Meta, &[u8])> {
     let len = u32::from_be_bytes(record.get(8..12)?.try_into().ok()?) as usize;
     let json = record.get(12..12 + len)?;
-    let meta = serde_json::from_slice(json).ok()?;
+    let mut meta: Meta = serde_json::from_slice(json).ok()?;
+    meta.headers = without_own_cookie(meta.headers);
     Some((meta, record.get(12 + len..)?))
 }
 
@@ -176,6 +249,35 @@ mod tests {
     }
 
     #[test]
+    fn regression_the_inspector_cookie_is_taken_out_of_cookie_headers_and_the_rest_kept() {
+        let mut map = HeaderMap::new();
+        map.append(
+            "cookie",
+            HeaderValue::from_static("a=1; receiver_inspector=f4ca; b=2"),
+        );
+        map.append(
+            "cookie",
+            HeaderValue::from_static("__Host-Receiver_Inspector=x"),
+        );
+        map.append(
+            "x-other",
+            HeaderValue::from_static("receiver_inspector=kept"),
+        );
+        let kept = captured_headers(&map);
+        let pairs: Vec<_> = kept
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("cookie", "a=1; b=2"),
+                ("x-other", "receiver_inspector=kept")
+            ]
+        );
+    }
+
+    #[test]
     fn a_record_gives_back_its_meta_and_exact_body() {
         let meta = Meta {
             id: 7,
@@ -192,6 +294,7 @@ mod tests {
             verdicts: Verdicts::default(),
         };
         let record = encode(&meta, b"\x00\xff\n").unwrap();
+        assert_eq!(meta_len(&record), serde_json::to_vec(&meta).unwrap().len());
         assert_eq!(received_ms(&record), Some(1_700_000_000_123));
         let (back, body) = decode(&record).unwrap();
         assert_eq!((back.id, body), (7, &b"\x00\xff\n"[..]));

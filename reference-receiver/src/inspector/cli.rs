@@ -79,6 +79,10 @@ pub enum InspectCommand {
         /// Start after this capture id (replaying the ones since), instead of from now.
         #[arg(long)]
         after: Option<u64>,
+        /// Also send to link-local and cloud-metadata addresses (169.254.0.0/16, fe80::/10,
+        /// fd00:ec2::254), which are refused otherwise.
+        #[arg(long)]
+        allow_link_local: bool,
     },
 }
 
@@ -103,7 +107,10 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
         InspectCommand::Tail { bin, json } => {
             follow(&api, &bin, None, |view| {
                 if json {
-                    println!("{}", serde_json::to_string(&view).unwrap_or_default());
+                    println!(
+                        "{}",
+                        inert_json(&serde_json::to_string(&view).unwrap_or_default())
+                    );
                 } else {
                     println!("{}", summary(&view));
                 }
@@ -111,16 +118,24 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
             })
             .await
         }
-        InspectCommand::Forward { bin, to, after } => {
-            replay::target(&to).map_err(anyhow::Error::msg)?;
-            let sender = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()?;
+        InspectCommand::Forward {
+            bin,
+            to,
+            after,
+            allow_link_local,
+        } => {
+            replay::target(&to, allow_link_local).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let sender = replay::guard(
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(Duration::from_secs(30)),
+                allow_link_local,
+            )
+            .build()?;
             eprintln!("forwarding captures of {bin} to {to}");
             follow(&api, &bin, after, |view| {
                 let (sender, to) = (sender.clone(), to.clone());
-                async move { deliver(&sender, &view, &to).await }
+                async move { deliver(&sender, &view, &to, allow_link_local).await }
             })
             .await
         }
@@ -155,7 +170,10 @@ impl Api {
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or_default();
         if !status.is_success() {
-            bail!("the receiver answered {status}: {}", answer["error"]);
+            bail!(
+                "the receiver answered {status}: {}",
+                inert(&answer["error"].to_string())
+            );
         }
         Ok(answer)
     }
@@ -180,7 +198,10 @@ impl Api {
             });
         }
         let answer: Value = response.json().await.unwrap_or_default();
-        let message = format!("the receiver answered {status}: {}", answer["error"]);
+        let message = format!(
+            "the receiver answered {status}: {}",
+            inert(&answer["error"].to_string())
+        );
         if status.is_server_error() {
             Err(Connect::Retry(message))
         } else {
@@ -256,27 +277,46 @@ where
 }
 
 /// Sends one capture on, retrying (in order, nothing after it first) until the target answers.
-async fn deliver(client: &reqwest::Client, view: &View, to: &str) -> anyhow::Result<()> {
+async fn deliver(
+    client: &reqwest::Client,
+    view: &View,
+    to: &str,
+    allow_link_local: bool,
+) -> anyhow::Result<()> {
     let mut backoff = Duration::from_millis(500);
     loop {
-        let request = replay::request(client, view, to).map_err(anyhow::Error::msg)?;
+        let request = match replay::request(client, view, to, allow_link_local) {
+            Ok(request) => request,
+            Err(refusal) => {
+                // This capture cannot go (its method); the ones after it still can.
+                eprintln!(
+                    "not forwarding #{}: {}",
+                    view.meta.id,
+                    inert(refusal.message())
+                );
+                return Ok(());
+            }
+        };
         match request.send().await {
             Ok(response) => {
                 println!(
                     "#{} {} {} -> {}",
                     view.meta.id,
-                    view.meta.method,
-                    view.meta.path,
+                    inert(&view.meta.method),
+                    inert(&view.meta.path),
                     response.status().as_u16()
                 );
                 let _ = response.bytes().await;
                 return Ok(());
             }
             Err(e) => {
+                let why = match replay::unreachable(to, e) {
+                    replay::Refusal::Target(why) => bail!(why),
+                    other => other,
+                };
                 eprintln!(
-                    "forwarding #{} to {to} failed ({}); retrying in {backoff:?}",
-                    view.meta.id,
-                    replay::chain(e)
+                    "forwarding #{} to {to} failed ({why}); retrying in {backoff:?}",
+                    view.meta.id
                 );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -285,7 +325,7 @@ async fn deliver(client: &reqwest::Client, view: &View, to: &str) -> anyhow::Res
     }
 }
 
-/// One line per capture.
+/// One line per capture. Every captured field goes through [`inert`]: a sender chooses them.
 fn summary(view: &View) -> String {
     let meta = &view.meta;
     let verdicts = &meta.verdicts;
@@ -293,28 +333,66 @@ fn summary(view: &View) -> String {
         "#{} {} {} {}{} {} B from {} -> {}: {}",
         meta.id,
         meta.received_at.format("%H:%M:%S%.3f"),
-        meta.method,
-        meta.path,
+        inert(&meta.method),
+        inert(&meta.path),
         if meta.query.is_empty() {
             String::new()
         } else {
-            format!("?{}", meta.query)
+            format!("?{}", inert(&meta.query))
         },
         meta.size,
-        meta.remote_addr.as_deref().unwrap_or("?"),
+        inert(meta.remote_addr.as_deref().unwrap_or("?")),
         meta.answer_status,
-        verdicts.outcome,
+        inert(&verdicts.outcome),
     );
     if verdicts.outcome != "handled" && verdicts.outcome != "probe" {
-        line.push_str(&format!(" ({})", verdicts.message));
+        line.push_str(&format!(" ({})", inert(&verdicts.message)));
     }
     if let Some(event) = &verdicts.event {
-        line.push_str(&format!(" event={}", event.event_type));
+        line.push_str(&format!(" event={}", inert(&event.event_type)));
         if let Some(entity) = &event.entity_id {
-            line.push_str(&format!(" entity={entity}"));
+            line.push_str(&format!(" entity={}", inert(entity)));
         }
     }
     line
+}
+
+/// Whether a terminal could act on `c` instead of showing it: C0 and C1 controls and DEL
+/// (escape sequences, OSC 52 clipboard writes, screen clears, carriage returns that fake a
+/// line), and the Unicode bidi controls that reorder what is shown (U+202E and friends).
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` safe to print to a terminal: every character a terminal would act on is written as
+/// `\u{..}` (and `\` as `\\`, so an escape cannot be faked).
+pub(crate) fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if acts_on_terminal(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON text safe to print to a terminal and still the same JSON: serde_json escapes C0
+/// controls already; DEL, C1 and bidi controls become `\uXXXX` escapes too.
+fn inert_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if acts_on_terminal(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One server-sent event.
@@ -369,5 +447,32 @@ impl Events {
                 Err(_) => return Err(format!("nothing received for {IDLE:?}")),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_terminal_controls_in_captured_text_are_printed_as_escapes() {
+        let payload =
+            "42\u{1b}]0;OWNED\u{7}\u{1b}[2J\u{1b}[31mfake line\u{1b}[0m\r\u{9b}\u{7f}\u{202e}txt";
+        let shown = inert(payload);
+        assert!(!shown.chars().any(acts_on_terminal), "{shown:?}");
+        assert_eq!(
+            shown,
+            "42\\u{1b}]0;OWNED\\u{7}\\u{1b}[2J\\u{1b}[31mfake line\\u{1b}[0m\\u{d}\\u{9b}\\u{7f}\\u{202e}txt"
+        );
+        assert_eq!(inert("a\\u{1b}"), "a\\\\u{1b}");
+    }
+
+    #[test]
+    fn regression_json_lines_carry_no_terminal_controls_and_stay_the_same_json() {
+        let value =
+            serde_json::json!({"event": "x\u{1b}]52;c;ZWNobyBoaQ==\u{7}\u{9b}\u{7f}\u{202e}"});
+        let line = inert_json(&serde_json::to_string(&value).unwrap());
+        assert!(!line.chars().any(acts_on_terminal), "{line:?}");
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), value);
     }
 }

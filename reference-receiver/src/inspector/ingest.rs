@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::bin::Settings;
-use super::capture::{self, Meta, View};
+use super::capture::{self, Meta};
 use super::verdict;
 use super::{Change, Inspector};
 
@@ -38,7 +38,10 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
         );
     };
     let settings = bin.settings();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // Judged, kept and answered without the inspector's own cookie: it is never the sender's.
+    let headers = capture::captured_headers(&parts.headers);
+    parts.headers = capture::header_map(&headers, &[]);
     let limit = inspector.config.max_body_bytes;
     let read = tokio::time::timeout(
         inspector.body_timeout,
@@ -77,7 +80,7 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
         method: parts.method.to_string(),
         path,
         query,
-        headers: capture::headers_of(&parts.headers),
+        headers,
         remote_addr: peer,
         received_at,
         size,
@@ -106,20 +109,12 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
     metrics::counter!("inspector_captures_total", "outcome" => meta.verdicts.outcome.clone())
         .increment(1);
     let id = meta.id;
-    if inspector.watched() {
-        if let Ok(json) = serde_json::to_string(&View::new(meta, &body)) {
-            inspector.publish(Change::Captured {
-                bin: bin.key,
-                id,
-                json: json.into(),
-            });
-        }
-        if !trimmed.is_empty() {
-            inspector.publish(Change::Removed {
-                bin: bin.key,
-                ids: Some(trimmed),
-            });
-        }
+    inspector.publish(Change::Captured { bin: bin.key, id });
+    if !trimmed.is_empty() {
+        inspector.publish(Change::Removed {
+            bin: bin.key,
+            ids: Some(trimmed),
+        });
     }
     let delay = settings
         .response
@@ -279,6 +274,58 @@ fn outcome(status: StatusCode, name: &str, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn regression_a_stalled_subscriber_makes_the_live_channel_hold_ids_not_bodies() {
+        use tower::ServiceExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[store]\npath = '{}'\n", dir.path().join("data").display());
+        let config =
+            crate::config::from_parts(Some(("test.toml", &text)), Vec::new(), |_| None).unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let mounted = super::super::mount(&config, &db, addr, false)
+            .unwrap()
+            .unwrap();
+        let inspector = Arc::clone(&mounted.inspector);
+        // A subscriber that never reads.
+        let mut stalled = inspector.changes.subscribe();
+        let created = mounted
+            .router(false)
+            .oneshot(
+                Request::post("/api/bins")
+                    .header(header::HOST, "127.0.0.1:9")
+                    .body(Body::from("{}"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let created = created.into_body().collect().await.unwrap().to_bytes();
+        let created: serde_json::Value = serde_json::from_slice(&created).unwrap();
+        let token = created["token"].as_str().unwrap();
+        for _ in 0..3 {
+            let answer = mounted
+                .router(false)
+                .oneshot(
+                    Request::post(format!("/in/{token}"))
+                        .body(Body::from(vec![b'x'; 700_000]))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::OK);
+        }
+        // What the channel keeps for the stalled subscriber: ids, a few bytes each, whatever
+        // the bodies weigh (the pattern names every field a change has).
+        assert!(std::mem::size_of::<Change>() <= 48);
+        for _ in 0..3 {
+            match stalled.try_recv().unwrap() {
+                Change::Captured { bin: _, id } => assert!(id > 0),
+                Change::Removed { bin: _, ids } => panic!("nothing was removed: {ids:?}"),
+            }
+        }
+        mounted.finish().await;
+    }
 
     #[test]
     fn the_path_splits_into_token_and_rest() {

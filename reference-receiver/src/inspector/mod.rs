@@ -58,17 +58,17 @@ use crate::config::{Config, InspectorConfig};
 pub(crate) use self::bin::Bin;
 use self::store::Store;
 
-/// A change to some bin's captures, for live streams.
+/// A change to some bin's captures, for live streams. Ids only, never captures: a stream
+/// reads what it sends from the store, so a subscriber that stops reading pins a few bytes
+/// per change, not bodies.
 #[derive(Debug, Clone)]
 pub(crate) enum Change {
-    /// A new capture, already serialised as the API shows it.
+    /// A new capture.
     Captured {
         /// The bin's store key.
         bin: u64,
         /// The capture's id.
         id: u64,
-        /// The capture as JSON.
-        json: Arc<str>,
     },
     /// Captures removed (pruned or deleted); `None` means all of them.
     Removed {
@@ -85,7 +85,8 @@ pub(crate) struct Inspector {
     store: Store,
     // token -> bin. Read on every capture, written only when bins come and go.
     bins: RwLock<HashMap<String, Arc<Bin>>>,
-    // Every change, for every bin: streams filter by bin. Lagging subscribers re-read the store.
+    // Every change, for every bin, as ids: streams filter by bin. Lagging subscribers re-read
+    // the store.
     changes: broadcast::Sender<Change>,
     // The receiver's one access gate (shared with `/admin`).
     gate: Arc<crate::access::Gate>,
@@ -100,6 +101,10 @@ pub(crate) struct Inspector {
     // Set when the server shuts down: streams end, pruning stops.
     stopping: watch::Sender<bool>,
 }
+
+/// How many changes the live channel keeps for its slowest subscriber (ids: a few KiB in all);
+/// one further behind catches up from the store.
+const CHANGES: usize = 1024;
 
 /// What `serve` keeps of the inspector: the routes to mount and a way to stop it.
 pub(crate) struct Mounted {
@@ -161,12 +166,15 @@ pub(crate) fn mount(
     }
     let store = Store::open(db)?;
     let bins = store.load_bins(&config.inspector)?;
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("reference-receiver/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let (changes, _) = broadcast::channel(1024);
+    let client = replay::guard(
+        reqwest::Client::builder()
+            .user_agent(concat!("reference-receiver/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30)),
+        config.inspector.allow_link_local,
+    )
+    .build()?;
+    let (changes, _) = broadcast::channel(CHANGES);
     let (stopping, _) = watch::channel(false);
     let inspector = Arc::new(Inspector {
         config: config.inspector.clone(),
@@ -248,10 +256,5 @@ impl Inspector {
     /// Sends a change to live streams (none listening is fine).
     fn publish(&self, change: Change) {
         let _ = self.changes.send(change);
-    }
-
-    /// Whether anyone is watching, so captures are serialised for streams only when needed.
-    fn watched(&self) -> bool {
-        self.changes.receiver_count() > 0
     }
 }

@@ -4,15 +4,18 @@
 //! | --- | --- | --- |
 //! | `inspector_bins` | token | the bin: store key, creation time, settings JSON |
 //! | `inspector_captures` | bin key (8 bytes BE) + capture id (8 bytes BE) | see `capture` |
-//! | `inspector_marks` | bin key + ordering key | newest would-be handled event time (ns, BE) |
+//! | `inspector_marks` | bin key + ordering key | newest would-be handled event time (ns, BE) + id of the capture that set it |
+//! | `inspector_mark_owners` | bin key + capture id | the ordering key that capture set |
 //! | `inspector_deliveries` | bin key + delivery key | id of the capture that would have handled it |
 //!
 //! Keys sort by bin, then by id, so a bin's captures are one range, oldest first.
 //!
 //! Retention is bounded work: a capture that puts its bin over `max_captures` removes at most
 //! [`OVERFLOW_STEP`] of the oldest; pruning by age removes at most `prune_batch` per pass.
-//! Deleting a bin removes its record at once and its data in batches. Would-be delivery ids go
-//! with the capture that recorded them, so a bin's dedupe memory is what it still holds.
+//! Deleting a bin removes its record at once and its data in batches. Would-be delivery ids and
+//! ordering marks go with the capture that recorded them (trimmed, aged out, deleted or
+//! cleared), so a bin's dedupe and ordering memory is what it still holds, and no sender can
+//! grow it past `max_captures` entries.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -39,6 +42,10 @@ const SCAN_BUDGET: usize = 10_000;
 /// How many records one batch of a bin's removal takes.
 const REMOVE_BATCH: usize = 1_000;
 
+/// The most bytes of capture metadata one listing page carries (headers can weigh hundreds
+/// of KiB per capture); a page stops early and says where to go on.
+pub(crate) const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// A bin as stored.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredBin {
@@ -55,6 +62,8 @@ pub(crate) struct Store {
     bins: sled::Tree,
     captures: sled::Tree,
     marks: sled::Tree,
+    // Which ordering key each capture set, so the mark goes with the capture.
+    mark_owners: sled::Tree,
     deliveries: sled::Tree,
 }
 
@@ -82,7 +91,7 @@ fn id_of(key: &[u8]) -> u64 {
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default()
 }
 
@@ -98,6 +107,7 @@ impl Store {
             bins: tree("inspector_bins")?,
             captures: tree("inspector_captures")?,
             marks: tree("inspector_marks")?,
+            mark_owners: tree("inspector_mark_owners")?,
             deliveries: tree("inspector_deliveries")?,
         })
     }
@@ -117,10 +127,19 @@ impl Store {
             let settings = match Settings::from_json(stored.settings.clone(), limits) {
                 Ok(settings) => settings,
                 Err(e) => {
-                    // Limits may have been lowered since the bin was made.
-                    tracing::warn!(bin = %stored.token, "bin settings no longer apply ({e}); using defaults");
-                    Settings::from_json(Value::Object(Default::default()), limits)
-                        .map_err(anyhow::Error::msg)?
+                    // Limits may have been lowered since the bin was made: the retention it
+                    // asked for gives way to them first, then everything else.
+                    tracing::warn!(bin = %stored.token, "bin settings no longer apply ({e}); using the inspector's limits");
+                    let mut within = stored.settings.clone();
+                    if let Some(object) = within.as_object_mut() {
+                        object.remove("max_captures");
+                        object.remove("max_age_secs");
+                    }
+                    match Settings::from_json(within, limits) {
+                        Ok(settings) => settings,
+                        Err(_) => Settings::from_json(Value::Object(Default::default()), limits)
+                            .map_err(anyhow::Error::msg)?,
+                    }
                 }
             };
             let count = self.captures.scan_prefix(stored.key.to_be_bytes()).count();
@@ -135,10 +154,20 @@ impl Store {
             bins.insert(stored.token, Arc::new(bin));
         }
         let live: HashSet<u64> = bins.values().map(|b| b.key).collect();
-        for tree in [&self.captures, &self.marks, &self.deliveries] {
+        for tree in self.bin_trees() {
             self.sweep(tree, &live)?;
         }
         Ok(bins)
+    }
+
+    /// Every tree whose keys start with a bin key.
+    fn bin_trees(&self) -> [&sled::Tree; 4] {
+        [
+            &self.captures,
+            &self.marks,
+            &self.mark_owners,
+            &self.deliveries,
+        ]
     }
 
     /// Removes every record of a bin key not in `live`, seeking from one bin to the next.
@@ -191,7 +220,7 @@ impl Store {
 
     /// Removes everything a deleted bin held, in batches.
     pub(crate) fn purge(&self, bin: u64) -> anyhow::Result<()> {
-        for tree in [&self.captures, &self.marks, &self.deliveries] {
+        for tree in self.bin_trees() {
             remove_prefix(tree, bin)?;
         }
         Ok(())
@@ -252,7 +281,7 @@ impl Store {
         }
         if let Some((key, created_at)) = &pending.mark {
             if let Some(mark) = self.marks.get(prefixed(bin, key))? {
-                let mark = i64::from_be_bytes(mark.as_ref().try_into()?);
+                let mark = i64::from_be_bytes(mark.get(..8).context("a short mark")?.try_into()?);
                 return Ok(match pending.ties.judge(*created_at, Some(mark)) {
                     receiver_sdk::ordering::Verdict::Stale => Judgement::Stale(mark),
                     _ => Judgement::Fresh,
@@ -268,15 +297,27 @@ impl Store {
                 .insert(prefixed(bin, delivery), &id.to_be_bytes())?;
         }
         if let Some((key, created_at)) = &pending.mark {
-            self.marks
-                .insert(prefixed(bin, key), &created_at.to_be_bytes())?;
+            let mut mark = [0; 16];
+            mark[..8].copy_from_slice(&created_at.to_be_bytes());
+            mark[8..].copy_from_slice(&id.to_be_bytes());
+            self.marks.insert(prefixed(bin, key), &mark)?;
+            self.mark_owners
+                .insert(capture_key(bin, id), key.as_slice())?;
         }
         Ok(())
     }
 
-    /// Removes one stored capture and the would-be delivery id it recorded.
+    /// Removes one stored capture and the would-be delivery id and ordering mark it recorded
+    /// (a mark a later capture has moved on belongs to that one now).
     fn remove_record(&self, bin: u64, key: &[u8], record: &[u8]) -> anyhow::Result<()> {
         self.captures.remove(key)?;
+        if let Some(mark_key) = self.mark_owners.remove(key)? {
+            let mark = prefixed(bin, &mark_key);
+            let owner = self.marks.get(&mark)?;
+            if owner.as_deref().and_then(|m| m.get(8..16)) == key.get(8..16) {
+                self.marks.remove(mark)?;
+            }
+        }
         if let Some((meta, _)) = capture::decode(record) {
             let delivery = prefixed(bin, meta.verdicts.delivery.as_bytes());
             if self.deliveries.get(&delivery)?.as_deref() == Some(&meta.id.to_be_bytes()[..]) {
@@ -324,21 +365,25 @@ impl Store {
             if keys.len() < REMOVE_BATCH {
                 state.count = 0;
                 remove_prefix(&self.marks, bin.key)?;
+                remove_prefix(&self.mark_owners, bin.key)?;
                 remove_prefix(&self.deliveries, bin.key)?;
                 return Ok(());
             }
         }
     }
 
-    /// Newest first, before `before` (an id), up to `limit` that pass `keep`; and the id to
-    /// continue before, if there may be more.
+    /// Newest first, before `before` (an id), up to `limit` that pass `keep`, without their
+    /// bodies and within about `max_bytes` of metadata (at least one); and the id to continue
+    /// before, if there may be more.
     pub(crate) fn list(
         &self,
         bin: u64,
         before: Option<u64>,
         limit: usize,
+        max_bytes: usize,
         keep: impl Fn(&Meta, &[u8]) -> bool,
-    ) -> anyhow::Result<(Vec<View>, Option<u64>)> {
+    ) -> anyhow::Result<(Vec<Meta>, Option<u64>)> {
+        let mut bytes = 0;
         let end = capture_key(bin, before.unwrap_or(u64::MAX));
         let mut found = Vec::new();
         for (scanned, entry) in self
@@ -353,11 +398,17 @@ impl Store {
                 // Not read: the next page starts with it.
                 return Ok((found, id.checked_add(1)));
             }
+            let weight = capture::meta_len(&record);
+            if !found.is_empty() && bytes + weight > max_bytes {
+                // Not taken: the next page starts with it.
+                return Ok((found, id.checked_add(1)));
+            }
             let Some((meta, body)) = capture::decode(&record) else {
                 continue;
             };
             if keep(&meta, body) {
-                found.push(View::new(meta, body));
+                bytes += weight;
+                found.push(meta);
                 if found.len() == limit {
                     return Ok((found, Some(id)));
                 }
@@ -366,23 +417,37 @@ impl Store {
         Ok((found, None))
     }
 
-    /// Oldest first, after `after` (an id), up to `limit`.
-    pub(crate) fn after(&self, bin: u64, after: u64, limit: usize) -> anyhow::Result<Vec<View>> {
+    /// The oldest capture after `after` (an id). One at a time: a stream catching up holds
+    /// one capture, however many it has to go through.
+    pub(crate) fn next_after(&self, bin: u64, after: u64) -> anyhow::Result<Option<View>> {
         let Some(start) = after.checked_add(1) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let mut found = Vec::new();
-        for entry in self
-            .captures
-            .range(capture_key(bin, start)..=capture_key(bin, u64::MAX))
-            .take(limit)
-        {
+        let range = capture_key(bin, start)..=capture_key(bin, u64::MAX);
+        for entry in self.captures.range(range) {
             let (_, record) = entry?;
             if let Some((meta, body)) = capture::decode(&record) {
-                found.push(View::new(meta, body));
+                return Ok(Some(View::new(meta, body)));
             }
         }
-        Ok(found)
+        Ok(None)
+    }
+
+    /// The newest capture before `before` (an id; unset: the newest of all). One at a time,
+    /// for exports that stream.
+    pub(crate) fn next_before(
+        &self,
+        bin: u64,
+        before: Option<u64>,
+    ) -> anyhow::Result<Option<View>> {
+        let end = capture_key(bin, before.unwrap_or(u64::MAX));
+        for entry in self.captures.range(capture_key(bin, 0)..end).rev() {
+            let (_, record) = entry?;
+            if let Some((meta, body)) = capture::decode(&record) {
+                return Ok(Some(View::new(meta, body)));
+            }
+        }
+        Ok(None)
     }
 
     /// The newest capture's id.
@@ -415,6 +480,13 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// Captures received before this (Unix ms) are older than `max_age` at `now_ms`. Saturating:
+/// an age past what `i64` milliseconds hold keeps everything rather than wrapping into the
+/// future and emptying the bin.
+fn cutoff_ms(now_ms: i64, max_age: Duration) -> i64 {
+    now_ms.saturating_sub(i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Removes every record under a bin key, a batch at a time.
@@ -451,8 +523,7 @@ pub(crate) async fn prune_forever(inspector: Arc<Inspector>) {
         let bins = inspector.all_bins();
         let mut budget = inspector.config.prune_batch;
         for bin in bins {
-            let max_age = bin.settings().max_age;
-            let cutoff = now_ms().saturating_sub(max_age.as_millis() as i64);
+            let cutoff = cutoff_ms(now_ms(), bin.settings().max_age);
             match inspector.store.prune_aged(&bin, cutoff, budget) {
                 Ok(removed) if removed.is_empty() => {}
                 Ok(removed) => {
@@ -537,8 +608,10 @@ mod tests {
         let (_dir, store) = store();
         let bin = bin(&store, json!({"max_captures": 3}));
         let ids: Vec<u64> = (0..5).map(|i| record(&store, &bin, &[i])).collect();
-        let (listed, next) = store.list(bin.key, None, 10, |_, _| true).unwrap();
-        let listed: Vec<u64> = listed.iter().map(|v| v.meta.id).collect();
+        let (listed, next) = store
+            .list(bin.key, None, 10, PAGE_BYTES, |_, _| true)
+            .unwrap();
+        let listed: Vec<u64> = listed.iter().map(|m| m.id).collect();
         assert_eq!(listed, [ids[4], ids[3], ids[2]]);
         assert_eq!((next, bin.count()), (None, 3));
     }
@@ -548,17 +621,21 @@ mod tests {
         let (_dir, store) = store();
         let bin = bin(&store, json!({}));
         let ids: Vec<u64> = (0..5).map(|i| record(&store, &bin, &[i])).collect();
-        let (page, next) = store.list(bin.key, None, 2, |_, _| true).unwrap();
+        let (page, next) = store
+            .list(bin.key, None, 2, PAGE_BYTES, |_, _| true)
+            .unwrap();
         assert_eq!(page.len(), 2);
-        let (page, _) = store.list(bin.key, next, 2, |_, _| true).unwrap();
-        assert_eq!(page[0].meta.id, ids[2]);
-        let later: Vec<u64> = store
-            .after(bin.key, ids[2], 10)
-            .unwrap()
-            .iter()
-            .map(|v| v.meta.id)
-            .collect();
-        assert_eq!(later, [ids[3], ids[4]]);
+        let (page, _) = store
+            .list(bin.key, next, 2, PAGE_BYTES, |_, _| true)
+            .unwrap();
+        assert_eq!(page[0].id, ids[2]);
+        let next = store.next_after(bin.key, ids[2]).unwrap().unwrap();
+        assert_eq!(next.meta.id, ids[3]);
+        assert!(store.next_after(bin.key, ids[4]).unwrap().is_none());
+        let newest = store.next_before(bin.key, None).unwrap().unwrap();
+        assert_eq!(newest.meta.id, ids[4]);
+        let older = store.next_before(bin.key, Some(ids[1])).unwrap().unwrap();
+        assert_eq!(older.meta.id, ids[0]);
         assert_eq!(store.latest(bin.key).unwrap(), Some(ids[4]));
     }
 
@@ -577,9 +654,11 @@ mod tests {
         let cutoff = now_ms() - 60_000;
         assert_eq!(store.prune_aged(&bin, cutoff, 3).unwrap().len(), 3);
         assert_eq!(store.prune_aged(&bin, cutoff, 3).unwrap().len(), 2);
-        let (left, _) = store.list(bin.key, None, 10, |_, _| true).unwrap();
+        let (left, _) = store
+            .list(bin.key, None, 10, PAGE_BYTES, |_, _| true)
+            .unwrap();
         assert_eq!(left.len(), 1);
-        assert_eq!(left[0].meta.id, young);
+        assert_eq!(left[0].id, young);
         assert_eq!(bin.count(), 1);
     }
 
@@ -605,5 +684,102 @@ mod tests {
             .scan_prefix(gone.key.to_be_bytes())
             .next()
             .is_none());
+    }
+
+    fn marked(store: &Store, bin: &Bin, entity: &str, at: i64, received: DateTime<Utc>) -> u64 {
+        let mut meta = meta(received);
+        let pending = Pending {
+            delivery: None,
+            mark: Some((entity.as_bytes().to_vec(), at)),
+            ties: receiver_sdk::ordering::TiePolicy::Deliver,
+        };
+        store
+            .record(bin, &bin.settings(), &mut meta, b"", Some(&pending), true)
+            .unwrap();
+        meta.id
+    }
+
+    fn marks_of(store: &Store, bin: &Bin) -> usize {
+        store.marks.scan_prefix(bin.key.to_be_bytes()).count()
+            + store.mark_owners.scan_prefix(bin.key.to_be_bytes()).count()
+    }
+
+    #[test]
+    fn regression_ordering_marks_are_trimmed_with_their_captures() {
+        let (_dir, store) = store();
+        let bin = bin(&store, json!({"max_captures": 3}));
+        for entity in 0..20 {
+            marked(&store, &bin, &format!("entity-{entity}"), 1, Utc::now());
+        }
+        // One mark and one owner entry for each capture still held, not one per entity ever.
+        assert_eq!(bin.count(), 3);
+        assert_eq!(marks_of(&store, &bin), 6);
+    }
+
+    #[test]
+    fn regression_ordering_marks_go_when_captures_age_out_are_deleted_or_cleared() {
+        let (_dir, store) = store();
+        let bin = bin(&store, json!({}));
+        let old = Utc::now() - chrono::Duration::hours(2);
+        marked(&store, &bin, "aged", 1, old);
+        let deleted = marked(&store, &bin, "deleted", 1, Utc::now());
+        marked(&store, &bin, "kept", 1, Utc::now());
+        store.prune_aged(&bin, now_ms() - 60_000, 10).unwrap();
+        assert!(store.remove(&bin, deleted).unwrap());
+        let left: Vec<Vec<u8>> = store
+            .marks
+            .scan_prefix(bin.key.to_be_bytes())
+            .keys()
+            .map(|k| k.unwrap()[8..].to_vec())
+            .collect();
+        assert_eq!(left, [b"kept".to_vec()]);
+        store.clear(&bin).unwrap();
+        assert_eq!(marks_of(&store, &bin), 0);
+    }
+
+    #[test]
+    fn a_mark_moved_on_by_a_later_capture_stays_when_the_earlier_one_goes() {
+        let (_dir, store) = store();
+        let bin = bin(&store, json!({}));
+        let first = marked(&store, &bin, "e", 1, Utc::now());
+        marked(&store, &bin, "e", 2, Utc::now());
+        assert!(store.remove(&bin, first).unwrap());
+        let pending = Pending {
+            delivery: None,
+            mark: Some((b"e".to_vec(), 1)),
+            ties: receiver_sdk::ordering::TiePolicy::Deliver,
+        };
+        assert_eq!(store.judge(bin.key, &pending).unwrap(), Judgement::Stale(2));
+    }
+
+    #[test]
+    fn an_age_past_i64_milliseconds_keeps_everything() {
+        let now = now_ms();
+        assert_eq!(
+            cutoff_ms(now, Duration::from_secs(u64::MAX)),
+            now - i64::MAX
+        );
+        assert_eq!(cutoff_ms(now, Duration::from_secs(60)), now - 60_000);
+    }
+
+    #[test]
+    fn listings_stop_at_their_byte_budget_and_say_where_to_go_on() {
+        let (_dir, store) = store();
+        let bin = bin(&store, json!({}));
+        let ids: Vec<u64> = (0..5).map(|i| record(&store, &bin, &[i])).collect();
+        let one = capture::meta_len(
+            &store
+                .captures
+                .get(capture_key(bin.key, ids[0]))
+                .unwrap()
+                .unwrap(),
+        );
+        let (page, next) = store.list(bin.key, None, 10, 2 * one, |_, _| true).unwrap();
+        assert_eq!(
+            page.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [ids[4], ids[3]]
+        );
+        let (page, _) = store.list(bin.key, next, 10, 2 * one, |_, _| true).unwrap();
+        assert_eq!(page[0].id, ids[2]);
     }
 }

@@ -3,15 +3,18 @@
 //! | event | id | data |
 //! | --- | --- | --- |
 //! | `ready` | — | `{"latest": <newest capture id or null>}`, first, once per connection |
-//! | `capture` | the capture's id | the capture, as `GET .../requests/{id}` shows it |
+//! | `capture` | the capture's id | the capture, as `GET .../requests/{id}` shows it (with `?body=false`: without `body_base64`, as listings show it) |
 //! | `removed` | — | `{"ids": [...]}`, or `{"ids": null}` when all went (cleared, bin deleted) |
 //!
 //! `?after=ID` (or the `Last-Event-ID` header a browser's `EventSource` sends when it
 //! reconnects) first replays every stored capture after that id, oldest first, then goes on
 //! live: a client that resumes from the last id it handled misses nothing and sees nothing
 //! twice. A stream that falls behind the live feed re-reads the store the same way.
+//!
+//! Memory: the live feed carries ids only, and a stream reads each capture it sends from the
+//! store when it sends it, one at a time (live or catching up), so a client that stops
+//! reading holds at most one capture on the server, however many arrive meanwhile.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,16 +29,17 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::api::ApiError;
+use super::capture::View;
 use super::{Change, Inspector};
 
-/// How many stored captures one read of a catching-up stream takes.
-const CATCH_UP_BATCH: usize = 256;
-
-/// Where a stream starts.
+/// Where a stream starts, and what its events carry.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct StreamQuery {
     /// Replay stored captures after this id first.
     after: Option<u64>,
+    /// Send each capture's body (the default); `false`: metadata only, the body to be fetched
+    /// when wanted.
+    body: Option<bool>,
 }
 
 struct Feed {
@@ -44,9 +48,10 @@ struct Feed {
     // The newest capture id sent (or, when live-only, the newest stored at connect).
     last: u64,
     ready: Option<Event>,
-    // Re-read the store after `last` before going (back) to the live feed.
+    // Read the store after `last` before waiting on the live feed again: set when catching up,
+    // when a capture is announced, and when the feed lagged.
     catching_up: bool,
-    backlog: VecDeque<(u64, String)>,
+    bodies: bool,
     changes: broadcast::Receiver<Change>,
     stopping: watch::Receiver<bool>,
 }
@@ -80,7 +85,7 @@ pub(crate) async fn stream(
         last: after.or(latest).unwrap_or(0),
         ready: Some(ready),
         catching_up: after.is_some(),
-        backlog: VecDeque::new(),
+        bodies: query.body.unwrap_or(true),
         changes,
         stopping,
     };
@@ -99,20 +104,13 @@ impl Feed {
             return Some(ready);
         }
         loop {
-            if let Some((id, json)) = self.backlog.pop_front() {
-                self.last = id;
-                return Some(capture_event(id, &json));
-            }
             if self.catching_up {
-                let stored = self
-                    .inspector
-                    .store
-                    .after(self.bin, self.last, CATCH_UP_BATCH)
-                    .ok()?;
-                self.catching_up = stored.len() == CATCH_UP_BATCH;
-                for view in stored {
-                    let json = serde_json::to_string(&view).ok()?;
-                    self.backlog.push_back((view.meta.id, json));
+                match self.inspector.store.next_after(self.bin, self.last).ok()? {
+                    Some(view) => {
+                        self.last = view.meta.id;
+                        return self.capture_event(&view);
+                    }
+                    None => self.catching_up = false,
                 }
                 continue;
             }
@@ -123,9 +121,8 @@ impl Feed {
                     }
                 }
                 change = self.changes.recv() => match change {
-                    Ok(Change::Captured { bin, id, json }) if bin == self.bin && id > self.last => {
-                        self.last = id;
-                        return Some(capture_event(id, &json));
+                    Ok(Change::Captured { bin, id }) if bin == self.bin && id > self.last => {
+                        self.catching_up = true;
                     }
                     Ok(Change::Removed { bin, ids }) if bin == self.bin => {
                         let data = json!({ "ids": ids }).to_string();
@@ -138,11 +135,20 @@ impl Feed {
             }
         }
     }
-}
 
-fn capture_event(id: u64, json: &str) -> Event {
-    Event::default()
-        .event("capture")
-        .id(id.to_string())
-        .data(json)
+    /// The event for one capture, with or without its body as the stream was asked.
+    fn capture_event(&self, view: &View) -> Option<Event> {
+        let json = if self.bodies {
+            serde_json::to_string(view)
+        } else {
+            serde_json::to_string(&view.meta)
+        }
+        .ok()?;
+        Some(
+            Event::default()
+                .event("capture")
+                .id(view.meta.id.to_string())
+                .data(json),
+        )
+    }
 }

@@ -121,6 +121,12 @@ impl Served {
         page["requests"].as_array().cloned().unwrap_or_default()
     }
 
+    /// `GET .../requests/{id}`: one capture, body included.
+    pub async fn capture(&self, token: &str, id: u64) -> Value {
+        self.get_json(&format!("/api/bins/{token}/requests/{id}"))
+            .await
+    }
+
     /// `GET .../requests/{id}/raw`.
     pub async fn raw(&self, token: &str, id: u64) -> Vec<u8> {
         client()
@@ -133,6 +139,57 @@ impl Served {
             .unwrap()
             .to_vec()
     }
+}
+
+/// The method the security review planted: every character is one HTTP allows in a method.
+pub const EVIL_METHOD: &str = "POST`touch$IFS'PWNED'`";
+
+/// Sends `method /in/{token}` over raw TCP (no client library sends such a method) with
+/// `extra` header lines, and returns the capture's id.
+pub async fn plant(base: &str, token: &str, method: &str, body: &[u8]) -> u64 {
+    plant_with(base, &format!("/in/{token}"), method, "", body).await
+}
+
+/// [`plant`] at any path with extra header lines (each ending in CRLF). On the blocking pool:
+/// the receiver under test runs on this test's runtime.
+pub async fn plant_with(base: &str, path: &str, method: &str, extra: &str, body: &[u8]) -> u64 {
+    let (base, path, method, extra, body) = (
+        base.to_owned(),
+        path.to_owned(),
+        method.to_owned(),
+        extra.to_owned(),
+        body.to_vec(),
+    );
+    tokio::task::spawn_blocking(move || plant_now(&base, &path, &method, &extra, &body))
+        .await
+        .unwrap()
+}
+
+fn plant_now(base: &str, path: &str, method: &str, extra: &str, body: &[u8]) -> u64 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         {extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).unwrap();
+    socket.write_all(body).unwrap();
+    // The head of the answer is enough: its status and the capture's id.
+    let mut answer = String::new();
+    let mut buffer = [0; 4096];
+    while !answer.contains("\r\n\r\n") {
+        let read = socket.read(&mut buffer).unwrap();
+        assert!(read > 0, "the connection closed early: {answer}");
+        answer.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let line = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("x-inspector-capture:"))
+        .unwrap_or_else(|| panic!("no capture id in {answer}"));
+    line.split(':').nth(1).unwrap().trim().parse().unwrap()
 }
 
 /// A client that never uses a proxy.

@@ -8,6 +8,7 @@ const state = {
   bin: null, // the selected bin, as GET /api/bins/{token} shows it
   captures: [], // newest first, as loaded or streamed
   selected: null, // id of the capture in the detail pane
+  full: null, // the selected capture with its body (listings and the stream carry none)
   view: null, // body view chosen by the user, or null for the best guess
   nextBefore: null,
   replayEdited: false, // the replay URL follows the selected capture until the user edits it
@@ -372,17 +373,14 @@ function filters() {
   };
 }
 
+// Whether a streamed capture passes the filters. The stream carries no bodies, so a text
+// search (which looks into bodies too) is left to the server: null means "ask it".
 function matches(capture, f) {
   const same = (wanted, actual) => !wanted || (actual || "").toLowerCase() === wanted.toLowerCase();
   const event = capture.verdicts.event || {};
   if (!same(f.method, capture.method) || !same(f.outcome, capture.verdicts.outcome)) return false;
   if (!same(f.event_type, event.event_type) || !same(f.entity, event.entity_id)) return false;
-  if (!f.q) return true;
-  const needle = f.q.toLowerCase();
-  const found = (text) => (text || "").toLowerCase().includes(needle);
-  return found(capture.path) || found(capture.query) ||
-    capture.headers.some((h) => found(h.name) || found(h.value)) ||
-    found(utf8(decodeBase64(capture.body_base64)));
+  return f.q ? null : true;
 }
 
 async function loadCaptures(older) {
@@ -461,7 +459,8 @@ function setLive(on) {
 
 function connect() {
   const token = state.bin.token;
-  const source = new EventSource(`${binPath(token)}/stream`);
+  // Metadata only: a capture's body is fetched when it is opened.
+  const source = new EventSource(`${binPath(token)}/stream?body=false`);
   state.source = source;
   state.connectedOnce = false;
   source.addEventListener("ready", () => {
@@ -474,7 +473,12 @@ function connect() {
   source.addEventListener("capture", (event) => {
     const capture = JSON.parse(event.data);
     if (state.captures.some((c) => c.id === capture.id)) return;
-    if (!matches(capture, filters())) return;
+    const passes = matches(capture, filters());
+    if (passes === false) return;
+    if (passes === null) {
+      loadCaptures();
+      return;
+    }
     state.captures.unshift(capture);
     renderList();
     if (state.selected === null) select(capture.id);
@@ -513,12 +517,36 @@ function captureUrl(capture) {
 function select(id) {
   state.selected = id;
   state.view = null;
+  state.full = null;
   for (const row of document.querySelectorAll("#captures li")) row.classList.remove("selected");
   const capture = current();
   if (!capture) return;
   const row = document.querySelector(`#captures li[data-id="${id}"]`);
   if (row) row.classList.add("selected");
   renderDetail(capture);
+  loadBody(capture);
+}
+
+// Fetches the opened capture with its body, then shows the body.
+async function loadBody(capture) {
+  const token = state.bin.token;
+  const target = $("#body-view");
+  target.dataset.view = "loading";
+  target.replaceChildren(el("p", { class: "muted", text: "Loading the body…" }));
+  try {
+    const full = await api("GET", `${binPath(token)}/requests/${capture.id}`);
+    if (state.selected !== capture.id || !state.bin || state.bin.token !== token) return;
+    state.full = full;
+    renderBody(full);
+  } catch (e) {
+    if (state.selected !== capture.id) return;
+    target.replaceChildren(el("p", { class: "problem", text: `Cannot load the body: ${e.message}` }));
+  }
+}
+
+// The opened capture with its body, once loaded.
+function opened() {
+  return state.full && state.full.id === state.selected ? state.full : null;
 }
 
 function fact(list, name, value) {
@@ -564,13 +592,13 @@ function renderDetail(capture) {
   $("#v-facts").dataset.signature = sig.passed === null ? "unchecked" : String(sig.passed);
 
   renderAttempts(capture);
+  $("#body-size").textContent = formatSize(capture.size);
   const token = state.bin.token;
   $("#download-raw").href = `${binPath(token)}/requests/${capture.id}/raw`;
   $("#har-one").href = `${binPath(token)}/har?id=${capture.id}`;
   $("#curl-text").hidden = true;
   $("#replay-result").hidden = true;
   if (!state.replayEdited) $("#replay-url").value = captureUrl(capture);
-  renderBody(capture);
   renderPairs($("#headers tbody"), capture.headers.map((h) => [h.name, h.value]));
   const query = Array.from(new URLSearchParams(capture.query));
   $("#query-block").hidden = query.length === 0;
@@ -645,35 +673,56 @@ function renderBody(capture) {
 
 const SKIPPED = new Set(["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "trailer"]);
 
+// One shell word holding exactly `text`: single quotes, inside which bash expands nothing.
 function shellQuote(text) {
   return `'${text.replace(/'/g, "'\\''")}'`;
 }
 
+// The methods a copied command may carry. HTTP allows any token (`, $, ', |, & included);
+// such a method is refused rather than trusted to quoting.
+const PLAIN_METHOD = /^[A-Z]+$/;
+
+// A curl command that sends the capture again: { command } or { refused: why }. Every
+// captured field is one quoted word; a text body goes with --data-raw (curl reads no file for
+// a leading @), any other body as exact bytes through printf and stdin.
 function curlCommand(capture) {
+  if (!PLAIN_METHOD.test(capture.method)) {
+    return {
+      // The method itself is not repeated here: this text may be pasted too.
+      refused: "Not copied: this request's method is not made of capital letters only, and a " +
+        "shell could run part of it as a command. Download the raw body or the HAR instead.",
+    };
+  }
   const bytes = decodeBase64(capture.body_base64);
   const text = utf8(bytes);
-  const lines = [`curl -X ${capture.method} ${shellQuote(captureUrl(capture))}`];
+  const lines = [`curl -X ${shellQuote(capture.method)} ${shellQuote(captureUrl(capture))}`];
   for (const h of capture.headers) {
     if (!SKIPPED.has(h.name)) lines.push(`-H ${shellQuote(`${h.name}: ${h.value}`)}`);
   }
-  if (!bytes.length) return lines.join(" \\\n  ");
+  if (!bytes.length) return { command: lines.join(" \\\n  ") };
   if (text !== null && !text.includes("\0")) {
-    lines.push(`--data-binary ${shellQuote(text)}`);
-    return lines.join(" \\\n  ");
+    lines.push(`--data-raw ${shellQuote(text)}`);
+    return { command: lines.join(" \\\n  ") };
   }
   // Not text: printf writes the exact bytes, curl reads them from stdin.
   const escaped = Array.from(bytes, (b) => "\\x" + b.toString(16).padStart(2, "0")).join("");
   lines.push("--data-binary @-");
-  return `printf '${escaped}' | ` + lines.join(" \\\n  ");
+  return { command: `printf '${escaped}' | ` + lines.join(" \\\n  ") };
 }
 
 async function copyCurl() {
-  const capture = current();
+  const capture = opened();
   if (!capture) return;
-  const command = curlCommand(capture);
+  const { command, refused } = curlCommand(capture);
   const shown = $("#curl-text");
-  shown.textContent = command;
   shown.hidden = false;
+  if (refused) {
+    shown.textContent = refused;
+    shown.dataset.refused = "true";
+    return;
+  }
+  shown.textContent = command;
+  delete shown.dataset.refused;
   try {
     await navigator.clipboard.writeText(command);
     $("#copy-curl").textContent = "Copied";
@@ -767,7 +816,7 @@ function start() {
   for (const tab of document.querySelectorAll("#body-tabs button")) {
     tab.addEventListener("click", () => {
       state.view = tab.dataset.view;
-      const capture = current();
+      const capture = opened();
       if (capture) renderBody(capture);
     });
   }
