@@ -49,10 +49,11 @@ pub(crate) fn captured_headers(map: &HeaderMap) -> Vec<Header> {
     without_own_cookie(headers_of(map))
 }
 
-/// The cookie the inspector's UI session travels in. The operator's browser sends it along to
-/// `/in/...` too; it is ours, not the sender's, so it is never kept, shown, exported, replayed
-/// or forwarded.
-pub(crate) const OWN_COOKIE: &str = "receiver_inspector";
+/// The cookie the inspector's UI session travels in. It is scoped to `/ui` and `/api`, but a
+/// cookie set by an older version (`Path=/`) or by another service on the same host name can
+/// still reach `/in/...`; it is ours, not the sender's, so it is never kept, shown, exported,
+/// replayed or forwarded.
+pub(crate) use crate::access::SESSION_COOKIE as OWN_COOKIE;
 
 /// Whether a cookie name is [`OWN_COOKIE`], in any case and with or without a `__Host-` or
 /// `__Secure-` prefix (so a renamed session cookie is still caught).

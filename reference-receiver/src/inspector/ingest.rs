@@ -284,7 +284,8 @@ mod tests {
             crate::config::from_parts(Some(("test.toml", &text)), Vec::new(), |_| None).unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let mounted = super::super::mount(&config, &db, addr, false)
+        let gate = Arc::new(crate::access::Gate::new(None, addr, false, None));
+        let mounted = super::super::mount(&config, &db, addr, false, gate)
             .unwrap()
             .unwrap();
         let inspector = Arc::clone(&mounted.inspector);
