@@ -1111,7 +1111,7 @@ fn cases() -> Vec<Case> {
             "basic scheme only",
             post_with("/basic", vec![("authorization", b"Basic".to_vec())], "{}"),
             401,
-            "malformed credentials",
+            "missing credentials",
         ),
         case(
             "bearer instead of basic",
@@ -1219,7 +1219,7 @@ fn cases() -> Vec<Case> {
             "token empty bearer",
             post_with("/token", vec![("authorization", b"Bearer ".to_vec())], "{}"),
             401,
-            "bad credentials",
+            "missing credentials",
         ),
     ]
 }
