@@ -133,7 +133,12 @@ async fn regression_the_inspector_cookie_is_never_captured_shown_exported_or_rep
 #[tokio::test]
 async fn regression_listings_carry_no_bodies_and_stop_at_a_byte_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(dir.path(), "").await;
+    // Heads of 160 KiB need more than the server's default header limit.
+    let config = inspector_support::config(
+        dir.path(),
+        "[server]\nbind = \"127.0.0.1:0\"\nmax_header_bytes = 262144\n",
+    );
+    let served = Served::config(config).await;
     let token = served.new_bin(json!({})).await;
     let url = served.url(&format!("/in/{token}"));
     // About 160 KiB of headers each: 30 of them weigh more than a page may carry.
