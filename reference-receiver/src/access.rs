@@ -34,12 +34,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// What is kept of a token: its digest, so comparisons take the same time whatever its length.
-pub(crate) fn digest(token: &[u8]) -> [u8; 32] {
+fn digest(token: &[u8]) -> [u8; 32] {
     Sha256::digest(token).into()
 }
 
 /// Whether `given` is the token whose digest is `expected`, in constant time.
-pub(crate) fn matches(expected: &[u8; 32], given: &[u8]) -> bool {
+fn matches(expected: &[u8; 32], given: &[u8]) -> bool {
     digest(given).ct_eq(expected).into()
 }
 
@@ -268,7 +268,7 @@ impl Gate {
 
 /// The authority a request is addressed to: HTTP/2's `:authority` (hyper puts it in the URI),
 /// else the `Host` header.
-pub(crate) fn authority<B>(request: &Request<B>) -> Option<&str> {
+fn authority<B>(request: &Request<B>) -> Option<&str> {
     request
         .uri()
         .authority()
@@ -355,7 +355,7 @@ struct Session {
 
 /// What a request's session cookie says.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SessionCheck {
+enum SessionCheck {
     /// No live session.
     None,
     /// A live session.
