@@ -78,6 +78,7 @@
 //! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
 #![warn(missing_docs)]
 
+pub mod dedupe;
 mod detach;
 mod endpoint;
 pub mod envelope;
@@ -88,9 +89,9 @@ pub mod store;
 pub mod verify;
 
 pub use endpoint::{
-    BuildError, Delivery, HandlerError, OnDeadline, Receiver, ReceiverBuilder, ReceiverLayer,
-    ReceiverService, WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES,
-    DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
+    Assessment, Assessor, BuildError, Checks, Decision, Delivery, HandlerError, OnDeadline,
+    Receiver, ReceiverBuilder, ReceiverLayer, ReceiverService, WebhookEvent, DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 pub use outcome::Outcome;
 pub use secret::Secret;

@@ -16,6 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+use crate::envelope::{Envelope, EventMeta};
+use crate::outcome::Outcome;
+use crate::store::OrderingKey;
+
 /// How deliveries are grouped for ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -65,6 +69,55 @@ impl TiePolicy {
             _ => Verdict::Fresh,
         }
     }
+}
+
+impl Ordering {
+    /// The grouping an endpoint uses when none is chosen: per event type and entity where
+    /// the envelope [carries both an entity and a time](Envelope::carries_order), else off.
+    pub fn default_for(envelope: &Envelope) -> Self {
+        if envelope.carries_order() {
+            Self::PerEventType
+        } else {
+            Self::Off
+        }
+    }
+}
+
+/// The ordering key of an event at `endpoint` under `scope`, and its time (nanoseconds since
+/// the epoch); `None` when ordering is off. An event without the time or the entity the guard
+/// needs is malformed, its message naming the sender's own field.
+pub fn key_for(
+    endpoint: &str,
+    scope: Ordering,
+    envelope: &Envelope,
+    event: &EventMeta,
+) -> Result<Option<(OrderingKey, i64)>, Outcome> {
+    if scope == Ordering::Off {
+        return Ok(None);
+    }
+    let created_at = event.created_at.ok_or_else(|| {
+        Outcome::Malformed(format!(
+            "missing field `{}`: the ordering guard needs the event time",
+            envelope.created_at_field()
+        ))
+    })?;
+    let nanos = created_at
+        .timestamp_nanos_opt()
+        .ok_or_else(|| Outcome::Malformed("event time is outside the supported range".into()))?;
+    let entity_id = event.entity_id.clone().ok_or_else(|| {
+        Outcome::Malformed("missing entity id: the ordering guard needs it".into())
+    })?;
+    let event_type = match scope {
+        Ordering::PerEventType => event.event_type.clone(),
+        _ => String::new(),
+    };
+    let key = OrderingKey {
+        endpoint: endpoint.to_owned(),
+        event_type,
+        entity_type: event.entity_type.clone().unwrap_or_default(),
+        entity_id,
+    };
+    Ok(Some((key, nanos)))
 }
 
 const SHARDS: usize = 64;

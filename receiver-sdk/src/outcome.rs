@@ -22,7 +22,10 @@
 //! Every answer carries the outcome in an `X-Webhook-Outcome` header and in the body:
 //! `{"outcome": "stale", "message": "..."}`.
 
+use std::time::Duration;
+
 use axum::response::{IntoResponse, Response};
+use chrono::DateTime;
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -37,8 +40,13 @@ pub enum Outcome {
     Handled,
     /// Deliberately not handled (test delivery, unsubscribed event type); the reason says which.
     Ignored(String),
-    /// Older than the mark for its key; the message names the key's mark.
-    Stale(String),
+    /// Not newer than what its key already knows; the message names both times.
+    Stale {
+        /// The event's time, in nanoseconds since the epoch.
+        created_at: i64,
+        /// What the event is not newer than.
+        mark: Mark,
+    },
     /// Already handled.
     Duplicate,
     /// The handler is still running after the endpoint's deadline.
@@ -66,8 +74,11 @@ pub enum Outcome {
     MethodNotAllowed,
     /// The body took longer than the endpoint's body timeout.
     Timeout,
-    /// The body is over the limit (bytes).
-    TooLarge(usize),
+    /// The body is over the endpoint's limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// A content type that is not JSON.
     UnsupportedMediaType(String),
     /// JSON that does not fit the handler's payload type.
@@ -83,6 +94,23 @@ pub enum Outcome {
     Internal(String),
 }
 
+/// What a [stale](Outcome::Stale) event is not newer than.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mark {
+    /// The time (nanoseconds since the epoch) of the newest event handled for the key: the
+    /// event is older, or as old under [`TiePolicy::Drop`](crate::ordering::TiePolicy::Drop).
+    Handled(i64),
+    /// The endpoint's [ordering horizon](crate::ReceiverBuilder::ordering_horizon): every
+    /// event before `cutoff` (nanoseconds since the epoch) is stale.
+    Horizon {
+        /// The horizon itself.
+        horizon: Duration,
+        /// Now minus the horizon, when the event was judged.
+        cutoff: i64,
+    },
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     outcome: &'a str,
@@ -93,13 +121,15 @@ impl Outcome {
     /// The status code this outcome is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Handled | Self::Ignored(_) | Self::Stale(_) | Self::Duplicate => StatusCode::OK,
+            Self::Handled | Self::Ignored(_) | Self::Stale { .. } | Self::Duplicate => {
+                StatusCode::OK
+            }
             Self::Accepted => StatusCode::ACCEPTED,
             Self::Malformed(_) | Self::FieldTooLong { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Rejected(status, _) => *status,
@@ -113,14 +143,14 @@ impl Outcome {
         match self {
             Self::Handled => "handled",
             Self::Ignored(_) => "ignored",
-            Self::Stale(_) => "stale",
+            Self::Stale { .. } => "stale",
             Self::Duplicate => "duplicate",
             Self::Accepted => "accepted",
             Self::Malformed(_) | Self::FieldTooLong { .. } => "malformed",
             Self::Unauthorized { .. } => "unauthorized",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Timeout => "timeout",
-            Self::TooLarge(_) => "too_large",
+            Self::TooLarge { .. } => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable(_) => "unprocessable",
             Self::Rejected(..) => "rejected",
@@ -143,7 +173,8 @@ impl Outcome {
             }
             Self::MethodNotAllowed => "only HEAD and POST are accepted".into(),
             Self::Timeout => "the request body did not arrive in time".into(),
-            Self::TooLarge(limit) => format!("body is larger than the limit of {limit} bytes"),
+            Self::TooLarge { limit } => format!("body is larger than the limit of {limit} bytes"),
+            Self::Stale { created_at, mark } => stale_message(*created_at, *mark),
             Self::FieldTooLong {
                 field,
                 length,
@@ -154,7 +185,6 @@ impl Outcome {
             }
             Self::Unauthorized { reason, .. } => reason.clone(),
             Self::Ignored(m)
-            | Self::Stale(m)
             | Self::Malformed(m)
             | Self::Unprocessable(m)
             | Self::Rejected(_, m)
@@ -166,6 +196,27 @@ impl Outcome {
     /// Whether the sender should consider the delivery done (2xx).
     pub fn is_success(&self) -> bool {
         self.status().is_success()
+    }
+}
+
+fn stale_message(created_at: i64, mark: Mark) -> String {
+    let show = |nanos: i64| DateTime::from_timestamp_nanos(nanos).to_rfc3339();
+    match mark {
+        Mark::Handled(mark) if mark == created_at => format!(
+            "an event with the same time ({}) was already handled for this key",
+            show(created_at)
+        ),
+        Mark::Handled(mark) => format!(
+            "event time {} is older than the newest handled event for this key ({})",
+            show(created_at),
+            show(mark)
+        ),
+        Mark::Horizon { horizon, cutoff } => format!(
+            "event time {} is older than the ordering horizon of {} s (before {})",
+            show(created_at),
+            horizon.as_secs(),
+            show(cutoff)
+        ),
     }
 }
 
@@ -206,7 +257,11 @@ mod tests {
 
     #[tokio::test]
     async fn every_answer_carries_outcome_header_and_json_body() {
-        let response = Outcome::Stale("older than mark".into()).into_response();
+        let response = Outcome::Stale {
+            created_at: 1_000_000_000,
+            mark: Mark::Handled(2_000_000_000),
+        }
+        .into_response();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[OUTCOME_HEADER], "stale");
         let body = axum::body::to_bytes(response.into_body(), 1024)
@@ -214,7 +269,42 @@ mod tests {
             .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["outcome"], "stale");
-        assert_eq!(json["message"], "older than mark");
+        assert_eq!(
+            json["message"],
+            "event time 1970-01-01T00:00:01+00:00 is older than the newest handled event for \
+             this key (1970-01-01T00:00:02+00:00)"
+        );
+    }
+
+    #[test]
+    fn stale_messages_name_the_tie_the_mark_or_the_horizon() {
+        let stale = |created_at, mark| Outcome::Stale { created_at, mark }.message();
+        assert_eq!(
+            stale(1_000_000_000, Mark::Handled(1_000_000_000)),
+            "an event with the same time (1970-01-01T00:00:01+00:00) was already handled for \
+             this key"
+        );
+        assert_eq!(
+            stale(
+                1_000_000_000,
+                Mark::Horizon {
+                    horizon: Duration::from_secs(60),
+                    cutoff: 61_000_000_000
+                }
+            ),
+            "event time 1970-01-01T00:00:01+00:00 is older than the ordering horizon of 60 s \
+             (before 1970-01-01T00:01:01+00:00)"
+        );
+    }
+
+    #[test]
+    fn too_large_names_the_limit() {
+        let outcome = Outcome::TooLarge { limit: 1000 };
+        assert_eq!(outcome.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            outcome.message(),
+            "body is larger than the limit of 1000 bytes"
+        );
     }
 
     #[test]

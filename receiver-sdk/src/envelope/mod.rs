@@ -164,6 +164,12 @@ impl Envelope {
         }
     }
 
+    /// Whether the format carries an entity and an event time, so ordering can be on by
+    /// default (Sonar, the integration pattern, SuperOffice).
+    pub fn carries_order(&self) -> bool {
+        matches!(self, Self::Sonar | Self::Integration | Self::SuperOffice)
+    }
+
     /// The preset's name for logs: `sonar`, `integration`, `superoffice`,
     /// `standard-webhooks`, `github`, `custom` or `raw`.
     pub fn name(&self) -> &str {

@@ -8,7 +8,6 @@
 
 use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
 use http::{header, HeaderMap, HeaderValue, Method};
 use receiver_sdk::envelope::EventMeta;
 use receiver_sdk::ordering::{Ordering, TiePolicy};
@@ -139,7 +138,7 @@ fn check(
     verdicts: &mut Verdicts,
 ) -> (Outcome, Option<Pending>) {
     if truncated {
-        return (Outcome::TooLarge(body.len()), None);
+        return (Outcome::TooLarge { limit: body.len() }, None);
     }
     let signature = settings.verifier.verify(headers, body, now);
     verdicts.signature.passed = Some(signature.is_ok());
@@ -219,20 +218,10 @@ pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement, created_a
         }
         Judgement::Stale(mark) => {
             verdicts.ordering = Some("stale".into());
-            let show = |nanos: i64| DateTime::<Utc>::from_timestamp_nanos(nanos).to_rfc3339();
-            let message = match created_at {
-                Some(at) if at == *mark => format!(
-                    "an event with the same time ({}) was already handled for this key",
-                    show(at)
-                ),
-                Some(at) => format!(
-                    "event time {} is older than the newest handled event for this key ({})",
-                    show(at),
-                    show(*mark)
-                ),
-                None => "stale".into(),
-            };
-            Outcome::Stale(message)
+            Outcome::Stale {
+                created_at: created_at.unwrap_or(*mark),
+                mark: receiver_sdk::outcome::Mark::Handled(*mark),
+            }
         }
     };
     set_outcome(verdicts, &outcome);

@@ -1,0 +1,400 @@
+//! The pure stage: everything an endpoint decides from one request alone, in one function.
+//!
+//! The endpoint calls it for every POST; tools that show what an endpoint would answer (the
+//! reference receiver's inspector) call it too, so the two cannot drift. What is left needs
+//! the store: whether the delivery was handled, and the mark of its ordering key.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{header, HeaderMap, HeaderValue, Method};
+use serde_json::Value;
+
+use super::builder::Options;
+use crate::dedupe::DeliveryKeys;
+use crate::envelope::EventMeta;
+use crate::ordering::{self, Ordering};
+use crate::outcome::{Mark, Outcome};
+use crate::store::OrderingKey;
+use crate::verify::VerifyFailure;
+
+/// An endpoint's pure stage: what it decides from a request alone, without a store or a
+/// handler.
+///
+/// A [`Receiver`](crate::Receiver) holds one and runs every POST through it
+/// ([`Receiver::assess`](crate::Receiver::assess) is the same call); a tool that only shows
+/// what an endpoint would answer builds one with [`ReceiverBuilder::assessor`](crate::ReceiverBuilder::assessor).
+///
+/// ```
+/// use std::time::SystemTime;
+/// use http::{HeaderMap, Method};
+/// use receiver_sdk::{envelope::Envelope, Decision, Outcome, Receiver};
+///
+/// let stage = Receiver::builder("hooks").envelope(Envelope::Raw).assessor();
+/// let assessment = stage.assess(&Method::POST, &HeaderMap::new(), b"", false, SystemTime::now());
+/// assert!(matches!(assessment.decision, Decision::Answer(Outcome::Malformed(_))));
+/// ```
+pub struct Assessor {
+    pub(super) options: Options,
+}
+
+impl fmt::Debug for Assessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Assessor")
+            .field("name", &self.options.name)
+            .field("verifier", &self.options.verifier)
+            .field("envelope", &self.options.envelope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the pure stage made of one request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Assessment {
+    /// The signature or credentials check, made whatever the method; `None` for HEAD and for
+    /// a truncated body (not the bytes the sender signed).
+    pub verification: Option<Result<(), VerifyFailure>>,
+    /// The event as the envelope reads it, where the body is whole and readable, whatever the
+    /// decision.
+    pub event: Option<EventMeta>,
+    /// The answer, or what is left to check.
+    pub decision: Decision,
+}
+
+/// Where the pure stage left a request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Decision {
+    /// HEAD, a reachability probe: answered 200 with no body, nothing checked.
+    Probe,
+    /// Answered without the store.
+    Answer(Outcome),
+    /// Passed every check a request alone can fail; the store has the last word.
+    Check(Box<Checks>),
+}
+
+/// What a delivery that passed the pure stage still needs: the store's lookups, and the
+/// parsed body for the handler.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Checks {
+    /// The ordering key and the event time (nanoseconds since the epoch), when ordering is on.
+    pub ordering: Option<(OrderingKey, i64)>,
+    /// The dedupe keys (none when dedupe is off).
+    pub deliveries: DeliveryKeys,
+    /// The body, parsed once.
+    pub value: Value,
+    // The handler's copy of the event (the assessment's own is for display and logs).
+    pub(super) event: EventMeta,
+}
+
+/// What the endpoint answers before it reads a body.
+pub(super) enum Early {
+    Probe,
+    Refuse(Outcome),
+}
+
+impl From<Early> for Decision {
+    fn from(early: Early) -> Self {
+        match early {
+            Early::Probe => Self::Probe,
+            Early::Refuse(outcome) => Self::Answer(outcome),
+        }
+    }
+}
+
+impl Assessor {
+    pub(super) fn new(options: Options) -> Self {
+        Self { options }
+    }
+
+    /// Runs the endpoint's checks on one request, in its order: method, size, signature (and
+    /// the unsigned-test acknowledgement), content type, empty body, JSON, envelope, the
+    /// length limits, test delivery, the events filter, the ordering key, the horizon.
+    /// `truncated` says the body was cut at a limit: it is answered `too_large`, naming this
+    /// endpoint's limit. `now` is the time signatures and the horizon are judged at.
+    pub fn assess(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
+        if let Some(early) = self.admit(method, truncated) {
+            // Shown even where the answer does not depend on it.
+            let whole = *method != Method::HEAD && !truncated;
+            return Assessment {
+                verification: whole.then(|| self.options.verifier.verify(headers, body, now)),
+                event: whole.then(|| self.event(headers, body)).flatten(),
+                decision: early.into(),
+            };
+        }
+        let verified = self.options.verifier.verify(headers, body, now);
+        let mut event = None;
+        let decision = match self.examine(headers, body, now, &verified, &mut event) {
+            Ok(checks) => Decision::Check(Box::new(checks)),
+            Err(outcome) => {
+                // The endpoint stops reading where its checks stop; the assessment still
+                // shows what the envelope reads.
+                event = event.or_else(|| self.event(headers, body));
+                Decision::Answer(outcome)
+            }
+        };
+        Assessment {
+            verification: Some(verified),
+            event,
+            decision,
+        }
+    }
+
+    /// The event as the envelope reads it from a JSON body, if it can.
+    fn event(&self, headers: &HeaderMap, body: &[u8]) -> Option<EventMeta> {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        self.options.envelope.extract(headers, &value).ok()
+    }
+
+    /// The checks made before a body is read: the method, and a body over the limit (by its
+    /// declared length, or cut at it).
+    pub(super) fn admit(&self, method: &Method, too_large: bool) -> Option<Early> {
+        if *method == Method::HEAD {
+            return Some(Early::Probe);
+        }
+        if *method != Method::POST {
+            return Some(Early::Refuse(Outcome::MethodNotAllowed));
+        }
+        too_large.then(|| Early::Refuse(self.too_large()))
+    }
+
+    pub(super) fn too_large(&self) -> Outcome {
+        Outcome::TooLarge {
+            limit: self.options.body_limit,
+        }
+    }
+
+    /// The checks of a whole POST body, after `verified`. `seen` gets the event once it is
+    /// within the length limits (so a log line may carry it).
+    pub(super) fn examine(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+        verified: &Result<(), VerifyFailure>,
+        seen: &mut Option<EventMeta>,
+    ) -> Result<Checks, Outcome> {
+        let options = &self.options;
+        if let Err(failure) = verified {
+            if options.unsigned_tests && is_hook_test(headers) {
+                return Err(Outcome::Ignored(format!(
+                    "test delivery acknowledged; it failed verification ({failure}), as real \
+                     deliveries would"
+                )));
+            }
+            return Err(Outcome::Unauthorized {
+                reason: failure.to_string(),
+                challenge: options.verifier.challenge(),
+            });
+        }
+        if options.strict_content_type {
+            if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+                if !is_json(content_type) {
+                    return Err(Outcome::UnsupportedMediaType(
+                        String::from_utf8_lossy(content_type.as_bytes()).into_owned(),
+                    ));
+                }
+            }
+        }
+        if body.is_empty() {
+            return Err(Outcome::Malformed("body is empty; expected JSON".into()));
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| Outcome::Malformed(format!("body is not valid JSON: {e}")))?;
+        let event = options
+            .envelope
+            .extract(headers, &value)
+            .map_err(|e| Outcome::Malformed(e.to_string()))?;
+        // Before anything else sees the event (the log line included, which would carry it).
+        options.limits.check(&event)?;
+        *seen = Some(event.clone());
+        if event.test {
+            return Err(Outcome::Ignored("test delivery acknowledged".into()));
+        }
+        if let Some(events) = &options.events {
+            if !events.contains(&event.event_type) {
+                return Err(Outcome::Ignored(format!(
+                    "event type `{}` is not handled by this endpoint",
+                    event.event_type
+                )));
+            }
+        }
+        let ordering =
+            ordering::key_for(&options.name, options.ordering(), &options.envelope, &event)?;
+        if let (Some((_, created_at)), Some((horizon, cutoff))) =
+            (&ordering, self.horizon_cutoff(now))
+        {
+            if *created_at < cutoff {
+                return Err(Outcome::Stale {
+                    created_at: *created_at,
+                    mark: Mark::Horizon { horizon, cutoff },
+                });
+            }
+        }
+        let deliveries = if options.dedupe {
+            let unsigned_id = options.verifier.authenticates_only_the_body()
+                && options.envelope.delivery_id_from_headers();
+            DeliveryKeys::of(&options.name, &event, body, unsigned_id)
+        } else {
+            DeliveryKeys::default()
+        };
+        Ok(Checks {
+            ordering,
+            deliveries,
+            value,
+            event,
+        })
+    }
+
+    /// The horizon and the time (nanoseconds since the epoch) before which events are stale
+    /// by it at `now`, if the endpoint has one and orders.
+    pub(super) fn horizon_cutoff(&self, now: SystemTime) -> Option<(std::time::Duration, i64)> {
+        let horizon = self
+            .options
+            .horizon
+            .filter(|_| self.options.ordering() != Ordering::Off)?;
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let cutoff = now.saturating_sub(horizon.as_nanos());
+        Some((horizon, i64::try_from(cutoff).unwrap_or(i64::MAX)))
+    }
+}
+
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(value) = content_type.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    matches!(kind.to_ascii_lowercase().as_str(), "application" | "text")
+        && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+fn is_hook_test(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-hook-test")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Envelope;
+    use crate::Receiver;
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.github+json",
+            "text/json",
+        ] {
+            assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "",
+        ] {
+            assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+
+    fn sonar() -> Assessor {
+        Receiver::builder("e").envelope(Envelope::Sonar).assessor()
+    }
+
+    fn post(stage: &Assessor, body: &[u8], truncated: bool) -> Assessment {
+        let now = SystemTime::now();
+        stage.assess(&Method::POST, &HeaderMap::new(), body, truncated, now)
+    }
+
+    const FRESH: &[u8] = br#"{"event":"account.status","object_id":7,
+        "current":{"created_at":"2024-01-01T00:00:00Z"}}"#;
+
+    #[test]
+    fn methods_are_judged_before_the_body_which_is_still_verified_and_read() {
+        let stage = sonar();
+        let now = SystemTime::now();
+        let assessment = stage.assess(&Method::PUT, &HeaderMap::new(), FRESH, false, now);
+        assert!(matches!(
+            assessment.decision,
+            Decision::Answer(Outcome::MethodNotAllowed)
+        ));
+        assert_eq!(assessment.verification, Some(Ok(())));
+        assert_eq!(assessment.event.unwrap().event_type, "account.status");
+        let head = stage.assess(&Method::HEAD, &HeaderMap::new(), b"", false, now);
+        assert!(matches!(head.decision, Decision::Probe));
+        assert_eq!(head.verification, None);
+    }
+
+    #[test]
+    fn a_truncated_body_is_too_large_naming_the_endpoints_limit() {
+        let stage = Receiver::builder("e").body_limit(1000).assessor();
+        let assessment = post(&stage, b"{", true);
+        match assessment.decision {
+            Decision::Answer(outcome) => {
+                assert_eq!(outcome, Outcome::TooLarge { limit: 1000 });
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(assessment.verification, None);
+    }
+
+    #[test]
+    fn a_fresh_event_leaves_its_ordering_and_delivery_keys_to_the_store() {
+        let Decision::Check(checks) = post(&sonar(), FRESH, false).decision else {
+            panic!("not left to the store");
+        };
+        let (key, created_at) = checks.ordering.unwrap();
+        assert_eq!(
+            (key.endpoint.as_str(), key.event_type.as_str()),
+            ("e", "account.status")
+        );
+        assert_eq!(created_at, 1_704_067_200_000_000_000);
+        assert!(checks.deliveries.id.unwrap().id.starts_with("sha256:"));
+        assert_eq!(checks.value["object_id"], 7);
+    }
+
+    #[test]
+    fn an_event_before_the_horizon_is_stale_naming_it() {
+        let stage = Receiver::builder("e")
+            .ordering_horizon(std::time::Duration::from_secs(60))
+            .assessor();
+        let Decision::Answer(outcome) = post(&stage, FRESH, false).decision else {
+            panic!("left to the store");
+        };
+        assert_eq!(outcome.name(), "stale");
+        assert!(
+            outcome.message().contains("ordering horizon of 60 s"),
+            "{}",
+            outcome.message()
+        );
+    }
+
+    #[test]
+    fn a_refused_event_is_still_shown() {
+        let stage = Receiver::builder("e").max_type_bytes(3).assessor();
+        let assessment = post(&stage, FRESH, false);
+        assert!(matches!(
+            assessment.decision,
+            Decision::Answer(Outcome::FieldTooLong { .. })
+        ));
+        assert_eq!(assessment.event.unwrap().entity_id.as_deref(), Some("7"));
+    }
+}

@@ -1,0 +1,379 @@
+//! Building an endpoint: one `Options` value of user settings, a store and a handler.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::de::DeserializeOwned;
+
+use super::assess::Assessor;
+use super::handler::{self, Delivery, ErasedHandler, HandlerError};
+use super::layer::ReceiverLayer;
+use super::{
+    BuildError, Inner, OnDeadline, Receiver, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
+};
+use crate::envelope::{Envelope, EventMeta};
+use crate::ordering::{KeyLocks, Ordering, TiePolicy};
+use crate::outcome::Outcome;
+use crate::store::{MemoryStore, SledStore, Store, StoreError};
+use crate::verify::Verifier;
+
+pub(super) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The user's settings of one endpoint, as the builder collects them; the built endpoint
+/// keeps them whole.
+pub(super) struct Options {
+    pub(super) name: Arc<str>,
+    pub(super) verifier: Verifier,
+    pub(super) envelope: Envelope,
+    // `None` until chosen: the default depends on the envelope (see `ordering()`).
+    pub(super) ordering: Option<Ordering>,
+    pub(super) horizon: Option<Duration>,
+    pub(super) ties: TiePolicy,
+    pub(super) dedupe: bool,
+    pub(super) retention: Duration,
+    pub(super) body_limit: usize,
+    pub(super) body_timeout: Duration,
+    pub(super) deadline: Option<Duration>,
+    pub(super) on_deadline: OnDeadline,
+    pub(super) limits: IdLimits,
+    pub(super) strict_content_type: bool,
+    pub(super) unsigned_tests: bool,
+    pub(super) events: Option<HashSet<String>>,
+    pub(super) clock: Clock,
+}
+
+impl Options {
+    /// How deliveries are grouped for the ordering guard: as chosen, or the envelope's default.
+    pub(super) fn ordering(&self) -> Ordering {
+        self.ordering
+            .unwrap_or_else(|| Ordering::default_for(&self.envelope))
+    }
+}
+
+/// The longest sender-chosen envelope fields an endpoint takes, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdLimits {
+    pub(super) types: usize,
+    pub(super) ids: usize,
+}
+
+impl IdLimits {
+    /// Refuses an event whose event type, entity type, entity id or delivery id is over its
+    /// limit: each ends up in a store key (and the log), so none may be as long as a body.
+    pub(super) fn check(self, event: &EventMeta) -> Result<(), Outcome> {
+        let fields = [
+            ("event type", Some(&event.event_type), self.types),
+            ("entity type", event.entity_type.as_ref(), self.types),
+            ("entity id", event.entity_id.as_ref(), self.ids),
+            ("delivery id", event.delivery_id.as_ref(), self.ids),
+        ];
+        for (field, value, limit) in fields {
+            let length = value.map_or(0, String::len);
+            if length > limit {
+                return Err(Outcome::FieldTooLong {
+                    field,
+                    length,
+                    limit,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Receiver`] (or a [`ReceiverLayer`]).
+///
+/// ```
+/// use receiver_sdk::{envelope::Envelope, verify::Verifier, Receiver};
+///
+/// let receiver = Receiver::builder("sonar")
+///     .verifier(Verifier::none())
+///     .envelope(Envelope::Sonar)
+///     .memory_store()
+///     .handler(|delivery: receiver_sdk::Delivery| async move {
+///         println!("{} for {:?}", delivery.event.event_type, delivery.event.entity_id);
+///         Ok(())
+///     })
+///     .build()?;
+/// let app: axum::Router = axum::Router::new().route_service("/hooks/sonar", receiver);
+/// # let _ = app;
+/// # Ok::<(), receiver_sdk::BuildError>(())
+/// ```
+#[must_use]
+pub struct ReceiverBuilder {
+    options: Options,
+    store: Option<Result<Arc<dyn Store>, StoreError>>,
+    handler: Option<ErasedHandler>,
+}
+
+impl fmt::Debug for ReceiverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverBuilder")
+            .field("name", &self.options.name)
+            .field("verifier", &self.options.verifier)
+            .field("envelope", &self.options.envelope)
+            .field("ordering", &self.options.ordering)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiverBuilder {
+    pub(super) fn new(name: String) -> Self {
+        Self {
+            options: Options {
+                name: Arc::from(name),
+                verifier: Verifier::none(),
+                envelope: Envelope::Sonar,
+                ordering: None,
+                horizon: None,
+                ties: TiePolicy::default(),
+                dedupe: true,
+                retention: DEFAULT_RETENTION,
+                body_limit: DEFAULT_BODY_LIMIT,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
+                deadline: None,
+                on_deadline: OnDeadline::Accept,
+                limits: IdLimits {
+                    types: DEFAULT_MAX_TYPE_BYTES,
+                    ids: DEFAULT_MAX_ID_BYTES,
+                },
+                strict_content_type: true,
+                unsigned_tests: false,
+                events: None,
+                clock: Arc::new(SystemTime::now),
+            },
+            store: None,
+            handler: None,
+        }
+    }
+
+    /// How senders authenticate (default: none).
+    pub fn verifier(mut self, verifier: Verifier) -> Self {
+        self.options.verifier = verifier;
+        self
+    }
+
+    /// Where the event type, entity, time and delivery id are (default: Sonar).
+    pub fn envelope(mut self, envelope: Envelope) -> Self {
+        self.options.envelope = envelope;
+        self
+    }
+
+    /// How deliveries are grouped for the ordering guard. The default is per event type and
+    /// entity for envelopes that carry an entity and a time (Sonar, the integration shape,
+    /// SuperOffice), and off for the others.
+    pub fn ordering(mut self, ordering: Ordering) -> Self {
+        self.options.ordering = Some(ordering);
+        self
+    }
+
+    /// An event whose time is older than now minus `horizon` is stale by definition (answered
+    /// 200 `stale`, its message naming the horizon, never handled), and marks older than the
+    /// horizon are purged in the background, so marks no longer live for ever. Off by default:
+    /// only you know that the sender's time field is the event's time and how late a real
+    /// delivery can come (retries, backfills, a replay after an outage); keep the horizon
+    /// well past all of those. Applies only where ordering is on.
+    pub fn ordering_horizon(mut self, horizon: Duration) -> Self {
+        self.options.horizon = Some(horizon);
+        self
+    }
+
+    /// What to do with a different delivery whose time equals the mark (default: handle it).
+    pub fn ties(mut self, ties: TiePolicy) -> Self {
+        self.options.ties = ties;
+        self
+    }
+
+    /// Whether a delivery already handled is answered `duplicate` without running the
+    /// handler again (default: on).
+    pub fn dedupe(mut self, on: bool) -> Self {
+        self.options.dedupe = on;
+        self
+    }
+
+    /// How long a handled delivery id is remembered (default 4 days). Keep it longer than
+    /// the longest retry window of the sender.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.options.retention = retention;
+        self
+    }
+
+    /// Where marks and delivery ids live.
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Ok(Arc::new(store)));
+        self
+    }
+
+    /// Shares a store with other endpoints.
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(Ok(store));
+        self
+    }
+
+    /// Keeps marks and delivery ids in a sled directory. The directory is opened right away;
+    /// an error opening it is returned by `build`.
+    pub fn sled(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.store = Some(SledStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
+        self
+    }
+
+    /// Keeps marks and delivery ids in a fjall directory (feature `fjall`): like
+    /// [`sled`](Self::sled), but every 2xx waits for a real fsync shared by all concurrent
+    /// requests (group commit), at less CPU per request; see
+    /// [`FjallStore`](crate::store::FjallStore). The directory is opened right away; an error
+    /// opening it is returned by `build`.
+    #[cfg(feature = "fjall")]
+    pub fn fjall(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.store =
+            Some(crate::store::FjallStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
+        self
+    }
+
+    /// Keeps marks and delivery ids in memory only: they are lost when the process ends.
+    pub fn memory_store(self) -> Self {
+        self.store(MemoryStore::new())
+    }
+
+    /// The largest body accepted (default 1 MiB); larger ones get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.options.body_limit = bytes;
+        self
+    }
+
+    /// How long a sender may take to send the body (default 30 s); slower ones get 408.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.options.body_timeout = timeout;
+        self
+    }
+
+    /// Answers before the handler is done if it runs longer than this, and lets it finish
+    /// (its mark and delivery id are committed when it does). Off by default. GitHub, for one,
+    /// gives up after 10 seconds.
+    ///
+    /// The answer is 202 unless [`on_deadline`](Self::on_deadline) says otherwise, and that
+    /// 202 is the one 2xx sent before anything is durable: the sender will not retry it, so a
+    /// crash between the answer and the commit loses the event (and whatever the handler had
+    /// not yet done). Choose [`OnDeadline::Retry`] where that matters.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = Some(deadline);
+        self
+    }
+
+    /// What the [deadline](Self::deadline) answers (default [`OnDeadline::Accept`], 202).
+    pub fn on_deadline(mut self, answer: OnDeadline) -> Self {
+        self.options.on_deadline = answer;
+        self
+    }
+
+    /// The longest event type and entity type accepted, in bytes (default
+    /// [`DEFAULT_MAX_TYPE_BYTES`]); a delivery with a longer one is answered 400 naming the
+    /// field, before the handler runs or anything is stored.
+    pub fn max_type_bytes(mut self, bytes: usize) -> Self {
+        self.options.limits.types = bytes;
+        self
+    }
+
+    /// The longest entity id and delivery id accepted, in bytes (default
+    /// [`DEFAULT_MAX_ID_BYTES`]); a delivery with a longer one is answered 400 naming the
+    /// field, before the handler runs or anything is stored. Keys are stored as given in the
+    /// embedded stores, so this also bounds what one delivery adds to a sled or fjall
+    /// directory (PostgreSQL stores a digest of every key).
+    pub fn max_id_bytes(mut self, bytes: usize) -> Self {
+        self.options.limits.ids = bytes;
+        self
+    }
+
+    /// Accepts any content type as long as the body is JSON (default: a content type other
+    /// than JSON is refused with 415; a missing one is accepted).
+    pub fn accept_any_content_type(mut self) -> Self {
+        self.options.strict_content_type = false;
+        self
+    }
+
+    /// Answers a registration test that fails verification (header `X-Hook-Test: true`, as
+    /// SuperOffice sends before saving a webhook) with 200 `ignored` instead of 401, so a
+    /// sender that does not sign its test can still register the endpoint. Safe because a test
+    /// delivery never reaches the handler or the store; off by default.
+    pub fn acknowledge_unsigned_tests(mut self) -> Self {
+        self.options.unsigned_tests = true;
+        self
+    }
+
+    /// Handles only these event types; others are answered 200 `ignored`.
+    pub fn events<I, S>(mut self, events: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.events = Some(events.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The clock used for timestamp tolerance and dedupe expiry (tests inject their own).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.options.clock = Arc::new(clock);
+        self
+    }
+
+    /// The function called for each fresh delivery, with the payload deserialised into `T`
+    /// (a payload that does not fit `T` is answered 422). Returning `Ok` records the delivery
+    /// and answers 200; returning a [`HandlerError`] answers with its status and message.
+    pub fn handler<T, F, Fut>(mut self, handler: F) -> Self
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Delivery<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.handler = Some(handler::erase(handler));
+        self
+    }
+
+    fn into_inner(self) -> Result<Inner, BuildError> {
+        let store = match self.store {
+            Some(store) => store?,
+            None if self.options.ordering() == Ordering::Off && !self.options.dedupe => {
+                Arc::new(MemoryStore::new())
+            }
+            None => return Err(BuildError::MissingStore),
+        };
+        Ok(Inner {
+            stage: Assessor::new(self.options),
+            store,
+            locks: Arc::new(KeyLocks::default()),
+            last_purge: AtomicI64::new(0),
+            purging: AtomicBool::new(false),
+        })
+    }
+
+    /// Builds the endpoint. Fails without a handler, or without a store when ordering or
+    /// dedupe is on.
+    pub fn build(mut self) -> Result<Receiver, BuildError> {
+        let handler = self.handler.take().ok_or(BuildError::MissingHandler)?;
+        Ok(Receiver {
+            inner: Arc::new(self.into_inner()?),
+            handler,
+        })
+    }
+
+    /// Builds a layer that runs the pipeline in front of your own service instead of a
+    /// handler: the service gets the request with its body intact and an
+    /// [`WebhookEvent`](crate::WebhookEvent) in its extensions; a 2xx answer from it commits
+    /// the delivery.
+    pub fn layer(self) -> Result<ReceiverLayer, BuildError> {
+        Ok(ReceiverLayer {
+            inner: Arc::new(self.into_inner()?),
+        })
+    }
+
+    /// Builds only the endpoint's pure stage, [`Assessor`]: what it decides from a request
+    /// alone, with no store and no handler (none is needed, and a store or handler given is
+    /// not used). For tools that show what an endpoint with these settings would answer.
+    pub fn assessor(self) -> Assessor {
+        Assessor::new(self.options)
+    }
+}

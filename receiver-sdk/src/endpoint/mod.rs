@@ -1,0 +1,199 @@
+//! The axum/tower face of the SDK: [`Receiver`] answers HEAD and POST and runs the pipeline.
+//!
+//! * `builder`: [`ReceiverBuilder`] and the one `Options` value it fills.
+//! * `assess`: the pure stage ([`Assessor`]), every check a request alone can fail.
+//! * `pipeline`: reading the body, then the store's checks, the handler and the commit.
+//! * `handler`: [`Delivery`], [`HandlerError`] and the handler's type erasure.
+//! * `layer`: the pipeline in front of your own service ([`ReceiverLayer`]).
+//! * `purge`: forgetting expired delivery ids and marks past the horizon.
+//!
+//! ```text
+//! HEAD -> 200, no body, no store access
+//! POST -> read body (limit, timeout) -> verify raw bytes -> JSON -> envelope
+//!      -> dedupe -> lock key -> ordering guard -> handler -> durable commit -> answer
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use tower::Service;
+
+use crate::ordering::KeyLocks;
+use crate::outcome::Outcome;
+use crate::store::{Store, StoreError};
+
+mod assess;
+mod builder;
+mod handler;
+mod layer;
+mod pipeline;
+mod purge;
+
+pub use assess::{Assessment, Assessor, Checks, Decision};
+pub use builder::ReceiverBuilder;
+pub use handler::{Delivery, HandlerError};
+pub use layer::{ReceiverLayer, ReceiverService, WebhookEvent};
+
+use builder::Options;
+use handler::{BoxFuture, ErasedHandler};
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default time a sender has to deliver the whole body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default longest event type and entity type, in bytes: senders use short dotted names
+/// (`account.service.add`); the limit bounds what a sender can make the store keep per key.
+pub const DEFAULT_MAX_TYPE_BYTES: usize = 256;
+/// The default longest entity id and delivery id, in bytes: room for UUIDs, URNs and composite
+/// ids, while every stored key stays a few KiB at most.
+pub const DEFAULT_MAX_ID_BYTES: usize = 1024;
+/// The default dedupe retention: 4 days, past the longest retry window of the senders we
+/// serve: Sonar retries for 4 hours, Standard Webhooks / Svix for about 27.6 hours, Stripe for
+/// up to 3 days. A retry that arrives after its delivery id was forgotten is handled again.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(4 * 24 * 60 * 60);
+
+/// What an endpoint with a [deadline](ReceiverBuilder::deadline) answers when its handler
+/// outlives it. Either way the handler goes on, and its mark and delivery id are committed
+/// when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnDeadline {
+    /// 202 `accepted` (the default): the sender stops waiting and never retries. This is the
+    /// one 2xx sent before anything is durable: if the process dies before the handler and
+    /// its commit finish, the event is lost.
+    #[default]
+    Accept,
+    /// 503 `pending`: the sender retries, and a retry after the commit is answered
+    /// `duplicate` (one arriving while the handler still runs waits behind it). Nothing is
+    /// lost to a crash; the price is a retry per slow delivery.
+    Retry,
+}
+
+/// Why a [`ReceiverBuilder`] could not build.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `build` was called without a handler.
+    #[error("no handler: call ReceiverBuilder::handler")]
+    MissingHandler,
+    /// Ordering or dedupe is on but no store was chosen.
+    #[error("no store: call ReceiverBuilder::store, sled or memory_store")]
+    MissingStore,
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A webhook endpoint: a tower service to mount in an axum `Router` at any path.
+///
+/// Built with [`Receiver::builder`]. Cloning is cheap; clones share state.
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+    handler: ErasedHandler,
+}
+
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("name", &self.inner.options().name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// Starts building an endpoint; `name` scopes its ordering marks and delivery ids in the
+    /// store and appears in logs.
+    pub fn builder(name: impl Into<String>) -> ReceiverBuilder {
+        ReceiverBuilder::new(name.into())
+    }
+
+    /// The endpoint's pure stage on one request: what it decides without its store (see
+    /// [`Assessor::assess`]; every POST the endpoint answers goes through it).
+    pub fn assess(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
+        self.inner
+            .stage
+            .assess(method, headers, body, truncated, now)
+    }
+
+    /// Runs one request through the endpoint.
+    pub async fn handle(&self, request: Request) -> Response {
+        let handler = Arc::clone(&self.handler);
+        Arc::clone(&self.inner)
+            .respond(request, move |parsed| {
+                handler(parsed).map_err(Outcome::Unprocessable)
+            })
+            .await
+    }
+}
+
+impl<B> Service<http::Request<B>> for Receiver
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let receiver = self.clone();
+        Box::pin(async move { Ok(receiver.handle(request.map(Body::new)).await) })
+    }
+}
+
+/// Endpoint state shared by every request.
+struct Inner {
+    // The user's settings, inside the pure stage that decides by them alone.
+    stage: Assessor,
+    store: Arc<dyn Store>,
+    // Serialises deliveries per ordering key (or per delivery id when ordering is off), so the
+    // check of the mark and its advance cannot interleave with another delivery's.
+    locks: Arc<KeyLocks>,
+    // Unix seconds of the last purge of expired delivery ids.
+    last_purge: AtomicI64,
+    // Set while a purge runs, so a purge that takes longer than a minute is not doubled.
+    purging: AtomicBool,
+}
+
+impl Inner {
+    fn options(&self) -> &Options {
+        &self.stage.options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_default_retention_outlasts_every_senders_retry_window() {
+        // The longest documented windows: Standard Webhooks' schedule adds up to 27 h 35 min
+        // 5 s; Stripe retries for up to 3 days. 24 hours was shorter than both.
+        let standard_webhooks =
+            Duration::from_secs(5 + 5 * 60 + 30 * 60 + (2 + 5 + 10 + 10) * 3600);
+        let stripe = Duration::from_secs(3 * 24 * 3600);
+        assert!(DEFAULT_RETENTION > standard_webhooks);
+        assert!(DEFAULT_RETENTION > stripe);
+    }
+}

@@ -1,0 +1,262 @@
+//! One request through the endpoint: the checks made before the body is read, reading it, the
+//! pure stage ([`Assessor`](super::Assessor)), then the store's checks, the handler and the
+//! durable commit, which go on even if the sender hangs up.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{header, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::assess::{Checks, Early};
+use super::handler::{self, Parsed, Run};
+use super::{Inner, OnDeadline};
+use crate::dedupe::DeliveryKeys;
+use crate::detach::{Detachable, Panicked};
+use crate::envelope::EventMeta;
+use crate::ordering::Verdict;
+use crate::outcome::{Mark, Outcome, OUTCOME_HEADER};
+use crate::store::{Commit, OrderingKey, StoreError};
+
+/// What a sender is told when the store fails: the backend's own text (a database error
+/// quoting the key, a path on disk) is for the operator, so it goes to the log instead.
+const STORE_UNAVAILABLE: &str = "store unavailable";
+
+/// What a pipeline stage ends with: the outcome, and the response to send when it is not the
+/// outcome's own (the layer form's inner service answered).
+struct Answer {
+    outcome: Outcome,
+    response: Option<Response>,
+}
+
+impl From<Outcome> for Answer {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            response: None,
+        }
+    }
+}
+
+impl Inner {
+    pub(super) async fn respond(
+        self: Arc<Self>,
+        request: Request,
+        prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
+    ) -> Response {
+        let started = Instant::now();
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let too_large = declared.is_some_and(|len| len > self.options().body_limit as u64);
+        let mut event = None;
+        let answer = match self.stage.admit(request.method(), too_large) {
+            // A reachability probe (Sonar sends one): no body, no store access.
+            Some(Early::Probe) => return StatusCode::OK.into_response(),
+            Some(Early::Refuse(outcome)) => outcome.into(),
+            None => match self.process(request, &mut event, prepare).await {
+                Ok(answer) => answer,
+                Err(outcome) => outcome.into(),
+            },
+        };
+        self.log(&answer.outcome, event.as_ref(), started.elapsed());
+        match answer.response {
+            Some(mut response) => {
+                response.headers_mut().insert(
+                    OUTCOME_HEADER,
+                    HeaderValue::from_static(answer.outcome.name()),
+                );
+                response
+            }
+            None => answer.outcome.into_response(),
+        }
+    }
+
+    fn log(&self, outcome: &Outcome, event: Option<&EventMeta>, elapsed: Duration) {
+        let name = &self.options().name;
+        let event_type = event.map(|e| e.event_type.as_str());
+        let entity = event.and_then(|e| e.entity_id.as_deref());
+        let delivery = event.and_then(|e| e.delivery_id.as_deref());
+        let status = outcome.status().as_u16();
+        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if outcome.is_success() {
+            tracing::info!(endpoint = %name, event = event_type, entity, delivery,
+                outcome = outcome.name(), status, latency_us, "webhook answered");
+        } else {
+            tracing::warn!(endpoint = %name, event = event_type, entity, delivery,
+                outcome = outcome.name(), status, latency_us, message = %outcome.message(),
+                "webhook refused");
+        }
+    }
+
+    async fn read_body(&self, request: Request) -> Result<(http::request::Parts, Bytes), Outcome> {
+        let (parts, body) = request.into_parts();
+        let limited = Limited::new(body, self.options().body_limit);
+        match tokio::time::timeout(self.options().body_timeout, limited.collect()).await {
+            Err(_) => Err(Outcome::Timeout),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(self.stage.too_large())
+            }
+            Ok(Err(e)) => Err(Outcome::Malformed(format!("could not read the body: {e}"))),
+            Ok(Ok(collected)) => Ok((parts, collected.to_bytes())),
+        }
+    }
+
+    async fn process(
+        self: &Arc<Self>,
+        request: Request,
+        seen: &mut Option<EventMeta>,
+        prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
+    ) -> Result<Answer, Outcome> {
+        let (parts, body) = self.read_body(request).await?;
+        let now = (self.options().clock)();
+        let verified = self.options().verifier.verify(&parts.headers, &body, now);
+        let Checks {
+            ordering,
+            deliveries,
+            value,
+            event,
+        } = self
+            .stage
+            .examine(&parts.headers, &body, now, &verified, seen)?;
+        let run = prepare(Parsed {
+            value,
+            event,
+            parts,
+            body,
+            endpoint: Arc::clone(&self.options().name),
+        })?;
+        let now = unix_seconds(now);
+        // The rest (the dedupe check too, made once under the key's lock) cannot be cancelled:
+        // a sender that hangs up mid-handler must not stop the handler between its side effects
+        // and the commit that records them. It runs here, and goes on in a task of its own if
+        // this request is dropped or its deadline passes.
+        let mut work = Detachable::new(Arc::clone(self).finish(ordering, deliveries, now, run));
+        let finished = match self.options().deadline {
+            None => (&mut work).await,
+            Some(deadline) => match tokio::time::timeout(deadline, &mut work).await {
+                Ok(finished) => finished,
+                Err(_) => {
+                    return Err(match self.options().on_deadline {
+                        OnDeadline::Accept => Outcome::Accepted,
+                        OnDeadline::Retry => Outcome::Pending,
+                    })
+                }
+            },
+        };
+        finished.unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
+    }
+
+    async fn finish(
+        self: Arc<Self>,
+        mark: Option<(OrderingKey, i64)>,
+        delivery: DeliveryKeys,
+        now: i64,
+        run: Run,
+    ) -> Result<Answer, Outcome> {
+        // Without ordering, concurrent copies meet on the body's key where there is one: it
+        // is what replays under fresh ids share.
+        let lock_key = match (&mark, delivery.replay.as_ref().or(delivery.id.as_ref())) {
+            (Some((key, _)), _) => Some(key.encode()),
+            (None, Some(delivery)) => Some(delivery.encode()),
+            (None, None) => None,
+        };
+        let (_guard, _lease) = match lock_key {
+            Some(key) => {
+                let guard = self.locks.lock(key).await;
+                // Taken after the in-process lock, so one process holds at most one lease per
+                // key and waits for others' leases only once.
+                let lease = self
+                    .store
+                    .lease(guard.key())
+                    .await
+                    .map_err(|e| self.unavailable(e))?;
+                (Some(guard), lease)
+            }
+            None => (None, None),
+        };
+        // Checked again under the lock: a concurrent copy of this delivery may have been
+        // handled while this one waited.
+        for delivery in [&delivery.id, &delivery.replay].into_iter().flatten() {
+            if self
+                .store
+                .is_handled(delivery, now)
+                .await
+                .map_err(|e| self.unavailable(e))?
+            {
+                return Err(Outcome::Duplicate);
+            }
+        }
+        if let Some((key, created_at)) = &mark {
+            let current = self
+                .store
+                .mark(key)
+                .await
+                .map_err(|e| self.unavailable(e))?;
+            if let Some(current) = current {
+                if self.options().ties.judge(*created_at, Some(current)) == Verdict::Stale {
+                    return Err(Outcome::Stale {
+                        created_at: *created_at,
+                        mark: Mark::Handled(current),
+                    });
+                }
+            }
+        }
+        let response = match run().await {
+            Ok(response) => response,
+            Err(refusal) => {
+                let (outcome, response) = handler::refused(refusal);
+                return match response {
+                    None => Err(outcome),
+                    Some(response) => Ok(Answer {
+                        outcome,
+                        response: Some(response),
+                    }),
+                };
+            }
+        };
+        let retention = i64::try_from(self.options().retention.as_secs()).unwrap_or(i64::MAX);
+        let expires = now.saturating_add(retention);
+        let commit = self.store.commit(Commit {
+            mark,
+            delivery: delivery.id.map(|d| (d, expires)),
+        });
+        match delivery.replay {
+            None => commit.await,
+            // Concurrent, so the embedded stores' group commit flushes both at once.
+            Some(replay) => tokio::try_join!(
+                commit,
+                self.store.commit(Commit {
+                    mark: None,
+                    delivery: Some((replay, expires)),
+                })
+            )
+            .map(drop),
+        }
+        .map_err(|e| self.unavailable(e))?;
+        self.purge_if_due(now, (self.options().clock)());
+        Ok(Answer {
+            outcome: Outcome::Handled,
+            response,
+        })
+    }
+
+    /// A store failure: logged with its detail (store errors carry no secrets), answered 503
+    /// with a generic message so the sender retries.
+    fn unavailable(&self, error: StoreError) -> Outcome {
+        tracing::error!(endpoint = %self.options().name, error = %error, "the store failed");
+        Outcome::Unavailable(STORE_UNAVAILABLE.into())
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
