@@ -227,6 +227,10 @@ async fn bodies_over_the_limit_are_answered_413_and_recorded_without_them() {
     let id = captures[0]["id"].as_u64().unwrap();
     assert_eq!(served.capture(&token, id).await["body_base64"], "");
     assert_eq!(captures[0]["verdicts"]["outcome"], "too_large");
+    assert_eq!(
+        captures[0]["verdicts"]["message"],
+        "body is larger than the limit of 1000 bytes"
+    );
 }
 
 #[tokio::test]
@@ -875,4 +879,203 @@ async fn the_root_redirects_to_the_ui_which_is_served_from_the_binary() {
             );
         }
     }
+}
+
+/// One request of the differential table.
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Case {
+    fn new(name: &'static str, method: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            name,
+            method,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    fn json(name: &'static str, body: Value) -> Self {
+        Self::new(name, "POST", body.to_string()).header("content-type", "application/json")
+    }
+
+    fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// What a real endpoint answers: outcome, status and message, with the inspector's own words
+/// for the three answers it does not give as an endpoint (its bin answers the sender).
+async fn endpoint_verdict(receiver: &receiver_sdk::Receiver, case: &Case) -> (String, u16, String) {
+    use tower::ServiceExt as _;
+    let mut request = axum::http::Request::builder()
+        .method(case.method)
+        .uri("/hooks/differential");
+    for (name, value) in &case.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    if !case.body.is_empty() {
+        request = request.header("content-length", case.body.len().to_string());
+    }
+    let request = request
+        .body(axum::body::Body::from(case.body.clone()))
+        .unwrap();
+    let response = receiver.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let outcome = response
+        .headers()
+        .get("x-webhook-outcome")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let Some(outcome) = outcome else {
+        // HEAD: 200, no body, nothing checked.
+        assert!(body.is_empty(), "{}", case.name);
+        return (
+            "probe".into(),
+            status,
+            "a reachability probe: no body, nothing checked".into(),
+        );
+    };
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let message = match outcome.as_str() {
+        "handled" => "would be handled".to_owned(),
+        "method_not_allowed" => {
+            assert_eq!(json["message"], "only HEAD and POST are accepted");
+            "an endpoint answers only HEAD and POST".to_owned()
+        }
+        _ => json["message"].as_str().unwrap().to_owned(),
+    };
+    (outcome, status, message)
+}
+
+/// Sends every case to a bin and to a real endpoint with the same settings, in order, and
+/// asserts the bin's verdict is the endpoint's answer.
+async fn assert_verdicts_match(spec: Value, receiver: receiver_sdk::Receiver, cases: &[Case]) {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "[inspector]\nmax_body_bytes = 4000\n").await;
+    let token = served.new_bin(spec).await;
+    for case in cases {
+        let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
+        let mut request = client().request(method, served.url(&format!("/in/{token}")));
+        for (name, value) in &case.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request.body(case.body.clone()).send().await.unwrap();
+        let captures = served.requests(&token, "").await;
+        let newest = captures
+            .iter()
+            .max_by_key(|capture| capture["id"].as_u64().unwrap())
+            .unwrap();
+        let verdicts = &newest["verdicts"];
+        let inspector = (
+            verdicts["outcome"].as_str().unwrap().to_owned(),
+            u16::try_from(verdicts["status"].as_u64().unwrap()).unwrap(),
+            verdicts["message"].as_str().unwrap().to_owned(),
+        );
+        assert_eq!(
+            inspector,
+            endpoint_verdict(&receiver, case).await,
+            "{}",
+            case.name
+        );
+    }
+}
+
+fn superoffice_event(id: &str, time: &str) -> Value {
+    json!({"Event": "contact.changed", "Entity": "contact", "PrimaryKey": 7,
+        "Timestamp": time, "EventId": id})
+}
+
+#[tokio::test]
+async fn an_unsigned_bins_verdicts_are_what_an_endpoint_with_its_settings_answers() {
+    let receiver = receiver_sdk::Receiver::builder("differential")
+        .envelope(receiver_sdk::envelope::Envelope::SuperOffice)
+        .ties(receiver_sdk::ordering::TiePolicy::Drop)
+        .body_limit(4000)
+        .memory_store()
+        .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
+        .build()
+        .unwrap();
+    let cases = [
+        Case::new("head", "HEAD", ""),
+        Case::new("get", "GET", "{}"),
+        Case::new("oversized", "POST", vec![b'x'; 5000]),
+        Case::new("wrong content type", "POST", "{}").header("content-type", "text/plain"),
+        Case::new("empty", "POST", ""),
+        Case::new("not json", "POST", "{\"Event\":"),
+        Case::json("missing field", json!({"Entity": "contact"})),
+        Case::json(
+            "over-long id",
+            json!({"Event": "contact.changed", "EventId": "x".repeat(1100)}),
+        ),
+        Case::json("test", json!({"Event": "test"})).header("x-hook-test", "true"),
+        Case::json(
+            "no time",
+            json!({"Event": "contact.changed", "PrimaryKey": 7}),
+        ),
+        Case::json("fresh", superoffice_event("e1", "2024-01-02T00:00:00Z")),
+        Case::json("duplicate", superoffice_event("e1", "2024-01-02T00:00:00Z")),
+        Case::json("stale", superoffice_event("e2", "2024-01-01T00:00:00Z")),
+        Case::json("tie", superoffice_event("e3", "2024-01-02T00:00:00Z")),
+        Case::json("newer", superoffice_event("e4", "2024-01-03T00:00:00Z")),
+    ];
+    assert_verdicts_match(
+        json!({"envelope": "superoffice", "ties": "drop"}),
+        receiver,
+        &cases,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_signed_bins_verdicts_are_what_an_endpoint_with_its_settings_answers() {
+    let receiver = receiver_sdk::Receiver::builder("differential")
+        .verifier(
+            receiver_sdk::verify::Verifier::standard_webhooks([inspector_support::WHSEC]).unwrap(),
+        )
+        .envelope(receiver_sdk::envelope::Envelope::StandardWebhooks)
+        .body_limit(4000)
+        .memory_store()
+        .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
+        .build()
+        .unwrap();
+    let event = |id: &str| {
+        let body = json!({"type": "invoice.paid", "timestamp": "2024-01-01T00:00:00Z",
+            "data": {"id": id}})
+        .to_string();
+        let mut case = Case::new("signed", "POST", body.clone());
+        case.headers = standard_webhooks_headers(id, body.as_bytes());
+        case
+    };
+    let mut forged = event("msg_0");
+    forged.name = "bad signature";
+    forged.body = b"{\"type\":\"forged\"}".to_vec();
+    let mut get = event("msg_0");
+    (get.name, get.method) = ("get", "GET");
+    let cases = [
+        Case::new("head", "HEAD", ""),
+        get,
+        Case::json("unsigned", json!({"type": "invoice.paid"})),
+        forged,
+        Case {
+            name: "fresh",
+            ..event("msg_1")
+        },
+        Case {
+            name: "duplicate",
+            ..event("msg_1")
+        },
+        Case {
+            name: "another",
+            ..event("msg_2")
+        },
+    ];
+    assert_verdicts_match(standard_webhooks_bin(), receiver, &cases).await;
 }

@@ -62,9 +62,9 @@ pub struct Assessment {
     pub decision: Decision,
 }
 
-/// Where the pure stage left a request.
+/// Where the pure stage left a request. Exhaustive on purpose: a new kind of decision must be
+/// handled by everyone who acts on one.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Decision {
     /// HEAD, a reachability probe: answered 200 with no body, nothing checked.
     Probe,
@@ -147,6 +147,12 @@ impl Assessor {
             event,
             decision,
         }
+    }
+
+    /// How this stage groups deliveries for the ordering guard (as chosen, or the envelope's
+    /// default).
+    pub fn ordering(&self) -> Ordering {
+        self.options.ordering()
     }
 
     /// The event as the envelope reads it from a JSON body, if it can.

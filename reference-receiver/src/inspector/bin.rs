@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue, StatusCode};
 use receiver_sdk::envelope::{Envelope, Mapping};
 use receiver_sdk::ordering::{Ordering, TiePolicy};
-use receiver_sdk::verify::Verifier;
+use receiver_sdk::{Assessor, Receiver};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -139,16 +139,10 @@ pub(crate) struct Settings {
     pub(crate) response: ResponseSpec,
     /// The scheme's name, for verdicts (`none`, `standard-webhooks`, ...).
     pub(crate) scheme: String,
-    /// Checks signatures or credentials.
-    pub(crate) verifier: Verifier,
-    /// Reads the event fields.
-    pub(crate) envelope: Envelope,
-    /// The would-be ordering guard.
-    pub(crate) ordering: Ordering,
+    /// The checks an endpoint with these settings makes on a request alone: the SDK's own.
+    pub(crate) stage: Assessor,
     /// What equal timestamps would do.
     pub(crate) ties: TiePolicy,
-    /// Whether retries of a handled delivery would be duplicates.
-    pub(crate) dedupe: bool,
     /// Captures kept.
     pub(crate) max_captures: usize,
     /// Age at which captures are pruned.
@@ -235,17 +229,9 @@ impl Settings {
                 )
             }
         };
-        // As the SDK decides: on by default where the envelope carries an entity and a time.
         let ordering = match spec.ordering {
-            None if matches!(
-                envelope,
-                Envelope::Sonar | Envelope::Integration | Envelope::SuperOffice
-            ) =>
-            {
-                Ordering::PerEventType
-            }
-            None
-            | Some(OrderingSetting::Switch(false))
+            None => Ordering::default_for(&envelope),
+            Some(OrderingSetting::Switch(false))
             | Some(OrderingSetting::Mode(OrderingMode::Off)) => Ordering::Off,
             Some(OrderingSetting::Switch(true))
             | Some(OrderingSetting::Mode(OrderingMode::PerEventType)) => Ordering::PerEventType,
@@ -290,18 +276,26 @@ impl Settings {
             max_age_secs,
         })
         .map_err(|e| e.to_string())?;
+        let ties = match spec.ties {
+            TiesSetting::Deliver => TiePolicy::Deliver,
+            TiesSetting::Drop => TiePolicy::Drop,
+        };
+        // Named "": the keys it forms are the ones the bin's trees have always held (each bin
+        // prefixes its own).
+        let stage = Receiver::builder("")
+            .verifier(verifier)
+            .envelope(envelope)
+            .ordering(ordering)
+            .ties(ties)
+            .dedupe(spec.dedupe)
+            .body_limit(limits.max_body_bytes)
+            .assessor();
         Ok(Self {
             json,
             response: spec.response,
             scheme,
-            verifier,
-            envelope,
-            ordering,
-            ties: match spec.ties {
-                TiesSetting::Deliver => TiePolicy::Deliver,
-                TiesSetting::Drop => TiePolicy::Drop,
-            },
-            dedupe: spec.dedupe,
+            stage,
+            ties,
             max_captures,
             max_age: Duration::from_secs(max_age_secs),
             view,
@@ -448,7 +442,7 @@ mod tests {
         let settings = Settings::from_json(json!({}), &limits()).unwrap();
         assert_eq!(settings.response.status, 200);
         assert_eq!(settings.scheme, "none");
-        assert_eq!(settings.ordering, Ordering::Off);
+        assert_eq!(settings.stage.ordering(), Ordering::Off);
         assert_eq!(settings.max_captures, 500);
     }
 
@@ -488,7 +482,7 @@ mod tests {
     #[test]
     fn sonar_orders_by_default_as_endpoints_do() {
         let settings = Settings::from_json(json!({"envelope": "sonar"}), &limits()).unwrap();
-        assert_eq!(settings.ordering, Ordering::PerEventType);
+        assert_eq!(settings.stage.ordering(), Ordering::PerEventType);
     }
 
     #[test]

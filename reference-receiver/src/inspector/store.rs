@@ -245,8 +245,7 @@ impl Store {
         meta.id = self.new_id()?;
         if let Some(pending) = pending {
             let judgement = self.judge(bin.key, pending)?;
-            let created_at = pending.mark.as_ref().map(|(_, at)| *at);
-            verdict::conclude(&mut meta.verdicts, &judgement, created_at);
+            verdict::conclude(&mut meta.verdicts, &judgement);
             if judgement == Judgement::Fresh && answered_ok {
                 self.commit(bin.key, pending, meta.id)?;
             }
@@ -283,7 +282,10 @@ impl Store {
             if let Some(mark) = self.marks.get(prefixed(bin, key))? {
                 let mark = i64::from_be_bytes(mark.get(..8).context("a short mark")?.try_into()?);
                 return Ok(match pending.ties.judge(*created_at, Some(mark)) {
-                    receiver_sdk::ordering::Verdict::Stale => Judgement::Stale(mark),
+                    receiver_sdk::ordering::Verdict::Stale => Judgement::Stale {
+                        created_at: *created_at,
+                        mark,
+                    },
                     _ => Judgement::Fresh,
                 });
             }
@@ -749,7 +751,13 @@ mod tests {
             mark: Some((b"e".to_vec(), 1)),
             ties: receiver_sdk::ordering::TiePolicy::Deliver,
         };
-        assert_eq!(store.judge(bin.key, &pending).unwrap(), Judgement::Stale(2));
+        assert_eq!(
+            store.judge(bin.key, &pending).unwrap(),
+            Judgement::Stale {
+                created_at: 1,
+                mark: 2
+            }
+        );
     }
 
     #[test]

@@ -1,20 +1,22 @@
 //! Verdicts: what a receiver endpoint with a bin's settings would have answered, and why.
 //!
-//! The checks run in the SDK's order (method, size, signature, content type, JSON, envelope,
-//! test delivery, dedupe, ordering) and stop at the first that fails, as an endpoint would;
-//! the signature and envelope results are shown whatever the outcome. Dedupe and ordering
-//! need state: [`assess`] says what to look up, and the store answers it under the bin's lock
+//! The checks a request alone can fail are the SDK's own ([`Assessor::assess`], the function
+//! every endpoint runs), so they come in the SDK's order and with its messages; the signature
+//! and envelope results are shown whatever the outcome. Dedupe and ordering need state:
+//! [`assess`] says what to look up, and the store answers it under the bin's lock
 //! ([`Pending`]), in the bin's own trees.
+//!
+//! [`Assessor::assess`]: receiver_sdk::Assessor::assess
 
 use std::time::SystemTime;
 
-use http::{header, HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
+use receiver_sdk::dedupe;
 use receiver_sdk::envelope::EventMeta;
-use receiver_sdk::ordering::{Ordering, TiePolicy};
-use receiver_sdk::store::OrderingKey;
-use receiver_sdk::Outcome;
+use receiver_sdk::ordering::TiePolicy;
+use receiver_sdk::outcome::Mark;
+use receiver_sdk::{Decision, Outcome};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::bin::Settings;
 
@@ -87,8 +89,13 @@ pub(crate) enum Judgement {
     Fresh,
     /// The delivery was handled before.
     Duplicate,
-    /// Older than the newest handled event for its key (the mark, ns).
-    Stale(i64),
+    /// Not newer than the newest handled event for its key.
+    Stale {
+        /// The event's time (ns).
+        created_at: i64,
+        /// The key's mark (ns).
+        mark: i64,
+    },
 }
 
 /// The first verdicts on a capture, and what is left to look up.
@@ -100,114 +107,52 @@ pub(crate) fn assess(
     truncated: bool,
     now: SystemTime,
 ) -> (Verdicts, Option<Pending>) {
+    let assessment = settings.stage.assess(method, headers, body, truncated, now);
+    let verification = assessment.verification.as_ref();
     let mut verdicts = Verdicts {
         signature: Signature {
             scheme: settings.scheme.clone(),
-            passed: None,
-            reason: None,
+            passed: verification.map(Result::is_ok),
+            reason: verification.and_then(|v| v.as_ref().err().map(ToString::to_string)),
         },
-        delivery: body_hash(body),
+        delivery: dedupe::body_hash(body),
         ..Verdicts::default()
     };
-    if method == Method::HEAD {
-        verdicts.outcome = "probe".into();
-        verdicts.status = 200;
-        verdicts.message = "a reachability probe: no body, nothing checked".into();
-        return (verdicts, None);
-    }
-    let (outcome, pending) = check(
-        settings,
-        method,
-        headers,
-        body,
-        truncated,
-        now,
-        &mut verdicts,
-    );
-    set_outcome(&mut verdicts, &outcome);
-    (verdicts, pending)
-}
-
-fn check(
-    settings: &Settings,
-    method: &Method,
-    headers: &HeaderMap,
-    body: &[u8],
-    truncated: bool,
-    now: SystemTime,
-    verdicts: &mut Verdicts,
-) -> (Outcome, Option<Pending>) {
-    if truncated {
-        return (Outcome::TooLarge { limit: body.len() }, None);
-    }
-    let signature = settings.verifier.verify(headers, body, now);
-    verdicts.signature.passed = Some(signature.is_ok());
-    verdicts.signature.reason = signature.as_ref().err().map(ToString::to_string);
-    let parsed = serde_json::from_slice::<serde_json::Value>(body);
-    let extracted = parsed
-        .as_ref()
-        .ok()
-        .map(|value| settings.envelope.extract(headers, value));
-    if let Some(Ok(event)) = &extracted {
-        if let Some(id) = &event.delivery_id {
-            verdicts.delivery = id.clone();
-        }
+    if let Some(event) = &assessment.event {
+        verdicts.delivery = dedupe::delivery_id(event, body);
         verdicts.event = Some(view(event));
     }
-    if method != Method::POST {
-        return (Outcome::MethodNotAllowed, None);
-    }
-    if let Err(failure) = signature {
-        let outcome = Outcome::Unauthorized {
-            reason: failure.to_string(),
-            challenge: None,
-        };
-        return (outcome, None);
-    }
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        if !is_json(content_type) {
-            let shown = String::from_utf8_lossy(content_type.as_bytes()).into_owned();
-            return (Outcome::UnsupportedMediaType(shown), None);
+    let pending = match assessment.decision {
+        Decision::Probe => {
+            verdicts.outcome = "probe".into();
+            verdicts.status = 200;
+            verdicts.message = "a reachability probe: no body, nothing checked".into();
+            return (verdicts, None);
         }
-    }
-    if body.is_empty() {
-        return (
-            Outcome::Malformed("body is empty; expected JSON".into()),
-            None,
-        );
-    }
-    if let Err(e) = parsed {
-        let outcome = Outcome::Malformed(format!("body is not valid JSON: {e}"));
-        return (outcome, None);
-    }
-    let event = match extracted {
-        Some(Ok(event)) => event,
-        Some(Err(e)) => return (Outcome::Malformed(e.to_string()), None),
-        None => return (Outcome::Malformed("body is not valid JSON".into()), None),
-    };
-    if event.test {
-        return (Outcome::Ignored("test delivery acknowledged".into()), None);
-    }
-    let mark = match ordering_key(settings, &event) {
-        Ok(mark) => mark,
-        Err(outcome) => return (outcome, None),
-    };
-    let delivery = settings
-        .dedupe
-        .then(|| verdicts.delivery.as_bytes().to_vec());
-    (
-        Outcome::Handled,
-        Some(Pending {
-            delivery,
-            mark,
+        Decision::Answer(outcome) => {
+            set_outcome(&mut verdicts, &outcome);
+            return (verdicts, None);
+        }
+        Decision::Check(checks) => Pending {
+            delivery: checks
+                .deliveries
+                .id
+                .as_ref()
+                .map(|key| key.id.clone().into_bytes()),
+            mark: checks
+                .ordering
+                .as_ref()
+                .map(|(key, created_at)| (key.encode(), *created_at)),
             ties: settings.ties,
-        }),
-    )
+        },
+    };
+    set_outcome(&mut verdicts, &Outcome::Handled);
+    (verdicts, Some(pending))
 }
 
 /// Applies the store's judgement.
-pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement, created_at: Option<i64>) {
-    let outcome = match judgement {
+pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement) {
+    let outcome = match *judgement {
         Judgement::Fresh => {
             verdicts.ordering = Some("fresh".into());
             Outcome::Handled
@@ -216,17 +161,19 @@ pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement, created_a
             verdicts.ordering = Some("duplicate".into());
             Outcome::Duplicate
         }
-        Judgement::Stale(mark) => {
+        Judgement::Stale { created_at, mark } => {
             verdicts.ordering = Some("stale".into());
             Outcome::Stale {
-                created_at: created_at.unwrap_or(*mark),
-                mark: receiver_sdk::outcome::Mark::Handled(*mark),
+                created_at,
+                mark: Mark::Handled(mark),
             }
         }
     };
     set_outcome(verdicts, &outcome);
 }
 
+/// The outcome's name, status and message, in the inspector's words where it is not an
+/// endpoint answering: nothing is handled, and other methods are not endpoint traffic.
 fn set_outcome(verdicts: &mut Verdicts, outcome: &Outcome) {
     verdicts.outcome = outcome.name().into();
     verdicts.status = outcome.status().as_u16();
@@ -235,35 +182,6 @@ fn set_outcome(verdicts: &mut Verdicts, outcome: &Outcome) {
         Outcome::MethodNotAllowed => "an endpoint answers only HEAD and POST".into(),
         other => other.message(),
     };
-}
-
-/// The ordering key and time, as the SDK forms them (its messages too).
-fn ordering_key(settings: &Settings, event: &EventMeta) -> Result<Option<(Vec<u8>, i64)>, Outcome> {
-    if settings.ordering == Ordering::Off {
-        return Ok(None);
-    }
-    let created_at = event.created_at.ok_or_else(|| {
-        Outcome::Malformed(format!(
-            "missing field `{}`: the ordering guard needs the event time",
-            settings.envelope.created_at_field()
-        ))
-    })?;
-    let nanos = created_at
-        .timestamp_nanos_opt()
-        .ok_or_else(|| Outcome::Malformed("event time is outside the supported range".into()))?;
-    let entity_id = event.entity_id.clone().ok_or_else(|| {
-        Outcome::Malformed("missing entity id: the ordering guard needs it".into())
-    })?;
-    let key = OrderingKey {
-        endpoint: String::new(),
-        event_type: match settings.ordering {
-            Ordering::PerEventType => event.event_type.clone(),
-            _ => String::new(),
-        },
-        entity_type: event.entity_type.clone().unwrap_or_default(),
-        entity_id,
-    };
-    Ok(Some((key.encode(), nanos)))
 }
 
 fn view(event: &EventMeta) -> Event {
@@ -275,26 +193,6 @@ fn view(event: &EventMeta) -> Event {
         delivery_id: event.delivery_id.clone(),
         test: event.test,
     }
-}
-
-/// JSON content types, as the SDK accepts them: `application/json`, `text/json`, `*+json`.
-fn is_json(content_type: &HeaderValue) -> bool {
-    let essence = content_type
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.split_once('/') {
-        Some(("application" | "text", subtype)) => subtype == "json" || subtype.ends_with("+json"),
-        _ => false,
-    }
-}
-
-fn body_hash(body: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(body)))
 }
 
 #[cfg(test)]
@@ -412,8 +310,10 @@ mod tests {
         let mut verdicts = Verdicts::default();
         conclude(
             &mut verdicts,
-            &Judgement::Stale(2_000_000_000),
-            Some(1_000_000_000),
+            &Judgement::Stale {
+                created_at: 1_000_000_000,
+                mark: 2_000_000_000,
+            },
         );
         assert_eq!(verdicts.outcome, "stale");
         assert!(
