@@ -1,5 +1,7 @@
 //! Configs as users write them, good and broken.
 
+use std::path::PathBuf;
+
 use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
