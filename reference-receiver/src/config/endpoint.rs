@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use receiver_sdk::envelope::Mapping;
+use receiver_sdk::ordering::{Ordering, TiePolicy};
 use serde::{Deserialize, Serialize};
 
-use super::secret::{redacted_credential_headers, redacted_userinfo, secret_from_env};
+use super::secret::{redacted_credential_headers, redacted_userinfo};
 use super::{ConfigSecret, VerifyConfig};
 
 /// One `[[endpoint]]`.
@@ -30,7 +31,7 @@ pub struct EndpointConfig {
     pub ordering_horizon_secs: Option<u64>,
     /// What equal timestamps do.
     #[serde(default)]
-    pub ties: TiesSetting,
+    pub ties: TiePolicy,
     /// Whether retries of handled deliveries are answered `duplicate`.
     #[serde(default = "yes")]
     pub dedupe: bool,
@@ -86,37 +87,31 @@ pub enum EnvelopeKind {
     Raw,
 }
 
-/// `ordering`: a switch or a grouping.
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self::None {}
+    }
+}
+
+/// `ordering`: a switch or a grouping (`off`, `per-event-type`, `per-entity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum OrderingSetting {
     /// `true` (per event type and entity) or `false`.
     Switch(bool),
     /// A named grouping.
-    Mode(OrderingMode),
+    Mode(Ordering),
 }
 
-/// Named ordering groupings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OrderingMode {
-    /// Off.
-    Off,
-    /// One mark per event type and entity.
-    PerEventType,
-    /// One mark per entity.
-    PerEntity,
-}
-
-/// `ties`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TiesSetting {
-    /// Handle the later arrival.
-    #[default]
-    Deliver,
-    /// Keep the first.
-    Drop,
+impl OrderingSetting {
+    /// The SDK grouping this setting names.
+    pub fn ordering(self) -> Ordering {
+        match self {
+            Self::Switch(false) => Ordering::Off,
+            Self::Switch(true) => Ordering::PerEventType,
+            Self::Mode(ordering) => ordering,
+        }
+    }
 }
 
 /// `[endpoint.relay]`.
@@ -243,78 +238,29 @@ pub struct FetchConfig {
     pub max_body_bytes: usize,
 }
 
-/// Outgoing auth (`relay.auth`, `relay.fetch.auth`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// The scheme.
-    #[serde(default)]
-    pub kind: AuthKind,
-    /// Bearer token or header value.
-    #[serde(default)]
-    pub token: Option<ConfigSecret>,
-    /// The environment variable holding it.
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// `basic`: user.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// `basic`: password.
-    #[serde(default)]
-    pub password: Option<ConfigSecret>,
-    /// `basic`: the environment variable holding the password.
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// `header`: the header's name.
-    #[serde(default)]
-    pub header: Option<String>,
-}
-
-/// `auth.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthKind {
-    /// No auth.
-    #[default]
-    None,
+/// Outgoing auth (`relay.auth`, `relay.fetch.auth`), by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// No auth. (`{}`: serde lets a unit variant ignore every other key.)
+    None {},
     /// `Authorization: Bearer <token>`.
-    Bearer,
+    Bearer {
+        /// The token.
+        token: ConfigSecret,
+    },
     /// `Authorization: Basic ...`.
-    Basic,
+    Basic {
+        /// The user.
+        user: String,
+        /// The password.
+        password: ConfigSecret,
+    },
     /// `<header>: <token>`.
-    Header,
-}
-
-impl AuthConfig {
-    pub(super) fn resolve(
-        &mut self,
-        lookup: &impl Fn(&str) -> Option<String>,
-    ) -> Result<(), (String, String)> {
-        if let Some(name) = &self.token_env {
-            self.token = Some(secret_from_env(lookup, name).map_err(|m| ("token_env".into(), m))?);
-        }
-        if let Some(name) = &self.password_env {
-            self.password =
-                Some(secret_from_env(lookup, name).map_err(|m| ("password_env".into(), m))?);
-        }
-        Ok(())
-    }
-
-    pub(super) fn check(&self) -> Result<(), (String, String)> {
-        match self.kind {
-            AuthKind::None => Ok(()),
-            AuthKind::Bearer | AuthKind::Header if self.token.is_none() => {
-                Err(("token".into(), "needs `token` or `token_env`".into()))
-            }
-            AuthKind::Header if self.header.is_none() => Err((
-                "header".into(),
-                "kind `header` needs the header's name".into(),
-            )),
-            AuthKind::Basic if self.user.is_none() || self.password.is_none() => Err((
-                "user".into(),
-                "kind `basic` needs `user` and `password` (or `password_env`)".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
+    Header {
+        /// The header's name.
+        header: String,
+        /// The header's value.
+        token: ConfigSecret,
+    },
 }

@@ -22,7 +22,7 @@ use secret::{is_secret_key, redact_values};
 
 pub use endpoint::*;
 pub use secret::ConfigSecret;
-pub(crate) use secret::SECRET_TEXT_KEYS;
+pub(crate) use secret::{names_environment, SECRET_TEXT_KEYS};
 pub use server::*;
 pub use store::*;
 pub use validate::{MIN_ADMIN_TOKEN_BYTES, RESERVED_PATHS};
@@ -119,25 +119,49 @@ pub fn from_parts(
         layers::merge(&mut table, over);
     }
     layers::apply_env(&mut table, overrides)?;
+    secret::resolve_env(&mut table, &origin, &lookup)?;
     let mut config: Config =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = display_path(&e.path().to_string());
             // toml appends "in `section`" on a second line; the key already says where.
             let message = e.inner().to_string();
             let message = message.lines().next().unwrap_or("");
-            ConfigError {
-                origin: origin.clone(),
-                message: if is_secret_key(&key) {
-                    redact_values(message)
-                } else {
-                    message.to_owned()
-                },
-                key,
-            }
+            read_error(origin.clone(), key, message)
         })?;
-    config.resolve(&origin, &lookup)?;
+    // An empty URL (RECEIVER_STORE__URL="") switches a file's PostgreSQL store off again.
+    config.store.url = config
+        .store
+        .url
+        .take()
+        .filter(|url| !url.0.expose().is_empty());
     config.validate(&origin)?;
     Ok(config)
+}
+
+/// A serde error as a [`ConfigError`], secret values kept out. A secret a tagged section lacks
+/// is named as a key of that section, with the `_env` alternative serde cannot know of: serde
+/// reports it at the section, as "missing field `token`".
+fn read_error(origin: String, key: String, message: &str) -> ConfigError {
+    let missing_secret = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+        .filter(|field| SECRET_TEXT_KEYS.contains(field));
+    if let Some(field) = missing_secret {
+        return ConfigError {
+            origin,
+            key: format!("{key}.{field}"),
+            message: format!("needs `{field}` or `{field}_env`"),
+        };
+    }
+    ConfigError {
+        origin,
+        message: if is_secret_key(&key) {
+            redact_values(message)
+        } else {
+            message.to_owned()
+        },
+        key,
+    }
 }
 
 /// A TOML syntax error as its message and position only: toml's own text quotes the source

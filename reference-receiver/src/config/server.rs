@@ -85,12 +85,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Bearer token for the admin API.
+    /// Bearer token for the admin API (or `token_env`, resolved before this is read).
     #[serde(default)]
     pub token: Option<ConfigSecret>,
-    /// The environment variable holding the token.
-    #[serde(default)]
-    pub token_env: Option<String>,
 }
 
 /// `[inspector]`: inspection bins at `/in/{token}`, the JSON API at `/api` and the UI at `/ui`.

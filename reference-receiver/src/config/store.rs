@@ -21,12 +21,10 @@ pub struct StoreConfig {
     /// flush, in microseconds.
     #[serde(default = "default_commit_delay_us")]
     pub commit_delay_us: u64,
-    /// A PostgreSQL URL: ordering marks and delivery ids go there, shared by every replica.
+    /// A PostgreSQL URL: ordering marks and delivery ids go there, shared by every replica (or
+    /// `url_env`, resolved before this is read).
     #[serde(default)]
     pub url: Option<ConfigSecret>,
-    /// The environment variable holding the URL.
-    #[serde(default)]
-    pub url_env: Option<String>,
     /// PostgreSQL connections per pool (statements and key leases each have one).
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,

@@ -113,16 +113,6 @@ impl Config {
                         "must be at least 1",
                     ));
                 }
-                relay
-                    .auth
-                    .check()
-                    .map_err(|(key, m)| error(at(&format!("relay.auth.{key}")), &m))?;
-                if let Some(fetch) = &relay.fetch {
-                    fetch
-                        .auth
-                        .check()
-                        .map_err(|(key, m)| error(at(&format!("relay.fetch.auth.{key}")), &m))?;
-                }
             }
         }
         Ok(())

@@ -1,181 +1,249 @@
-//! `[endpoint.verify]`: how an endpoint authenticates its senders.
+//! `[endpoint.verify]`: how an endpoint authenticates its senders, and the SDK [`Verifier`]
+//! it builds.
+//!
+//! One variant per `kind`, each holding exactly the keys that kind reads: a key another kind
+//! takes is refused by name instead of being silently ignored.
 
+use std::time::Duration;
+
+use http::HeaderName;
+use receiver_sdk::verify::{HmacHeader, SignatureEncoding, Verifier};
 use receiver_sdk::Secret;
 use serde::{Deserialize, Serialize};
 
+use super::secret::secret_list;
 use super::ConfigSecret;
 
-/// `[endpoint.verify]`.
+/// `[endpoint.verify]`, by `kind`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyConfig {
-    /// The scheme.
-    pub kind: VerifyKind,
-    /// Signing secrets or accepted tokens (several for rotation).
-    #[serde(default)]
-    pub secrets: Vec<ConfigSecret>,
-    /// An environment variable with secrets separated by spaces or commas.
-    #[serde(default)]
-    pub secrets_env: Option<String>,
-    /// Accepted clock skew for timestamped schemes.
-    #[serde(default)]
-    pub tolerance_secs: Option<u64>,
-    /// `hmac-sha256` and `token`: the header.
-    #[serde(default)]
-    pub header: Option<String>,
-    /// `hmac-sha256`: text before the signature (`sha256=`).
-    #[serde(default)]
-    pub prefix: Option<String>,
-    /// `hmac-sha256`: hex or base64.
-    #[serde(default)]
-    pub encoding: Option<EncodingSetting>,
-    /// `basic`: the realm.
-    #[serde(default)]
-    pub realm: Option<String>,
-    /// `basic`: one user.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// `basic`: that user's password.
-    #[serde(default)]
-    pub password: Option<ConfigSecret>,
-    /// `basic`: the environment variable holding the password.
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// `basic`: several users (or one user with several passwords, for rotation).
-    #[serde(default)]
-    pub credentials: Vec<Credential>,
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum VerifyConfig {
+    /// No check. (`{}`: serde lets a unit variant ignore every other key.)
+    None {},
+    /// HTTP Basic.
+    Basic(BasicVerify),
+    /// A static token in a header.
+    Token(TokenVerify),
+    /// HMAC-SHA256 of the body in a configurable header.
+    HmacSha256(HmacVerify),
+    /// GitHub's `X-Hub-Signature-256`.
+    Github(Signing),
+    /// SuperOffice's `X-SuperOffice-Signature`.
+    Superoffice(Signing),
+    /// Shopify's `X-Shopify-Hmac-Sha256`.
+    Shopify(Signing),
+    /// Standard Webhooks / Svix.
+    StandardWebhooks(TimestampedSigning),
+    /// Stripe's `Stripe-Signature`.
+    Stripe(TimestampedSigning),
+    /// Slack's `X-Slack-Signature`.
+    Slack(TimestampedSigning),
 }
 
 impl Default for VerifyConfig {
     fn default() -> Self {
-        Self {
-            kind: VerifyKind::None,
-            secrets: Vec::new(),
-            secrets_env: None,
-            tolerance_secs: None,
-            header: None,
-            prefix: None,
-            encoding: None,
-            realm: None,
-            user: None,
-            password: None,
-            password_env: None,
-            credentials: Vec::new(),
-        }
+        Self::None {}
     }
 }
 
-/// One Basic auth user.
+/// `kind = "basic"`: one user, or several in `credentials`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicVerify {
+    /// The realm of the challenge; unset: `webhooks`.
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// One user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// That user's password.
+    #[serde(default)]
+    pub password: Option<ConfigSecret>,
+    /// Several users (or one user with several passwords, for rotation).
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+}
+
+/// One Basic auth user of `credentials`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
     /// The user name.
     pub user: String,
     /// The password.
-    #[serde(default)]
-    pub password: Option<ConfigSecret>,
-    /// The environment variable holding the password.
-    #[serde(default)]
-    pub password_env: Option<String>,
+    pub password: ConfigSecret,
 }
 
-/// `verify.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VerifyKind {
-    /// No check.
-    None,
-    /// HTTP Basic.
-    Basic,
-    /// A static token in a header.
-    Token,
-    /// HMAC-SHA256 of the body in a configurable header.
-    HmacSha256,
-    /// GitHub's `X-Hub-Signature-256`.
-    Github,
-    /// SuperOffice's `X-SuperOffice-Signature`.
-    Superoffice,
-    /// Shopify's `X-Shopify-Hmac-Sha256`.
-    Shopify,
-    /// Standard Webhooks / Svix.
-    StandardWebhooks,
-    /// Stripe's `Stripe-Signature`.
-    Stripe,
-    /// Slack's `X-Slack-Signature`.
-    Slack,
+/// `kind = "token"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenVerify {
+    /// The header carrying the token; unset: `Authorization` (`Bearer` accepted).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The accepted tokens.
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
 }
 
-/// `verify.encoding`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EncodingSetting {
-    /// Hexadecimal.
-    Hex,
-    /// Standard base64.
-    Base64,
+/// `kind = "hmac-sha256"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacVerify {
+    /// The header carrying the signature.
+    pub header: String,
+    /// Text before the signature (`sha256=`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// How the signature is written; unset: hex.
+    #[serde(default)]
+    pub encoding: Option<SignatureEncoding>,
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+}
+
+/// A scheme whose only setting is its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+}
+
+/// A scheme that signs a timestamp too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampedSigning {
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+    /// Accepted clock skew; unset: the SDK's default.
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+}
+
+/// Why a verify section builds no [`Verifier`].
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A header name the scheme would read is not one.
+    #[error("`{0}` is not a valid header name")]
+    HeaderName(String),
+    /// The SDK refused the secrets or credentials.
+    #[error(transparent)]
+    Verifier(#[from] receiver_sdk::verify::ConfigError),
 }
 
 impl VerifyConfig {
-    pub(super) fn check(&self) -> Result<(), (String, String)> {
-        let signing = matches!(
-            self.kind,
-            VerifyKind::HmacSha256
-                | VerifyKind::Github
-                | VerifyKind::Superoffice
-                | VerifyKind::Shopify
-                | VerifyKind::StandardWebhooks
-                | VerifyKind::Stripe
-                | VerifyKind::Slack
-                | VerifyKind::Token
-        );
-        if signing && self.secrets.is_empty() {
+    /// The `kind`, as written in the config.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::None {} => "none",
+            Self::Basic(_) => "basic",
+            Self::Token(_) => "token",
+            Self::HmacSha256(_) => "hmac-sha256",
+            Self::Github(_) => "github",
+            Self::Superoffice(_) => "superoffice",
+            Self::Shopify(_) => "shopify",
+            Self::StandardWebhooks(_) => "standard-webhooks",
+            Self::Stripe(_) => "stripe",
+            Self::Slack(_) => "slack",
+        }
+    }
+
+    /// The signing secrets or accepted tokens, for the kinds that take them.
+    pub fn secrets(&self) -> Option<&[ConfigSecret]> {
+        match self {
+            Self::None {} | Self::Basic(_) => None,
+            Self::Token(token) => Some(&token.secrets),
+            Self::HmacSha256(hmac) => Some(&hmac.secrets),
+            Self::Github(signing) | Self::Superoffice(signing) | Self::Shopify(signing) => {
+                Some(&signing.secrets)
+            }
+            Self::StandardWebhooks(signing) | Self::Stripe(signing) | Self::Slack(signing) => {
+                Some(&signing.secrets)
+            }
+        }
+    }
+
+    /// The SDK verifier this section describes.
+    pub fn build(&self) -> Result<Verifier, BuildError> {
+        let secrets = |secrets: &[ConfigSecret]| -> Vec<Secret> {
+            secrets.iter().map(|s| s.0.clone()).collect()
+        };
+        let header = |name: &str| {
+            HeaderName::try_from(name).map_err(|_| BuildError::HeaderName(name.to_owned()))
+        };
+        let timestamped =
+            |verifier: Verifier, signing: &TimestampedSigning| match signing.tolerance_secs {
+                Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
+                None => verifier,
+            };
+        Ok(match self {
+            Self::None {} => Verifier::none(),
+            Self::Basic(basic) => Verifier::basic(
+                basic.realm.clone().unwrap_or_else(|| "webhooks".into()),
+                basic.credentials(),
+            )?,
+            Self::Token(token) => Verifier::token(
+                header(token.header.as_deref().unwrap_or("authorization"))?,
+                secrets(&token.secrets),
+            )?,
+            Self::HmacSha256(hmac) => {
+                let format = HmacHeader {
+                    header: header(&hmac.header)?,
+                    prefix: hmac.prefix.clone(),
+                    encoding: hmac.encoding.unwrap_or(SignatureEncoding::Hex),
+                };
+                Verifier::hmac_sha256(format, secrets(&hmac.secrets))?
+            }
+            Self::Github(signing) => Verifier::github(secrets(&signing.secrets))?,
+            Self::Superoffice(signing) => Verifier::superoffice(secrets(&signing.secrets))?,
+            Self::Shopify(signing) => Verifier::shopify(secrets(&signing.secrets))?,
+            Self::StandardWebhooks(signing) => {
+                let texts: Vec<String> = signing.secrets.iter().map(ConfigSecret::text).collect();
+                timestamped(Verifier::standard_webhooks(texts)?, signing)
+            }
+            Self::Stripe(signing) => {
+                timestamped(Verifier::stripe(secrets(&signing.secrets))?, signing)
+            }
+            Self::Slack(signing) => {
+                timestamped(Verifier::slack(secrets(&signing.secrets))?, signing)
+            }
+        })
+    }
+
+    /// What serde cannot see: a signing kind with no secret, a Basic user without a password.
+    /// The key is relative to the section.
+    pub(super) fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.secrets().is_some_and(<[ConfigSecret]>::is_empty) {
             return Err((
-                "secrets".into(),
-                format!(
-                    "kind `{}` needs `secrets` or `secrets_env`",
-                    self.kind_name()
-                ),
+                "secrets",
+                format!("kind `{}` needs `secrets` or `secrets_env`", self.scheme()),
             ));
         }
-        if self.kind == VerifyKind::HmacSha256 && self.header.is_none() {
-            return Err((
-                "header".into(),
-                "kind `hmac-sha256` needs the signature's `header`".into(),
-            ));
-        }
-        if self.kind == VerifyKind::Basic {
-            let single = self.user.is_some() || self.password.is_some();
-            if single && (self.user.is_none() || self.password.is_none()) {
+        if let Self::Basic(basic) = self {
+            if basic.user.is_some() != basic.password.is_some() {
                 return Err((
-                    "password".into(),
+                    "password",
                     "kind `basic` needs both `user` and `password` (or `password_env`)".into(),
                 ));
             }
-            if !single && self.credentials.is_empty() {
+            if basic.user.is_none() && basic.credentials.is_empty() {
                 return Err((
-                    "user".into(),
+                    "user",
                     "kind `basic` needs `user` and `password`, or `credentials`".into(),
-                ));
-            }
-            if let Some(j) = self.credentials.iter().position(|c| c.password.is_none()) {
-                return Err((
-                    format!("credentials[{j}].password"),
-                    "needs `password` or `password_env`".into(),
                 ));
             }
         }
         Ok(())
     }
+}
 
-    fn kind_name(&self) -> String {
-        toml::Value::try_from(self.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
-    /// Basic auth pairs, from `user`/`password` and `credentials`.
-    pub fn basic_credentials(&self) -> Vec<(String, Secret)> {
+impl BasicVerify {
+    /// The accepted pairs, from `user`/`password` and `credentials`.
+    pub fn credentials(&self) -> Vec<(String, Secret)> {
         let single = self
             .user
             .clone()
@@ -183,11 +251,11 @@ impl VerifyConfig {
             .map(|(user, password)| (user, password.0));
         single
             .into_iter()
-            .chain(self.credentials.iter().filter_map(|c| {
-                c.password
-                    .clone()
-                    .map(|password| (c.user.clone(), password.0))
-            }))
+            .chain(
+                self.credentials
+                    .iter()
+                    .map(|c| (c.user.clone(), c.password.0.clone())),
+            )
             .collect()
     }
 }
