@@ -22,6 +22,11 @@ use crate::store::OrderingKey;
 
 /// How deliveries are grouped for ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum Ordering {
     /// No ordering guard: every delivery reaches the handler (dedupe still applies).
@@ -42,6 +47,11 @@ pub enum Ordering {
 /// entity can share a timestamp. With no way to tell which came first, the default hands the
 /// later arrival to the handler rather than drop a real event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum TiePolicy {
     /// Equal timestamps reach the handler; the later arrival wins.

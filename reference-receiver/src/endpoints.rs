@@ -3,67 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderName;
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::{Ordering, TiePolicy};
 use receiver_sdk::store::Store;
-use receiver_sdk::verify::{HmacHeader, SignatureEncoding, Verifier};
 use receiver_sdk::{Delivery, OnDeadline, Receiver};
 use sha2::{Digest, Sha256};
 
-use crate::config::{
-    EncodingSetting, EndpointConfig, EnvelopeKind, OrderingMode, OrderingSetting, RelayMode,
-    ServerConfig, TiesSetting, VerifyConfig, VerifyKind,
-};
+use crate::config::{EndpointConfig, EnvelopeKind, RelayMode, ServerConfig};
 use crate::relay::{Relay, RelayEvent};
 
 /// How much of a payload an endpoint without a relay logs.
 const LOGGED_PAYLOAD: usize = 1024;
-
-/// The verifier an endpoint's `[endpoint.verify]` describes.
-pub(crate) fn verifier(config: &VerifyConfig) -> Result<Verifier, String> {
-    let secrets = || config.secrets.iter().map(|s| s.0.clone());
-    let verifier = match config.kind {
-        VerifyKind::None => Verifier::none(),
-        VerifyKind::Basic => Verifier::basic(
-            config.realm.clone().unwrap_or_else(|| "webhooks".into()),
-            config.basic_credentials(),
-        )
-        .map_err(|e| e.to_string())?,
-        VerifyKind::Token => {
-            let name = config.header.as_deref().unwrap_or("authorization");
-            let header = HeaderName::try_from(name)
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            Verifier::token(header, secrets()).map_err(|e| e.to_string())?
-        }
-        VerifyKind::HmacSha256 => {
-            let name = config.header.as_deref().unwrap_or_default();
-            let format = HmacHeader {
-                header: HeaderName::try_from(name)
-                    .map_err(|_| format!("`{name}` is not a valid header name"))?,
-                prefix: config.prefix.clone(),
-                encoding: match config.encoding {
-                    Some(EncodingSetting::Base64) => SignatureEncoding::Base64,
-                    Some(EncodingSetting::Hex) | None => SignatureEncoding::Hex,
-                },
-            };
-            Verifier::hmac_sha256(format, secrets()).map_err(|e| e.to_string())?
-        }
-        VerifyKind::Github => Verifier::github(secrets()).map_err(|e| e.to_string())?,
-        VerifyKind::Superoffice => Verifier::superoffice(secrets()).map_err(|e| e.to_string())?,
-        VerifyKind::Shopify => Verifier::shopify(secrets()).map_err(|e| e.to_string())?,
-        VerifyKind::StandardWebhooks => {
-            let texts: Vec<String> = config.secrets.iter().map(|s| s.text()).collect();
-            Verifier::standard_webhooks(texts).map_err(|e| e.to_string())?
-        }
-        VerifyKind::Stripe => Verifier::stripe(secrets()).map_err(|e| e.to_string())?,
-        VerifyKind::Slack => Verifier::slack(secrets()).map_err(|e| e.to_string())?,
-    };
-    Ok(match config.tolerance_secs {
-        Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
-        None => verifier,
-    })
-}
 
 fn envelope(config: &EndpointConfig) -> Envelope {
     match (config.envelope, &config.mapping) {
@@ -75,16 +24,6 @@ fn envelope(config: &EndpointConfig) -> Envelope {
         (EnvelopeKind::Custom, Some(mapping)) => Envelope::Custom(mapping.clone()),
         // Validation guarantees a mapping for custom; raw is the safe reading otherwise.
         (EnvelopeKind::Custom, None) | (EnvelopeKind::Raw, _) => Envelope::Raw,
-    }
-}
-
-fn ordering(setting: OrderingSetting) -> Ordering {
-    match setting {
-        OrderingSetting::Switch(false) | OrderingSetting::Mode(OrderingMode::Off) => Ordering::Off,
-        OrderingSetting::Switch(true) | OrderingSetting::Mode(OrderingMode::PerEventType) => {
-            Ordering::PerEventType
-        }
-        OrderingSetting::Mode(OrderingMode::PerEntity) => Ordering::PerEntity,
     }
 }
 
@@ -117,19 +56,16 @@ pub(crate) fn receiver(
     sink: Sink,
 ) -> Result<Receiver, String> {
     let mut builder = Receiver::builder(config.name.clone())
-        .verifier(verifier(&config.verify).map_err(|e| format!("verify: {e}"))?)
+        .verifier(config.verify.build().map_err(|e| format!("verify: {e}"))?)
         .envelope(envelope(config))
-        .ties(match config.ties {
-            TiesSetting::Deliver => TiePolicy::Deliver,
-            TiesSetting::Drop => TiePolicy::Drop,
-        })
+        .ties(config.ties)
         .dedupe(config.dedupe)
         .retention(Duration::from_secs(config.retention_secs))
         .body_limit(server.body_limit_bytes)
         .body_timeout(Duration::from_secs(server.request_timeout_secs))
         .shared_store(store);
     if let Some(setting) = config.ordering {
-        builder = builder.ordering(ordering(setting));
+        builder = builder.ordering(setting.ordering());
     }
     if let Some(secs) = config.ordering_horizon_secs {
         builder = builder.ordering_horizon(Duration::from_secs(secs));
@@ -230,7 +166,7 @@ mod tests {
             "kind = \"github\"\nsecrets = [\" \"]",
         ] {
             let config = endpoint(&format!("[endpoint.verify]\n{verify}"));
-            let error = verifier(&config.verify).expect_err(verify);
+            let error = config.verify.build().expect_err(verify).to_string();
             assert!(
                 error.contains("empty or only whitespace"),
                 "{verify}: {error}"

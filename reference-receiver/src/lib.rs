@@ -79,7 +79,9 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
         PostgresStore::builder(&url.text()).context("store.url")?;
     }
     for endpoint in &config.endpoints {
-        endpoints::verifier(&endpoint.verify)
+        endpoint
+            .verify
+            .build()
             .map_err(|e| anyhow::anyhow!("endpoint `{}`: verify: {e}", endpoint.name))?;
         if let Some(relay) = &endpoint.relay {
             Relay::new(&endpoint.name, relay, client.clone())

@@ -7,6 +7,11 @@ use super::{decode_base64_tag, decode_hex_tag, single_header, FailureKind, MacKe
 
 /// How the 32 bytes of an HMAC-SHA256 signature are written in a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum SignatureEncoding {
     /// Hexadecimal; upper and lower case are both accepted when verifying, lower case is sent.
     Hex,

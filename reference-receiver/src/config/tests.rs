@@ -1,5 +1,7 @@
 //! Configs as users write them, good and broken.
 
+use std::path::PathBuf;
+
 use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -81,7 +83,10 @@ tolerance_secs = 300
         "the file's endpoints replace the default one"
     );
     let relay = config.endpoints[0].relay.as_ref().unwrap();
-    assert_eq!(relay.auth.token.as_ref().unwrap().text(), "t0ken");
+    let AuthConfig::Bearer { token } = &relay.auth else {
+        panic!("bearer auth: {:?}", relay.auth);
+    };
+    assert_eq!(token.text(), "t0ken");
     assert_eq!(
         config.endpoints[0].ordering,
         Some(OrderingSetting::Switch(true))
@@ -116,7 +121,8 @@ fn secrets_env_may_hold_several_secrets_for_rotation() {
     .unwrap();
     let secrets: Vec<_> = config.endpoints[0]
         .verify
-        .secrets
+        .secrets()
+        .unwrap()
         .iter()
         .map(ConfigSecret::text)
         .collect();
@@ -326,4 +332,62 @@ fn regression_check_config_redacts_credentials_written_into_relay_urls_and_heade
         shown.contains("{{ event }}"),
         "other headers are shown: {shown}"
     );
+}
+
+#[test]
+fn a_key_another_verify_or_auth_kind_takes_is_refused_by_name() {
+    for (section, key) in [
+        (
+            "[endpoint.verify]\nkind = \"github\"\nsecrets = [\"s\"]\nheader = \"X\"",
+            "header",
+        ),
+        (
+            "[endpoint.verify]\nkind = \"none\"\nsecrets = [\"s\"]",
+            "secrets",
+        ),
+        (
+            "[endpoint.verify]\nkind = \"token\"\nsecrets = [\"s\"]\ntolerance_secs = 5",
+            "tolerance_secs",
+        ),
+        (
+            "[endpoint.relay]\nurl = \"http://x\"\n[endpoint.relay.auth]\nkind = \"bearer\"\n\
+             token = \"t\"\nuser = \"u\"",
+            "user",
+        ),
+    ] {
+        let error = error_of(&format!(
+            "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n{section}"
+        ));
+        assert!(
+            error.message.contains(&format!("unknown field `{key}`")),
+            "{section}: {error}"
+        );
+    }
+}
+
+#[test]
+fn a_secret_list_of_the_wrong_type_is_refused_without_its_value() {
+    let error = error_of(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"github\"\n\
+         secrets = 987654321",
+    );
+    assert!(error.message.contains("invalid type"), "{error}");
+    assert!(
+        !format!("{error} {error:?}").contains("987654321"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_env_reference_in_a_credential_is_resolved_and_an_unset_one_is_named() {
+    let text = "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"basic\"\n\
+                credentials = [{ user = \"u\", password_env = \"PW\" }]";
+    let config = parse_with_env(text, &[("PW", "pass-from-env")]).unwrap();
+    let VerifyConfig::Basic(basic) = &config.endpoints[0].verify else {
+        panic!("basic: {:?}", config.endpoints[0].verify);
+    };
+    assert_eq!(basic.credentials()[0].1.expose(), b"pass-from-env");
+    let error = parse_with_env(text, &[("PW", "")]).unwrap_err();
+    assert_eq!(error.key, "endpoint[0].verify.credentials[0].password_env");
+    assert_eq!(error.message, "environment variable `PW` is not set");
 }

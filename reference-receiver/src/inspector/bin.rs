@@ -17,10 +17,7 @@ use receiver_sdk::{Assessor, Receiver};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{
-    EnvelopeKind, InspectorConfig, OrderingMode, OrderingSetting, TiesSetting, VerifyConfig,
-    VerifyKind,
-};
+use crate::config::{EnvelopeKind, InspectorConfig, OrderingSetting, VerifyConfig};
 
 /// The longest alias or token.
 const MAX_TOKEN_LEN: usize = 64;
@@ -40,7 +37,7 @@ struct Spec {
     #[serde(default)]
     ordering: Option<OrderingSetting>,
     #[serde(default)]
-    ties: TiesSetting,
+    ties: TiePolicy,
     #[serde(default = "yes")]
     dedupe: bool,
     #[serde(default)]
@@ -171,7 +168,7 @@ struct View<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     mapping: Option<&'a Mapping>,
     ordering: &'static str,
-    ties: TiesSetting,
+    ties: TiePolicy,
     dedupe: bool,
     max_captures: usize,
     max_age_secs: u64,
@@ -184,6 +181,14 @@ impl Settings {
         if let Some(object) = json.as_object_mut() {
             object.remove("alias");
         }
+        if json
+            .get("verify")
+            .is_some_and(crate::config::names_environment)
+        {
+            return Err(
+                "verify: `*_env` keys are not read for bins; give the secret itself".into(),
+            );
+        }
         let spec: Spec = serde_path_to_error::deserialize(&json).map_err(|e| {
             let path = e.path().to_string();
             if path == "." {
@@ -194,27 +199,16 @@ impl Settings {
         })?;
         spec.response.check(limits)?;
         let verify = &spec.verify;
-        if verify.secrets_env.is_some()
-            || verify.password_env.is_some()
-            || verify.credentials.iter().any(|c| c.password_env.is_some())
-        {
-            return Err(
-                "verify: `*_env` keys are not read for bins; give the secret itself".into(),
-            );
-        }
-        match verify.kind {
-            VerifyKind::Basic if verify.basic_credentials().is_empty() => {
+        match verify {
+            VerifyConfig::Basic(basic) if basic.credentials().is_empty() => {
                 return Err("verify: kind `basic` needs `user` and `password`".into())
             }
-            VerifyKind::HmacSha256 if verify.header.is_none() => {
-                return Err("verify: kind `hmac-sha256` needs the signature's `header`".into())
-            }
-            VerifyKind::Token if verify.secrets.is_empty() => {
+            VerifyConfig::Token(token) if token.secrets.is_empty() => {
                 return Err("verify: kind `token` needs `secrets`".into())
             }
             _ => {}
         }
-        let verifier = crate::endpoints::verifier(verify).map_err(|e| format!("verify: {e}"))?;
+        let verifier = verify.build().map_err(|e| format!("verify: {e}"))?;
         let envelope = match (spec.envelope, &spec.mapping) {
             (EnvelopeKind::Sonar, None) => Envelope::Sonar,
             (EnvelopeKind::Integration, None) => Envelope::Integration,
@@ -231,11 +225,7 @@ impl Settings {
         };
         let ordering = match spec.ordering {
             None => Ordering::default_for(&envelope),
-            Some(OrderingSetting::Switch(false))
-            | Some(OrderingSetting::Mode(OrderingMode::Off)) => Ordering::Off,
-            Some(OrderingSetting::Switch(true))
-            | Some(OrderingSetting::Mode(OrderingMode::PerEventType)) => Ordering::PerEventType,
-            Some(OrderingSetting::Mode(OrderingMode::PerEntity)) => Ordering::PerEntity,
+            Some(setting) => setting.ordering(),
         };
         let max_captures = spec.max_captures.unwrap_or(limits.max_captures);
         let max_age_secs = spec.max_age_secs.unwrap_or(limits.max_age_secs);
@@ -256,10 +246,7 @@ impl Settings {
                 limits.max_age_secs
             ));
         }
-        let scheme = serde_json::to_value(verify.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let scheme = verify.scheme().to_owned();
         let view = serde_json::to_value(View {
             response: &spec.response,
             verify,
@@ -276,10 +263,7 @@ impl Settings {
             max_age_secs,
         })
         .map_err(|e| e.to_string())?;
-        let ties = match spec.ties {
-            TiesSetting::Deliver => TiePolicy::Deliver,
-            TiesSetting::Drop => TiePolicy::Drop,
-        };
+        let ties = spec.ties;
         // Named "": the keys it forms are the ones the bin's trees have always held (each bin
         // prefixes its own).
         let stage = Receiver::builder("")

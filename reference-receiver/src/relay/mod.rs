@@ -17,7 +17,7 @@ use receiver_sdk::envelope::EventMeta;
 use receiver_sdk::HandlerError;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AuthConfig, AuthKind, RelayConfig};
+use crate::config::{AuthConfig, RelayConfig};
 use template::{Context, Templates};
 
 /// How much of a downstream answer is kept for messages and attempt logs.
@@ -157,26 +157,21 @@ impl std::fmt::Debug for OutgoingAuth {
 impl OutgoingAuth {
     fn new(config: &AuthConfig) -> Result<Self, String> {
         use base64::Engine;
-        let token = || config.token.as_ref().map(|t| t.text()).unwrap_or_default();
-        let header = match config.kind {
-            AuthKind::None => return Ok(Self(None)),
-            AuthKind::Bearer => (http::header::AUTHORIZATION, format!("Bearer {}", token())),
-            AuthKind::Basic => {
-                let user = config.user.clone().unwrap_or_default();
-                let password = config
-                    .password
-                    .as_ref()
-                    .map(|p| p.text())
-                    .unwrap_or_default();
-                let encoded =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let header = match config {
+            AuthConfig::None {} => return Ok(Self(None)),
+            AuthConfig::Bearer { token } => (
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", token.text()),
+            ),
+            AuthConfig::Basic { user, password } => {
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.text()));
                 (http::header::AUTHORIZATION, format!("Basic {encoded}"))
             }
-            AuthKind::Header => {
-                let name = config.header.as_deref().unwrap_or_default();
-                let name = HeaderName::try_from(name)
-                    .map_err(|_| format!("`{name}` is not a valid header name"))?;
-                (name, token())
+            AuthConfig::Header { header, token } => {
+                let name = HeaderName::try_from(header.as_str())
+                    .map_err(|_| format!("`{header}` is not a valid header name"))?;
+                (name, token.text())
             }
         };
         let mut value = HeaderValue::try_from(header.1)

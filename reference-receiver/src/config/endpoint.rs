@@ -1,0 +1,266 @@
+//! `[[endpoint]]` and its `[endpoint.relay]`, `[endpoint.relay.fetch]` and auth sections.
+
+use std::collections::BTreeMap;
+
+use receiver_sdk::envelope::Mapping;
+use receiver_sdk::ordering::{Ordering, TiePolicy};
+use serde::{Deserialize, Serialize};
+
+use super::secret::{redacted_credential_headers, redacted_userinfo};
+use super::{ConfigSecret, VerifyConfig};
+
+/// One `[[endpoint]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Unique name: scopes state in the store, appears in logs and metrics.
+    pub name: String,
+    /// The path it answers at.
+    pub path: String,
+    /// Where the event fields are.
+    #[serde(default = "default_envelope")]
+    pub envelope: EnvelopeKind,
+    /// For `envelope = "custom"`: the field sources.
+    #[serde(default)]
+    pub mapping: Option<Mapping>,
+    /// The ordering guard: unset for the envelope's default.
+    #[serde(default)]
+    pub ordering: Option<OrderingSetting>,
+    /// Events older than this are stale, and marks older than this are purged; unset: off.
+    #[serde(default)]
+    pub ordering_horizon_secs: Option<u64>,
+    /// What equal timestamps do.
+    #[serde(default)]
+    pub ties: TiePolicy,
+    /// Whether retries of handled deliveries are answered `duplicate`.
+    #[serde(default = "yes")]
+    pub dedupe: bool,
+    /// How long delivery ids are remembered.
+    #[serde(default = "default_retention")]
+    pub retention_secs: u64,
+    /// Handle only these event types.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Answer 202 after this long and let handling go on.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    /// Answer a registration test (`X-Hook-Test: true`) 200 even when it fails verification.
+    #[serde(default)]
+    pub acknowledge_unsigned_tests: bool,
+    /// Authentication.
+    #[serde(default)]
+    pub verify: VerifyConfig,
+    /// Where accepted events go.
+    #[serde(default)]
+    pub relay: Option<RelayConfig>,
+}
+
+fn default_envelope() -> EnvelopeKind {
+    EnvelopeKind::Raw
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_retention() -> u64 {
+    receiver_sdk::DEFAULT_RETENTION.as_secs()
+}
+
+/// The `envelope` presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnvelopeKind {
+    /// Sonar.
+    Sonar,
+    /// `{id, entityType, eventType, timestamp}`.
+    Integration,
+    /// SuperOffice.
+    Superoffice,
+    /// Standard Webhooks / Svix.
+    StandardWebhooks,
+    /// GitHub.
+    Github,
+    /// `[endpoint.mapping]`.
+    Custom,
+    /// No envelope.
+    Raw,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self::None {}
+    }
+}
+
+/// `ordering`: a switch or a grouping (`off`, `per-event-type`, `per-entity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OrderingSetting {
+    /// `true` (per event type and entity) or `false`.
+    Switch(bool),
+    /// A named grouping.
+    Mode(Ordering),
+}
+
+impl OrderingSetting {
+    /// The SDK grouping this setting names.
+    pub fn ordering(self) -> Ordering {
+        match self {
+            Self::Switch(false) => Ordering::Off,
+            Self::Switch(true) => Ordering::PerEventType,
+            Self::Mode(ordering) => ordering,
+        }
+    }
+}
+
+/// `[endpoint.relay]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Answer with the downstream outcome, or queue.
+    #[serde(default)]
+    pub mode: RelayMode,
+    /// PATCH, POST or PUT.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// URL template.
+    #[serde(serialize_with = "redacted_userinfo")]
+    pub url: String,
+    /// Body template; unset forwards the raw payload.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Extra header templates.
+    #[serde(default, serialize_with = "redacted_credential_headers")]
+    pub headers: BTreeMap<String, String>,
+    /// The downstream's auth.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Per-call timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Fetch the entity from the source API first.
+    #[serde(default)]
+    pub fetch: Option<FetchConfig>,
+    /// Queued mode: attempts before a dead letter.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Queued mode: first retry delay.
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial_ms: u64,
+    /// Queued mode: longest retry delay.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_secs: u64,
+    /// Queued mode: deliveries in flight at once (per endpoint).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Queued mode: delivered events kept for the admin API (0 keeps none).
+    #[serde(default = "default_history_limit")]
+    pub history_limit: usize,
+    /// Queued mode: events waiting at most (in flight included); beyond, new events are
+    /// answered 503 with `Retry-After` and nothing is stored.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// Queued mode: dead letters kept at most; beyond, the oldest is removed (and logged).
+    #[serde(default = "default_max_dead")]
+    pub max_dead: usize,
+    /// The environment variables templates may read as `env.NAME` (none by default).
+    #[serde(default)]
+    pub env_allow: Vec<String>,
+}
+
+fn default_max_pending() -> usize {
+    100_000
+}
+
+fn default_max_dead() -> usize {
+    10_000
+}
+
+fn default_max_source_body() -> usize {
+    1_048_576
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+
+fn default_attempts() -> u32 {
+    10
+}
+
+fn default_backoff_initial() -> u64 {
+    1_000
+}
+
+fn default_backoff_max() -> u64 {
+    600
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+fn default_history_limit() -> usize {
+    1_000
+}
+
+/// `relay.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayMode {
+    /// Call downstream while the sender waits.
+    #[default]
+    Sync,
+    /// Persist, answer, deliver in the background.
+    Queued,
+}
+
+/// `[endpoint.relay.fetch]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchConfig {
+    /// URL template.
+    #[serde(serialize_with = "redacted_userinfo")]
+    pub url: String,
+    /// The source API's auth.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Per-call timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// The largest source answer read and parsed; a larger one is a refusal.
+    #[serde(default = "default_max_source_body")]
+    pub max_body_bytes: usize,
+}
+
+/// Outgoing auth (`relay.auth`, `relay.fetch.auth`), by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// No auth. (`{}`: serde lets a unit variant ignore every other key.)
+    None {},
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: ConfigSecret,
+    },
+    /// `Authorization: Basic ...`.
+    Basic {
+        /// The user.
+        user: String,
+        /// The password.
+        password: ConfigSecret,
+    },
+    /// `<header>: <token>`.
+    Header {
+        /// The header's name.
+        header: String,
+        /// The header's value.
+        token: ConfigSecret,
+    },
+}

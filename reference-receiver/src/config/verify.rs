@@ -1,0 +1,261 @@
+//! `[endpoint.verify]`: how an endpoint authenticates its senders, and the SDK [`Verifier`]
+//! it builds.
+//!
+//! One variant per `kind`, each holding exactly the keys that kind reads: a key another kind
+//! takes is refused by name instead of being silently ignored.
+
+use std::time::Duration;
+
+use http::HeaderName;
+use receiver_sdk::verify::{HmacHeader, SignatureEncoding, Verifier};
+use receiver_sdk::Secret;
+use serde::{Deserialize, Serialize};
+
+use super::secret::secret_list;
+use super::ConfigSecret;
+
+/// `[endpoint.verify]`, by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum VerifyConfig {
+    /// No check. (`{}`: serde lets a unit variant ignore every other key.)
+    None {},
+    /// HTTP Basic.
+    Basic(BasicVerify),
+    /// A static token in a header.
+    Token(TokenVerify),
+    /// HMAC-SHA256 of the body in a configurable header.
+    HmacSha256(HmacVerify),
+    /// GitHub's `X-Hub-Signature-256`.
+    Github(Signing),
+    /// SuperOffice's `X-SuperOffice-Signature`.
+    Superoffice(Signing),
+    /// Shopify's `X-Shopify-Hmac-Sha256`.
+    Shopify(Signing),
+    /// Standard Webhooks / Svix.
+    StandardWebhooks(TimestampedSigning),
+    /// Stripe's `Stripe-Signature`.
+    Stripe(TimestampedSigning),
+    /// Slack's `X-Slack-Signature`.
+    Slack(TimestampedSigning),
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        Self::None {}
+    }
+}
+
+/// `kind = "basic"`: one user, or several in `credentials`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicVerify {
+    /// The realm of the challenge; unset: `webhooks`.
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// One user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// That user's password.
+    #[serde(default)]
+    pub password: Option<ConfigSecret>,
+    /// Several users (or one user with several passwords, for rotation).
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+}
+
+/// One Basic auth user of `credentials`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: ConfigSecret,
+}
+
+/// `kind = "token"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenVerify {
+    /// The header carrying the token; unset: `Authorization` (`Bearer` accepted).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The accepted tokens.
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+}
+
+/// `kind = "hmac-sha256"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacVerify {
+    /// The header carrying the signature.
+    pub header: String,
+    /// Text before the signature (`sha256=`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// How the signature is written; unset: hex.
+    #[serde(default)]
+    pub encoding: Option<SignatureEncoding>,
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+}
+
+/// A scheme whose only setting is its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+}
+
+/// A scheme that signs a timestamp too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampedSigning {
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+    /// Accepted clock skew; unset: the SDK's default.
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+}
+
+/// Why a verify section builds no [`Verifier`].
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A header name the scheme would read is not one.
+    #[error("`{0}` is not a valid header name")]
+    HeaderName(String),
+    /// The SDK refused the secrets or credentials.
+    #[error(transparent)]
+    Verifier(#[from] receiver_sdk::verify::ConfigError),
+}
+
+impl VerifyConfig {
+    /// The `kind`, as written in the config.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::None {} => "none",
+            Self::Basic(_) => "basic",
+            Self::Token(_) => "token",
+            Self::HmacSha256(_) => "hmac-sha256",
+            Self::Github(_) => "github",
+            Self::Superoffice(_) => "superoffice",
+            Self::Shopify(_) => "shopify",
+            Self::StandardWebhooks(_) => "standard-webhooks",
+            Self::Stripe(_) => "stripe",
+            Self::Slack(_) => "slack",
+        }
+    }
+
+    /// The signing secrets or accepted tokens, for the kinds that take them.
+    pub fn secrets(&self) -> Option<&[ConfigSecret]> {
+        match self {
+            Self::None {} | Self::Basic(_) => None,
+            Self::Token(token) => Some(&token.secrets),
+            Self::HmacSha256(hmac) => Some(&hmac.secrets),
+            Self::Github(signing) | Self::Superoffice(signing) | Self::Shopify(signing) => {
+                Some(&signing.secrets)
+            }
+            Self::StandardWebhooks(signing) | Self::Stripe(signing) | Self::Slack(signing) => {
+                Some(&signing.secrets)
+            }
+        }
+    }
+
+    /// The SDK verifier this section describes.
+    pub fn build(&self) -> Result<Verifier, BuildError> {
+        let secrets = |secrets: &[ConfigSecret]| -> Vec<Secret> {
+            secrets.iter().map(|s| s.0.clone()).collect()
+        };
+        let header = |name: &str| {
+            HeaderName::try_from(name).map_err(|_| BuildError::HeaderName(name.to_owned()))
+        };
+        let timestamped =
+            |verifier: Verifier, signing: &TimestampedSigning| match signing.tolerance_secs {
+                Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
+                None => verifier,
+            };
+        Ok(match self {
+            Self::None {} => Verifier::none(),
+            Self::Basic(basic) => Verifier::basic(
+                basic.realm.clone().unwrap_or_else(|| "webhooks".into()),
+                basic.credentials(),
+            )?,
+            Self::Token(token) => Verifier::token(
+                header(token.header.as_deref().unwrap_or("authorization"))?,
+                secrets(&token.secrets),
+            )?,
+            Self::HmacSha256(hmac) => {
+                let format = HmacHeader {
+                    header: header(&hmac.header)?,
+                    prefix: hmac.prefix.clone(),
+                    encoding: hmac.encoding.unwrap_or(SignatureEncoding::Hex),
+                };
+                Verifier::hmac_sha256(format, secrets(&hmac.secrets))?
+            }
+            Self::Github(signing) => Verifier::github(secrets(&signing.secrets))?,
+            Self::Superoffice(signing) => Verifier::superoffice(secrets(&signing.secrets))?,
+            Self::Shopify(signing) => Verifier::shopify(secrets(&signing.secrets))?,
+            Self::StandardWebhooks(signing) => {
+                let texts: Vec<String> = signing.secrets.iter().map(ConfigSecret::text).collect();
+                timestamped(Verifier::standard_webhooks(texts)?, signing)
+            }
+            Self::Stripe(signing) => {
+                timestamped(Verifier::stripe(secrets(&signing.secrets))?, signing)
+            }
+            Self::Slack(signing) => {
+                timestamped(Verifier::slack(secrets(&signing.secrets))?, signing)
+            }
+        })
+    }
+
+    /// What serde cannot see: a signing kind with no secret, a Basic user without a password.
+    /// The key is relative to the section.
+    pub(super) fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.secrets().is_some_and(<[ConfigSecret]>::is_empty) {
+            return Err((
+                "secrets",
+                format!("kind `{}` needs `secrets` or `secrets_env`", self.scheme()),
+            ));
+        }
+        if let Self::Basic(basic) = self {
+            if basic.user.is_some() != basic.password.is_some() {
+                return Err((
+                    "password",
+                    "kind `basic` needs both `user` and `password` (or `password_env`)".into(),
+                ));
+            }
+            if basic.user.is_none() && basic.credentials.is_empty() {
+                return Err((
+                    "user",
+                    "kind `basic` needs `user` and `password`, or `credentials`".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BasicVerify {
+    /// The accepted pairs, from `user`/`password` and `credentials`.
+    pub fn credentials(&self) -> Vec<(String, Secret)> {
+        let single = self
+            .user
+            .clone()
+            .zip(self.password.clone())
+            .map(|(user, password)| (user, password.0));
+        single
+            .into_iter()
+            .chain(
+                self.credentials
+                    .iter()
+                    .map(|c| (c.user.clone(), c.password.0.clone())),
+            )
+            .collect()
+    }
+}
