@@ -24,16 +24,39 @@
 //!
 //! # Layout
 //!
-//! Each module is one stage of the pipeline:
+//! Each public module is one stage of the pipeline:
 //!
 //! * [`verify`]: authentication and signatures (Standard Webhooks, HMAC headers for GitHub,
 //!   Shopify and SuperOffice, Stripe, Slack, Basic, static token), pure functions over headers
-//!   and raw bytes.
-//! * [`envelope`]: where each sender puts the event type, entity, time and delivery id.
-//! * [`ordering`]: the ordering guard's policy and per-key serialisation.
-//! * [`store`]: the [`Store`](store::Store) trait and its backends (sled, memory).
-//! * [`outcome`]: the single mapping from outcome to status code and JSON body.
-//! * The endpoint itself ([`Receiver`], [`ReceiverLayer`]): the axum/tower face.
+//!   and raw bytes; [`verify::sign`] makes the headers each sender sends, for tests.
+//! * [`envelope`]: where each sender puts the event type, entity, time and delivery id (one
+//!   preset per sender, or a [custom mapping](envelope::Mapping) of JSON pointers and headers).
+//! * [`ordering`]: the ordering guard's policy ([`Ordering`](ordering::Ordering),
+//!   [`TiePolicy`](ordering::TiePolicy)) and per-key serialisation.
+//! * [`store`]: the [`Store`](store::Store) trait and one file per backend:
+//!   [`MemoryStore`](store::MemoryStore), [`SledStore`](store::SledStore),
+//!   `FjallStore` (feature `fjall`) and `PostgresStore` (feature `postgres`), with the group
+//!   commit the embedded stores share.
+//! * [`outcome`]: the single mapping from outcome to status code and JSON body, and the table
+//!   of every answer.
+//!
+//! And, private, with what they define re-exported at the root:
+//!
+//! * `endpoint`: the axum/tower face ([`Receiver`], [`ReceiverBuilder`], [`ReceiverLayer`],
+//!   [`ReceiverService`]), what a handler gets and returns ([`Delivery`], [`WebhookEvent`],
+//!   [`HandlerError`]), the pipeline itself and the purge of expired delivery ids.
+//! * `secret`: [`Secret`], key material with a redacted `Debug`.
+//! * `detach`: runs a handler and its commit to the end even when the sender hangs up, and
+//!   turns a panic into a 500 answer.
+//!
+//! # Cargo features
+//!
+//! None is on by default; the sled store is always built.
+//!
+//! | feature | adds | needs |
+//! | --- | --- | --- |
+//! | `fjall` | `store::FjallStore` and `ReceiverBuilder::fjall`: an embedded LSM-tree store that fsyncs every group commit before the 2xx, at less CPU per request than sled | Rust 1.90 or newer |
+//! | `postgres` | `store::PostgresStore` (and `store::ScratchDatabase` for tests): ordering marks and delivery ids in PostgreSQL, shared by several receiver replicas; its schema is migrated on connect | a PostgreSQL server |
 //!
 //! # The pipeline
 //!
@@ -47,20 +70,68 @@
 //!      -> handler (its 4xx/5xx passed on) -> durable commit of mark + delivery id -> 200
 //! ```
 //!
+//! Any other method is answered 405 (`Allow: HEAD, POST`); a request without a content type is
+//! taken as JSON. A test delivery is a sender's own (SuperOffice's `X-Hook-Test`, GitHub's
+//! `ping`). Every answer, and the `X-Webhook-Outcome` header that names it, is in the
+//! table of [`outcome`]. Prefer your own handlers? [`ReceiverBuilder::layer`] runs the same
+//! pipeline as a tower layer in front of any service, which reads the [`WebhookEvent`] from the
+//! request's extensions and the raw body as usual; a 2xx from it commits the delivery.
+//!
 //! # Guarantees
 //!
 //! * A 2xx answer means the ordering mark and delivery id are flushed to the store (see
-//!   [`store::SledStore`] for exactly what that means on disk). Concurrent requests share one
-//!   flush. The one exception is a [deadline](ReceiverBuilder::deadline)'s 202, which
-//!   [`OnDeadline::Retry`] turns into a retryable 503.
+//!   [Durability](#durability) for exactly what that means on disk). Concurrent requests
+//!   share one flush. The one exception is a [deadline](ReceiverBuilder::deadline)'s 202: the
+//!   handler goes on and commits when done, but a crash in that window loses the event.
+//!   [`OnDeadline::Retry`] answers a retryable 503 `pending` instead, and the sender's retry
+//!   after the commit is a `duplicate`.
 //! * Deliveries for one ordering key are handled one at a time; the mark advances only when
 //!   the handler succeeds, so a retry after a failure is handled, not called stale.
 //! * A delivery is handed to the handler at most once per retention window once it has
 //!   succeeded (at least once overall: a crash after the handler and before the commit
 //!   means the sender's retry runs it again).
 //! * Secrets are never logged or echoed; every comparison of secret material is constant-time.
+//!   A 401 says which check failed, never what was expected; a 503 for a failed store says
+//!   nothing of the failure, which goes to the log.
 //!
-//! # Features of the pipeline
+//! # Ordering, ties and dedupe
+//!
+//! * The ordering guard keeps, per endpoint, event type and entity (or per entity across event
+//!   types with [`Ordering::PerEntity`](ordering::Ordering::PerEntity)), the `created_at` of
+//!   the newest event whose handler succeeded. It is on by default for envelopes that carry an
+//!   entity and a time (Sonar, the integration shape, SuperOffice) and needs both in each
+//!   delivery (400 otherwise).
+//! * **Ties**, a *different* delivery with the *same* time as the mark, are handled by default
+//!   ([`TiePolicy::Deliver`](ordering::TiePolicy::Deliver)): senders stamp events to the
+//!   second, two real events can share a timestamp, and dropping a real event is worse than
+//!   applying two in arrival order. [`TiePolicy::Drop`](ordering::TiePolicy::Drop) keeps the
+//!   first.
+//! * Dedupe remembers handled delivery ids (the sender's id, or a SHA-256 of the body where the
+//!   sender sends none, as Sonar does) for [4 days](DEFAULT_RETENTION) by default, longer than
+//!   the longest retry window of the senders served; expired ids are purged in bounded
+//!   batches.
+//!
+//! # Durability
+//!
+//! On [`sled`](ReceiverBuilder::sled) a 2xx follows `sled::Db::flush`, shared by every
+//! concurrent request (group commit: under load a flush waits up to
+//! [`store::DEFAULT_COMMIT_DELAY`],
+//! [`SledStoreBuilder::commit_delay`](store::SledStoreBuilder::commit_delay), for more requests
+//! to join it, which measured 15-20% more throughput; a lone request never waits). On Linux
+//! that flush hands the data to the kernel (`sync_file_range`) and sled fsyncs in the
+//! background every 500 ms
+//! ([`SledStoreBuilder::flush_every_ms`](store::SledStoreBuilder::flush_every_ms)): an
+//! acknowledged delivery survives the process being killed at any moment, and a power loss
+//! once the next background fsync ran. For power-loss durability at the moment of the 2xx,
+//! build with the `fjall` feature (`receiver-sdk = { ..., features = ["fjall"] }`) and use
+//! `ReceiverBuilder::fjall` instead of `sled`: a commit is answered only after its group's
+//! write batch is in fjall's journal and the journal is fsynced (`PersistMode::SyncAll`), one
+//! fsync shared by all concurrent requests, at far less CPU per request than sled. (The
+//! reference receiver runs on sled, or on PostgreSQL for replicas.) On `PostgresStore` (feature `postgres`) a 2xx
+//! follows PostgreSQL's commit, which with the server's default `synchronous_commit = on`
+//! means its WAL is fsynced; several processes can share that state.
+//!
+//! # Settings of the pipeline
 //!
 //! | stage | default | change with |
 //! | --- | --- | --- |
@@ -76,6 +147,7 @@
 //! | dedupe | on, 4 days | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
 //! | deadline | none (202 when it passes, or 503 with [`OnDeadline::Retry`]) | [`ReceiverBuilder::deadline`], [`ReceiverBuilder::on_deadline`] |
 //! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod dedupe;
@@ -95,8 +167,3 @@ pub use endpoint::{
 };
 pub use outcome::Outcome;
 pub use secret::Secret;
-
-/// The README's code compiles (checked as a doctest).
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -5,7 +5,7 @@
 //! of the newest event whose handler succeeded (the *mark*). A delivery older than the mark is
 //! stale: it is answered 200 so the sender stops retrying, and never reaches the handler.
 //!
-//! Deliveries for one key are processed one at a time ([`KeyLocks`]), and the mark advances
+//! Deliveries for one key are processed one at a time (`KeyLocks`), and the mark advances
 //! only after the handler succeeds, so a retry of a delivery whose handler failed is processed
 //! rather than mistaken for a stale event.
 

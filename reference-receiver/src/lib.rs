@@ -16,6 +16,13 @@
 //!   resolves, so tests bind port 0 and stop it at will.
 //! * `server`: the accept loop and every connection-level limit (timeouts, connection caps,
 //!   the budget of request bodies in flight, HTTP/2 settings).
+//! * `tls`: HTTPS with rustls when `server.tls_cert` and `server.tls_key` are set.
+//! * `access`: the one gate in front of `/admin`, `/api` and `/ui` (admin token, inspector
+//!   sessions, loopback host names, cross-site refusals).
+//! * `metrics`: the Prometheus metrics served at `/metrics`.
+//!
+//! How to run and configure the binary is the operator's guide in `reference-receiver/docs/`
+//! (start with `getting-started.md`).
 
 mod access;
 pub mod admin;

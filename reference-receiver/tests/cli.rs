@@ -89,14 +89,15 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
     );
 }
 
-/// The README's example config is the documentation of every key: it must stay valid.
+/// The configuration guide's example config is the documentation of every key: it must stay
+/// valid.
 #[test]
-fn the_readme_example_config_passes_check_config() {
-    let readme = include_str!("../../README.md");
-    let start = readme
+fn the_configuration_guide_example_config_passes_check_config() {
+    let guide = include_str!("../docs/configuration.md");
+    let start = guide
         .find("<!-- config-example -->\n```toml\n")
-        .expect("the README marks its example config");
-    let rest = &readme[start..];
+        .expect("the configuration guide marks its example config");
+    let rest = &guide[start..];
     let body = &rest[rest.find("```toml\n").unwrap() + "```toml\n".len()..];
     let example = &body[..body.find("\n```").unwrap()];
     let dir = tempfile::tempdir().unwrap();

@@ -496,7 +496,7 @@ fn check_config_validates_the_url_without_connecting_and_never_prints_it() {
 /// Deliveries per second through 1 and 2 replicas sharing a database (and 1 on sled, for
 /// comparison). Not part of the suite: run it on an idle machine, in release mode:
 /// `cargo test --release -p reference-receiver --test replicas -- --nocapture measure` with
-/// `RECEIVER_BENCH_SECS=10 RECEIVER_BENCH_CONNECTIONS=64` for the README's figures.
+/// `RECEIVER_BENCH_SECS=10 RECEIVER_BENCH_CONNECTIONS=64` for the figures in docs/replicas.md.
 /// `RECEIVER_BENCH_SECS` (default 10), `RECEIVER_BENCH_CONNECTIONS` (default 64) and
 /// `RECEIVER_BENCH_POOL_SIZE` (default 16) tune it.
 #[tokio::test(flavor = "multi_thread")]
@@ -507,7 +507,7 @@ async fn measure_deliveries_per_second() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    // Short by default so the suite stays quick; the README's figures use 10 s and 64.
+    // Short by default so the suite stays quick; docs/replicas.md's figures use 10 s and 64.
     let seconds = setting("RECEIVER_BENCH_SECS", 2);
     let connections = setting("RECEIVER_BENCH_CONNECTIONS", 16);
     let pool_size = setting("RECEIVER_BENCH_POOL_SIZE", 16).to_string();
@@ -573,13 +573,13 @@ async fn measure_deliveries_per_second() {
     }
 }
 
-/// The README's replica config is what people copy: it must pass `check-config`.
+/// The replicas guide's config is what people copy: it must pass `check-config`.
 #[test]
-fn the_readme_replicas_config_passes_check_config() {
-    let readme = include_str!("../../README.md");
-    let (_, after) = readme
+fn the_replicas_guide_config_passes_check_config() {
+    let guide = include_str!("../docs/replicas.md");
+    let (_, after) = guide
         .split_once("<!-- replicas-config -->\n```toml\n")
-        .expect("the README marks its replicas config");
+        .expect("the replicas guide marks its replicas config");
     let (example, _) = after.split_once("```").unwrap();
     let (passed, printed) = check_config(
         example,

@@ -8,6 +8,7 @@
 mod basic_auth;
 mod github;
 mod integration;
+mod sonar;
 mod standard_webhooks;
 mod superoffice;
 
@@ -127,6 +128,7 @@ fn base64(bytes: impl AsRef<[u8]>) -> String {
 #[tokio::test]
 async fn every_example_answers_head_with_200() {
     for (name, example) in [
+        ("sonar", sonar::start().await),
         ("superoffice", superoffice::start().await),
         ("standard-webhooks", standard_webhooks::start().await),
         ("github", github::start().await),

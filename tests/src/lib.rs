@@ -7,8 +7,8 @@
 //! * [`crash`]: the crash test (kill -9 under load), shared by `tests/e2e/crash.rs` and the
 //!   `crash-test` binary that `tests/scripts/crash-test.sh` runs.
 //! * [`downstream`]: a handler that plays the downstream system and checks what it is given.
-//! * [`bench`], [`bench_process`], [`scale`]: the load benchmarks' servers, load generators and
-//!   process plumbing (`bench-e2e`, `bench-scale`).
+//! * [`mod@bench`], [`bench_process`], [`scale`]: the load benchmarks' servers, load
+//!   generators and process plumbing (`bench-e2e`, `bench-scale`).
 
 pub mod binary;
 pub mod crash;
@@ -19,6 +19,12 @@ pub mod senders;
 pub mod bench;
 pub mod bench_process;
 pub mod scale;
+
+/// The README's SDK example compiles (checked as a doctest). It lives here, in a crate that is
+/// never published, so that the SDK's own docs include nothing from outside the SDK.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 use std::future::Future;
 use std::net::SocketAddr;

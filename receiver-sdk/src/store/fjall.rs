@@ -69,6 +69,7 @@ const COMMIT_DELAY: Duration = Duration::ZERO;
 /// # drop(store);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "fjall")))]
 pub struct FjallStore {
     db: Database,
     spaces: Keyspaces,
@@ -111,6 +112,7 @@ enum Job {
 }
 
 /// Options for opening a [`FjallStore`].
+#[cfg_attr(docsrs, doc(cfg(feature = "fjall")))]
 #[derive(Debug, Clone)]
 pub struct FjallStoreBuilder {
     path: Option<PathBuf>,

@@ -57,6 +57,7 @@ use super::{Commit, DeliveryKey, Lease, OrderingKey, Store, StoreError};
 ///     .await?;
 /// # drop(store); Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct PostgresStore {
     // Short statements; a connection is held for one statement at a time.
     queries: Pool,
@@ -77,6 +78,7 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 /// Options for connecting a [`PostgresStore`].
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 #[derive(Clone)]
 pub struct PostgresStoreBuilder {
     config: tokio_postgres::Config,

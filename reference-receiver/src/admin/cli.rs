@@ -39,6 +39,9 @@ pub struct OutboxArgs {
 }
 
 /// Which receiver to talk to.
+// The field docs are clap's `--help` text, where `[admin]` names the config section; escaping
+// it for rustdoc would print the backslashes there.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Args)]
 pub struct Target {
     /// The receiver's config file: the URL comes from server.bind, the token from [admin].

@@ -14,7 +14,7 @@
 //! Every answer is JSON; every error is `{"error": "..."}` with its status (401 without or
 //! with a wrong token, 404 for an unknown endpoint, event or route).
 //!
-//! Access: the receiver's one gate ([`crate::access`]): `Authorization: Bearer <[admin] token>`,
+//! Access: the receiver's one gate (module `access`): `Authorization: Bearer <[admin] token>`,
 //! compared in constant time (the inspector's session cookie does not open `/admin`). Without a
 //! configured token the API answers only when the receiver listens on a loopback address and
 //! the request names a loopback host (config validation refuses a non-loopback bind without a

@@ -30,6 +30,7 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// let store = PostgresStore::connect(database.url()).await?;
 /// # drop(store); Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub struct ScratchDatabase {
     name: String,
     url: String,
