@@ -18,7 +18,7 @@ use super::Inner;
 use crate::envelope::EventMeta;
 use crate::outcome::Outcome;
 
-/// The pipeline as a tower layer in front of your own service. See [`ReceiverBuilder::layer`].
+/// The pipeline as a tower layer in front of your own service. See [`ReceiverBuilder::layer`](super::ReceiverBuilder::layer).
 #[derive(Clone)]
 pub struct ReceiverLayer {
     pub(super) inner: Arc<Inner>,

@@ -10,7 +10,7 @@
 //! `outbox/<endpoint>/pending`, `outbox/<endpoint>/dead` and `outbox/<endpoint>/delivered`.
 //! An event's key is its id: a sequence number from [`sled::Db::generate_id`], big-endian, so
 //! key order is arrival order. sled persists that counter ahead of use, so ids keep rising
-//! across restarts, crashes included. The value is the [`Record`]'s JSON followed by the raw
+//! across restarts, crashes included. The value is the `Record`'s JSON followed by the raw
 //! payload. Moves between trees are sled transactions: an event is always in exactly one.
 //!
 //! # Durability
@@ -27,7 +27,7 @@
 //!
 //! Events are ordered per lane: the entity (type and id) within the endpoint, or, for an
 //! event without an entity, the event alone. An event is attempted only once every earlier
-//! event of its lane is delivered or dead; lanes proceed independently (see [`schedule`]).
+//! event of its lane is delivered or dead; lanes proceed independently (see `schedule`).
 //!
 //! A refusal (a 4xx, a 3xx since redirects are not followed, or a mapping error), or a
 //! failure on the `max_attempts`-th attempt, makes the event a dead letter, and the lane's later events then proceed. Holding them back would let one poisoned
@@ -51,7 +51,7 @@
 //!
 //! # The worker
 //!
-//! One task per outbox (see [`worker`]): each endpoint has its own downstream, so each gets
+//! One task per outbox (see `worker`): each endpoint has its own downstream, so each gets
 //! its own concurrency budget, and a slow downstream cannot take the slots of another.
 
 mod backoff;
