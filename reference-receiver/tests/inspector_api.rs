@@ -1079,3 +1079,50 @@ async fn a_signed_bins_verdicts_are_what_an_endpoint_with_its_settings_answers()
     ];
     assert_verdicts_match(standard_webhooks_bin(), receiver, &cases).await;
 }
+
+/// Regression: the inspector looked only at the delivery id, so a signed GitHub body replayed
+/// under a fresh `X-GitHub-Delivery` (a header the body-only signature does not cover) was
+/// "would be handled" while an endpoint answers it as a duplicate by the body's hash.
+#[tokio::test]
+async fn a_bin_with_unsigned_delivery_ids_calls_a_replay_under_a_new_id_a_duplicate_as_an_endpoint_does(
+) {
+    const SECRET: &str = "hush-hush";
+    let receiver = receiver_sdk::Receiver::builder("differential")
+        .verifier(receiver_sdk::verify::Verifier::github([SECRET]).unwrap())
+        .envelope(receiver_sdk::envelope::Envelope::GitHub)
+        .body_limit(4000)
+        .memory_store()
+        .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
+        .build()
+        .unwrap();
+    let push = |name: &'static str, delivery: &str, body: &str| {
+        Case::new(name, "POST", body)
+            .header("content-type", "application/json")
+            .header("x-github-event", "push")
+            .header("x-github-delivery", delivery)
+            .header(
+                "x-hub-signature-256",
+                &receiver_sdk::verify::sign::github(SECRET, body.as_bytes()),
+            )
+    };
+    let cases = [
+        push("fresh", "d1", r#"{"ref":"refs/heads/main","after":"a1"}"#),
+        push("retry", "d1", r#"{"ref":"refs/heads/main","after":"a1"}"#),
+        push(
+            "replay under a new id",
+            "d2",
+            r#"{"ref":"refs/heads/main","after":"a1"}"#,
+        ),
+        push(
+            "another push",
+            "d3",
+            r#"{"ref":"refs/heads/main","after":"b2"}"#,
+        ),
+    ];
+    assert_verdicts_match(
+        json!({"verify": {"kind": "github", "secrets": [SECRET]}, "envelope": "github"}),
+        receiver,
+        &cases,
+    )
+    .await;
+}

@@ -273,7 +273,7 @@ impl Store {
     }
 
     fn judge(&self, bin: u64, pending: &Pending) -> anyhow::Result<Judgement> {
-        if let Some(delivery) = &pending.delivery {
+        for delivery in &pending.deliveries {
             if self.deliveries.contains_key(prefixed(bin, delivery))? {
                 return Ok(Judgement::Duplicate);
             }
@@ -294,7 +294,7 @@ impl Store {
     }
 
     fn commit(&self, bin: u64, pending: &Pending, id: u64) -> anyhow::Result<()> {
-        if let Some(delivery) = &pending.delivery {
+        for delivery in &pending.deliveries {
             self.deliveries
                 .insert(prefixed(bin, delivery), &id.to_be_bytes())?;
         }
@@ -320,10 +320,14 @@ impl Store {
                 self.marks.remove(mark)?;
             }
         }
-        if let Some((meta, _)) = capture::decode(record) {
-            let delivery = prefixed(bin, meta.verdicts.delivery.as_bytes());
-            if self.deliveries.get(&delivery)?.as_deref() == Some(&meta.id.to_be_bytes()[..]) {
-                self.deliveries.remove(delivery)?;
+        if let Some((meta, body)) = capture::decode(record) {
+            // The delivery id, and the replay key the capture may have recorded beside it.
+            let replay = receiver_sdk::dedupe::body_hash(body);
+            for delivery in [meta.verdicts.delivery.as_str(), replay.as_str()] {
+                let delivery = prefixed(bin, delivery.as_bytes());
+                if self.deliveries.get(&delivery)?.as_deref() == Some(&meta.id.to_be_bytes()[..]) {
+                    self.deliveries.remove(delivery)?;
+                }
             }
         }
         Ok(())
@@ -691,7 +695,7 @@ mod tests {
     fn marked(store: &Store, bin: &Bin, entity: &str, at: i64, received: DateTime<Utc>) -> u64 {
         let mut meta = meta(received);
         let pending = Pending {
-            delivery: None,
+            deliveries: Vec::new(),
             mark: Some((entity.as_bytes().to_vec(), at)),
             ties: receiver_sdk::ordering::TiePolicy::Deliver,
         };
@@ -704,6 +708,48 @@ mod tests {
     fn marks_of(store: &Store, bin: &Bin) -> usize {
         store.marks.scan_prefix(bin.key.to_be_bytes()).count()
             + store.mark_owners.scan_prefix(bin.key.to_be_bytes()).count()
+    }
+
+    #[test]
+    fn a_trimmed_capture_takes_its_delivery_id_and_replay_key_with_it() {
+        let (_dir, store) = store();
+        let bin = bin(&store, json!({"max_captures": 1}));
+        let body = b"{\"after\":\"a1\"}";
+        let replay = receiver_sdk::dedupe::body_hash(body).into_bytes();
+        let pending = Pending {
+            deliveries: vec![b"d".to_vec(), replay.clone()],
+            mark: None,
+            ties: receiver_sdk::ordering::TiePolicy::Deliver,
+        };
+        let mut first = meta(Utc::now());
+        store
+            .record(
+                &bin,
+                &bin.settings(),
+                &mut first,
+                body,
+                Some(&pending),
+                true,
+            )
+            .unwrap();
+        assert_eq!(
+            store.deliveries.scan_prefix(bin.key.to_be_bytes()).count(),
+            2
+        );
+        let retry = Pending {
+            deliveries: vec![b"d2".to_vec(), replay],
+            ..pending
+        };
+        assert_eq!(store.judge(bin.key, &retry).unwrap(), Judgement::Duplicate);
+
+        record(&store, &bin, b"another");
+        assert_eq!(bin.count(), 1);
+        assert_eq!(
+            store.deliveries.scan_prefix(bin.key.to_be_bytes()).count(),
+            0,
+            "the trimmed capture's delivery id and replay key are gone"
+        );
+        assert_eq!(store.judge(bin.key, &retry).unwrap(), Judgement::Fresh);
     }
 
     #[test]
@@ -747,7 +793,7 @@ mod tests {
         marked(&store, &bin, "e", 2, Utc::now());
         assert!(store.remove(&bin, first).unwrap());
         let pending = Pending {
-            delivery: None,
+            deliveries: Vec::new(),
             mark: Some((b"e".to_vec(), 1)),
             ties: receiver_sdk::ordering::TiePolicy::Deliver,
         };

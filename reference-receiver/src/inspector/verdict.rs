@@ -74,8 +74,9 @@ pub(crate) struct Event {
 /// The lookups left for the store: dedupe and ordering.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
-    /// The delivery key, when dedupe is on.
-    pub(crate) delivery: Option<Vec<u8>>,
+    /// The delivery keys, when dedupe is on: the delivery id, and the body's hash as well
+    /// where the id is not covered by the signature (the SDK's replay key).
+    pub(crate) deliveries: Vec<Vec<u8>>,
     /// The ordering key and the event time (ns), when ordering is on.
     pub(crate) mark: Option<(Vec<u8>, i64)>,
     /// What equal times do.
@@ -134,11 +135,11 @@ pub(crate) fn assess(
             return (verdicts, None);
         }
         Decision::Check(checks) => Pending {
-            delivery: checks
-                .deliveries
-                .id
-                .as_ref()
-                .map(|key| key.id.clone().into_bytes()),
+            deliveries: [&checks.deliveries.id, &checks.deliveries.replay]
+                .into_iter()
+                .flatten()
+                .map(|key| key.id.clone().into_bytes())
+                .collect(),
             mark: checks
                 .ordering
                 .as_ref()
@@ -246,7 +247,11 @@ mod tests {
             ("invoice.paid", Some("in_1"))
         );
         assert_eq!(verdicts.delivery, "msg_1");
-        assert!(pending.unwrap().delivery.is_some());
+        assert_eq!(
+            pending.unwrap().deliveries,
+            [b"msg_1".to_vec()],
+            "a signed delivery id needs no replay key"
+        );
 
         let (verdicts, pending) = post(&settings, &headers, b"{\"type\":\"forged\"}");
         assert_eq!(
