@@ -31,7 +31,7 @@
 //!   and raw bytes; [`verify::sign`] makes the headers each sender sends, for tests.
 //! * [`envelope`]: where each sender puts the event type, entity, time and delivery id (one
 //!   preset per sender, or a [custom mapping](envelope::Mapping) of JSON pointers and headers).
-//! * [`ordering`]: the ordering guard's policy ([`Ordering`](ordering::Ordering),
+//! * [`ordering`]: the ordering guard's policy ([`OrderingScope`](ordering::OrderingScope),
 //!   [`TiePolicy`](ordering::TiePolicy)) and per-key serialisation.
 //! * [`store`]: the [`Store`](store::Store) trait and one file per backend:
 //!   [`MemoryStore`](store::MemoryStore), [`SledStore`](store::SledStore),
@@ -97,7 +97,7 @@
 //! # Ordering, ties and dedupe
 //!
 //! * The ordering guard keeps, per endpoint, event type and entity (or per entity across event
-//!   types with [`Ordering::PerEntity`](ordering::Ordering::PerEntity)), the `created_at` of
+//!   types with [`OrderingScope::PerEntity`](ordering::OrderingScope::PerEntity)), the `created_at` of
 //!   the newest event whose handler succeeded. It is on by default for envelopes that carry an
 //!   entity and a time (Sonar, the integration shape, SuperOffice) and needs both in each
 //!   delivery (400 otherwise).

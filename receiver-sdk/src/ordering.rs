@@ -28,7 +28,7 @@ use crate::store::OrderingKey;
     serde(rename_all = "kebab-case")
 )]
 #[non_exhaustive]
-pub enum Ordering {
+pub enum OrderingScope {
     /// No ordering guard: every delivery reaches the handler (dedupe still applies).
     Off,
     /// One mark per event type and entity: an old `account.status` is stale only against a
@@ -81,7 +81,7 @@ impl TiePolicy {
     }
 }
 
-impl Ordering {
+impl OrderingScope {
     /// The grouping an endpoint uses when none is chosen: per event type and entity where
     /// the envelope [carries both an entity and a time](Envelope::carries_order), else off.
     pub fn default_for(envelope: &Envelope) -> Self {
@@ -98,11 +98,11 @@ impl Ordering {
 /// needs is malformed, its message naming the sender's own field.
 pub fn key_for(
     endpoint: &str,
-    scope: Ordering,
+    scope: OrderingScope,
     envelope: &Envelope,
     event: &EventMeta,
 ) -> Result<Option<(OrderingKey, i64)>, Outcome> {
-    if scope == Ordering::Off {
+    if scope == OrderingScope::Off {
         return Ok(None);
     }
     let created_at = event.created_at.ok_or_else(|| {
@@ -118,7 +118,7 @@ pub fn key_for(
         Outcome::Malformed("missing entity id: the ordering guard needs it".into())
     })?;
     let event_type = match scope {
-        Ordering::PerEventType => event.event_type.clone(),
+        OrderingScope::PerEventType => event.event_type.clone(),
         _ => String::new(),
     };
     let key = OrderingKey {
@@ -217,7 +217,7 @@ impl Drop for KeyGuard {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
@@ -241,17 +241,17 @@ mod tests {
                 let (locks, inside, most) = (locks.clone(), inside.clone(), most.clone());
                 tokio::spawn(async move {
                     let _guard = locks.lock(b"k".to_vec()).await;
-                    let now = inside.fetch_add(1, AtomicOrdering::SeqCst) + 1;
-                    most.fetch_max(now, AtomicOrdering::SeqCst);
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(1)).await;
-                    inside.fetch_sub(1, AtomicOrdering::SeqCst);
+                    inside.fetch_sub(1, Ordering::SeqCst);
                 })
             })
             .collect();
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(most.load(AtomicOrdering::SeqCst), 1);
+        assert_eq!(most.load(Ordering::SeqCst), 1);
         assert_eq!(locks.len(), 0, "released keys leave nothing behind");
     }
 

@@ -138,7 +138,7 @@ async fn marks_are_per_event_type_and_entity_by_default() {
 async fn per_entity_ordering_spans_event_types() {
     let recorder = Recorder::new();
     let receiver = Receiver::builder("entity")
-        .ordering(receiver_sdk::ordering::Ordering::PerEntity)
+        .ordering(receiver_sdk::ordering::OrderingScope::PerEntity)
         .memory_store()
         .handler(recorder.handler())
         .build()

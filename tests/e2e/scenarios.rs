@@ -17,7 +17,7 @@ use end_to_end::proxy::Proxy;
 use end_to_end::senders::{Event, Fate, Sender, Simulation, Totals, VirtualClock};
 use end_to_end::Server;
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::Ordering;
+use receiver_sdk::ordering::OrderingScope;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::{Receiver, ReceiverBuilder, Secret};
 
@@ -61,16 +61,16 @@ fn builder(sender: &Sender) -> ReceiverBuilder {
                 .unwrap(),
             )
             .envelope(Envelope::Custom(example_basic_auth::mapping().unwrap()))
-            .ordering(Ordering::PerEntity),
+            .ordering(OrderingScope::PerEntity),
         Sender::SuperOffice { secret } => Receiver::builder("superoffice")
             .verifier(Verifier::superoffice([secret.as_str()]).unwrap())
             .envelope(Envelope::SuperOffice)
             .events(example_superoffice::EVENTS)
-            .ordering(Ordering::PerEntity),
+            .ordering(OrderingScope::PerEntity),
         Sender::StandardWebhooks { secret } => Receiver::builder("standard-webhooks")
             .verifier(Verifier::standard_webhooks([secret.as_str()]).unwrap())
             .envelope(Envelope::StandardWebhooks)
-            .ordering(Ordering::PerEntity),
+            .ordering(OrderingScope::PerEntity),
     }
 }
 
@@ -533,7 +533,7 @@ async fn sonar_against_the_reference_receiver_binary_killed_and_restarted() {
     let downstream = Downstream::new();
     let plain = Receiver::builder("downstream")
         .envelope(Envelope::Sonar)
-        .ordering(Ordering::Off)
+        .ordering(OrderingScope::Off)
         .dedupe(false)
         .handler(downstream.handler())
         .build()

@@ -21,7 +21,7 @@
 //! * Dedupes on `webhook-id`, so a retry of a handled message is answered 200 `duplicate`.
 //! * Does not order: the standard leaves `data` to each sender, so there is no entity to order
 //!   by in general. A sender whose `data.id` names an entity can turn ordering on with
-//!   `.ordering(Ordering::PerEventType)`.
+//!   `.ordering(OrderingScope::PerEventType)`.
 //! * Prints one JSON line per handled event (`entity` is `data.id` when there is one).
 //!
 //! # Run it

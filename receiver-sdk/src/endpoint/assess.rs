@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::builder::Options;
 use crate::dedupe::DeliveryKeys;
 use crate::envelope::EventMeta;
-use crate::ordering::{self, Ordering};
+use crate::ordering::{self, OrderingScope};
 use crate::outcome::{Mark, Outcome};
 use crate::store::OrderingKey;
 use crate::verify::VerifyFailure;
@@ -151,7 +151,7 @@ impl Assessor {
 
     /// How this stage groups deliveries for the ordering guard (as chosen, or the envelope's
     /// default).
-    pub fn ordering(&self) -> Ordering {
+    pub fn ordering(&self) -> OrderingScope {
         self.options.ordering()
     }
 
@@ -267,7 +267,7 @@ impl Assessor {
         let horizon = self
             .options
             .horizon
-            .filter(|_| self.options.ordering() != Ordering::Off)?;
+            .filter(|_| self.options.ordering() != OrderingScope::Off)?;
         let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let cutoff = now.saturating_sub(horizon.as_nanos());
         Some((horizon, i64::try_from(cutoff).unwrap_or(i64::MAX)))

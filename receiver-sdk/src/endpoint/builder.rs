@@ -17,7 +17,7 @@ use super::{
     DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 use crate::envelope::{Envelope, EventMeta};
-use crate::ordering::{KeyLocks, Ordering, TiePolicy};
+use crate::ordering::{KeyLocks, OrderingScope, TiePolicy};
 use crate::outcome::Outcome;
 use crate::store::{MemoryStore, SledStore, Store, StoreError};
 use crate::verify::Verifier;
@@ -31,7 +31,7 @@ pub(super) struct Options {
     pub(super) verifier: Verifier,
     pub(super) envelope: Envelope,
     // `None` until chosen: the default depends on the envelope (see `ordering()`).
-    pub(super) ordering: Option<Ordering>,
+    pub(super) ordering: Option<OrderingScope>,
     pub(super) horizon: Option<Duration>,
     pub(super) ties: TiePolicy,
     pub(super) dedupe: bool,
@@ -49,9 +49,9 @@ pub(super) struct Options {
 
 impl Options {
     /// How deliveries are grouped for the ordering guard: as chosen, or the envelope's default.
-    pub(super) fn ordering(&self) -> Ordering {
+    pub(super) fn ordering(&self) -> OrderingScope {
         self.ordering
-            .unwrap_or_else(|| Ordering::default_for(&self.envelope))
+            .unwrap_or_else(|| OrderingScope::default_for(&self.envelope))
     }
 }
 
@@ -167,7 +167,7 @@ impl ReceiverBuilder {
     /// How deliveries are grouped for the ordering guard. The default is per event type and
     /// entity for envelopes that carry an entity and a time (Sonar, the integration shape,
     /// SuperOffice), and off for the others.
-    pub fn ordering(mut self, ordering: Ordering) -> Self {
+    pub fn ordering(mut self, ordering: OrderingScope) -> Self {
         self.options.ordering = Some(ordering);
         self
     }
@@ -336,7 +336,7 @@ impl ReceiverBuilder {
     fn into_inner(self) -> Result<Inner, BuildError> {
         let store = match self.store {
             Some(store) => store?,
-            None if self.options.ordering() == Ordering::Off && !self.options.dedupe => {
+            None if self.options.ordering() == OrderingScope::Off && !self.options.dedupe => {
                 Arc::new(MemoryStore::new())
             }
             None => return Err(BuildError::MissingStore),
