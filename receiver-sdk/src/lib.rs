@@ -3,13 +3,14 @@
 //! reason.
 //!
 //! ```no_run
+//! use receiver_sdk::store::SledStore;
 //! use receiver_sdk::{envelope::Envelope, verify::Verifier, Delivery, Receiver};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = Receiver::builder("sonar")
 //!     .verifier(Verifier::none())          // Sonar: the URL is the secret
 //!     .envelope(Envelope::Sonar)           // event, object_id, current.created_at
-//!     .sled("./data")                      // ordering marks and delivery ids survive restarts
+//!     .store(SledStore::open("./data")?)   // ordering marks and delivery ids survive restarts
 //!     .handler(|delivery: Delivery| async move {
 //!         // Only events newer than the last one handled for this account get here, once.
 //!         println!("{} {:?}", delivery.event.event_type, delivery.event.entity_id);
@@ -55,7 +56,7 @@
 //!
 //! | feature | adds | needs |
 //! | --- | --- | --- |
-//! | `fjall` | `store::FjallStore` and `ReceiverBuilder::fjall`: an embedded LSM-tree store that fsyncs every group commit before the 2xx, at less CPU per request than sled | Rust 1.90 or newer |
+//! | `fjall` | `store::FjallStore`: an embedded LSM-tree store that fsyncs every group commit before the 2xx, at less CPU per request than sled | Rust 1.90 or newer |
 //! | `postgres` | `store::PostgresStore` (and `store::ScratchDatabase` for tests): ordering marks and delivery ids in PostgreSQL, shared by several receiver replicas; its schema is migrated on connect | a PostgreSQL server |
 //!
 //! # The pipeline
@@ -146,7 +147,7 @@
 //! | ties | handled | [`ReceiverBuilder::ties`] |
 //! | dedupe | on, 4 days | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
 //! | deadline | none (202 when it passes, or 503 with [`OnDeadline::Retry`]) | [`ReceiverBuilder::deadline`], [`ReceiverBuilder::on_deadline`] |
-//! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
+//! | store | required when ordering or dedupe is on | [`ReceiverBuilder::store`] |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 

@@ -18,7 +18,7 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::envelope::{Envelope, EventMeta};
 use crate::outcome::Outcome;
-use crate::store::OrderingKey;
+use crate::store::{EventTime, OrderingKey};
 
 /// How deliveries are grouped for ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,8 +71,8 @@ pub enum Verdict {
 }
 
 impl TiePolicy {
-    /// Judges an event at `created_at` (nanoseconds) against the stored `mark`.
-    pub fn judge(self, created_at: i64, mark: Option<i64>) -> Verdict {
+    /// Judges an event at `created_at` against the stored `mark`.
+    pub fn judge(self, created_at: EventTime, mark: Option<EventTime>) -> Verdict {
         match mark {
             Some(mark) if created_at < mark => Verdict::Stale,
             Some(mark) if created_at == mark && self == TiePolicy::Drop => Verdict::Stale,
@@ -93,15 +93,15 @@ impl OrderingScope {
     }
 }
 
-/// The ordering key of an event at `endpoint` under `scope`, and its time (nanoseconds since
-/// the epoch); `None` when ordering is off. An event without the time or the entity the guard
+/// The ordering key of an event at `endpoint` under `scope`, and its time; `None` when
+/// ordering is off. An event without the time or the entity the guard
 /// needs is malformed, its message naming the sender's own field.
 pub fn key_for(
     endpoint: &str,
     scope: OrderingScope,
     envelope: &Envelope,
     event: &EventMeta,
-) -> Result<Option<(OrderingKey, i64)>, Outcome> {
+) -> Result<Option<(OrderingKey, EventTime)>, Outcome> {
     if scope == OrderingScope::Off {
         return Ok(None);
     }
@@ -111,8 +111,7 @@ pub fn key_for(
             envelope.created_at_field()
         ))
     })?;
-    let nanos = created_at
-        .timestamp_nanos_opt()
+    let created_at = EventTime::from_datetime(&created_at)
         .ok_or_else(|| Outcome::Malformed("event time is outside the supported range".into()))?;
     let entity_id = event.entity_id.clone().ok_or_else(|| {
         Outcome::Malformed("missing entity id: the ordering guard needs it".into())
@@ -127,7 +126,7 @@ pub fn key_for(
         entity_type: event.entity_type.clone().unwrap_or_default(),
         entity_id,
     };
-    Ok(Some((key, nanos)))
+    Ok(Some((key, created_at)))
 }
 
 const SHARDS: usize = 64;
@@ -189,13 +188,6 @@ impl KeyLocks {
     }
 }
 
-impl KeyGuard {
-    /// The key held.
-    pub(crate) fn key(&self) -> &[u8] {
-        &self.key
-    }
-}
-
 impl Drop for KeyGuard {
     fn drop(&mut self) {
         drop(self.guard.take());
@@ -224,11 +216,12 @@ mod tests {
 
     #[test]
     fn older_events_are_stale_and_ties_follow_the_policy() {
-        assert_eq!(TiePolicy::Deliver.judge(5, None), Verdict::Fresh);
-        assert_eq!(TiePolicy::Deliver.judge(4, Some(5)), Verdict::Stale);
-        assert_eq!(TiePolicy::Deliver.judge(5, Some(5)), Verdict::Fresh);
-        assert_eq!(TiePolicy::Drop.judge(5, Some(5)), Verdict::Stale);
-        assert_eq!(TiePolicy::Drop.judge(6, Some(5)), Verdict::Fresh);
+        let at = EventTime::from_nanos;
+        assert_eq!(TiePolicy::Deliver.judge(at(5), None), Verdict::Fresh);
+        assert_eq!(TiePolicy::Deliver.judge(at(4), Some(at(5))), Verdict::Stale);
+        assert_eq!(TiePolicy::Deliver.judge(at(5), Some(at(5))), Verdict::Fresh);
+        assert_eq!(TiePolicy::Drop.judge(at(5), Some(at(5))), Verdict::Stale);
+        assert_eq!(TiePolicy::Drop.judge(at(6), Some(at(5))), Verdict::Fresh);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

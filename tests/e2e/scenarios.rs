@@ -18,8 +18,9 @@ use end_to_end::senders::{Event, Fate, Sender, Simulation, Totals, VirtualClock}
 use end_to_end::Server;
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
-use receiver_sdk::{Receiver, ReceiverBuilder, Secret};
+use receiver_sdk::{BuildError, Receiver, ReceiverBuilder, Secret};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -154,7 +155,8 @@ impl Rig {
 async fn open(dir: &Path, build: impl Fn() -> ReceiverBuilder) -> Receiver {
     let mut tries = 0;
     loop {
-        match build().sled(dir).build() {
+        let opened = SledStore::open(dir).map_err(BuildError::from);
+        match opened.and_then(|store| build().store(store).build()) {
             Ok(receiver) => return receiver,
             Err(e) if tries < 50 => {
                 tries += 1;

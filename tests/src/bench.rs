@@ -49,8 +49,10 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
         .ordering(OrderingScope::PerEventType);
     let builder = match target {
         Target::SdkSled => builder.store(sled_store(dir)),
-        Target::SdkFjall => builder.fjall(dir),
-        _ => builder.memory_store(),
+        Target::SdkFjall => {
+            builder.store(receiver_sdk::store::FjallStore::open(dir).expect("fjall store"))
+        }
+        _ => builder.store(receiver_sdk::store::MemoryStore::new()),
     };
     let receiver = builder
         .handler(|delivery: Delivery| async move {

@@ -105,6 +105,7 @@ use axum::Router;
 use example_support::{event_line, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::{Delivery, Receiver};
 
@@ -133,7 +134,7 @@ pub fn app_with(
         .envelope(Envelope::Integration)
         // See the crate docs: every event copies the entity's current state.
         .ordering(OrderingScope::PerEntity)
-        .sled(&settings.data_dir)
+        .store(SledStore::open(&settings.data_dir)?)
         .handler(move |delivery: Delivery| {
             let sync = Arc::clone(&sync);
             let sink = Arc::clone(&sink);

@@ -26,6 +26,7 @@ use axum::Router;
 use example_support::{print_events, webhook_router, EventSink, Settings};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::{BuildError, Receiver};
 
 /// The app: Sonar's endpoint at `/webhook`.
@@ -35,7 +36,7 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, BuildError> {
         // `account.status` of account 42 is ordered against earlier `account.status` events of
         // account 42 only, as Sonar's documentation advises.
         .ordering(OrderingScope::PerEventType)
-        .sled(&settings.data_dir)
+        .store(SledStore::open(&settings.data_dir)?)
         // Here a real integration would change the customer's access.
         .handler(print_events(sink))
         .build()?;

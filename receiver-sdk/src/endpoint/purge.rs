@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::Inner;
+use crate::store::UnixSeconds;
 
 // Expired delivery ids are purged at most this often, in batches of at most this many with
 // the requests let in between, until every expired id is gone.
@@ -17,12 +18,12 @@ impl Inner {
     /// batch until none is left: a single batch a minute would forget fewer ids than a busy
     /// endpoint records (1,000 a minute against, say, 100 deliveries a second), and the store
     /// would grow for ever.
-    pub(super) fn purge_if_due(self: &Arc<Self>, now: i64, clock: SystemTime) {
+    pub(super) fn purge_if_due(self: &Arc<Self>, now: UnixSeconds, clock: SystemTime) {
         let last = self.last_purge.load(Ordering::Relaxed);
-        if now - last < PURGE_EVERY_SECS
+        if now.as_secs() - last < PURGE_EVERY_SECS
             || self
                 .last_purge
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(last, now.as_secs(), Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
             || self.purging.swap(true, Ordering::AcqRel)
         {
