@@ -114,7 +114,7 @@
 //!
 //! # Durability
 //!
-//! On [`sled`](ReceiverBuilder::sled) a 2xx follows `sled::Db::flush`, shared by every
+//! On [`SledStore`](store::SledStore) a 2xx follows `sled::Db::flush`, shared by every
 //! concurrent request (group commit: under load a flush waits up to
 //! [`store::DEFAULT_COMMIT_DELAY`],
 //! [`SledStoreBuilder::commit_delay`](store::SledStoreBuilder::commit_delay), for more requests
@@ -125,7 +125,7 @@
 //! acknowledged delivery survives the process being killed at any moment, and a power loss
 //! once the next background fsync ran. For power-loss durability at the moment of the 2xx,
 //! build with the `fjall` feature (`receiver-sdk = { ..., features = ["fjall"] }`) and use
-//! `ReceiverBuilder::fjall` instead of `sled`: a commit is answered only after its group's
+//! `.store(FjallStore::open(path)?)` instead of `SledStore`: a commit is answered only after its group's
 //! write batch is in fjall's journal and the journal is fsynced (`PersistMode::SyncAll`), one
 //! fsync shared by all concurrent requests, at far less CPU per request than sled. (The
 //! reference receiver runs on sled, or on PostgreSQL for replicas.) On `PostgresStore` (feature `postgres`) a 2xx

@@ -7,6 +7,13 @@
 //! [`SledStore`], with the `fjall` feature `FjallStore` (embedded like sled, with a real fsync
 //! at every group commit) and, with the `postgres` feature, `PostgresStore` for several
 //! replicas.
+//!
+//! Marks are [`EventTime`]s (nanoseconds) and delivery expiry is [`UnixSeconds`], two types so
+//! the units cannot be swapped; failures are [`StoreError`]s whose [`StoreErrorKind`] callers
+//! decide by. A new backend is one file here implementing [`Store`], its `mod` and `pub use`
+//! lines below, and a test that runs the shared behaviour suite on it;
+//! [`ReceiverBuilder::store`](crate::ReceiverBuilder::store) takes it as it is, owned or in an
+//! `Arc`.
 
 mod error;
 #[cfg(feature = "fjall")]
