@@ -10,7 +10,9 @@ use http::{HeaderMap, HeaderValue};
 use receiver_sdk::envelope::{Envelope, Field, Mapping};
 #[cfg(feature = "fjall")]
 use receiver_sdk::store::FjallStore;
-use receiver_sdk::store::{Commit, DeliveryKey, MemoryStore, OrderingKey, SledStore, Store};
+use receiver_sdk::store::{
+    Commit, DeliveryKey, EventTime, MemoryStore, OrderingKey, SledStore, Store, UnixSeconds,
+};
 use receiver_sdk::verify::{sign, Verifier};
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -190,13 +192,17 @@ fn ordering(c: &mut Criterion) {
                     id: format!("d{n}"),
                 };
                 runtime.block_on(async {
-                    let handled = store.is_handled(&delivery, 0).await.expect("store");
+                    let (at, never) = (EventTime::from_nanos(n), UnixSeconds::from_secs(i64::MAX));
+                    let handled = store
+                        .is_handled(&delivery, UnixSeconds::from_secs(0))
+                        .await
+                        .expect("store");
                     let mark = store.mark(&key).await.expect("store");
-                    assert!(!handled && mark.is_none_or(|m| m < n));
+                    assert!(!handled && mark.is_none_or(|m| m < at));
                     store
                         .commit(Commit {
-                            mark: Some((key, n)),
-                            delivery: Some((delivery, i64::MAX)),
+                            mark: Some((key, at)),
+                            delivery: Some((delivery, never)),
                         })
                         .await
                         .expect("commit")

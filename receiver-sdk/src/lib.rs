@@ -3,13 +3,14 @@
 //! reason.
 //!
 //! ```no_run
+//! use receiver_sdk::store::SledStore;
 //! use receiver_sdk::{envelope::Envelope, verify::Verifier, Delivery, Receiver};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = Receiver::builder("sonar")
 //!     .verifier(Verifier::none())          // Sonar: the URL is the secret
 //!     .envelope(Envelope::Sonar)           // event, object_id, current.created_at
-//!     .sled("./data")                      // ordering marks and delivery ids survive restarts
+//!     .store(SledStore::open("./data")?)   // ordering marks and delivery ids survive restarts
 //!     .handler(|delivery: Delivery| async move {
 //!         // Only events newer than the last one handled for this account get here, once.
 //!         println!("{} {:?}", delivery.event.event_type, delivery.event.entity_id);
@@ -31,7 +32,7 @@
 //!   and raw bytes; [`verify::sign`] makes the headers each sender sends, for tests.
 //! * [`envelope`]: where each sender puts the event type, entity, time and delivery id (one
 //!   preset per sender, or a [custom mapping](envelope::Mapping) of JSON pointers and headers).
-//! * [`ordering`]: the ordering guard's policy ([`Ordering`](ordering::Ordering),
+//! * [`ordering`]: the ordering guard's policy ([`OrderingScope`](ordering::OrderingScope),
 //!   [`TiePolicy`](ordering::TiePolicy)) and per-key serialisation.
 //! * [`store`]: the [`Store`](store::Store) trait and one file per backend:
 //!   [`MemoryStore`](store::MemoryStore), [`SledStore`](store::SledStore),
@@ -55,7 +56,7 @@
 //!
 //! | feature | adds | needs |
 //! | --- | --- | --- |
-//! | `fjall` | `store::FjallStore` and `ReceiverBuilder::fjall`: an embedded LSM-tree store that fsyncs every group commit before the 2xx, at less CPU per request than sled | Rust 1.90 or newer |
+//! | `fjall` | `store::FjallStore`: an embedded LSM-tree store that fsyncs every group commit before the 2xx, at less CPU per request than sled | Rust 1.90 or newer |
 //! | `postgres` | `store::PostgresStore` (and `store::ScratchDatabase` for tests): ordering marks and delivery ids in PostgreSQL, shared by several receiver replicas; its schema is migrated on connect | a PostgreSQL server |
 //!
 //! # The pipeline
@@ -97,7 +98,7 @@
 //! # Ordering, ties and dedupe
 //!
 //! * The ordering guard keeps, per endpoint, event type and entity (or per entity across event
-//!   types with [`Ordering::PerEntity`](ordering::Ordering::PerEntity)), the `created_at` of
+//!   types with [`OrderingScope::PerEntity`](ordering::OrderingScope::PerEntity)), the `created_at` of
 //!   the newest event whose handler succeeded. It is on by default for envelopes that carry an
 //!   entity and a time (Sonar, the integration shape, SuperOffice) and needs both in each
 //!   delivery (400 otherwise).
@@ -113,7 +114,7 @@
 //!
 //! # Durability
 //!
-//! On [`sled`](ReceiverBuilder::sled) a 2xx follows `sled::Db::flush`, shared by every
+//! On [`SledStore`](store::SledStore) a 2xx follows `sled::Db::flush`, shared by every
 //! concurrent request (group commit: under load a flush waits up to
 //! [`store::DEFAULT_COMMIT_DELAY`],
 //! [`SledStoreBuilder::commit_delay`](store::SledStoreBuilder::commit_delay), for more requests
@@ -124,7 +125,7 @@
 //! acknowledged delivery survives the process being killed at any moment, and a power loss
 //! once the next background fsync ran. For power-loss durability at the moment of the 2xx,
 //! build with the `fjall` feature (`receiver-sdk = { ..., features = ["fjall"] }`) and use
-//! `ReceiverBuilder::fjall` instead of `sled`: a commit is answered only after its group's
+//! `.store(FjallStore::open(path)?)` instead of `SledStore`: a commit is answered only after its group's
 //! write batch is in fjall's journal and the journal is fsynced (`PersistMode::SyncAll`), one
 //! fsync shared by all concurrent requests, at far less CPU per request than sled. (The
 //! reference receiver runs on sled, or on PostgreSQL for replicas.) On `PostgresStore` (feature `postgres`) a 2xx
@@ -146,7 +147,7 @@
 //! | ties | handled | [`ReceiverBuilder::ties`] |
 //! | dedupe | on, 4 days | [`ReceiverBuilder::dedupe`], [`ReceiverBuilder::retention`] |
 //! | deadline | none (202 when it passes, or 503 with [`OnDeadline::Retry`]) | [`ReceiverBuilder::deadline`], [`ReceiverBuilder::on_deadline`] |
-//! | store | required when ordering or dedupe is on | [`ReceiverBuilder::sled`], [`ReceiverBuilder::store`] |
+//! | store | required when ordering or dedupe is on | [`ReceiverBuilder::store`] |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 

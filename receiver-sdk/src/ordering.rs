@@ -18,7 +18,7 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::envelope::{Envelope, EventMeta};
 use crate::outcome::Outcome;
-use crate::store::OrderingKey;
+use crate::store::{EventTime, OrderingKey};
 
 /// How deliveries are grouped for ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,7 +28,7 @@ use crate::store::OrderingKey;
     serde(rename_all = "kebab-case")
 )]
 #[non_exhaustive]
-pub enum Ordering {
+pub enum OrderingScope {
     /// No ordering guard: every delivery reaches the handler (dedupe still applies).
     Off,
     /// One mark per event type and entity: an old `account.status` is stale only against a
@@ -71,8 +71,8 @@ pub enum Verdict {
 }
 
 impl TiePolicy {
-    /// Judges an event at `created_at` (nanoseconds) against the stored `mark`.
-    pub fn judge(self, created_at: i64, mark: Option<i64>) -> Verdict {
+    /// Judges an event at `created_at` against the stored `mark`.
+    pub fn judge(self, created_at: EventTime, mark: Option<EventTime>) -> Verdict {
         match mark {
             Some(mark) if created_at < mark => Verdict::Stale,
             Some(mark) if created_at == mark && self == TiePolicy::Drop => Verdict::Stale,
@@ -81,7 +81,7 @@ impl TiePolicy {
     }
 }
 
-impl Ordering {
+impl OrderingScope {
     /// The grouping an endpoint uses when none is chosen: per event type and entity where
     /// the envelope [carries both an entity and a time](Envelope::carries_order), else off.
     pub fn default_for(envelope: &Envelope) -> Self {
@@ -93,16 +93,16 @@ impl Ordering {
     }
 }
 
-/// The ordering key of an event at `endpoint` under `scope`, and its time (nanoseconds since
-/// the epoch); `None` when ordering is off. An event without the time or the entity the guard
+/// The ordering key of an event at `endpoint` under `scope`, and its time; `None` when
+/// ordering is off. An event without the time or the entity the guard
 /// needs is malformed, its message naming the sender's own field.
 pub fn key_for(
     endpoint: &str,
-    scope: Ordering,
+    scope: OrderingScope,
     envelope: &Envelope,
     event: &EventMeta,
-) -> Result<Option<(OrderingKey, i64)>, Outcome> {
-    if scope == Ordering::Off {
+) -> Result<Option<(OrderingKey, EventTime)>, Outcome> {
+    if scope == OrderingScope::Off {
         return Ok(None);
     }
     let created_at = event.created_at.ok_or_else(|| {
@@ -111,14 +111,13 @@ pub fn key_for(
             envelope.created_at_field()
         ))
     })?;
-    let nanos = created_at
-        .timestamp_nanos_opt()
+    let created_at = EventTime::from_datetime(&created_at)
         .ok_or_else(|| Outcome::Malformed("event time is outside the supported range".into()))?;
     let entity_id = event.entity_id.clone().ok_or_else(|| {
         Outcome::Malformed("missing entity id: the ordering guard needs it".into())
     })?;
     let event_type = match scope {
-        Ordering::PerEventType => event.event_type.clone(),
+        OrderingScope::PerEventType => event.event_type.clone(),
         _ => String::new(),
     };
     let key = OrderingKey {
@@ -127,7 +126,7 @@ pub fn key_for(
         entity_type: event.entity_type.clone().unwrap_or_default(),
         entity_id,
     };
-    Ok(Some((key, nanos)))
+    Ok(Some((key, created_at)))
 }
 
 const SHARDS: usize = 64;
@@ -189,13 +188,6 @@ impl KeyLocks {
     }
 }
 
-impl KeyGuard {
-    /// The key held.
-    pub(crate) fn key(&self) -> &[u8] {
-        &self.key
-    }
-}
-
 impl Drop for KeyGuard {
     fn drop(&mut self) {
         drop(self.guard.take());
@@ -217,18 +209,19 @@ impl Drop for KeyGuard {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
 
     #[test]
     fn older_events_are_stale_and_ties_follow_the_policy() {
-        assert_eq!(TiePolicy::Deliver.judge(5, None), Verdict::Fresh);
-        assert_eq!(TiePolicy::Deliver.judge(4, Some(5)), Verdict::Stale);
-        assert_eq!(TiePolicy::Deliver.judge(5, Some(5)), Verdict::Fresh);
-        assert_eq!(TiePolicy::Drop.judge(5, Some(5)), Verdict::Stale);
-        assert_eq!(TiePolicy::Drop.judge(6, Some(5)), Verdict::Fresh);
+        let at = EventTime::from_nanos;
+        assert_eq!(TiePolicy::Deliver.judge(at(5), None), Verdict::Fresh);
+        assert_eq!(TiePolicy::Deliver.judge(at(4), Some(at(5))), Verdict::Stale);
+        assert_eq!(TiePolicy::Deliver.judge(at(5), Some(at(5))), Verdict::Fresh);
+        assert_eq!(TiePolicy::Drop.judge(at(5), Some(at(5))), Verdict::Stale);
+        assert_eq!(TiePolicy::Drop.judge(at(6), Some(at(5))), Verdict::Fresh);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -241,17 +234,17 @@ mod tests {
                 let (locks, inside, most) = (locks.clone(), inside.clone(), most.clone());
                 tokio::spawn(async move {
                     let _guard = locks.lock(b"k".to_vec()).await;
-                    let now = inside.fetch_add(1, AtomicOrdering::SeqCst) + 1;
-                    most.fetch_max(now, AtomicOrdering::SeqCst);
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(1)).await;
-                    inside.fetch_sub(1, AtomicOrdering::SeqCst);
+                    inside.fetch_sub(1, Ordering::SeqCst);
                 })
             })
             .collect();
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(most.load(AtomicOrdering::SeqCst), 1);
+        assert_eq!(most.load(Ordering::SeqCst), 1);
         assert_eq!(locks.len(), 0, "released keys leave nothing behind");
     }
 

@@ -25,9 +25,10 @@
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use chrono::DateTime;
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
+
+use crate::store::EventTime;
 
 /// The header that names the outcome of every answer.
 pub const OUTCOME_HEADER: HeaderName = HeaderName::from_static("x-webhook-outcome");
@@ -42,8 +43,8 @@ pub enum Outcome {
     Ignored(String),
     /// Not newer than what its key already knows; the message names both times.
     Stale {
-        /// The event's time, in nanoseconds since the epoch.
-        created_at: i64,
+        /// The event's time.
+        created_at: EventTime,
         /// What the event is not newer than.
         mark: Mark,
     },
@@ -98,16 +99,16 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Mark {
-    /// The time (nanoseconds since the epoch) of the newest event handled for the key: the
-    /// event is older, or as old under [`TiePolicy::Drop`](crate::ordering::TiePolicy::Drop).
-    Handled(i64),
+    /// The time of the newest event handled for the key: the event is older, or as old
+    /// under [`TiePolicy::Drop`](crate::ordering::TiePolicy::Drop).
+    Handled(EventTime),
     /// The endpoint's [ordering horizon](crate::ReceiverBuilder::ordering_horizon): every
-    /// event before `cutoff` (nanoseconds since the epoch) is stale.
+    /// event before `cutoff` is stale.
     Horizon {
         /// The horizon itself.
         horizon: Duration,
         /// Now minus the horizon, when the event was judged.
-        cutoff: i64,
+        cutoff: EventTime,
     },
 }
 
@@ -199,8 +200,8 @@ impl Outcome {
     }
 }
 
-fn stale_message(created_at: i64, mark: Mark) -> String {
-    let show = |nanos: i64| DateTime::from_timestamp_nanos(nanos).to_rfc3339();
+fn stale_message(created_at: EventTime, mark: Mark) -> String {
+    let show = |time: EventTime| time.to_datetime().to_rfc3339();
     match mark {
         Mark::Handled(mark) if mark == created_at => format!(
             "an event with the same time ({}) was already handled for this key",
@@ -258,8 +259,8 @@ mod tests {
     #[tokio::test]
     async fn every_answer_carries_outcome_header_and_json_body() {
         let response = Outcome::Stale {
-            created_at: 1_000_000_000,
-            mark: Mark::Handled(2_000_000_000),
+            created_at: EventTime::from_nanos(1_000_000_000),
+            mark: Mark::Handled(EventTime::from_nanos(2_000_000_000)),
         }
         .into_response();
         assert_eq!(response.status(), StatusCode::OK);
@@ -279,17 +280,18 @@ mod tests {
     #[test]
     fn stale_messages_name_the_tie_the_mark_or_the_horizon() {
         let stale = |created_at, mark| Outcome::Stale { created_at, mark }.message();
+        let at = EventTime::from_nanos;
         assert_eq!(
-            stale(1_000_000_000, Mark::Handled(1_000_000_000)),
+            stale(at(1_000_000_000), Mark::Handled(at(1_000_000_000))),
             "an event with the same time (1970-01-01T00:00:01+00:00) was already handled for \
              this key"
         );
         assert_eq!(
             stale(
-                1_000_000_000,
+                at(1_000_000_000),
                 Mark::Horizon {
                     horizon: Duration::from_secs(60),
-                    cutoff: 61_000_000_000
+                    cutoff: at(61_000_000_000)
                 }
             ),
             "event time 1970-01-01T00:00:01+00:00 is older than the ordering horizon of 60 s \

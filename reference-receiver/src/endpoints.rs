@@ -63,7 +63,7 @@ pub(crate) fn receiver(
         .retention(Duration::from_secs(config.retention_secs))
         .body_limit(server.body_limit_bytes)
         .body_timeout(Duration::from_secs(server.request_timeout_secs))
-        .shared_store(store);
+        .store(store);
     if let Some(setting) = config.ordering {
         builder = builder.ordering(setting.ordering());
     }
@@ -142,7 +142,9 @@ pub(crate) fn relay_mode(config: &EndpointConfig) -> Option<RelayMode> {
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
-    use receiver_sdk::store::{Commit, DeliveryKey, OrderingKey, SledStore, StoreError};
+    use receiver_sdk::store::{
+        Commit, DeliveryKey, EventTime, OrderingKey, SledStore, StoreError, UnixSeconds,
+    };
 
     use super::*;
 
@@ -183,10 +185,14 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Store for SlowCommit {
-        async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
+        async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError> {
             self.store.mark(key).await
         }
-        async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+        async fn is_handled(
+            &self,
+            key: &DeliveryKey,
+            now: UnixSeconds,
+        ) -> Result<bool, StoreError> {
             self.store.is_handled(key, now).await
         }
         async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
@@ -195,10 +201,10 @@ mod tests {
             self.committed.store(true, AtomicOrdering::SeqCst);
             Ok(())
         }
-        async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError> {
             self.store.purge_expired(now, limit).await
         }
-        async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError> {
             self.store.purge_marks(before, limit).await
         }
     }

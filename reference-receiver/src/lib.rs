@@ -121,7 +121,11 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
         endpoint: String::new(),
         id: "readiness-probe".into(),
     };
-    match readiness.store.is_handled(&probe, 0).await {
+    match readiness
+        .store
+        .is_handled(&probe, receiver_sdk::store::UnixSeconds::from_secs(0))
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }
@@ -303,9 +307,8 @@ async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
             .commit_delay(Duration::from_micros(config.commit_delay_us))
             .open();
         match opened {
-            // sled says so only in its message: "could not acquire lock on ...".
             Err(e)
-                if e.to_string().contains("acquire lock")
+                if e.kind() == receiver_sdk::store::StoreErrorKind::Locked
                     && tokio::time::Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(20)).await;

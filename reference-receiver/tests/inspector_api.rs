@@ -999,7 +999,7 @@ async fn an_unsigned_bins_verdicts_are_what_an_endpoint_with_its_settings_answer
         .envelope(receiver_sdk::envelope::Envelope::SuperOffice)
         .ties(receiver_sdk::ordering::TiePolicy::Drop)
         .body_limit(4000)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
         .build()
         .unwrap();
@@ -1042,7 +1042,7 @@ async fn a_signed_bins_verdicts_are_what_an_endpoint_with_its_settings_answers()
         )
         .envelope(receiver_sdk::envelope::Envelope::StandardWebhooks)
         .body_limit(4000)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
         .build()
         .unwrap();

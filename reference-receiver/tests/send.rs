@@ -40,7 +40,7 @@ impl Endpoint {
         let receiver = Receiver::builder("send-test")
             .verifier(verifier)
             .envelope(envelope)
-            .memory_store()
+            .store(receiver_sdk::store::MemoryStore::new())
             .handler(move |delivery: Delivery| {
                 record.lock().unwrap().push(Handled {
                     event: delivery.event,

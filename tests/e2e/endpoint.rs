@@ -12,7 +12,7 @@ use serde_json::Value;
 async fn sonar_server(recorder: &Recorder) -> Server {
     let receiver = Receiver::builder("sonar")
         .envelope(Envelope::Sonar)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .body_limit(4096)
         .handler(recorder.handler())
         .build()
@@ -207,7 +207,7 @@ async fn a_payload_that_does_not_fit_the_handler_type_is_422() {
         status: u32,
     }
     let receiver = Receiver::builder("typed")
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(|_: receiver_sdk::Delivery<Strict>| async { Ok(()) })
         .build()
         .unwrap();
@@ -222,7 +222,7 @@ async fn a_payload_that_does_not_fit_the_handler_type_is_422() {
 async fn a_handler_refusal_is_answered_with_its_status_and_message() {
     let recorder = Recorder::new();
     let receiver = Receiver::builder("refusing")
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(recorder.handler_with(|_| async {
             Err(HandlerError::bad_request(
                 "customer 7 has no account downstream",
@@ -242,7 +242,7 @@ async fn a_handler_refusal_is_answered_with_its_status_and_message() {
 async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
     let recorder = Recorder::new();
     let receiver = Receiver::builder("slow")
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .deadline(Duration::from_millis(50))
         .handler(recorder.handler_with(|_| async {
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -274,7 +274,7 @@ async fn a_slow_handler_past_the_deadline_gets_202_and_still_commits() {
 async fn a_slow_handler_past_a_retrying_deadline_gets_503_and_the_retry_after_it_is_a_duplicate() {
     let recorder = Recorder::new();
     let receiver = Receiver::builder("slow")
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .deadline(Duration::from_millis(20))
         .on_deadline(receiver_sdk::OnDeadline::Retry)
         .handler(recorder.handler_with(|_| async {
@@ -311,7 +311,7 @@ where
     Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
     let receiver = Receiver::builder(name)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(handler)
         .build()
         .unwrap();
@@ -374,7 +374,10 @@ async fn a_panicking_handler_gets_500_and_releases_the_entity_for_the_next_event
 
 #[tokio::test]
 async fn the_layer_form_runs_the_pipeline_in_front_of_a_plain_axum_handler() {
-    let layer = Receiver::builder("layered").memory_store().layer().unwrap();
+    let layer = Receiver::builder("layered")
+        .store(receiver_sdk::store::MemoryStore::new())
+        .layer()
+        .unwrap();
     let seen = Recorder::new();
     let app = Router::new().route(
         "/webhook",
@@ -439,7 +442,7 @@ async fn a_delivery_id_is_forgotten_after_the_retention_window() {
     let recorder = Recorder::new();
     let receiver = Receiver::builder("retention")
         .envelope(Envelope::Raw)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .retention(Duration::from_secs(3_600))
         .clock(move || SystemTime::now() + Duration::from_secs(clock.load(Ordering::SeqCst)))
         .handler(recorder.handler())
@@ -472,13 +475,13 @@ impl receiver_sdk::store::Store for FailingStore {
     async fn mark(
         &self,
         _: &receiver_sdk::store::OrderingKey,
-    ) -> Result<Option<i64>, receiver_sdk::store::StoreError> {
+    ) -> Result<Option<receiver_sdk::store::EventTime>, receiver_sdk::store::StoreError> {
         Err(backend_failed())
     }
     async fn is_handled(
         &self,
         _: &receiver_sdk::store::DeliveryKey,
-        _: i64,
+        _: receiver_sdk::store::UnixSeconds,
     ) -> Result<bool, receiver_sdk::store::StoreError> {
         Err(backend_failed())
     }
@@ -490,14 +493,14 @@ impl receiver_sdk::store::Store for FailingStore {
     }
     async fn purge_expired(
         &self,
-        _: i64,
+        _: receiver_sdk::store::UnixSeconds,
         _: usize,
     ) -> Result<usize, receiver_sdk::store::StoreError> {
         Err(backend_failed())
     }
     async fn purge_marks(
         &self,
-        _: i64,
+        _: receiver_sdk::store::EventTime,
         _: usize,
     ) -> Result<usize, receiver_sdk::store::StoreError> {
         Err(backend_failed())
@@ -540,13 +543,13 @@ impl receiver_sdk::store::Store for CountingPurges {
     async fn mark(
         &self,
         key: &receiver_sdk::store::OrderingKey,
-    ) -> Result<Option<i64>, receiver_sdk::store::StoreError> {
+    ) -> Result<Option<receiver_sdk::store::EventTime>, receiver_sdk::store::StoreError> {
         self.store.mark(key).await
     }
     async fn is_handled(
         &self,
         key: &receiver_sdk::store::DeliveryKey,
-        now: i64,
+        now: receiver_sdk::store::UnixSeconds,
     ) -> Result<bool, receiver_sdk::store::StoreError> {
         self.store.is_handled(key, now).await
     }
@@ -558,7 +561,7 @@ impl receiver_sdk::store::Store for CountingPurges {
     }
     async fn purge_expired(
         &self,
-        now: i64,
+        now: receiver_sdk::store::UnixSeconds,
         limit: usize,
     ) -> Result<usize, receiver_sdk::store::StoreError> {
         let removed = self.store.purge_expired(now, limit).await?;
@@ -568,7 +571,7 @@ impl receiver_sdk::store::Store for CountingPurges {
     }
     async fn purge_marks(
         &self,
-        before: i64,
+        before: receiver_sdk::store::EventTime,
         limit: usize,
     ) -> Result<usize, receiver_sdk::store::StoreError> {
         self.store.purge_marks(before, limit).await
@@ -591,7 +594,7 @@ async fn regression_one_purge_batch_a_minute_fell_behind_a_busy_endpoint() {
     });
     let receiver = Receiver::builder("busy")
         .envelope(Envelope::Raw)
-        .shared_store(Arc::clone(&store) as Arc<dyn receiver_sdk::store::Store>)
+        .store(Arc::clone(&store))
         .retention(Duration::from_secs(3_600))
         .clock(move || SystemTime::now() + Duration::from_secs(clock.load(Ordering::SeqCst)))
         .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
@@ -677,7 +680,7 @@ async fn regression_a_900_kb_event_type_is_refused_and_the_sled_directory_does_n
     let recorder = Recorder::new();
     let receiver = Receiver::builder("sonar")
         .envelope(Envelope::Sonar)
-        .sled(dir.path())
+        .store(receiver_sdk::store::SledStore::open(dir.path()).unwrap())
         .handler(recorder.handler())
         .build()
         .unwrap();

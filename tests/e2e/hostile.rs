@@ -39,7 +39,7 @@ fn endpoint(
     configure: impl Fn(ReceiverBuilder) -> ReceiverBuilder,
 ) -> Receiver {
     configure(Receiver::builder(name))
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .body_limit(LIMIT)
         .handler(recorder.handler())
         .build()

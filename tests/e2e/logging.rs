@@ -31,7 +31,7 @@ fn receiver(name: &str, verifier: Verifier) -> Receiver {
     Receiver::builder(name)
         .verifier(verifier)
         .envelope(Envelope::Raw)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(|_: Delivery| async { Ok(()) })
         .build()
         .unwrap()

@@ -46,7 +46,7 @@ async fn post(server: &Server, body: String) -> (u16, String) {
 async fn sled_sonar(dir: &std::path::Path, recorder: &Recorder) -> Server {
     let receiver = Receiver::builder("sonar")
         .envelope(Envelope::Sonar)
-        .sled(dir)
+        .store(receiver_sdk::store::SledStore::open(dir).unwrap())
         .handler(recorder.handler())
         .build()
         .unwrap();
@@ -138,8 +138,8 @@ async fn marks_are_per_event_type_and_entity_by_default() {
 async fn per_entity_ordering_spans_event_types() {
     let recorder = Recorder::new();
     let receiver = Receiver::builder("entity")
-        .ordering(receiver_sdk::ordering::Ordering::PerEntity)
-        .memory_store()
+        .ordering(receiver_sdk::ordering::OrderingScope::PerEntity)
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(recorder.handler())
         .build()
         .unwrap();
@@ -163,7 +163,7 @@ async fn a_failed_handler_does_not_advance_the_mark_so_the_retry_is_handled() {
     let recorder = Recorder::new();
     let failures = Arc::new(Mutex::new(1));
     let receiver = Receiver::builder("flaky")
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(recorder.handler_with(move |_| {
             let failures = Arc::clone(&failures);
             async move {
@@ -192,7 +192,7 @@ async fn concurrent_deliveries_for_one_key_never_let_an_older_event_overwrite_a_
     let (downstream, broken) = (Arc::clone(&state), Arc::clone(&regressions));
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::builder("race")
-        .sled(dir.path())
+        .store(receiver_sdk::store::SledStore::open(dir.path()).unwrap())
         .handler(move |delivery: Delivery| {
             let (state, broken) = (Arc::clone(&downstream), Arc::clone(&broken));
             async move {
@@ -256,7 +256,7 @@ async fn regression_marks_expire_past_the_ordering_horizon_and_older_events_are_
     let recorder = Recorder::new();
     let receiver = Receiver::builder("horizon")
         .envelope(Envelope::Sonar)
-        .shared_store(Arc::clone(&store) as Arc<dyn Store>)
+        .store(Arc::clone(&store))
         .ordering_horizon(Duration::from_secs(3_600))
         .clock(move || SystemTime::now() + Duration::from_secs(clock.load(AtomicOrdering::SeqCst)))
         .handler(recorder.handler())

@@ -17,9 +17,10 @@ use end_to_end::proxy::Proxy;
 use end_to_end::senders::{Event, Fate, Sender, Simulation, Totals, VirtualClock};
 use end_to_end::Server;
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::Ordering;
+use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
-use receiver_sdk::{Receiver, ReceiverBuilder, Secret};
+use receiver_sdk::{BuildError, Receiver, ReceiverBuilder, Secret};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -61,16 +62,16 @@ fn builder(sender: &Sender) -> ReceiverBuilder {
                 .unwrap(),
             )
             .envelope(Envelope::Custom(example_basic_auth::mapping().unwrap()))
-            .ordering(Ordering::PerEntity),
+            .ordering(OrderingScope::PerEntity),
         Sender::SuperOffice { secret } => Receiver::builder("superoffice")
             .verifier(Verifier::superoffice([secret.as_str()]).unwrap())
             .envelope(Envelope::SuperOffice)
             .events(example_superoffice::EVENTS)
-            .ordering(Ordering::PerEntity),
+            .ordering(OrderingScope::PerEntity),
         Sender::StandardWebhooks { secret } => Receiver::builder("standard-webhooks")
             .verifier(Verifier::standard_webhooks([secret.as_str()]).unwrap())
             .envelope(Envelope::StandardWebhooks)
-            .ordering(Ordering::PerEntity),
+            .ordering(OrderingScope::PerEntity),
     }
 }
 
@@ -154,7 +155,8 @@ impl Rig {
 async fn open(dir: &Path, build: impl Fn() -> ReceiverBuilder) -> Receiver {
     let mut tries = 0;
     loop {
-        match build().sled(dir).build() {
+        let opened = SledStore::open(dir).map_err(BuildError::from);
+        match opened.and_then(|store| build().store(store).build()) {
             Ok(receiver) => return receiver,
             Err(e) if tries < 50 => {
                 tries += 1;
@@ -533,7 +535,7 @@ async fn sonar_against_the_reference_receiver_binary_killed_and_restarted() {
     let downstream = Downstream::new();
     let plain = Receiver::builder("downstream")
         .envelope(Envelope::Sonar)
-        .ordering(Ordering::Off)
+        .ordering(OrderingScope::Off)
         .dedupe(false)
         .handler(downstream.handler())
         .build()

@@ -413,7 +413,7 @@ async fn a_captured_delivery_replayed_is_a_duplicate_inside_the_tolerance_and_40
     let receiver = Receiver::builder("standard")
         .verifier(Verifier::standard_webhooks([WHSEC]).unwrap())
         .envelope(Envelope::StandardWebhooks)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .clock(clock.source())
         .handler(recorder.handler())
         .build()
@@ -629,7 +629,7 @@ async fn regression_an_empty_bearer_over_h2c_is_no_credential_and_empty_tokens_d
     let receiver = Receiver::builder("token")
         .verifier(Verifier::token(http::header::AUTHORIZATION, ["tok-real-secret"]).unwrap())
         .envelope(Envelope::Raw)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(recorder.handler())
         .build()
         .unwrap();
@@ -653,7 +653,7 @@ async fn regression_a_signed_github_body_replayed_under_fresh_ids_is_a_duplicate
     let receiver = Receiver::builder("github")
         .verifier(Verifier::github([SECRET]).unwrap())
         .envelope(Envelope::GitHub)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(recorder.handler())
         .build()
         .unwrap();

@@ -41,7 +41,7 @@ async fn endpoint(verifier: Verifier, envelope: Envelope) -> Endpoint {
     let receiver = Receiver::builder("signed")
         .verifier(verifier)
         .envelope(envelope)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(recorder.handler())
         .build()
         .unwrap();

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::Ordering;
+use receiver_sdk::ordering::OrderingScope;
 use receiver_sdk::verify::{sign, Verifier};
 use receiver_sdk::{Delivery, Receiver};
 
@@ -46,11 +46,13 @@ pub fn app(target: Target, dir: &std::path::Path) -> Router {
     let builder = Receiver::builder("bench")
         .verifier(Verifier::standard_webhooks([SECRET]).expect("valid secret"))
         .envelope(Envelope::StandardWebhooks)
-        .ordering(Ordering::PerEventType);
+        .ordering(OrderingScope::PerEventType);
     let builder = match target {
         Target::SdkSled => builder.store(sled_store(dir)),
-        Target::SdkFjall => builder.fjall(dir),
-        _ => builder.memory_store(),
+        Target::SdkFjall => {
+            builder.store(receiver_sdk::store::FjallStore::open(dir).expect("fjall store"))
+        }
+        _ => builder.store(receiver_sdk::store::MemoryStore::new()),
     };
     let receiver = builder
         .handler(|delivery: Delivery| async move {

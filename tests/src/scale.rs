@@ -11,9 +11,11 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use receiver_sdk::store::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
+use receiver_sdk::store::{
+    Commit, DeliveryKey, EventTime, OrderingKey, Store, StoreError, UnixSeconds,
+};
 use receiver_sdk::DEFAULT_RETENTION;
 
 use crate::bench::{self, Outcomes};
@@ -42,30 +44,29 @@ pub fn ordering_key(entity: u64) -> OrderingKey {
 }
 
 /// What the bench endpoint commits after handling delivery `c` of a load over `entities`
-/// entities at `now` (Unix seconds): the entity's mark at the delivery's time (nanoseconds),
-/// and the delivery id, remembered for the default retention.
-pub fn commit(c: u64, entities: u64, now: i64) -> Commit {
-    let retention = i64::try_from(DEFAULT_RETENTION.as_secs()).unwrap_or(i64::MAX);
+/// entities at `now`: the entity's mark at the delivery's time, and the delivery id,
+/// remembered for the default retention.
+pub fn commit(c: u64, entities: u64, now: UnixSeconds) -> Commit {
     Commit {
-        mark: Some((
-            ordering_key(c % entities),
-            (CREATED_BASE + c) as i64 * 1_000_000_000,
-        )),
+        mark: Some((ordering_key(c % entities), created_at(c))),
         delivery: Some((
             DeliveryKey {
                 endpoint: ENDPOINT.into(),
                 id: format!("msg_{c}"),
             },
-            now.saturating_add(retention),
+            now.saturating_add(DEFAULT_RETENTION),
         )),
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+/// The time delivery `c` was created at.
+pub fn created_at(c: u64) -> EventTime {
+    EventTime::from_nanos((CREATED_BASE + c) as i64 * 1_000_000_000)
+}
+
+/// Now, in seconds since the Unix epoch.
+pub fn unix_now() -> UnixSeconds {
+    UnixSeconds::at(SystemTime::now())
 }
 
 /// Commits deliveries `0..count` over `entities` entities into `store` as the bench endpoint
@@ -212,8 +213,7 @@ mod tests {
                 .await
                 .unwrap();
             let key = ordering_key(2);
-            let mark = (CREATED_BASE + 2) as i64 * 1_000_000_000;
-            assert_eq!(store.mark(&key).await.unwrap(), Some(mark));
+            assert_eq!(store.mark(&key).await.unwrap(), Some(created_at(2)));
         }
         let server = Server::start(app(Target::SdkSled, dir.path())).await;
         let stale = probe_stale(server.addr).await;

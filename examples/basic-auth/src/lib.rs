@@ -69,6 +69,7 @@
 use axum::Router;
 use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::{Envelope, Field, FieldError, Mapping};
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::Receiver;
 
@@ -90,7 +91,7 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         // Ordering is off for custom envelopes unless asked for; see the crate docs for why
         // it stays off here.
         .envelope(Envelope::Custom(mapping()?))
-        .sled(&settings.data_dir)
+        .store(SledStore::open(&settings.data_dir)?)
         // Here a real integration would update the job or estimate in its own system.
         .handler(print_events(sink))
         .build()?;

@@ -54,6 +54,7 @@ use std::time::Duration;
 use axum::Router;
 use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::Receiver;
 
@@ -66,7 +67,7 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         .verifier(Verifier::github([settings.require_secret()?])?)
         .envelope(Envelope::GitHub)
         .deadline(DEADLINE)
-        .sled(&settings.data_dir)
+        .store(SledStore::open(&settings.data_dir)?)
         // Here a real integration would act on the event (label the issue, start a build).
         .handler(print_events(sink))
         .build()?;

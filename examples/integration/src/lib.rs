@@ -104,7 +104,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::Router;
 use example_support::{event_line, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::Ordering;
+use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::{Delivery, Receiver};
 
@@ -132,8 +133,8 @@ pub fn app_with(
         .verifier(verifier)
         .envelope(Envelope::Integration)
         // See the crate docs: every event copies the entity's current state.
-        .ordering(Ordering::PerEntity)
-        .sled(&settings.data_dir)
+        .ordering(OrderingScope::PerEntity)
+        .store(SledStore::open(&settings.data_dir)?)
         .handler(move |delivery: Delivery| {
             let sync = Arc::clone(&sync);
             let sink = Arc::clone(&sink);

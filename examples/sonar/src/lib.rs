@@ -25,7 +25,8 @@
 use axum::Router;
 use example_support::{print_events, webhook_router, EventSink, Settings};
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::Ordering;
+use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::{BuildError, Receiver};
 
 /// The app: Sonar's endpoint at `/webhook`.
@@ -34,8 +35,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, BuildError> {
         .envelope(Envelope::Sonar)
         // `account.status` of account 42 is ordered against earlier `account.status` events of
         // account 42 only, as Sonar's documentation advises.
-        .ordering(Ordering::PerEventType)
-        .sled(&settings.data_dir)
+        .ordering(OrderingScope::PerEventType)
+        .store(SledStore::open(&settings.data_dir)?)
         // Here a real integration would change the customer's access.
         .handler(print_events(sink))
         .build()?;

@@ -21,7 +21,7 @@
 //! * Dedupes on `webhook-id`, so a retry of a handled message is answered 200 `duplicate`.
 //! * Does not order: the standard leaves `data` to each sender, so there is no entity to order
 //!   by in general. A sender whose `data.id` names an entity can turn ordering on with
-//!   `.ordering(Ordering::PerEventType)`.
+//!   `.ordering(OrderingScope::PerEventType)`.
 //! * Prints one JSON line per handled event (`entity` is `data.id` when there is one).
 //!
 //! # Run it
@@ -59,6 +59,7 @@
 use axum::Router;
 use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::Receiver;
 
@@ -68,7 +69,7 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         .verifier(Verifier::standard_webhooks([settings.require_secret()?])?)
         // Ordering is off for this envelope unless asked for; see the crate docs.
         .envelope(Envelope::StandardWebhooks)
-        .sled(&settings.data_dir)
+        .store(SledStore::open(&settings.data_dir)?)
         // Here a real integration would act on the event.
         .handler(print_events(sink))
         .build()?;

@@ -63,7 +63,8 @@
 use axum::Router;
 use example_support::{print_events, webhook_router, EventSink, Settings, SetupError};
 use receiver_sdk::envelope::Envelope;
-use receiver_sdk::ordering::Ordering;
+use receiver_sdk::ordering::OrderingScope;
+use receiver_sdk::store::SledStore;
 use receiver_sdk::verify::Verifier;
 use receiver_sdk::Receiver;
 
@@ -78,8 +79,8 @@ pub fn app(settings: &Settings, sink: EventSink) -> Result<Router, SetupError> {
         .events(EVENTS)
         .acknowledge_unsigned_tests()
         // See the crate docs: a contact's created/changed/deleted events share one mark.
-        .ordering(Ordering::PerEntity)
-        .sled(&settings.data_dir)
+        .ordering(OrderingScope::PerEntity)
+        .store(SledStore::open(&settings.data_dir)?)
         // Here a real integration would update its copy of the contact.
         .handler(print_events(sink))
         .build()?;

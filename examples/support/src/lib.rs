@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use receiver_sdk::envelope::FieldError;
+use receiver_sdk::store::StoreError;
 use receiver_sdk::verify::ConfigError;
 use receiver_sdk::{BuildError, Delivery, HandlerError, Receiver, Secret};
 
@@ -52,7 +53,10 @@ pub enum SetupError {
         /// Why.
         reason: String,
     },
-    /// The receiver could not be built (its sled directory could not be opened, for one).
+    /// The sled directory could not be opened (another process holds it, for one).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The receiver could not be built.
     #[error(transparent)]
     Build(#[from] BuildError),
 }

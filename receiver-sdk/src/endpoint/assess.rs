@@ -5,7 +5,7 @@
 //! the store: whether the delivery was handled, and the mark of its ordering key.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::{header, HeaderMap, HeaderValue, Method};
 use serde_json::Value;
@@ -13,9 +13,9 @@ use serde_json::Value;
 use super::builder::Options;
 use crate::dedupe::DeliveryKeys;
 use crate::envelope::EventMeta;
-use crate::ordering::{self, Ordering};
+use crate::ordering::{self, OrderingScope};
 use crate::outcome::{Mark, Outcome};
-use crate::store::OrderingKey;
+use crate::store::{EventTime, OrderingKey};
 use crate::verify::VerifyFailure;
 
 /// An endpoint's pure stage: what it decides from a request alone, without a store or a
@@ -79,8 +79,8 @@ pub enum Decision {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Checks {
-    /// The ordering key and the event time (nanoseconds since the epoch), when ordering is on.
-    pub ordering: Option<(OrderingKey, i64)>,
+    /// The ordering key and the event time, when ordering is on.
+    pub ordering: Option<(OrderingKey, EventTime)>,
     /// The dedupe keys (none when dedupe is off).
     pub deliveries: DeliveryKeys,
     /// The body, parsed once.
@@ -151,7 +151,7 @@ impl Assessor {
 
     /// How this stage groups deliveries for the ordering guard (as chosen, or the envelope's
     /// default).
-    pub fn ordering(&self) -> Ordering {
+    pub fn ordering(&self) -> OrderingScope {
         self.options.ordering()
     }
 
@@ -261,16 +261,14 @@ impl Assessor {
         })
     }
 
-    /// The horizon and the time (nanoseconds since the epoch) before which events are stale
-    /// by it at `now`, if the endpoint has one and orders.
-    pub(super) fn horizon_cutoff(&self, now: SystemTime) -> Option<(std::time::Duration, i64)> {
+    /// The horizon and the time before which events are stale by it at `now`, if the
+    /// endpoint has one and orders.
+    pub(super) fn horizon_cutoff(&self, now: SystemTime) -> Option<(Duration, EventTime)> {
         let horizon = self
             .options
             .horizon
-            .filter(|_| self.options.ordering() != Ordering::Off)?;
-        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let cutoff = now.saturating_sub(horizon.as_nanos());
-        Some((horizon, i64::try_from(cutoff).unwrap_or(i64::MAX)))
+            .filter(|_| self.options.ordering() != OrderingScope::Off)?;
+        Some((horizon, EventTime::at(now).saturating_sub(horizon)))
     }
 }
 
@@ -372,7 +370,7 @@ mod tests {
             (key.endpoint.as_str(), key.event_type.as_str()),
             ("e", "account.status")
         );
-        assert_eq!(created_at, 1_704_067_200_000_000_000);
+        assert_eq!(created_at.as_nanos(), 1_704_067_200_000_000_000);
         assert!(checks.deliveries.id.unwrap().id.starts_with("sha256:"));
         assert_eq!(checks.value["object_id"], 7);
     }
@@ -380,7 +378,7 @@ mod tests {
     #[test]
     fn an_event_before_the_horizon_is_stale_naming_it() {
         let stage = Receiver::builder("e")
-            .ordering_horizon(std::time::Duration::from_secs(60))
+            .ordering_horizon(Duration::from_secs(60))
             .assessor();
         let Decision::Answer(outcome) = post(&stage, FRESH, false).decision else {
             panic!("left to the store");

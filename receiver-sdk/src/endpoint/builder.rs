@@ -17,9 +17,9 @@ use super::{
     DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 use crate::envelope::{Envelope, EventMeta};
-use crate::ordering::{KeyLocks, Ordering, TiePolicy};
+use crate::ordering::{KeyLocks, OrderingScope, TiePolicy};
 use crate::outcome::Outcome;
-use crate::store::{MemoryStore, SledStore, Store, StoreError};
+use crate::store::{MemoryStore, Store};
 use crate::verify::Verifier;
 
 pub(super) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -31,7 +31,7 @@ pub(super) struct Options {
     pub(super) verifier: Verifier,
     pub(super) envelope: Envelope,
     // `None` until chosen: the default depends on the envelope (see `ordering()`).
-    pub(super) ordering: Option<Ordering>,
+    pub(super) ordering: Option<OrderingScope>,
     pub(super) horizon: Option<Duration>,
     pub(super) ties: TiePolicy,
     pub(super) dedupe: bool,
@@ -49,9 +49,9 @@ pub(super) struct Options {
 
 impl Options {
     /// How deliveries are grouped for the ordering guard: as chosen, or the envelope's default.
-    pub(super) fn ordering(&self) -> Ordering {
+    pub(super) fn ordering(&self) -> OrderingScope {
         self.ordering
-            .unwrap_or_else(|| Ordering::default_for(&self.envelope))
+            .unwrap_or_else(|| OrderingScope::default_for(&self.envelope))
     }
 }
 
@@ -94,7 +94,7 @@ impl IdLimits {
 /// let receiver = Receiver::builder("sonar")
 ///     .verifier(Verifier::none())
 ///     .envelope(Envelope::Sonar)
-///     .memory_store()
+///     .store(receiver_sdk::store::MemoryStore::new())
 ///     .handler(|delivery: receiver_sdk::Delivery| async move {
 ///         println!("{} for {:?}", delivery.event.event_type, delivery.event.entity_id);
 ///         Ok(())
@@ -107,7 +107,7 @@ impl IdLimits {
 #[must_use]
 pub struct ReceiverBuilder {
     options: Options,
-    store: Option<Result<Arc<dyn Store>, StoreError>>,
+    store: Option<Arc<dyn Store>>,
     handler: Option<ErasedHandler>,
 }
 
@@ -167,7 +167,7 @@ impl ReceiverBuilder {
     /// How deliveries are grouped for the ordering guard. The default is per event type and
     /// entity for envelopes that carry an entity and a time (Sonar, the integration shape,
     /// SuperOffice), and off for the others.
-    pub fn ordering(mut self, ordering: Ordering) -> Self {
+    pub fn ordering(mut self, ordering: OrderingScope) -> Self {
         self.options.ordering = Some(ordering);
         self
     }
@@ -203,40 +203,30 @@ impl ReceiverBuilder {
         self
     }
 
-    /// Where marks and delivery ids live.
+    /// Where marks and delivery ids live: any [`Store`](crate::store::Store), such as a
+    /// [`SledStore`](crate::store::SledStore) directory, a
+    /// [`MemoryStore`](crate::store::MemoryStore) (lost when the process ends) or, with their
+    /// features, fjall or PostgreSQL. An `Arc` of a store is a store too, so endpoints can
+    /// share one and the caller can keep a handle to it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use receiver_sdk::store::{SledStore, Store};
+    /// use receiver_sdk::{Delivery, Receiver};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let shared: Arc<dyn Store> = Arc::new(SledStore::open(dir.path())?);
+    /// let handle = |_: Delivery| async { Ok(()) };
+    /// let orders = Receiver::builder("orders").store(Arc::clone(&shared)).handler(handle).build()?;
+    /// let invoices = Receiver::builder("invoices").store(shared).handler(handle).build()?;
+    /// # drop((orders, invoices));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn store(mut self, store: impl Store) -> Self {
-        self.store = Some(Ok(Arc::new(store)));
+        // An `Arc` given here is wrapped once more: one pointer hop per store call, nothing
+        // beside the call itself.
+        self.store = Some(Arc::new(store));
         self
-    }
-
-    /// Shares a store with other endpoints.
-    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Some(Ok(store));
-        self
-    }
-
-    /// Keeps marks and delivery ids in a sled directory. The directory is opened right away;
-    /// an error opening it is returned by `build`.
-    pub fn sled(mut self, path: impl AsRef<std::path::Path>) -> Self {
-        self.store = Some(SledStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
-        self
-    }
-
-    /// Keeps marks and delivery ids in a fjall directory (feature `fjall`): like
-    /// [`sled`](Self::sled), but every 2xx waits for a real fsync shared by all concurrent
-    /// requests (group commit), at less CPU per request; see
-    /// [`FjallStore`](crate::store::FjallStore). The directory is opened right away; an error
-    /// opening it is returned by `build`.
-    #[cfg(feature = "fjall")]
-    pub fn fjall(mut self, path: impl AsRef<std::path::Path>) -> Self {
-        self.store =
-            Some(crate::store::FjallStore::open(path).map(|s| Arc::new(s) as Arc<dyn Store>));
-        self
-    }
-
-    /// Keeps marks and delivery ids in memory only: they are lost when the process ends.
-    pub fn memory_store(self) -> Self {
-        self.store(MemoryStore::new())
     }
 
     /// The largest body accepted (default 1 MiB); larger ones get 413.
@@ -335,8 +325,8 @@ impl ReceiverBuilder {
 
     fn into_inner(self) -> Result<Inner, BuildError> {
         let store = match self.store {
-            Some(store) => store?,
-            None if self.options.ordering() == Ordering::Off && !self.options.dedupe => {
+            Some(store) => store,
+            None if self.options.ordering() == OrderingScope::Off && !self.options.dedupe => {
                 Arc::new(MemoryStore::new())
             }
             None => return Err(BuildError::MissingStore),

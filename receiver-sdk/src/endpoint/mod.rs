@@ -86,9 +86,10 @@ pub enum BuildError {
     #[error("no handler: call ReceiverBuilder::handler")]
     MissingHandler,
     /// Ordering or dedupe is on but no store was chosen.
-    #[error("no store: call ReceiverBuilder::store, sled or memory_store")]
+    #[error("no store: call ReceiverBuilder::store")]
     MissingStore,
-    /// The store could not be opened.
+    /// The store could not be opened: `?` on a store's `open` in a function that returns a
+    /// `BuildError` lands here.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

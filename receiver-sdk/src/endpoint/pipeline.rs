@@ -3,7 +3,7 @@
 //! durable commit, which go on even if the sender hangs up.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use crate::detach::{Detachable, Panicked};
 use crate::envelope::EventMeta;
 use crate::ordering::Verdict;
 use crate::outcome::{Mark, Outcome, OUTCOME_HEADER};
-use crate::store::{Commit, OrderingKey, StoreError};
+use crate::store::{Commit, EventTime, LeaseKey, OrderingKey, StoreError, UnixSeconds};
 
 /// What a sender is told when the store fails: the backend's own text (a database error
 /// quoting the key, a path on disk) is for the operator, so it goes to the log instead.
@@ -131,7 +131,7 @@ impl Inner {
             body,
             endpoint: Arc::clone(&self.options().name),
         })?;
-        let now = unix_seconds(now);
+        let now = UnixSeconds::at(now);
         // The rest (the dedupe check too, made once under the key's lock) cannot be cancelled:
         // a sender that hangs up mid-handler must not stop the handler between its side effects
         // and the commit that records them. It runs here, and goes on in a task of its own if
@@ -154,26 +154,26 @@ impl Inner {
 
     async fn finish(
         self: Arc<Self>,
-        mark: Option<(OrderingKey, i64)>,
+        mark: Option<(OrderingKey, EventTime)>,
         delivery: DeliveryKeys,
-        now: i64,
+        now: UnixSeconds,
         run: Run,
     ) -> Result<Answer, Outcome> {
         // Without ordering, concurrent copies meet on the body's key where there is one: it
         // is what replays under fresh ids share.
         let lock_key = match (&mark, delivery.replay.as_ref().or(delivery.id.as_ref())) {
-            (Some((key, _)), _) => Some(key.encode()),
-            (None, Some(delivery)) => Some(delivery.encode()),
+            (Some((key, _)), _) => Some(LeaseKey::Ordering(key)),
+            (None, Some(delivery)) => Some(LeaseKey::Delivery(delivery)),
             (None, None) => None,
         };
         let (_guard, _lease) = match lock_key {
             Some(key) => {
-                let guard = self.locks.lock(key).await;
+                let guard = self.locks.lock(key.encode()).await;
                 // Taken after the in-process lock, so one process holds at most one lease per
                 // key and waits for others' leases only once.
                 let lease = self
                     .store
-                    .lease(guard.key())
+                    .lease(key)
                     .await
                     .map_err(|e| self.unavailable(e))?;
                 (Some(guard), lease)
@@ -220,8 +220,7 @@ impl Inner {
                 };
             }
         };
-        let retention = i64::try_from(self.options().retention.as_secs()).unwrap_or(i64::MAX);
-        let expires = now.saturating_add(retention);
+        let expires = now.saturating_add(self.options().retention);
         let commit = self.store.commit(Commit {
             mark,
             delivery: delivery.id.map(|d| (d, expires)),
@@ -251,12 +250,5 @@ impl Inner {
     fn unavailable(&self, error: StoreError) -> Outcome {
         tracing::error!(endpoint = %self.options().name, error = %error, "the store failed");
         Outcome::Unavailable(STORE_UNAVAILABLE.into())
-    }
-}
-
-fn unix_seconds(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     }
 }

@@ -1,11 +1,12 @@
 //! Forgetting what no longer decides anything: expired delivery ids, and marks older than the
 //! ordering horizon. Started by a request, so there is no background task to manage.
 
-use std::sync::atomic::Ordering as AtomicOrdering;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::Inner;
+use crate::store::UnixSeconds;
 
 // Expired delivery ids are purged at most this often, in batches of at most this many with
 // the requests let in between, until every expired id is gone.
@@ -17,14 +18,14 @@ impl Inner {
     /// batch until none is left: a single batch a minute would forget fewer ids than a busy
     /// endpoint records (1,000 a minute against, say, 100 deliveries a second), and the store
     /// would grow for ever.
-    pub(super) fn purge_if_due(self: &Arc<Self>, now: i64, clock: SystemTime) {
-        let last = self.last_purge.load(AtomicOrdering::Relaxed);
-        if now - last < PURGE_EVERY_SECS
+    pub(super) fn purge_if_due(self: &Arc<Self>, now: UnixSeconds, clock: SystemTime) {
+        let last = self.last_purge.load(Ordering::Relaxed);
+        if now.as_secs() - last < PURGE_EVERY_SECS
             || self
                 .last_purge
-                .compare_exchange(last, now, AtomicOrdering::AcqRel, AtomicOrdering::Relaxed)
+                .compare_exchange(last, now.as_secs(), Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
-            || self.purging.swap(true, AtomicOrdering::AcqRel)
+            || self.purging.swap(true, Ordering::AcqRel)
         {
             return;
         }
@@ -64,7 +65,7 @@ impl Inner {
                     }
                 }
             }
-            inner.purging.store(false, AtomicOrdering::Release);
+            inner.purging.store(false, Ordering::Release);
         });
     }
 }

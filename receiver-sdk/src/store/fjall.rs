@@ -48,8 +48,8 @@ use tokio::sync::oneshot;
 
 use super::group::Grouper;
 use super::{
-    decode_i64, due_before, expiry_index, from_sortable, sortable, Commit, DeliveryKey,
-    OrderingKey, Store, StoreError,
+    decode_i64, due_before, expiry_index, from_sortable, sortable, Commit, DeliveryKey, EventTime,
+    OrderingKey, Store, StoreError, StoreErrorKind, UnixSeconds,
 };
 
 /// fjall's block cache by default: small, the working set is keys of 50-100 bytes.
@@ -98,16 +98,16 @@ struct Keyspaces {
 
 /// What the committer is asked to do.
 enum Job {
-    Commit(Commit, oneshot::Sender<Result<(), String>>),
+    Commit(Commit, oneshot::Sender<Result<(), StoreError>>),
     Purge {
-        now: i64,
+        now: UnixSeconds,
         limit: usize,
-        done: oneshot::Sender<Result<usize, String>>,
+        done: oneshot::Sender<Result<usize, StoreError>>,
     },
     PurgeMarks {
-        before: i64,
+        before: EventTime,
         limit: usize,
-        done: oneshot::Sender<Result<usize, String>>,
+        done: oneshot::Sender<Result<usize, StoreError>>,
     },
 }
 
@@ -165,8 +165,8 @@ impl FjallStoreBuilder {
             .temporary(temporary)
             .open()
             .map_err(|e| {
-                StoreError::new(format!(
-                    "cannot open fjall store at {}: {e}",
+                failed(e).context(format_args!(
+                    "cannot open fjall store at {}",
                     path.display()
                 ))
             })?;
@@ -224,7 +224,7 @@ impl FjallStore {
             db.keyspace(name, || {
                 KeyspaceCreateOptions::default().max_memtable_size(memtable_size)
             })
-            .map_err(unavailable)
+            .map_err(failed)
         };
         let spaces = Keyspaces {
             marks: keyspace("marks")?,
@@ -232,7 +232,7 @@ impl FjallStore {
             expiry: keyspace("delivery_expiry")?,
             mark_times: keyspace("mark_times")?,
         };
-        index_marks(&db, &spaces, &keyspace("meta")?).map_err(unavailable)?;
+        index_marks(&db, &spaces, &keyspace("meta")?).map_err(failed)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let (writing, written) = (db.clone(), spaces.clone());
         let committer = std::thread::Builder::new()
@@ -251,9 +251,9 @@ impl FjallStore {
     fn queue(&self, job: Job) -> Result<(), StoreError> {
         self.jobs
             .as_ref()
-            .ok_or_else(|| StoreError::new("store is closing"))?
+            .ok_or_else(|| StoreError::closing("store is closing"))?
             .send(job)
-            .map_err(|_| StoreError::new("committer thread stopped"))
+            .map_err(|_| StoreError::closing("committer thread stopped"))
     }
 
     /// The underlying database, for callers that keep their own keyspaces beside ours.
@@ -318,7 +318,7 @@ fn apply_group(db: &Database, spaces: &Keyspaces, group: Vec<Job>) {
         .iter()
         .try_for_each(|(commit, _)| writes.commit(spaces, commit))
         .and_then(|()| writes.write(db, spaces, !commits.is_empty()))
-        .map_err(|e| e.to_string());
+        .map_err(failed);
     for (_, done) in commits {
         // A waiter whose request was cancelled no longer listens; nothing to tell it.
         let _ = done.send(written.clone());
@@ -326,14 +326,14 @@ fn apply_group(db: &Database, spaces: &Keyspaces, group: Vec<Job>) {
     for ((_, _, done), removed) in purges.into_iter().zip(purged) {
         let result = match (&written, removed) {
             (Err(e), _) => Err(e.clone()),
-            (Ok(()), removed) => removed.map_err(|e| e.to_string()),
+            (Ok(()), removed) => removed.map_err(failed),
         };
         let _ = done.send(result);
     }
     // After the group's batch, each against what it wrote: this thread is the only writer, so
     // no mark can move between reading it and removing it.
     for (before, limit, done) in mark_purges {
-        let _ = done.send(purge_marks(db, spaces, before, limit).map_err(|e| e.to_string()));
+        let _ = done.send(purge_marks(db, spaces, before, limit).map_err(failed));
     }
 }
 
@@ -343,12 +343,13 @@ fn apply_group(db: &Database, spaces: &Keyspaces, group: Vec<Job>) {
 fn purge_marks(
     db: &Database,
     spaces: &Keyspaces,
-    before: i64,
+    before: EventTime,
     limit: usize,
 ) -> fjall::Result<usize> {
     let mut batch = db.batch().durability(Some(PersistMode::Buffer));
     let mut seen = 0;
-    for entry in spaces.mark_times.range(..sortable(before)).take(limit) {
+    let before = sortable(before.as_nanos());
+    for entry in spaces.mark_times.range(..before).take(limit) {
         let index = entry.key()?;
         seen += 1;
         if let Some(at) = from_sortable(&index) {
@@ -377,7 +378,7 @@ struct Writes {
 impl Writes {
     fn commit(&mut self, spaces: &Keyspaces, commit: &Commit) -> fjall::Result<()> {
         if let Some((key, at)) = &commit.mark {
-            let key = key.encode();
+            let (key, at) = (key.encode(), at.as_nanos());
             let (stored, newest) = match self.marks.get(&key) {
                 Some(&(stored, newest)) => (stored, newest),
                 None => {
@@ -385,22 +386,27 @@ impl Writes {
                     (stored, stored.unwrap_or(i64::MIN))
                 }
             };
-            self.marks.insert(key, (stored, newest.max(*at)));
+            self.marks.insert(key, (stored, newest.max(at)));
         }
         if let Some((key, expires)) = &commit.delivery {
-            let key = key.encode();
-            self.expiry.insert(expiry_index(*expires, &key), true);
-            self.deliveries.insert(key, Some(*expires));
+            let (key, expires) = (key.encode(), expires.as_secs());
+            self.expiry.insert(expiry_index(expires, &key), true);
+            self.deliveries.insert(key, Some(expires));
         }
         Ok(())
     }
 
     /// Removes at most `limit` expiry entries due at `now`, and each delivery whose latest
     /// expiry such an entry is; returns how many deliveries.
-    fn purge(&mut self, spaces: &Keyspaces, now: i64, limit: usize) -> fjall::Result<usize> {
+    fn purge(
+        &mut self,
+        spaces: &Keyspaces,
+        now: UnixSeconds,
+        limit: usize,
+    ) -> fjall::Result<usize> {
         let mut removed = 0;
         let mut seen = 0;
-        for entry in spaces.expiry.range(..due_before(now)) {
+        for entry in spaces.expiry.range(..due_before(now.as_secs())) {
             if seen == limit {
                 break;
             }
@@ -480,43 +486,72 @@ impl Drop for FjallStore {
     }
 }
 
-fn unavailable(e: fjall::Error) -> StoreError {
-    StoreError::new(e.to_string())
+fn failed(e: fjall::Error) -> StoreError {
+    StoreError::with_kind(kind_of(&e), e.to_string())
+}
+
+fn kind_of(e: &fjall::Error) -> StoreErrorKind {
+    match e {
+        fjall::Error::Locked => StoreErrorKind::Locked,
+        // Poisoned: an fsync failed, and fjall refuses writes until it recovers from its
+        // journal.
+        fjall::Error::Io(_) | fjall::Error::Poisoned => StoreErrorKind::Io,
+        fjall::Error::Storage(_) if has_io_cause(e) => StoreErrorKind::Io,
+        fjall::Error::Storage(_)
+        | fjall::Error::JournalRecovery(_)
+        | fjall::Error::InvalidVersion(_)
+        | fjall::Error::Decompress(_)
+        | fjall::Error::InvalidTrailer
+        | fjall::Error::InvalidTag(_)
+        | fjall::Error::Unrecoverable => StoreErrorKind::Corrupt,
+        _ => StoreErrorKind::Other,
+    }
+}
+
+/// Whether an I/O error is among the causes of `e` (the LSM tree's own errors wrap them).
+fn has_io_cause(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = e.source();
+    while let Some(inner) = cause {
+        if inner.is::<std::io::Error>() {
+            return true;
+        }
+        cause = inner.source();
+    }
+    false
 }
 
 #[async_trait]
 impl Store for FjallStore {
-    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
-        let value = self.spaces.marks.get(key.encode()).map_err(unavailable)?;
-        Ok(value.as_deref().and_then(decode_i64))
-    }
-
-    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
-        let value = self
-            .spaces
-            .deliveries
-            .get(key.encode())
-            .map_err(unavailable)?;
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError> {
+        let value = self.spaces.marks.get(key.encode()).map_err(failed)?;
         Ok(value
             .as_deref()
             .and_then(decode_i64)
-            .is_some_and(|expires| expires > now))
+            .map(EventTime::from_nanos))
+    }
+
+    async fn is_handled(&self, key: &DeliveryKey, now: UnixSeconds) -> Result<bool, StoreError> {
+        let value = self.spaces.deliveries.get(key.encode()).map_err(failed)?;
+        Ok(value
+            .as_deref()
+            .and_then(decode_i64)
+            .is_some_and(|expires| expires > now.as_secs()))
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.queue(Job::Commit(commit, tx))?;
         match rx.await {
-            Ok(result) => result.map_err(|e| StoreError::new(format!("commit failed: {e}"))),
-            Err(_) => Err(StoreError::new("committer thread stopped")),
+            Ok(result) => result.map_err(|e| e.context("commit failed")),
+            Err(_) => Err(StoreError::closing("committer thread stopped")),
         }
     }
 
-    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError> {
         self.purge(|done| Job::Purge { now, limit, done }).await
     }
 
-    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError> {
         self.purge(|done| Job::PurgeMarks {
             before,
             limit,
@@ -530,13 +565,13 @@ impl FjallStore {
     /// Hands a purge to the committer and waits for how many it removed.
     async fn purge(
         &self,
-        job: impl FnOnce(oneshot::Sender<Result<usize, String>>) -> Job,
+        job: impl FnOnce(oneshot::Sender<Result<usize, StoreError>>) -> Job,
     ) -> Result<usize, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.queue(job(tx))?;
         match rx.await {
-            Ok(result) => result.map_err(|e| StoreError::new(format!("purge failed: {e}"))),
-            Err(_) => Err(StoreError::new("committer thread stopped")),
+            Ok(result) => result.map_err(|e| e.context("purge failed")),
+            Err(_) => Err(StoreError::closing("committer thread stopped")),
         }
     }
 }
@@ -546,7 +581,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::behaviour::{delivery, key};
+    use crate::store::behaviour::{at, delivery, key, secs};
 
     #[tokio::test]
     async fn fjall_store_shows_the_store_behaviour() {
@@ -561,7 +596,7 @@ mod tests {
                 FjallStore::open(path).unwrap()
             })
             .await;
-        assert_eq!(store.purge_expired(99, 10).await.unwrap(), 1);
+        assert_eq!(store.purge_expired(secs(99), 10).await.unwrap(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -573,8 +608,8 @@ mod tests {
                 tokio::spawn(async move {
                     store
                         .commit(Commit {
-                            mark: Some((key("shared"), i)),
-                            delivery: Some((delivery(&format!("d{i}")), i64::MAX)),
+                            mark: Some((key("shared"), at(i))),
+                            delivery: Some((delivery(&format!("d{i}")), secs(i64::MAX))),
                         })
                         .await
                 })
@@ -585,11 +620,24 @@ mod tests {
         }
         assert_eq!(store.spaces.deliveries.len().unwrap(), 256);
         assert_eq!(store.spaces.expiry.len().unwrap(), 256);
-        assert_eq!(store.mark(&key("shared")).await.unwrap(), Some(255));
+        assert_eq!(store.mark(&key("shared")).await.unwrap(), Some(at(255)));
+    }
+
+    #[test]
+    fn a_directory_another_store_holds_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let holder = FjallStore::open(dir.path()).unwrap();
+        let error = FjallStore::open(dir.path()).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Locked, "{error}");
+        drop(holder);
     }
 
     /// Runs `jobs` as one group on the store's committer path, as if they had queued together.
-    fn group(store: &FjallStore, commits: Vec<Commit>, purges: Vec<(i64, usize)>) -> Vec<usize> {
+    fn group(
+        store: &FjallStore,
+        commits: Vec<Commit>,
+        purges: Vec<(UnixSeconds, usize)>,
+    ) -> Vec<usize> {
         let mut jobs = Vec::new();
         let mut waiting = Vec::new();
         let mut purging = Vec::new();
@@ -617,9 +665,9 @@ mod tests {
             .collect()
     }
 
-    fn mark(entity: &str, at: i64) -> Commit {
+    fn mark(entity: &str, nanos: i64) -> Commit {
         Commit {
-            mark: Some((key(entity), at)),
+            mark: Some((key(entity), at(nanos))),
             delivery: None,
         }
     }
@@ -628,19 +676,19 @@ mod tests {
     async fn two_commits_for_one_key_in_one_group_keep_the_newest_mark() {
         let store = FjallStore::temporary().unwrap();
         group(&store, vec![mark("1", 200), mark("1", 100)], vec![]);
-        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(200));
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(200)));
         group(&store, vec![mark("1", 100), mark("1", 300)], vec![]);
-        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(300));
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(300)));
         // Both older than the stored mark: it stays.
         group(&store, vec![mark("1", 250), mark("1", 299)], vec![]);
-        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(300));
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(300)));
         group(
             &store,
             vec![mark("2", 5), mark("1", 301), mark("2", 4)],
             vec![],
         );
-        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(301));
-        assert_eq!(store.mark(&key("2")).await.unwrap(), Some(5));
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(301)));
+        assert_eq!(store.mark(&key("2")).await.unwrap(), Some(at(5)));
     }
 
     #[tokio::test]
@@ -648,15 +696,22 @@ mod tests {
         let store = FjallStore::temporary().unwrap();
         let commit = |expires| Commit {
             mark: None,
-            delivery: Some((delivery("again"), expires)),
+            delivery: Some((delivery("again"), secs(expires))),
         };
         group(&store, vec![commit(100)], vec![]);
         // Two purges and the commit that extends the delivery, all at once.
-        let removed = group(&store, vec![commit(300)], vec![(200, 10), (200, 10)]);
+        let removed = group(
+            &store,
+            vec![commit(300)],
+            vec![(secs(200), 10), (secs(200), 10)],
+        );
         assert_eq!(removed, vec![1, 0]);
-        assert!(store.is_handled(&delivery("again"), 250).await.unwrap());
-        assert_eq!(store.purge_expired(200, 10).await.unwrap(), 0);
-        assert_eq!(store.purge_expired(300, 10).await.unwrap(), 1);
-        assert!(!store.is_handled(&delivery("again"), 0).await.unwrap());
+        assert!(store
+            .is_handled(&delivery("again"), secs(250))
+            .await
+            .unwrap());
+        assert_eq!(store.purge_expired(secs(200), 10).await.unwrap(), 0);
+        assert_eq!(store.purge_expired(secs(300), 10).await.unwrap(), 1);
+        assert!(!store.is_handled(&delivery("again"), secs(0)).await.unwrap());
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::{Commit, DeliveryKey, OrderingKey, Store, StoreError};
+use super::{Commit, DeliveryKey, EventTime, OrderingKey, Store, StoreError, UnixSeconds};
 
 /// Keeps marks and delivery ids in process memory.
 ///
@@ -33,16 +33,16 @@ pub struct MemoryStore {
 /// A key's digest, as two words (8-byte aligned, so an entry takes 24 bytes, not 32): already
 /// uniformly distributed, so it is its own hash.
 type KeyDigest = (u64, u64);
-type DigestMap = HashMap<KeyDigest, i64, BuildHasherDefault<DigestHasher>>;
+type DigestMap<V> = HashMap<KeyDigest, V, BuildHasherDefault<DigestHasher>>;
 
 #[derive(Debug, Default)]
 struct State {
-    marks: DigestMap,
-    deliveries: DigestMap,
+    marks: DigestMap<EventTime>,
+    deliveries: DigestMap<UnixSeconds>,
     // (expiry, key) in expiry order, so a purge reads only what is due.
-    expiry: BTreeSet<(i64, KeyDigest)>,
+    expiry: BTreeSet<(UnixSeconds, KeyDigest)>,
     // (mark, key) in time order, so a purge of old marks reads only those.
-    mark_times: BTreeSet<(i64, KeyDigest)>,
+    mark_times: BTreeSet<(EventTime, KeyDigest)>,
 }
 
 /// Hashes a [`KeyDigest`] by folding its two words: SipHash over it again would only cost.
@@ -91,12 +91,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError> {
         let key = digest(&key.encode());
         Ok(self.state().marks.get(&key).copied())
     }
 
-    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+    async fn is_handled(&self, key: &DeliveryKey, now: UnixSeconds) -> Result<bool, StoreError> {
         let key = digest(&key.encode());
         Ok(self
             .state()
@@ -129,9 +129,9 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError> {
         let mut state = self.state();
-        let due: Vec<(i64, KeyDigest)> = state
+        let due: Vec<(UnixSeconds, KeyDigest)> = state
             .expiry
             .iter()
             .take_while(|(expires, _)| *expires <= now)
@@ -151,15 +151,15 @@ impl Store for MemoryStore {
         Ok(removed)
     }
 
-    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError> {
         Ok(self.purge_old_marks(before, limit))
     }
 }
 
 impl MemoryStore {
-    fn purge_old_marks(&self, before: i64, limit: usize) -> usize {
+    fn purge_old_marks(&self, before: EventTime, limit: usize) -> usize {
         let mut state = self.state();
-        let due: Vec<(i64, KeyDigest)> = state
+        let due: Vec<(EventTime, KeyDigest)> = state
             .mark_times
             .iter()
             .take_while(|(at, _)| *at < before)

@@ -7,7 +7,15 @@
 //! [`SledStore`], with the `fjall` feature `FjallStore` (embedded like sled, with a real fsync
 //! at every group commit) and, with the `postgres` feature, `PostgresStore` for several
 //! replicas.
+//!
+//! Marks are [`EventTime`]s (nanoseconds) and delivery expiry is [`UnixSeconds`], two types so
+//! the units cannot be swapped; failures are [`StoreError`]s whose [`StoreErrorKind`] callers
+//! decide by. A new backend is one file here implementing [`Store`], its `mod` and `pub use`
+//! lines below, and a test that runs the shared behaviour suite on it;
+//! [`ReceiverBuilder::store`](crate::ReceiverBuilder::store) takes it as it is, owned or in an
+//! `Arc`.
 
+mod error;
 #[cfg(feature = "fjall")]
 mod fjall;
 mod group;
@@ -15,6 +23,9 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sled;
+mod time;
+
+pub use self::error::{StoreError, StoreErrorKind};
 
 #[cfg(feature = "fjall")]
 pub use self::fjall::{FjallStore, FjallStoreBuilder};
@@ -23,6 +34,9 @@ pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};
 pub use self::sled::{SledStore, SledStoreBuilder, DEFAULT_SLED_CACHE_BYTES};
+pub use self::time::{EventTime, UnixSeconds};
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -116,25 +130,29 @@ fn due_before(now: i64) -> [u8; 8] {
 /// What to record once a handler has succeeded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commit {
-    /// Advance this ordering mark to this time (nanoseconds since the Unix epoch). A store
-    /// never moves a mark backwards.
-    pub mark: Option<(OrderingKey, i64)>,
-    /// Remember this delivery as handled until this time (seconds since the Unix epoch).
-    pub delivery: Option<(DeliveryKey, i64)>,
+    /// Advance this ordering mark to this event time. A store never moves a mark backwards.
+    pub mark: Option<(OrderingKey, EventTime)>,
+    /// Remember this delivery as handled until this time.
+    pub delivery: Option<(DeliveryKey, UnixSeconds)>,
 }
 
-/// A storage failure. The endpoint answers 503 so the sender retries.
-#[derive(Debug, thiserror::Error)]
-#[error("store unavailable: {message}")]
-pub struct StoreError {
-    message: String,
+/// The key a [`Store::lease`] holds: the ordering key of the delivery, or its delivery key
+/// when ordering is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKey<'a> {
+    /// Deliveries of one ordering key, so its mark is checked and advanced by one process at
+    /// a time.
+    Ordering(&'a OrderingKey),
+    /// Copies of one delivery, when ordering is off.
+    Delivery(&'a DeliveryKey),
 }
 
-impl StoreError {
-    /// A failure described by `message` (which must not contain secrets).
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
+impl LeaseKey<'_> {
+    /// The key's stable byte encoding: its ordering or delivery key's own.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Ordering(key) => key.encode(),
+            Self::Delivery(key) => key.encode(),
         }
     }
 }
@@ -145,33 +163,33 @@ impl StoreError {
 /// answers 2xx right after, and a sender never resends what was acknowledged.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// The mark of `key`, in nanoseconds since the Unix epoch, if any event was committed.
-    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError>;
+    /// The mark of `key`, if any event was committed.
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError>;
 
-    /// Whether `key` was handled and its entry has not expired at `now` (Unix seconds).
-    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError>;
+    /// Whether `key` was handled and its entry has not expired at `now`.
+    async fn is_handled(&self, key: &DeliveryKey, now: UnixSeconds) -> Result<bool, StoreError>;
 
     /// Records a handled delivery durably. The mark only ever moves forward.
     async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
 
-    /// Forgets at most `limit` delivery entries that expired before `now` (Unix seconds) and
-    /// returns how many it removed. Bounded so it never stalls the request path.
-    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError>;
+    /// Forgets at most `limit` delivery entries that expired before `now` and returns how
+    /// many it removed. Bounded so it never stalls the request path.
+    async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError>;
 
-    /// Forgets ordering marks older than `before` (nanoseconds since the Unix epoch), at most
+    /// Forgets ordering marks older than the event time `before`, at most
     /// `limit` index entries at a time; returns how many it went through, 0 once none is due.
     /// The endpoint calls it only with an [ordering
     /// horizon](crate::ReceiverBuilder::ordering_horizon), under which an event older than
     /// the horizon is stale whatever the mark says, so such a mark decides nothing any more.
-    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError>;
+    async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError>;
 
-    /// Exclusive use of one key (an encoded [`OrderingKey`], or a [`DeliveryKey`] when
-    /// ordering is off) by every process that shares this store, until the returned lease is
+    /// Exclusive use of one key (an [`OrderingKey`], or a [`DeliveryKey`] when ordering is
+    /// off) by every process that shares this store, until the returned lease is
     /// dropped. The endpoint already serialises keys within its process, so a store that only
     /// one process can open (memory, sled) needs none: the default returns `None`. A store
     /// shared by several receiver replicas returns a lease (a database lock) so that the
     /// check of the mark, the handler and the commit of one key never interleave across them.
-    async fn lease(&self, key: &[u8]) -> Result<Option<Box<dyn Lease>>, StoreError> {
+    async fn lease(&self, key: LeaseKey<'_>) -> Result<Option<Box<dyn Lease>>, StoreError> {
         let _ = key;
         Ok(None)
     }
@@ -179,6 +197,35 @@ pub trait Store: Send + Sync + 'static {
 
 /// Held while one key is being processed; dropping it releases the key to other processes.
 pub trait Lease: Send {}
+
+/// A shared store is a store: endpoints that share one (or keep a handle to it) pass the
+/// `Arc`, and every call goes to the store inside.
+#[async_trait]
+impl<S: Store + ?Sized> Store for Arc<S> {
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError> {
+        (**self).mark(key).await
+    }
+
+    async fn is_handled(&self, key: &DeliveryKey, now: UnixSeconds) -> Result<bool, StoreError> {
+        (**self).is_handled(key, now).await
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        (**self).commit(commit).await
+    }
+
+    async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError> {
+        (**self).purge_expired(now, limit).await
+    }
+
+    async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError> {
+        (**self).purge_marks(before, limit).await
+    }
+
+    async fn lease(&self, key: LeaseKey<'_>) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        (**self).lease(key).await
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -218,17 +265,27 @@ pub(crate) mod behaviour {
         }
     }
 
+    /// The event time `nanos` nanoseconds after the epoch.
+    pub(crate) const fn at(nanos: i64) -> EventTime {
+        EventTime::from_nanos(nanos)
+    }
+
+    /// The wall-clock time `secs` seconds after the epoch.
+    pub(crate) const fn secs(secs: i64) -> UnixSeconds {
+        UnixSeconds::from_secs(secs)
+    }
+
     pub(crate) async fn marks_start_empty_and_only_move_forward(store: &dyn Store) {
         assert_eq!(store.mark(&key("1")).await.unwrap(), None);
-        for (at, expected) in [(100, 100), (50, 100), (200, 200), (199, 200)] {
+        for (time, expected) in [(100, 100), (50, 100), (200, 200), (199, 200)] {
             store
                 .commit(Commit {
-                    mark: Some((key("1"), at)),
+                    mark: Some((key("1"), at(time))),
                     delivery: None,
                 })
                 .await
                 .unwrap();
-            assert_eq!(store.mark(&key("1")).await.unwrap(), Some(expected));
+            assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(expected)));
         }
         assert_eq!(store.mark(&key("2")).await.unwrap(), None);
     }
@@ -248,28 +305,43 @@ pub(crate) mod behaviour {
         };
         store
             .commit(Commit {
-                mark: Some((a.clone(), 7)),
+                mark: Some((a.clone(), at(7))),
                 delivery: None,
             })
             .await
             .unwrap();
-        assert_eq!(store.mark(&a).await.unwrap(), Some(7));
+        assert_eq!(store.mark(&a).await.unwrap(), Some(at(7)));
         assert_eq!(store.mark(&b).await.unwrap(), None);
     }
 
     pub(crate) async fn deliveries_are_remembered_until_they_expire(store: &dyn Store) {
-        assert!(!store.is_handled(&delivery("d1"), 1_000).await.unwrap());
+        assert!(!store
+            .is_handled(&delivery("d1"), secs(1_000))
+            .await
+            .unwrap());
         store
             .commit(Commit {
                 mark: None,
-                delivery: Some((delivery("d1"), 2_000)),
+                delivery: Some((delivery("d1"), secs(2_000))),
             })
             .await
             .unwrap();
-        assert!(store.is_handled(&delivery("d1"), 1_000).await.unwrap());
-        assert!(store.is_handled(&delivery("d1"), 1_999).await.unwrap());
-        assert!(!store.is_handled(&delivery("d1"), 2_000).await.unwrap());
-        assert!(!store.is_handled(&delivery("d2"), 1_000).await.unwrap());
+        assert!(store
+            .is_handled(&delivery("d1"), secs(1_000))
+            .await
+            .unwrap());
+        assert!(store
+            .is_handled(&delivery("d1"), secs(1_999))
+            .await
+            .unwrap());
+        assert!(!store
+            .is_handled(&delivery("d1"), secs(2_000))
+            .await
+            .unwrap());
+        assert!(!store
+            .is_handled(&delivery("d2"), secs(1_000))
+            .await
+            .unwrap());
     }
 
     pub(crate) async fn purge_is_bounded_and_removes_only_expired(store: &dyn Store) {
@@ -277,7 +349,7 @@ pub(crate) mod behaviour {
             store
                 .commit(Commit {
                     mark: None,
-                    delivery: Some((delivery(&format!("old{i}")), 100 + i)),
+                    delivery: Some((delivery(&format!("old{i}")), secs(100 + i))),
                 })
                 .await
                 .unwrap();
@@ -285,14 +357,17 @@ pub(crate) mod behaviour {
         store
             .commit(Commit {
                 mark: None,
-                delivery: Some((delivery("fresh"), 10_000)),
+                delivery: Some((delivery("fresh"), secs(10_000))),
             })
             .await
             .unwrap();
-        assert_eq!(store.purge_expired(500, 4).await.unwrap(), 4);
-        assert_eq!(store.purge_expired(500, 100).await.unwrap(), 6);
-        assert_eq!(store.purge_expired(500, 100).await.unwrap(), 0);
-        assert!(store.is_handled(&delivery("fresh"), 500).await.unwrap());
+        assert_eq!(store.purge_expired(secs(500), 4).await.unwrap(), 4);
+        assert_eq!(store.purge_expired(secs(500), 100).await.unwrap(), 6);
+        assert_eq!(store.purge_expired(secs(500), 100).await.unwrap(), 0);
+        assert!(store
+            .is_handled(&delivery("fresh"), secs(500))
+            .await
+            .unwrap());
     }
 
     pub(crate) async fn recommitting_a_delivery_extends_it(store: &dyn Store) {
@@ -300,13 +375,16 @@ pub(crate) mod behaviour {
             store
                 .commit(Commit {
                     mark: None,
-                    delivery: Some((delivery("again"), expires)),
+                    delivery: Some((delivery("again"), secs(expires))),
                 })
                 .await
                 .unwrap();
         }
-        assert_eq!(store.purge_expired(200, 100).await.unwrap(), 0);
-        assert!(store.is_handled(&delivery("again"), 250).await.unwrap());
+        assert_eq!(store.purge_expired(secs(200), 100).await.unwrap(), 0);
+        assert!(store
+            .is_handled(&delivery("again"), secs(250))
+            .await
+            .unwrap());
     }
 
     /// A key far past PostgreSQL's btree row limit (2704 bytes) commits and is found: the
@@ -315,21 +393,24 @@ pub(crate) mod behaviour {
         let long = "7".repeat(6_000);
         store
             .commit(Commit {
-                mark: Some((key(&long), 100)),
-                delivery: Some((delivery(&long), 2_000)),
+                mark: Some((key(&long), at(100))),
+                delivery: Some((delivery(&long), secs(2_000))),
             })
             .await
             .unwrap();
-        assert_eq!(store.mark(&key(&long)).await.unwrap(), Some(100));
-        assert!(store.is_handled(&delivery(&long), 1_000).await.unwrap());
+        assert_eq!(store.mark(&key(&long)).await.unwrap(), Some(at(100)));
+        assert!(store
+            .is_handled(&delivery(&long), secs(1_000))
+            .await
+            .unwrap());
         assert_eq!(store.mark(&key(&long[1..])).await.unwrap(), None);
     }
 
     pub(crate) async fn marks_older_than_a_time_are_purged_in_bounded_batches(store: &dyn Store) {
-        for (entity, at) in [("a", 100), ("b", 200), ("c", 300), ("d", 900)] {
+        for (entity, time) in [("a", 100), ("b", 200), ("c", 300), ("d", 900)] {
             store
                 .commit(Commit {
-                    mark: Some((key(entity), at)),
+                    mark: Some((key(entity), at(time))),
                     delivery: None,
                 })
                 .await
@@ -338,52 +419,58 @@ pub(crate) mod behaviour {
         // b moves past the cut-off before the purge: it stays.
         store
             .commit(Commit {
-                mark: Some((key("b"), 400)),
+                mark: Some((key("b"), at(400))),
                 delivery: None,
             })
             .await
             .unwrap();
         let mut batches = 0;
-        while store.purge_marks(350, 1).await.unwrap() > 0 {
+        while store.purge_marks(at(350), 1).await.unwrap() > 0 {
             batches += 1;
             assert!(batches <= 10, "the purge never ends");
         }
         assert!(batches >= 2, "bounded batches: {batches}");
         assert_eq!(store.mark(&key("a")).await.unwrap(), None);
-        assert_eq!(store.mark(&key("b")).await.unwrap(), Some(400));
+        assert_eq!(store.mark(&key("b")).await.unwrap(), Some(at(400)));
         assert_eq!(store.mark(&key("c")).await.unwrap(), None);
-        assert_eq!(store.mark(&key("d")).await.unwrap(), Some(900));
+        assert_eq!(store.mark(&key("d")).await.unwrap(), Some(at(900)));
         // A purged key starts afresh.
         store
             .commit(Commit {
-                mark: Some((key("a"), 50)),
+                mark: Some((key("a"), at(50))),
                 delivery: None,
             })
             .await
             .unwrap();
-        assert_eq!(store.mark(&key("a")).await.unwrap(), Some(50));
-        assert_eq!(store.purge_marks(10, 100).await.unwrap(), 0);
+        assert_eq!(store.mark(&key("a")).await.unwrap(), Some(at(50)));
+        assert_eq!(store.purge_marks(at(10), 100).await.unwrap(), 0);
     }
 
     pub(crate) async fn one_commit_records_the_mark_and_the_delivery(store: &dyn Store) {
         store
             .commit(Commit {
-                mark: Some((key("1"), 100)),
-                delivery: Some((delivery("d1"), 2_000)),
+                mark: Some((key("1"), at(100))),
+                delivery: Some((delivery("d1"), secs(2_000))),
             })
             .await
             .unwrap();
         // A stale mark in the same commit as a new delivery: the delivery is still recorded.
         store
             .commit(Commit {
-                mark: Some((key("1"), 50)),
-                delivery: Some((delivery("d2"), 2_000)),
+                mark: Some((key("1"), at(50))),
+                delivery: Some((delivery("d2"), secs(2_000))),
             })
             .await
             .unwrap();
-        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(100));
-        assert!(store.is_handled(&delivery("d1"), 1_000).await.unwrap());
-        assert!(store.is_handled(&delivery("d2"), 1_000).await.unwrap());
+        assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(100)));
+        assert!(store
+            .is_handled(&delivery("d1"), secs(1_000))
+            .await
+            .unwrap());
+        assert!(store
+            .is_handled(&delivery("d2"), secs(1_000))
+            .await
+            .unwrap());
     }
 
     /// What a store in a directory committed is there when `open` opens the directory again;
@@ -394,14 +481,14 @@ pub(crate) mod behaviour {
     ) -> S {
         open(dir)
             .commit(Commit {
-                mark: Some((key("42"), 1_234)),
-                delivery: Some((delivery("d-1"), 99)),
+                mark: Some((key("42"), at(1_234))),
+                delivery: Some((delivery("d-1"), secs(99))),
             })
             .await
             .unwrap();
         let store = open(dir);
-        assert_eq!(store.mark(&key("42")).await.unwrap(), Some(1_234));
-        assert!(store.is_handled(&delivery("d-1"), 98).await.unwrap());
+        assert_eq!(store.mark(&key("42")).await.unwrap(), Some(at(1_234)));
+        assert!(store.is_handled(&delivery("d-1"), secs(98)).await.unwrap());
         store
     }
 

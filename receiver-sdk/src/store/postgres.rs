@@ -39,12 +39,16 @@ use deadpool_postgres::{
 };
 use sha2::{Digest, Sha256};
 use tokio_postgres::config::Host;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 pub use self::scratch::ScratchDatabase;
 
-use super::{Commit, DeliveryKey, Lease, OrderingKey, Store, StoreError};
+use super::{
+    Commit, DeliveryKey, EventTime, Lease, LeaseKey, OrderingKey, Store, StoreError,
+    StoreErrorKind, UnixSeconds,
+};
 
 /// A [`Store`] in a PostgreSQL database, shared by any number of receiver processes.
 ///
@@ -169,8 +173,7 @@ impl PostgresStoreBuilder {
             deadline: self.wait_timeout + self.connect_timeout * 2 + self.statement_timeout,
             target: target.clone(),
         };
-        let unreachable =
-            |e: StoreError| StoreError::new(format!("PostgreSQL at {target}: {}", e.message));
+        let unreachable = |e: StoreError| e.context(format_args!("PostgreSQL at {target}"));
         let mut client = store.statements().await.map_err(unreachable)?;
         let applied = migrations::run(&mut client).await.map_err(unreachable)?;
         if applied > 0 {
@@ -258,7 +261,7 @@ impl PostgresStore {
         tokio::time::timeout(self.deadline, work)
             .await
             .unwrap_or_else(|_| {
-                Err(StoreError::new(format!(
+                Err(StoreError::timeout(format!(
                     "PostgreSQL did not answer within {:?} ({what})",
                     self.deadline
                 )))
@@ -312,7 +315,7 @@ const PURGE_MARKS: &str = "DELETE FROM receiver.marks WHERE key IN (
 
 #[async_trait]
 impl Store for PostgresStore {
-    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError> {
         self.bounded("reading a mark", async {
             let client = self.statements().await?;
             let statement = client.prepare_cached(MARK).await.map_err(failed)?;
@@ -320,12 +323,13 @@ impl Store for PostgresStore {
                 .query_opt(&statement, &[&stored(&key.encode())])
                 .await
                 .map_err(failed)?;
-            Ok(row.map(|row| row.get(0)))
+            Ok(row.map(|row| EventTime::from_nanos(row.get(0))))
         })
         .await
     }
 
-    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
+    async fn is_handled(&self, key: &DeliveryKey, now: UnixSeconds) -> Result<bool, StoreError> {
+        let now = now.as_secs();
         self.bounded("reading a delivery", async {
             let client = self.statements().await?;
             let statement = client.prepare_cached(HANDLED).await.map_err(failed)?;
@@ -345,8 +349,8 @@ impl Store for PostgresStore {
             (None, Some(delivery)) => (REMEMBER, None, Some(delivery)),
             (Some(mark), Some(delivery)) => (ADVANCE_AND_REMEMBER, Some(mark), Some(delivery)),
         };
-        let mark = mark.map(|(key, at)| (stored(&key.encode()), *at));
-        let delivery = delivery.map(|(key, expires)| (stored(&key.encode()), *expires));
+        let mark = mark.map(|(key, at)| (stored(&key.encode()), at.as_nanos()));
+        let delivery = delivery.map(|(key, expires)| (stored(&key.encode()), expires.as_secs()));
         let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(4);
         if let Some((key, at)) = &mark {
             params.push(key);
@@ -365,10 +369,11 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError> {
         if limit == 0 {
             return Ok(0);
         }
+        let now = now.as_secs();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.bounded("purging", async {
             let client = self.statements().await?;
@@ -382,10 +387,11 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError> {
         if limit == 0 {
             return Ok(0);
         }
+        let before = before.as_nanos();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.bounded("purging marks", async {
             let client = self.statements().await?;
@@ -399,7 +405,7 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn lease(&self, key: &[u8]) -> Result<Option<Box<dyn Lease>>, StoreError> {
+    async fn lease(&self, key: LeaseKey<'_>) -> Result<Option<Box<dyn Lease>>, StoreError> {
         let connection = self
             .bounded("waiting for a lease connection", async {
                 self.leases.get().await.map_err(pool_error)
@@ -407,7 +413,10 @@ impl Store for PostgresStore {
             .await?;
         // The id is a number we computed, so formatting it into the SQL is safe; one simple
         // query opens the transaction and takes the lock in a single round trip.
-        let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({})", lock_id(key));
+        let sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({})",
+            lock_id(&key.encode())
+        );
         let locked = tokio::time::timeout(self.deadline, connection.batch_execute(&sql)).await;
         match locked {
             Ok(Ok(())) => Ok(Some(Box::new(PostgresLease {
@@ -416,15 +425,15 @@ impl Store for PostgresStore {
             }))),
             Ok(Err(e)) => {
                 tokio::spawn(release(connection, self.deadline));
-                Err(StoreError::new(format!(
-                    "PostgreSQL: locking the key: {}",
-                    describe(&e)
-                )))
+                Err(StoreError::with_kind(
+                    kind_of(&e),
+                    format!("PostgreSQL: locking the key: {}", describe(&e)),
+                ))
             }
             Err(_) => {
                 // Mid-statement, the session's state is unknown: close it, which frees any lock.
                 drop(Object::take(connection));
-                Err(StoreError::new(format!(
+                Err(StoreError::timeout(format!(
                     "PostgreSQL: the key stayed locked for {:?}",
                     self.deadline
                 )))
@@ -536,21 +545,34 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn failed(e: tokio_postgres::Error) -> StoreError {
-    StoreError::new(format!("PostgreSQL: {}", describe(&e)))
+    StoreError::with_kind(kind_of(&e), format!("PostgreSQL: {}", describe(&e)))
+}
+
+/// A statement the server cancelled at the statement timeout timed out; any other failure
+/// makes the database unavailable to this call (the sender retries).
+fn kind_of(e: &tokio_postgres::Error) -> StoreErrorKind {
+    if e.code() == Some(&SqlState::QUERY_CANCELED) {
+        StoreErrorKind::Timeout
+    } else {
+        StoreErrorKind::Unavailable
+    }
 }
 
 fn pool_error(e: PoolError) -> StoreError {
-    StoreError::new(match e {
-        PoolError::Timeout(TimeoutType::Wait) => {
-            "PostgreSQL: every pooled connection stayed busy (raise the pool size?)".into()
+    match e {
+        PoolError::Timeout(TimeoutType::Wait) => StoreError::timeout(
+            "PostgreSQL: every pooled connection stayed busy (raise the pool size?)",
+        ),
+        PoolError::Timeout(TimeoutType::Create) => {
+            StoreError::timeout("PostgreSQL: connecting timed out")
         }
-        PoolError::Timeout(TimeoutType::Create) => "PostgreSQL: connecting timed out".into(),
         PoolError::Timeout(TimeoutType::Recycle) => {
-            "PostgreSQL: checking a pooled connection timed out".into()
+            StoreError::timeout("PostgreSQL: checking a pooled connection timed out")
         }
-        PoolError::Backend(e) => format!("PostgreSQL: {}", describe(&e)),
-        other => format!("PostgreSQL connection pool: {other}"),
-    })
+        // Making a connection failed: the server is down, refusing, or unreachable.
+        PoolError::Backend(e) => StoreError::unavailable(format!("PostgreSQL: {}", describe(&e))),
+        other => StoreError::unavailable(format!("PostgreSQL connection pool: {other}")),
+    }
 }
 
 #[cfg(test)]

@@ -23,11 +23,11 @@ use tokio::sync::oneshot;
 
 use super::group::{Grouper, DEFAULT_COMMIT_DELAY};
 use super::{
-    decode_i64, due_before, expiry_index, from_sortable, sortable, Commit, DeliveryKey,
-    OrderingKey, Store, StoreError,
+    decode_i64, due_before, expiry_index, from_sortable, sortable, Commit, DeliveryKey, EventTime,
+    OrderingKey, Store, StoreError, StoreErrorKind, UnixSeconds,
 };
 
-type FlushWaiter = oneshot::Sender<Result<(), String>>;
+type FlushWaiter = oneshot::Sender<Result<(), StoreError>>;
 
 /// The page cache a [`SledStore`] gets unless [`SledStoreBuilder::cache_capacity`] says
 /// otherwise: 8 MiB. With a million marks and delivery ids in the store, under load with
@@ -113,8 +113,8 @@ impl SledStoreBuilder {
             None => config.temporary(true),
         };
         let db = config.open().map_err(|e| {
-            StoreError::new(format!(
-                "cannot open sled store at {}: {e}",
+            failed(e).context(format_args!(
+                "cannot open sled store at {}",
                 self.path
                     .as_deref()
                     .map(|p| p.display().to_string())
@@ -153,7 +153,7 @@ impl SledStore {
     }
 
     fn with_committer(db: sled::Db, mut grouper: Grouper) -> Result<Self, StoreError> {
-        let tree = |name: &str| db.open_tree(name).map_err(unavailable);
+        let tree = |name: &str| db.open_tree(name).map_err(failed);
         let marks = tree("marks")?;
         let deliveries = tree("deliveries")?;
         let expiry = tree("delivery_expiry")?;
@@ -187,14 +187,14 @@ impl SledStore {
                 .unwrap_or_else(|e| e.into_inner());
             let sender = requests
                 .as_ref()
-                .ok_or_else(|| StoreError::new("store is closing"))?;
+                .ok_or_else(|| StoreError::closing("store is closing"))?;
             sender
                 .send(tx)
-                .map_err(|_| StoreError::new("committer thread stopped"))?;
+                .map_err(|_| StoreError::closing("committer thread stopped"))?;
         }
         match rx.await {
-            Ok(result) => result.map_err(|e| StoreError::new(format!("flush failed: {e}"))),
-            Err(_) => Err(StoreError::new("committer thread stopped")),
+            Ok(result) => result,
+            Err(_) => Err(StoreError::closing("committer thread stopped")),
         }
     }
 
@@ -212,25 +212,28 @@ fn index_marks(
     mark_times: &sled::Tree,
 ) -> Result<(), StoreError> {
     const INDEXED: &[u8] = b"mark_times indexed";
-    let meta = db.open_tree("meta").map_err(unavailable)?;
-    if meta.contains_key(INDEXED).map_err(unavailable)? {
+    let meta = db.open_tree("meta").map_err(failed)?;
+    if meta.contains_key(INDEXED).map_err(failed)? {
         return Ok(());
     }
     for entry in marks.iter() {
-        let (key, value) = entry.map_err(unavailable)?;
+        let (key, value) = entry.map_err(failed)?;
         if let Some(at) = decode_i64(&value) {
             mark_times
                 .insert(expiry_index(at, &key), &[])
-                .map_err(unavailable)?;
+                .map_err(failed)?;
         }
     }
-    meta.insert(INDEXED, &[]).map_err(unavailable)?;
+    meta.insert(INDEXED, &[]).map_err(failed)?;
     Ok(())
 }
 
 fn run_committer(db: &sled::Db, grouper: &mut Grouper, requests: &mpsc::Receiver<FlushWaiter>) {
     while let Some(waiters) = grouper.next(requests) {
-        let result = db.flush().map(drop).map_err(|e| e.to_string());
+        let result = db
+            .flush()
+            .map(drop)
+            .map_err(|e| failed(e).context("flush failed"));
         for waiter in waiters {
             // A waiter whose request was cancelled no longer listens; nothing to tell it.
             let _ = waiter.send(result.clone());
@@ -260,71 +263,93 @@ impl Drop for SledStore {
     }
 }
 
-fn unavailable(e: sled::Error) -> StoreError {
-    StoreError::new(e.to_string())
+fn failed(e: sled::Error) -> StoreError {
+    StoreError::with_kind(kind_of(&e), e.to_string())
+}
+
+fn kind_of(e: &sled::Error) -> StoreErrorKind {
+    match e {
+        // sled 0.34 reports a directory another process holds only as an `Other` I/O error
+        // with this message (it formats the lock's own error into it); this is the one place
+        // that reads it, pinned by `a_directory_another_store_holds_is_locked`.
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::Other
+                && io.to_string().starts_with("could not acquire lock") =>
+        {
+            StoreErrorKind::Locked
+        }
+        sled::Error::Io(_) => StoreErrorKind::Io,
+        sled::Error::Corruption { .. } => StoreErrorKind::Corrupt,
+        _ => StoreErrorKind::Other,
+    }
 }
 
 #[async_trait]
 impl Store for SledStore {
-    async fn mark(&self, key: &OrderingKey) -> Result<Option<i64>, StoreError> {
-        let value = self.marks.get(key.encode()).map_err(unavailable)?;
-        Ok(value.as_deref().and_then(decode_i64))
-    }
-
-    async fn is_handled(&self, key: &DeliveryKey, now: i64) -> Result<bool, StoreError> {
-        let value = self.deliveries.get(key.encode()).map_err(unavailable)?;
+    async fn mark(&self, key: &OrderingKey) -> Result<Option<EventTime>, StoreError> {
+        let value = self.marks.get(key.encode()).map_err(failed)?;
         Ok(value
             .as_deref()
             .and_then(decode_i64)
-            .is_some_and(|expires| expires > now))
+            .map(EventTime::from_nanos))
+    }
+
+    async fn is_handled(&self, key: &DeliveryKey, now: UnixSeconds) -> Result<bool, StoreError> {
+        let value = self.deliveries.get(key.encode()).map_err(failed)?;
+        Ok(value
+            .as_deref()
+            .and_then(decode_i64)
+            .is_some_and(|expires| expires > now.as_secs()))
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         if let Some((key, at)) = commit.mark {
-            let key = key.encode();
+            let (key, at) = (key.encode(), at.as_nanos());
             let old = self
                 .marks
                 .fetch_and_update(&key, |old| {
                     let newest = old.and_then(decode_i64).map_or(at, |old| old.max(at));
                     Some(newest.to_be_bytes().to_vec())
                 })
-                .map_err(unavailable)?
+                .map_err(failed)?
                 .as_deref()
                 .and_then(decode_i64);
             if old.is_none_or(|old| old < at) {
                 if let Some(old) = old {
                     self.mark_times
                         .remove(expiry_index(old, &key))
-                        .map_err(unavailable)?;
+                        .map_err(failed)?;
                 }
                 self.mark_times
                     .insert(expiry_index(at, &key), &[])
-                    .map_err(unavailable)?;
+                    .map_err(failed)?;
             }
         }
         if let Some((key, expires)) = commit.delivery {
-            let key = key.encode();
+            let (key, expires) = (key.encode(), expires.as_secs());
             self.expiry
                 .insert(expiry_index(expires, &key), &[])
-                .map_err(unavailable)?;
+                .map_err(failed)?;
             self.deliveries
                 .insert(key, &expires.to_be_bytes())
-                .map_err(unavailable)?;
+                .map_err(failed)?;
         }
         self.flushed().await
     }
 
-    async fn purge_expired(&self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_expired(&self, now: UnixSeconds, limit: usize) -> Result<usize, StoreError> {
         // A batch is thousands of tree operations: run it beside the async workers, not on
         // one of them, so requests are not held up behind it.
         let (expiry, deliveries) = (self.expiry.clone(), self.deliveries.clone());
+        let now = now.as_secs();
         tokio::task::spawn_blocking(move || purge(&expiry, &deliveries, now, limit))
             .await
             .map_err(|e| StoreError::new(format!("purge stopped: {e}")))?
     }
 
-    async fn purge_marks(&self, before: i64, limit: usize) -> Result<usize, StoreError> {
+    async fn purge_marks(&self, before: EventTime, limit: usize) -> Result<usize, StoreError> {
         let (mark_times, marks) = (self.mark_times.clone(), self.marks.clone());
+        let before = before.as_nanos();
         tokio::task::spawn_blocking(move || purge_marks(&mark_times, &marks, before, limit))
             .await
             .map_err(|e| StoreError::new(format!("purge stopped: {e}")))?
@@ -345,17 +370,17 @@ fn purge_marks(
         .keys()
         .take(limit)
     {
-        let index = entry.map_err(unavailable)?;
+        let index = entry.map_err(failed)?;
         seen += 1;
         if let Some(at) = from_sortable(&index) {
             // Only if the mark is still this one: a commit may advance it meanwhile (purges
             // run beside requests), and that newer mark must stay.
             let swapped = marks
                 .compare_and_swap(&index[8..], Some(&at.to_be_bytes()[..]), None::<&[u8]>)
-                .map_err(unavailable)?;
+                .map_err(failed)?;
             drop(swapped);
         }
-        mark_times.remove(&index).map_err(unavailable)?;
+        mark_times.remove(&index).map_err(failed)?;
     }
     Ok(seen)
 }
@@ -369,19 +394,19 @@ fn purge(
 ) -> Result<usize, StoreError> {
     let mut removed = 0;
     for entry in expiry.range(..due_before(now).to_vec()).keys().take(limit) {
-        let index = entry.map_err(unavailable)?;
+        let index = entry.map_err(failed)?;
         let Some(expires) = from_sortable(&index) else {
             continue;
         };
         let key = &index[8..];
         // Only remove the delivery if this index entry is its latest expiry; a delivery
         // committed again later has a newer one.
-        let current = deliveries.get(key).map_err(unavailable)?;
+        let current = deliveries.get(key).map_err(failed)?;
         if current.as_deref().and_then(decode_i64) == Some(expires) {
-            deliveries.remove(key).map_err(unavailable)?;
+            deliveries.remove(key).map_err(failed)?;
             removed += 1;
         }
-        expiry.remove(&index).map_err(unavailable)?;
+        expiry.remove(&index).map_err(failed)?;
     }
     Ok(removed)
 }
@@ -422,7 +447,7 @@ mod tests {
                                     endpoint: "ep".into(),
                                     id: format!("d{i}"),
                                 },
-                                i64::MAX,
+                                UnixSeconds::from_secs(i64::MAX),
                             )),
                         })
                         .await
@@ -433,5 +458,23 @@ mod tests {
             task.await.unwrap().unwrap();
         }
         assert_eq!(store.deliveries.len(), 256);
+    }
+
+    #[test]
+    fn a_directory_another_store_holds_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let holder = SledStore::open(dir.path()).unwrap();
+        let error = SledStore::open(dir.path()).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Locked, "{error}");
+        drop(holder);
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_created_is_an_io_failure_not_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"not a directory").unwrap();
+        let error = SledStore::open(file.join("store")).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Io, "{error}");
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use receiver_sdk::envelope::Mapping;
-use receiver_sdk::ordering::{Ordering, TiePolicy};
+use receiver_sdk::ordering::{OrderingScope, TiePolicy};
 use serde::{Deserialize, Serialize};
 
 use super::secret::{redacted_credential_headers, redacted_userinfo};
@@ -100,15 +100,15 @@ pub enum OrderingSetting {
     /// `true` (per event type and entity) or `false`.
     Switch(bool),
     /// A named grouping.
-    Mode(Ordering),
+    Mode(OrderingScope),
 }
 
 impl OrderingSetting {
     /// The SDK grouping this setting names.
-    pub fn ordering(self) -> Ordering {
+    pub fn ordering(self) -> OrderingScope {
         match self {
-            Self::Switch(false) => Ordering::Off,
-            Self::Switch(true) => Ordering::PerEventType,
+            Self::Switch(false) => OrderingScope::Off,
+            Self::Switch(true) => OrderingScope::PerEventType,
             Self::Mode(ordering) => ordering,
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue, StatusCode};
 use receiver_sdk::envelope::{Envelope, Mapping};
-use receiver_sdk::ordering::{Ordering, TiePolicy};
+use receiver_sdk::ordering::{OrderingScope, TiePolicy};
 use receiver_sdk::{Assessor, Receiver};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -224,7 +224,7 @@ impl Settings {
             }
         };
         let ordering = match spec.ordering {
-            None => Ordering::default_for(&envelope),
+            None => OrderingScope::default_for(&envelope),
             Some(setting) => setting.ordering(),
         };
         let max_captures = spec.max_captures.unwrap_or(limits.max_captures);
@@ -253,8 +253,8 @@ impl Settings {
             envelope: spec.envelope,
             mapping: spec.mapping.as_ref(),
             ordering: match ordering {
-                Ordering::PerEventType => "per-event-type",
-                Ordering::PerEntity => "per-entity",
+                OrderingScope::PerEventType => "per-event-type",
+                OrderingScope::PerEntity => "per-entity",
                 _ => "off",
             },
             ties: spec.ties,
@@ -426,7 +426,7 @@ mod tests {
         let settings = Settings::from_json(json!({}), &limits()).unwrap();
         assert_eq!(settings.response.status, 200);
         assert_eq!(settings.scheme, "none");
-        assert_eq!(settings.stage.ordering(), Ordering::Off);
+        assert_eq!(settings.stage.ordering(), OrderingScope::Off);
         assert_eq!(settings.max_captures, 500);
     }
 
@@ -466,7 +466,7 @@ mod tests {
     #[test]
     fn sonar_orders_by_default_as_endpoints_do() {
         let settings = Settings::from_json(json!({"envelope": "sonar"}), &limits()).unwrap();
-        assert_eq!(settings.stage.ordering(), Ordering::PerEventType);
+        assert_eq!(settings.stage.ordering(), OrderingScope::PerEventType);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use receiver_sdk::store::EventTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -281,7 +282,11 @@ impl Store {
         if let Some((key, created_at)) = &pending.mark {
             if let Some(mark) = self.marks.get(prefixed(bin, key))? {
                 let mark = i64::from_be_bytes(mark.get(..8).context("a short mark")?.try_into()?);
-                return Ok(match pending.ties.judge(*created_at, Some(mark)) {
+                let judged = pending.ties.judge(
+                    EventTime::from_nanos(*created_at),
+                    Some(EventTime::from_nanos(mark)),
+                );
+                return Ok(match judged {
                     receiver_sdk::ordering::Verdict::Stale => Judgement::Stale {
                         created_at: *created_at,
                         mark,

@@ -15,6 +15,7 @@ use receiver_sdk::dedupe;
 use receiver_sdk::envelope::EventMeta;
 use receiver_sdk::ordering::TiePolicy;
 use receiver_sdk::outcome::Mark;
+use receiver_sdk::store::EventTime;
 use receiver_sdk::{Decision, Outcome};
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +144,7 @@ pub(crate) fn assess(
             mark: checks
                 .ordering
                 .as_ref()
-                .map(|(key, created_at)| (key.encode(), *created_at)),
+                .map(|(key, created_at)| (key.encode(), created_at.as_nanos())),
             ties: settings.ties,
         },
     };
@@ -165,8 +166,8 @@ pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement) {
         Judgement::Stale { created_at, mark } => {
             verdicts.ordering = Some("stale".into());
             Outcome::Stale {
-                created_at,
-                mark: Mark::Handled(mark),
+                created_at: EventTime::from_nanos(created_at),
+                mark: Mark::Handled(EventTime::from_nanos(mark)),
             }
         }
     };

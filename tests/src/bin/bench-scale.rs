@@ -405,7 +405,7 @@ async fn disk(marks: u64) -> Value {
     let started = Instant::now();
     let purged = {
         let store = SledStore::open(dir.path()).expect("reopen");
-        let later = scale::unix_now() + 10 * 24 * 60 * 60;
+        let later = scale::unix_now().saturating_add(Duration::from_secs(10 * 24 * 60 * 60));
         store.purge_expired(later, usize::MAX).await.expect("purge")
     };
     assert_eq!(purged as u64, marks, "every delivery id purged");

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::store::behaviour::{self, key};
+use crate::store::behaviour::{self, at, key, secs};
 
 async fn database() -> ScratchDatabase {
     ScratchDatabase::create()
@@ -20,11 +20,16 @@ async fn replica(database: &ScratchDatabase) -> PostgresStore {
     options(database).connect().await.unwrap()
 }
 
-fn mark(entity: &str, at: i64) -> Commit {
+fn mark(entity: &str, nanos: i64) -> Commit {
     Commit {
-        mark: Some((key(entity), at)),
+        mark: Some((key(entity), at(nanos))),
         delivery: None,
     }
+}
+
+/// The lease key of the deliveries of `id`.
+fn deliveries_of(id: &str) -> DeliveryKey {
+    behaviour::delivery(id)
 }
 
 /// Fisher-Yates with a fixed xorshift, so a failing order can be replayed.
@@ -89,7 +94,7 @@ async fn two_replicas_racing_commits_on_one_key_end_at_the_newest_time() {
             task.await.unwrap().unwrap();
         }
         for store in &replicas {
-            assert_eq!(store.mark(&key(entity)).await.unwrap(), Some(64));
+            assert_eq!(store.mark(&key(entity)).await.unwrap(), Some(at(64)));
         }
     }
 }
@@ -100,18 +105,25 @@ async fn a_lease_excludes_other_replicas_until_it_is_dropped() {
     let first = replica(&database).await;
     let second = Arc::new(replica(&database).await);
 
-    let held = first.lease(b"account-1").await.unwrap().expect("a lease");
-    let other_key = tokio::time::timeout(Duration::from_secs(2), second.lease(b"account-2"))
+    let held = first
+        .lease(LeaseKey::Delivery(&deliveries_of("account-1")))
         .await
-        .expect("another key is not held up")
-        .unwrap();
+        .unwrap()
+        .expect("a lease");
+    let other_key = tokio::time::timeout(
+        Duration::from_secs(2),
+        second.lease(LeaseKey::Delivery(&deliveries_of("account-2"))),
+    )
+    .await
+    .expect("another key is not held up")
+    .unwrap();
     drop(other_key);
 
     let waiting = tokio::spawn({
         let second = Arc::clone(&second);
         async move {
             second
-                .lease(b"account-1")
+                .lease(LeaseKey::Delivery(&deliveries_of("account-1")))
                 .await
                 .map(|lease| lease.is_some())
         }
@@ -136,17 +148,23 @@ async fn a_lease_is_released_when_its_holders_task_panics() {
     let holder = tokio::spawn({
         let first = Arc::clone(&first);
         async move {
-            let _lease = first.lease(b"account-1").await.unwrap();
+            let _lease = first
+                .lease(LeaseKey::Delivery(&deliveries_of("account-1")))
+                .await
+                .unwrap();
             locked.send(()).unwrap();
             panic!("the handler failed while holding the key");
         }
     });
     is_locked.await.unwrap();
     assert!(holder.await.unwrap_err().is_panic());
-    let lease = tokio::time::timeout(Duration::from_secs(5), second.lease(b"account-1"))
-        .await
-        .expect("the key is released after the panic")
-        .unwrap();
+    let lease = tokio::time::timeout(
+        Duration::from_secs(5),
+        second.lease(LeaseKey::Delivery(&deliveries_of("account-1"))),
+    )
+    .await
+    .expect("the key is released after the panic")
+    .unwrap();
     assert!(lease.is_some());
 }
 
@@ -160,24 +178,31 @@ async fn waiting_for_a_held_key_gives_up_at_the_statement_timeout_and_the_connec
         .connect()
         .await
         .unwrap();
-    let held = first.lease(b"account-1").await.unwrap();
+    let held = first
+        .lease(LeaseKey::Delivery(&deliveries_of("account-1")))
+        .await
+        .unwrap();
 
     let start = Instant::now();
     let error = impatient
-        .lease(b"account-1")
+        .lease(LeaseKey::Delivery(&deliveries_of("account-1")))
         .await
         .err()
         .expect("timed out");
     assert!(start.elapsed() < Duration::from_secs(3));
     assert!(error.to_string().contains("statement timeout"), "{error}");
+    assert_eq!(error.kind(), StoreErrorKind::Timeout);
 
     drop(held);
     // The pool's only connection was rolled back after the failure, not left in an aborted
     // transaction: the next lease on it works.
-    let lease = tokio::time::timeout(Duration::from_secs(5), impatient.lease(b"account-1"))
-        .await
-        .expect("granted")
-        .unwrap();
+    let lease = tokio::time::timeout(
+        Duration::from_secs(5),
+        impatient.lease(LeaseKey::Delivery(&deliveries_of("account-1"))),
+    )
+    .await
+    .expect("granted")
+    .unwrap();
     assert!(lease.is_some());
 }
 
@@ -190,10 +215,14 @@ async fn the_store_recovers_by_itself_after_its_connections_are_terminated() {
 
     let one = key("1");
     let (value, _) = eventually(Duration::from_secs(10), || store.mark(&one)).await;
-    assert_eq!(value, Some(10));
+    assert_eq!(value, Some(at(10)));
     store.commit(mark("1", 20)).await.unwrap();
-    assert_eq!(store.mark(&key("1")).await.unwrap(), Some(20));
-    assert!(store.lease(b"1").await.unwrap().is_some());
+    assert_eq!(store.mark(&key("1")).await.unwrap(), Some(at(20)));
+    assert!(store
+        .lease(LeaseKey::Delivery(&deliveries_of("1")))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]
@@ -208,14 +237,19 @@ async fn while_the_database_refuses_connections_calls_fail_fast_and_then_recover
     for _ in 0..3 {
         assert!(store.mark(&key("1")).await.is_err());
         assert!(store.commit(mark("1", 30)).await.is_err());
-        assert!(store.lease(b"1").await.is_err());
+        assert!(store
+            .lease(LeaseKey::Delivery(&deliveries_of("1")))
+            .await
+            .is_err());
     }
     assert!(
         start.elapsed() < Duration::from_secs(5),
         "failing took {:?}",
         start.elapsed()
     );
-    let error = store.mark(&key("1")).await.unwrap_err().to_string();
+    let error = store.mark(&key("1")).await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
+    let error = error.to_string();
     assert!(
         error.contains("not currently accepting connections"),
         "{error}"
@@ -224,7 +258,11 @@ async fn while_the_database_refuses_connections_calls_fail_fast_and_then_recover
     database.allow_connections(true).await.unwrap();
     let one = key("1");
     let (value, _) = eventually(Duration::from_secs(10), || store.mark(&one)).await;
-    assert_eq!(value, Some(10), "nothing was committed while it was down");
+    assert_eq!(
+        value,
+        Some(at(10)),
+        "nothing was committed while it was down"
+    );
 }
 
 #[tokio::test]
@@ -328,9 +366,9 @@ async fn regression_keys_stored_raw_before_the_digest_migration_are_found_after_
         .unwrap();
     drop(client);
     let upgraded = replica(&database).await;
-    assert_eq!(upgraded.mark(&key("old")).await.unwrap(), Some(77));
+    assert_eq!(upgraded.mark(&key("old")).await.unwrap(), Some(at(77)));
     assert!(upgraded
-        .is_handled(&behaviour::delivery("d-old"), 100)
+        .is_handled(&behaviour::delivery("d-old"), secs(100))
         .await
         .unwrap());
 }
