@@ -179,27 +179,16 @@ fn ordering(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 n += 1;
-                let key = OrderingKey {
-                    endpoint: "bench".into(),
-                    event_type: "account.status".into(),
-                    entity_type: String::new(),
-                    entity_id: (n % 10_000).to_string(),
-                };
-                let delivery = DeliveryKey {
-                    endpoint: "bench".into(),
-                    id: format!("d{n}"),
-                };
+                let key = OrderingKey::new("bench", "account.status", "", (n % 10_000).to_string());
+                let delivery = DeliveryKey::new("bench", format!("d{n}"));
                 runtime.block_on(async {
                     let handled = store.is_handled(&delivery, 0).await.expect("store");
                     let mark = store.mark(&key).await.expect("store");
                     assert!(!handled && mark.is_none_or(|m| m < n));
-                    store
-                        .commit(Commit {
-                            mark: Some((key, n)),
-                            delivery: Some((delivery, i64::MAX)),
-                        })
-                        .await
-                        .expect("commit")
+                    let mut commit = Commit::default();
+                    commit.mark = Some((key, n));
+                    commit.delivery = Some((delivery, i64::MAX));
+                    store.commit(commit).await.expect("commit")
                 })
             })
         });

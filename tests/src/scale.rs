@@ -33,12 +33,7 @@ pub fn entity_id(entity: u64) -> String {
 /// The ordering key the bench endpoint gives entity number `entity`: the Standard Webhooks
 /// envelope has no entity type, and ordering per event type keys by `type`.
 pub fn ordering_key(entity: u64) -> OrderingKey {
-    OrderingKey {
-        endpoint: ENDPOINT.into(),
-        event_type: EVENT_TYPE.into(),
-        entity_type: String::new(),
-        entity_id: entity_id(entity),
-    }
+    OrderingKey::new(ENDPOINT, EVENT_TYPE, "", entity_id(entity))
 }
 
 /// What the bench endpoint commits after handling delivery `c` of a load over `entities`
@@ -46,19 +41,16 @@ pub fn ordering_key(entity: u64) -> OrderingKey {
 /// and the delivery id, remembered for the default retention.
 pub fn commit(c: u64, entities: u64, now: i64) -> Commit {
     let retention = i64::try_from(DEFAULT_RETENTION.as_secs()).unwrap_or(i64::MAX);
-    Commit {
-        mark: Some((
-            ordering_key(c % entities),
-            (CREATED_BASE + c) as i64 * 1_000_000_000,
-        )),
-        delivery: Some((
-            DeliveryKey {
-                endpoint: ENDPOINT.into(),
-                id: format!("msg_{c}"),
-            },
-            now.saturating_add(retention),
-        )),
-    }
+    let mut commit = Commit::default();
+    commit.mark = Some((
+        ordering_key(c % entities),
+        (CREATED_BASE + c) as i64 * 1_000_000_000,
+    ));
+    commit.delivery = Some((
+        DeliveryKey::new(ENDPOINT, format!("msg_{c}")),
+        now.saturating_add(retention),
+    ));
+    commit
 }
 
 /// Seconds since the Unix epoch.
