@@ -181,16 +181,8 @@ fn ordering(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 n += 1;
-                let key = OrderingKey {
-                    endpoint: "bench".into(),
-                    event_type: "account.status".into(),
-                    entity_type: String::new(),
-                    entity_id: (n % 10_000).to_string(),
-                };
-                let delivery = DeliveryKey {
-                    endpoint: "bench".into(),
-                    id: format!("d{n}"),
-                };
+                let key = OrderingKey::new("bench", "account.status", "", (n % 10_000).to_string());
+                let delivery = DeliveryKey::new("bench", format!("d{n}"));
                 runtime.block_on(async {
                     let (at, never) = (EventTime::from_nanos(n), UnixSeconds::from_secs(i64::MAX));
                     let handled = store
@@ -199,13 +191,10 @@ fn ordering(c: &mut Criterion) {
                         .expect("store");
                     let mark = store.mark(&key).await.expect("store");
                     assert!(!handled && mark.is_none_or(|m| m < at));
-                    store
-                        .commit(Commit {
-                            mark: Some((key, at)),
-                            delivery: Some((delivery, never)),
-                        })
-                        .await
-                        .expect("commit")
+                    let mut commit = Commit::default();
+                    commit.mark = Some((key, at));
+                    commit.delivery = Some((delivery, never));
+                    store.commit(commit).await.expect("commit")
                 })
             })
         });

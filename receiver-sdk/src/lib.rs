@@ -23,6 +23,44 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A `Receiver` is a tower `Service`, so a test needs no socket: sign a delivery the way the
+//! sender does, `oneshot` it, and check the answer.
+//!
+//! ```
+//! use axum::body::Body;
+//! use http::{Request, StatusCode};
+//! use receiver_sdk::envelope::Envelope;
+//! use receiver_sdk::store::MemoryStore;
+//! use receiver_sdk::verify::{sign, Verifier};
+//! use receiver_sdk::{Delivery, Receiver};
+//! use tower::ServiceExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const SECRET: &str = "It's a Secret to Everybody";
+//! let receiver = Receiver::builder("github")
+//!     .verifier(Verifier::github([SECRET])?)
+//!     .envelope(Envelope::GitHub)
+//!     .store(MemoryStore::new())
+//!     .handler(|delivery: Delivery| async move {
+//!         assert_eq!(delivery.event.event_type, "issues");
+//!         Ok(())
+//!     })
+//!     .build()?;
+//!
+//! let body = r#"{"action":"opened","issue":{"number":1}}"#;
+//! let request = Request::post("/hooks/github")
+//!     .header("content-type", "application/json")
+//!     .header("x-github-event", "issues")
+//!     .header("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+//!     .header("x-hub-signature-256", sign::github(SECRET, body.as_bytes()))
+//!     .body(Body::from(body))?;
+//! let response = receiver.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.headers()["x-webhook-outcome"], "handled");
+//! # Ok(()) }
+//! ```
+//!
 //! # Layout
 //!
 //! Each public module is one stage of the pipeline:
@@ -58,6 +96,7 @@
 //! | --- | --- | --- |
 //! | `fjall` | `store::FjallStore`: an embedded LSM-tree store that fsyncs every group commit before the 2xx, at less CPU per request than sled | Rust 1.90 or newer |
 //! | `postgres` | `store::PostgresStore` (and `store::ScratchDatabase` for tests): ordering marks and delivery ids in PostgreSQL, shared by several receiver replicas; its schema is migrated on connect | a PostgreSQL server |
+//! | `serde` | `Serialize`/`Deserialize` for the setting enums (the two of [`ordering`], and [`SignatureEncoding`](verify::SignatureEncoding)), named in kebab-case, so a config file can hold them | nothing more |
 //!
 //! # The pipeline
 //!
@@ -150,6 +189,7 @@
 //! | store | required when ordering or dedupe is on | [`ReceiverBuilder::store`] |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dedupe;
 mod detach;

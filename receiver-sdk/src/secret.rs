@@ -3,11 +3,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq;
+
 /// A secret (signing key, password or token).
 ///
 /// `Debug` and `Display` print `[redacted]`, so a secret can sit in a config struct that is
 /// logged without leaking. The bytes are reachable only through [`Secret::expose`], which makes
 /// every use easy to audit.
+///
+/// There is no `==`: comparing secret bytes with it would take longer the more leading bytes
+/// match. Compare with [`Secret::ct_eq`], which takes the same time whatever the bytes.
 ///
 /// ```
 /// use receiver_sdk::Secret;
@@ -15,7 +20,7 @@ use std::sync::Arc;
 /// assert_eq!(format!("{s:?}"), "[redacted]");
 /// assert_eq!(s.expose(), b"hunter2");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret(Arc<[u8]>);
 
 impl Secret {
@@ -27,6 +32,17 @@ impl Secret {
     /// The secret's bytes. Compare them only in constant time.
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Whether both secrets hold the same bytes, in time that depends only on their lengths.
+    ///
+    /// ```
+    /// use receiver_sdk::Secret;
+    /// assert!(Secret::from("hunter2").ct_eq(&Secret::from("hunter2")));
+    /// assert!(!Secret::from("hunter2").ct_eq(&Secret::from("hunter3")));
+    /// ```
+    pub fn ct_eq(&self, other: &Secret) -> bool {
+        self.expose().ct_eq(other.expose()).into()
     }
 }
 

@@ -117,10 +117,7 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, &'static str)
     if !readiness.accepting.load(AtomicOrdering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    let probe = DeliveryKey {
-        endpoint: String::new(),
-        id: "readiness-probe".into(),
-    };
+    let probe = DeliveryKey::new(String::new(), "readiness-probe");
     match readiness
         .store
         .is_handled(&probe, receiver_sdk::store::UnixSeconds::from_secs(0))

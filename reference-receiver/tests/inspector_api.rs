@@ -1091,7 +1091,7 @@ async fn a_bin_with_unsigned_delivery_ids_calls_a_replay_under_a_new_id_a_duplic
         .verifier(receiver_sdk::verify::Verifier::github([SECRET]).unwrap())
         .envelope(receiver_sdk::envelope::Envelope::GitHub)
         .body_limit(4000)
-        .memory_store()
+        .store(receiver_sdk::store::MemoryStore::new())
         .handler(|_: receiver_sdk::Delivery| async { Ok(()) })
         .build()
         .unwrap();

@@ -1,6 +1,7 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
 mod crash;
+mod custom_verifier;
 mod endpoint;
 mod examples;
 mod hostile;

@@ -280,12 +280,7 @@ async fn regression_marks_expire_past_the_ordering_horizon_and_older_events_are_
 
     let recent = now - ChronoDuration::minutes(30);
     assert_eq!(post(1, recent).await.1, "handled");
-    let key = OrderingKey {
-        endpoint: "horizon".into(),
-        event_type: "account.status".into(),
-        entity_type: "account".into(),
-        entity_id: "1".into(),
-    };
+    let key = OrderingKey::new("horizon", "account.status", "account", "1");
     assert!(store.mark(&key).await.unwrap().is_some());
 
     // Two hours on, the mark is past the horizon: the next commit starts a purge that drops it.

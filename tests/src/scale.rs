@@ -35,28 +35,20 @@ pub fn entity_id(entity: u64) -> String {
 /// The ordering key the bench endpoint gives entity number `entity`: the Standard Webhooks
 /// envelope has no entity type, and ordering per event type keys by `type`.
 pub fn ordering_key(entity: u64) -> OrderingKey {
-    OrderingKey {
-        endpoint: ENDPOINT.into(),
-        event_type: EVENT_TYPE.into(),
-        entity_type: String::new(),
-        entity_id: entity_id(entity),
-    }
+    OrderingKey::new(ENDPOINT, EVENT_TYPE, "", entity_id(entity))
 }
 
 /// What the bench endpoint commits after handling delivery `c` of a load over `entities`
 /// entities at `now`: the entity's mark at the delivery's time, and the delivery id,
 /// remembered for the default retention.
 pub fn commit(c: u64, entities: u64, now: UnixSeconds) -> Commit {
-    Commit {
-        mark: Some((ordering_key(c % entities), created_at(c))),
-        delivery: Some((
-            DeliveryKey {
-                endpoint: ENDPOINT.into(),
-                id: format!("msg_{c}"),
-            },
-            now.saturating_add(DEFAULT_RETENTION),
-        )),
-    }
+    let mut commit = Commit::default();
+    commit.mark = Some((ordering_key(c % entities), created_at(c)));
+    commit.delivery = Some((
+        DeliveryKey::new(ENDPOINT, format!("msg_{c}")),
+        now.saturating_add(DEFAULT_RETENTION),
+    ));
+    commit
 }
 
 /// The time delivery `c` was created at.

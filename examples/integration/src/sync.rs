@@ -272,14 +272,9 @@ mod tests {
 
     #[test]
     fn entity_urls_cannot_escape_their_segments() {
-        let event = EventMeta {
-            event_type: "UPDATE".into(),
-            entity_type: Some("USER".into()),
-            entity_id: Some("a/../b?c".into()),
-            created_at: None,
-            delivery_id: None,
-            test: false,
-        };
+        let mut event = EventMeta::new("UPDATE");
+        event.entity_type = Some("USER".into());
+        event.entity_id = Some("a/../b?c".into());
         let base = Url::parse("http://api.example/v1/").unwrap();
         let url = Target::of(&event).unwrap().url(&base).unwrap();
         assert_eq!(url.as_str(), "http://api.example/v1/USER/a%2F..%2Fb%3Fc");

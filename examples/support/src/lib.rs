@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use receiver_sdk::envelope::FieldError;
 use receiver_sdk::store::StoreError;
-use receiver_sdk::verify::ConfigError;
+use receiver_sdk::verify::SecretError;
 use receiver_sdk::{BuildError, Delivery, HandlerError, Receiver, Secret};
 
 /// Where an example prints its event lines: stdout when run, a buffer in tests.
@@ -41,7 +41,7 @@ pub enum SetupError {
     },
     /// `WEBHOOK_SECRET` is set but the sender's scheme cannot use it.
     #[error("WEBHOOK_SECRET is not usable: {0}")]
-    Secret(#[from] ConfigError),
+    Secret(#[from] SecretError),
     /// A custom envelope names a field that cannot be read.
     #[error("envelope mapping: {0}")]
     Envelope(#[from] FieldError),

@@ -20,7 +20,7 @@ use crate::envelope::{Envelope, EventMeta};
 use crate::ordering::{KeyLocks, OrderingScope, TiePolicy};
 use crate::outcome::Outcome;
 use crate::store::{MemoryStore, Store};
-use crate::verify::Verifier;
+use crate::verify::{Verifier, Verify};
 
 pub(super) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -28,7 +28,7 @@ pub(super) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// keeps them whole.
 pub(super) struct Options {
     pub(super) name: Arc<str>,
-    pub(super) verifier: Verifier,
+    pub(super) verifier: Box<dyn Verify>,
     pub(super) envelope: Envelope,
     // `None` until chosen: the default depends on the envelope (see `ordering()`).
     pub(super) ordering: Option<OrderingScope>,
@@ -127,7 +127,7 @@ impl ReceiverBuilder {
         Self {
             options: Options {
                 name: Arc::from(name),
-                verifier: Verifier::none(),
+                verifier: Box::new(Verifier::none()),
                 envelope: Envelope::Sonar,
                 ordering: None,
                 horizon: None,
@@ -152,9 +152,10 @@ impl ReceiverBuilder {
         }
     }
 
-    /// How senders authenticate (default: none).
-    pub fn verifier(mut self, verifier: Verifier) -> Self {
-        self.options.verifier = verifier;
+    /// How senders authenticate (default: none): a [`Verifier`] for the schemes this crate
+    /// knows, or any [`Verify`] of your own.
+    pub fn verifier(mut self, verifier: impl Verify) -> Self {
+        self.options.verifier = Box::new(verifier);
         self
     }
 

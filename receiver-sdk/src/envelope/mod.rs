@@ -44,7 +44,11 @@ pub use mapping::{Field, FieldError, Mapping};
 pub use timestamp::{parse_timestamp, TimestampError};
 
 /// What the pipeline needs to know about one delivery.
+///
+/// Non-exhaustive, so the envelope can learn to read more: outside this crate, start from
+/// [`EventMeta::new`] and set the fields you need.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EventMeta {
     /// The event type, e.g. `account.status`.
     pub event_type: String,
@@ -58,6 +62,29 @@ pub struct EventMeta {
     pub delivery_id: Option<String>,
     /// A sender's connectivity test (SuperOffice `X-Hook-Test`, GitHub `ping`).
     pub test: bool,
+}
+
+impl EventMeta {
+    /// An event of `event_type` and nothing else known: no entity, time or delivery id, and
+    /// not a test.
+    ///
+    /// ```
+    /// use receiver_sdk::envelope::EventMeta;
+    ///
+    /// let mut event = EventMeta::new("account.status");
+    /// event.entity_id = Some("7".into());
+    /// assert_eq!(event.created_at, None);
+    /// ```
+    pub fn new(event_type: impl Into<String>) -> Self {
+        Self {
+            event_type: event_type.into(),
+            entity_type: None,
+            entity_id: None,
+            created_at: None,
+            delivery_id: None,
+            test: false,
+        }
+    }
 }
 
 /// A known payload format, or a custom mapping.

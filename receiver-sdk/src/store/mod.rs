@@ -42,7 +42,11 @@ use async_trait::async_trait;
 
 /// Identifies one ordering mark: the newest `created_at` seen for an entity, per endpoint and,
 /// when ordering is per event type, per event type.
+///
+/// Non-exhaustive, so a key can gain a part; outside this crate, build one with
+/// [`OrderingKey::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct OrderingKey {
     /// The endpoint's name, so two endpoints never share marks.
     pub endpoint: String,
@@ -55,6 +59,22 @@ pub struct OrderingKey {
 }
 
 impl OrderingKey {
+    /// The key of `entity_id` (of kind `entity_type`, empty if the sender gives none) for
+    /// events of `event_type` (empty when ordering is per entity) at `endpoint`.
+    pub fn new(
+        endpoint: impl Into<String>,
+        event_type: impl Into<String>,
+        entity_type: impl Into<String>,
+        entity_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            event_type: event_type.into(),
+            entity_type: entity_type.into(),
+            entity_id: entity_id.into(),
+        }
+    }
+
     /// The key's stable byte encoding: length-prefixed parts, so no id can forge another key by
     /// containing a separator.
     pub fn encode(&self) -> Vec<u8> {
@@ -68,7 +88,10 @@ impl OrderingKey {
 }
 
 /// Identifies one handled delivery.
+///
+/// Non-exhaustive; outside this crate, build one with [`DeliveryKey::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct DeliveryKey {
     /// The endpoint's name.
     pub endpoint: String,
@@ -77,6 +100,14 @@ pub struct DeliveryKey {
 }
 
 impl DeliveryKey {
+    /// The delivery `id` at `endpoint`.
+    pub fn new(endpoint: impl Into<String>, id: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            id: id.into(),
+        }
+    }
+
     /// The key's stable byte encoding.
     pub fn encode(&self) -> Vec<u8> {
         encode_parts(&[&self.endpoint, &self.id])
@@ -128,7 +159,11 @@ fn due_before(now: i64) -> [u8; 8] {
 }
 
 /// What to record once a handler has succeeded.
+///
+/// Non-exhaustive, so a commit can come to record more; outside this crate, start from
+/// `Commit::default()` (nothing to record) and set the fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Commit {
     /// Advance this ordering mark to this event time. A store never moves a mark backwards.
     pub mark: Option<(OrderingKey, EventTime)>,

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::{
-    check_secret, credential_digest, visible_ascii, ConfigError, FailureKind, LENIENT_BASE64,
+    check_secret, credential_digest, visible_ascii, FailureKind, SecretError, LENIENT_BASE64,
 };
 use crate::Secret;
 
@@ -69,7 +69,7 @@ impl Basic {
     pub(super) fn new(
         realm: &str,
         credentials: impl IntoIterator<Item = (String, Secret)>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let credentials = credentials
             .into_iter()
             .enumerate()
@@ -161,7 +161,7 @@ impl Token {
     pub(super) fn new(
         header: HeaderName,
         tokens: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let tokens = tokens
             .into_iter()
             .enumerate()
@@ -479,13 +479,13 @@ mod tests {
         for blank in ["", " ", "\t", " \r\n "] {
             assert_eq!(
                 Verifier::token(AUTHORIZATION, ["good-token", blank]).unwrap_err(),
-                ConfigError::EmptySecret { index: 1 },
+                SecretError::EmptySecret { index: 1 },
                 "{blank:?}"
             );
             let pairs = [("u".to_owned(), Secret::from(blank))];
             assert_eq!(
                 Verifier::basic("r", pairs).unwrap_err(),
-                ConfigError::EmptySecret { index: 0 },
+                SecretError::EmptySecret { index: 0 },
                 "{blank:?}"
             );
             for hmac in [
@@ -495,10 +495,10 @@ mod tests {
                 Verifier::stripe([blank]),
                 Verifier::slack([blank]),
             ] {
-                assert_eq!(hmac.unwrap_err(), ConfigError::EmptySecret { index: 0 });
+                assert_eq!(hmac.unwrap_err(), SecretError::EmptySecret { index: 0 });
             }
         }
-        let message = ConfigError::EmptySecret { index: 1 }.to_string();
+        let message = SecretError::EmptySecret { index: 1 }.to_string();
         assert_eq!(message, "secret at index 1 is empty or only whitespace");
     }
 

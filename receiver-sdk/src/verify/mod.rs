@@ -2,11 +2,15 @@
 //!
 //! A [`Verifier`] is built once per endpoint from configuration and then checks each delivery with
 //! [`Verifier::verify`]: a pure function of the headers, the raw body bytes and the current time,
-//! so it needs no server to test and never parses the body.
+//! so it needs no server to test and never parses the body. An endpoint asks only for the
+//! [`Verify`] trait, which `Verifier` implements and a scheme of your own can implement too.
 //!
 //! # Layout
 //!
-//! * `mod.rs`: [`Verifier`], the failures, shared header and MAC helpers, and the dispatch.
+//! * `mod.rs`: the [`Verify`] trait, [`Verifier`] (every built-in scheme, and
+//!   [yours](Verifier::custom)), shared header and MAC helpers, and the dispatch.
+//! * `failure.rs`: [`VerifyFailure`] and its [`FailureKind`], what any scheme reports, and
+//!   [`SecretError`], the secrets a verifier refuses.
 //! * `standard.rs`: Standard Webhooks / Svix (`webhook-*` and `svix-*` headers).
 //! * `hmac.rs`: an HMAC-SHA256 of the body in one header ([`HmacHeader`]), with presets for
 //!   GitHub, Shopify and SuperOffice.
@@ -14,6 +18,7 @@
 //! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
 //! * `basic.rs`: HTTP Basic and static tokens.
 //! * [`sign`]: the senders' side, to produce deliveries that verify.
+//! * `contract.rs` (tests): the behaviour every built-in scheme shows, run against each.
 //!
 //! # Guarantees
 //!
@@ -42,6 +47,9 @@
 //! ```
 
 mod basic;
+#[cfg(test)]
+mod contract;
+mod failure;
 mod hmac;
 pub mod sign;
 mod slack;
@@ -49,6 +57,7 @@ mod standard;
 mod stripe;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::hmac::digest::{Key, KeyInit};
@@ -60,6 +69,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::Secret;
 
+pub use self::failure::{FailureKind, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};
 
 /// The clock skew accepted by default for timestamped schemes, in both directions.
@@ -77,6 +87,135 @@ const LENIENT_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPu
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
+
+/// A way for deliveries to prove who sent them: what an endpoint asks of its verifier.
+///
+/// [`Verifier`] implements it for every scheme this crate knows; implement it for a scheme of
+/// your own and pass that to [`ReceiverBuilder::verifier`](crate::ReceiverBuilder::verifier)
+/// (or wrap it in [`Verifier::custom`] where a `Verifier` is expected). The endpoint, its
+/// [`Assessor`](crate::Assessor) and everything built on them then run it exactly where they
+/// run a built-in scheme: after the body is read whole, before it is parsed.
+///
+/// Keep to what the built-in schemes guarantee: compare secret material in constant time
+/// (`subtle`), and name the failed check, never the expected value, in the
+/// [`VerifyFailure`].
+///
+/// ```
+/// use std::time::SystemTime;
+/// use http::HeaderMap;
+/// use receiver_sdk::verify::{Verify, VerifyFailure};
+/// use receiver_sdk::Secret;
+/// use subtle::ConstantTimeEq;
+///
+/// /// The sender's API key in `x-api-key`.
+/// #[derive(Debug)]
+/// struct ApiKey(Secret);
+///
+/// impl Verify for ApiKey {
+///     fn verify(&self, headers: &HeaderMap, _body: &[u8], _now: SystemTime)
+///         -> Result<(), VerifyFailure>
+///     {
+///         let sent = headers.get("x-api-key").ok_or(VerifyFailure::other("missing api key"))?;
+///         let matches: bool = sent.as_bytes().ct_eq(self.0.expose()).into();
+///         matches.then_some(()).ok_or(VerifyFailure::other("bad api key"))
+///     }
+///
+///     fn authenticates_only_the_body(&self) -> bool {
+///         false // it authenticates the sender, not any one body
+///     }
+/// }
+///
+/// let key = ApiKey(Secret::from("k-123"));
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-api-key", "k-123".parse()?);
+/// assert!(key.verify(&headers, b"{}", SystemTime::now()).is_ok());
+/// headers.insert("x-api-key", "k-124".parse()?);
+/// let failure = key.verify(&headers, b"{}", SystemTime::now()).unwrap_err();
+/// assert_eq!(failure.to_string(), "bad api key");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Verify: fmt::Debug + Send + Sync + 'static {
+    /// Checks one delivery: `body` is the raw bytes as received, `now` the time of receipt
+    /// (the endpoint's [clock](crate::ReceiverBuilder::clock), so tests control it). A
+    /// failure is answered 401 with the failure's message as the reason.
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure>;
+
+    /// The `WWW-Authenticate` value to send with a 401, if the scheme has one. Default: none.
+    fn challenge(&self) -> Option<HeaderValue> {
+        None
+    }
+
+    /// Whether the scheme authenticates the body (and perhaps a timestamp) but not a delivery
+    /// id a sender puts in a header. The endpoint then dedupes by the body as well, so a
+    /// captured signed body replayed under fresh ids is still a duplicate. Default: `true`,
+    /// the safe answer for a scheme that does not say; return `false` for one that signs the
+    /// delivery id (as Standard Webhooks does) or authenticates no body at all.
+    fn authenticates_only_the_body(&self) -> bool {
+        true
+    }
+}
+
+impl<T: Verify + ?Sized> Verify for Arc<T> {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        (**self).verify(headers, body, now)
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        (**self).challenge()
+    }
+
+    fn authenticates_only_the_body(&self) -> bool {
+        (**self).authenticates_only_the_body()
+    }
+}
+
+impl<T: Verify + ?Sized> Verify for Box<T> {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        (**self).verify(headers, body, now)
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        (**self).challenge()
+    }
+
+    fn authenticates_only_the_body(&self) -> bool {
+        (**self).authenticates_only_the_body()
+    }
+}
+
+impl Verify for Verifier {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        Verifier::verify(self, headers, body, now)
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        Verifier::challenge(self)
+    }
+
+    fn authenticates_only_the_body(&self) -> bool {
+        Verifier::authenticates_only_the_body(self)
+    }
+}
 
 /// How deliveries to an endpoint prove who sent them.
 ///
@@ -97,6 +236,9 @@ enum Scheme {
     Slack(slack::Slack),
     Basic(basic::Basic),
     Token(basic::Token),
+    // A scheme from outside this crate; it judges timestamps itself, so the tolerance does
+    // not apply to it.
+    Custom(Arc<dyn Verify>),
 }
 
 impl Verifier {
@@ -107,6 +249,13 @@ impl Verifier {
         }
     }
 
+    /// A scheme of your own (see [`Verify`]), for code that holds a `Verifier`, such as a
+    /// configuration that chooses between built-in schemes and yours.
+    /// [`with_tolerance`](Self::with_tolerance) does not apply to it.
+    pub fn custom(scheme: impl Verify) -> Self {
+        Self::with_scheme(Scheme::Custom(Arc::new(scheme)))
+    }
+
     /// Accepts every delivery (the URL itself is the secret, as with Sonar).
     pub fn none() -> Self {
         Self::with_scheme(Scheme::None)
@@ -115,14 +264,14 @@ impl Verifier {
     /// HTTP Basic auth against any of the given user/password pairs.
     ///
     /// A password that is empty or only whitespace is refused
-    /// ([`ConfigError::EmptySecret`], indexed by pair): anyone could send it. User names are
+    /// ([`SecretError::EmptySecret`], indexed by pair): anyone could send it. User names are
     /// not secret and may be anything. With no pairs, every delivery is rejected. The realm is
     /// sent in [`Verifier::challenge`]; control characters in it are dropped so it always forms
     /// a valid header.
     pub fn basic(
         realm: impl Into<String>,
         credentials: impl IntoIterator<Item = (String, Secret)>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let scheme = basic::Basic::new(&realm.into(), credentials)?;
         Ok(Self::with_scheme(Scheme::Basic(scheme)))
     }
@@ -131,13 +280,13 @@ impl Verifier {
     ///
     /// When `header` is `authorization`, `Authorization: Bearer <token>` is accepted as well as
     /// the bare token. A token that is empty or only whitespace is refused
-    /// ([`ConfigError::EmptySecret`]): over HTTP/2 a header is not trimmed, so
+    /// ([`SecretError::EmptySecret`]): over HTTP/2 a header is not trimmed, so
     /// `Authorization: Bearer ` would carry it. With no tokens, every delivery is rejected.
     ///
     /// ```
     /// use std::time::SystemTime;
     /// use http::{header::AUTHORIZATION, HeaderMap};
-    /// use receiver_sdk::verify::{ConfigError, Verifier};
+    /// use receiver_sdk::verify::{SecretError, Verifier};
     ///
     /// let verifier = Verifier::token(AUTHORIZATION, ["s3cr3t-token"])?;
     /// let mut headers = HeaderMap::new();
@@ -145,13 +294,13 @@ impl Verifier {
     /// assert!(verifier.verify(&headers, b"{}", SystemTime::now()).is_ok());
     ///
     /// let blank = Verifier::token(AUTHORIZATION, ["s3cr3t-token", " "]).unwrap_err();
-    /// assert_eq!(blank, ConfigError::EmptySecret { index: 1 });
+    /// assert_eq!(blank, SecretError::EmptySecret { index: 1 });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn token(
         header: HeaderName,
         tokens: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let scheme = basic::Token::new(header, tokens)?;
         Ok(Self::with_scheme(Scheme::Token(scheme)))
     }
@@ -181,7 +330,7 @@ impl Verifier {
     /// ```
     pub fn standard_webhooks(
         secrets: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let scheme = standard::StandardWebhooks::new(secrets)?;
         Ok(Self::with_scheme(Scheme::StandardWebhooks(scheme)))
     }
@@ -208,7 +357,7 @@ impl Verifier {
     pub fn hmac_sha256(
         format: HmacHeader,
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let scheme = hmac::HeaderHmac::new(format, MacKeys::from_secrets(secrets)?);
         Ok(Self::with_scheme(Scheme::Hmac(scheme)))
     }
@@ -216,14 +365,14 @@ impl Verifier {
     /// GitHub: `X-Hub-Signature-256: sha256=<hex>`; see [`HmacHeader::github`].
     pub fn github(
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         Self::hmac_sha256(HmacHeader::github(), secrets)
     }
 
     /// Shopify: `X-Shopify-Hmac-Sha256: <base64>`; see [`HmacHeader::shopify`].
     pub fn shopify(
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         Self::hmac_sha256(HmacHeader::shopify(), secrets)
     }
 
@@ -231,7 +380,7 @@ impl Verifier {
     /// webhook's secret; see [`HmacHeader::superoffice`].
     pub fn superoffice(
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         Self::hmac_sha256(HmacHeader::superoffice(), secrets)
     }
 
@@ -239,7 +388,7 @@ impl Verifier {
     /// the whole secret string (`whsec_` included).
     pub fn stripe(
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let scheme = stripe::Stripe::new(MacKeys::from_secrets(secrets)?);
         Ok(Self::with_scheme(Scheme::Stripe(scheme)))
     }
@@ -248,7 +397,7 @@ impl Verifier {
     /// with the signing secret.
     pub fn slack(
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let scheme = slack::Slack::new(MacKeys::from_secrets(secrets)?);
         Ok(Self::with_scheme(Scheme::Slack(scheme)))
     }
@@ -279,6 +428,7 @@ impl Verifier {
             Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
             Scheme::Basic(scheme) => scheme.verify(headers),
             Scheme::Token(scheme) => scheme.verify(headers),
+            Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
         };
         result.map_err(VerifyFailure::new)
     }
@@ -291,6 +441,7 @@ impl Verifier {
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
             Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) => true,
+            Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
             Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Basic(_) | Scheme::Token(_) => {
                 false
             }
@@ -303,6 +454,7 @@ impl Verifier {
         match &self.scheme {
             Scheme::Basic(scheme) => scheme.challenge(),
             Scheme::Token(scheme) => scheme.challenge(),
+            Scheme::Custom(scheme) => scheme.challenge(),
             Scheme::None
             | Scheme::StandardWebhooks(_)
             | Scheme::Hmac(_)
@@ -310,102 +462,6 @@ impl Verifier {
             | Scheme::Slack(_) => None,
         }
     }
-}
-
-/// Why a delivery failed verification.
-///
-/// Its message names the check that failed and is safe to send back to the sender: it never
-/// contains a secret or an expected value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}")]
-pub struct VerifyFailure {
-    kind: FailureKind,
-}
-
-impl VerifyFailure {
-    fn new(kind: FailureKind) -> Self {
-        Self { kind }
-    }
-
-    /// Which check failed.
-    pub fn kind(&self) -> &FailureKind {
-        &self.kind
-    }
-}
-
-/// The check that failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FailureKind {
-    /// A header the scheme needs was not sent.
-    #[error("missing {header} header")]
-    MissingHeader {
-        /// The absent header.
-        header: HeaderName,
-    },
-    /// A header that must appear once was sent more than once.
-    #[error("{header} header sent more than once")]
-    DuplicateHeader {
-        /// The repeated header.
-        header: HeaderName,
-    },
-    /// A header was empty, too long, not visible ASCII, or not in the scheme's format (including
-    /// a timestamp that is not a number, or a signature that is not valid hex or base64 of
-    /// exactly 32 bytes).
-    #[error("malformed {header} header")]
-    MalformedHeader {
-        /// The header that could not be parsed.
-        header: HeaderName,
-    },
-    /// The signature header was well formed but held no signature of a version we verify (for
-    /// example only `v1a` entries in `webhook-signature`).
-    #[error("no supported signature version in {header} header")]
-    NoSupportedSignature {
-        /// The signature header.
-        header: HeaderName,
-    },
-    /// Well-formed signatures were sent, but none matches any configured secret.
-    #[error("no signature matches")]
-    SignatureMismatch,
-    /// The signed timestamp is older than the tolerance allows (a late delivery or a replay).
-    #[error("timestamp is older than the accepted tolerance")]
-    TimestampExpired,
-    /// The signed timestamp is further in the future than the tolerance allows.
-    #[error("timestamp is further in the future than the accepted tolerance")]
-    TimestampInFuture,
-    /// No credentials were sent.
-    #[error("missing credentials")]
-    MissingCredentials,
-    /// Credentials were sent but could not be parsed (not `Basic`, bad base64, no colon, or a
-    /// repeated header).
-    #[error("malformed credentials")]
-    MalformedCredentials,
-    /// Credentials were sent but match none configured.
-    #[error("bad credentials")]
-    BadCredentials,
-}
-
-/// A configuration that cannot verify anything.
-///
-/// Messages point at the offending secret by position, never by value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The list of secrets was empty, so no delivery could ever verify.
-    #[error("no secrets given")]
-    NoSecrets,
-    /// A secret was empty or only whitespace, which would let anyone sign or authenticate.
-    #[error("secret at index {index} is empty or only whitespace")]
-    EmptySecret {
-        /// Position of the secret in the list given, from 0.
-        index: usize,
-    },
-    /// A Standard Webhooks secret was not base64 after its optional `whsec_` prefix.
-    #[error("secret at index {index} is not valid base64 after the optional whsec_ prefix")]
-    InvalidBase64Secret {
-        /// Position of the secret in the list given, from 0.
-        index: usize,
-    },
 }
 
 /// The length of an HMAC-SHA256 tag.
@@ -460,7 +516,7 @@ impl MacKeys {
     /// Keys whose bytes are the secrets themselves.
     fn from_secrets(
         secrets: impl IntoIterator<Item = impl Into<Secret>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         Self::from_raw(
             secrets
                 .into_iter()
@@ -475,11 +531,11 @@ impl MacKeys {
     }
 
     fn from_raw(
-        keys: impl Iterator<Item = Result<MacKey, ConfigError>>,
-    ) -> Result<Self, ConfigError> {
+        keys: impl Iterator<Item = Result<MacKey, SecretError>>,
+    ) -> Result<Self, SecretError> {
         let keys = keys.collect::<Result<Vec<_>, _>>()?;
         if keys.is_empty() {
-            return Err(ConfigError::NoSecrets);
+            return Err(SecretError::NoSecrets);
         }
         Ok(Self(keys))
     }
@@ -620,9 +676,9 @@ fn decode_base64_tag(text: &str) -> Option<Tag> {
 
 /// Refuses a secret that is empty or only whitespace: every scheme's one rule for secrets, so
 /// none can be configured to accept what anyone could send.
-fn check_secret(index: usize, secret: &[u8]) -> Result<(), ConfigError> {
+fn check_secret(index: usize, secret: &[u8]) -> Result<(), SecretError> {
     if secret.iter().all(u8::is_ascii_whitespace) {
-        Err(ConfigError::EmptySecret { index })
+        Err(SecretError::EmptySecret { index })
     } else {
         Ok(())
     }

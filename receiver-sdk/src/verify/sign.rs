@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::standard::decode_secret;
-use super::{slack, ConfigError, HmacHeader, MacKey, SignatureEncoding, Tag};
+use super::{slack, HmacHeader, MacKey, SecretError, SignatureEncoding, Tag};
 
 fn tag(secret: &[u8], parts: &[&[u8]]) -> Tag {
     MacKey::new(secret).tag(parts)
@@ -39,17 +39,17 @@ fn tag(secret: &[u8], parts: &[&[u8]]) -> Tag {
 ///     br#"{"test": 2432232314}"#,
 /// )?;
 /// assert_eq!(value, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-/// # Ok::<(), receiver_sdk::verify::ConfigError>(())
+/// # Ok::<(), receiver_sdk::verify::SecretError>(())
 /// ```
 pub fn standard_webhooks(
     secret: &str,
     id: &str,
     timestamp: u64,
     body: &[u8],
-) -> Result<String, ConfigError> {
-    let key = decode_secret(secret).ok_or(ConfigError::InvalidBase64Secret { index: 0 })?;
+) -> Result<String, SecretError> {
+    let key = decode_secret(secret).ok_or(SecretError::InvalidBase64Secret { index: 0 })?;
     if key.is_empty() {
-        return Err(ConfigError::EmptySecret { index: 0 });
+        return Err(SecretError::EmptySecret { index: 0 });
     }
     let timestamp = timestamp.to_string();
     let tag = tag(

@@ -5,8 +5,8 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    check_signatures, decode_base64_tag, single_header, Clock, ConfigError, FailureKind, MacKey,
-    MacKeys, LENIENT_BASE64,
+    check_signatures, decode_base64_tag, single_header, Clock, FailureKind, MacKey, MacKeys,
+    SecretError, LENIENT_BASE64,
 };
 
 /// Secrets are written `whsec_<base64>`; the prefix is optional.
@@ -77,14 +77,14 @@ pub(super) struct StandardWebhooks {
 impl StandardWebhooks {
     pub(super) fn new(
         secrets: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SecretError> {
         let keys = secrets.into_iter().enumerate().map(|(index, secret)| {
             let key =
-                decode_secret(secret.as_ref()).ok_or(ConfigError::InvalidBase64Secret { index })?;
+                decode_secret(secret.as_ref()).ok_or(SecretError::InvalidBase64Secret { index })?;
             // The key is random bytes, which may be whitespace; only an empty one is refused
             // (blank text is not base64, so it never gets here).
             if key.is_empty() {
-                return Err(ConfigError::EmptySecret { index });
+                return Err(SecretError::EmptySecret { index });
             }
             Ok(MacKey::new(&key))
         });
@@ -533,15 +533,15 @@ mod tests {
     fn bad_secrets_are_configuration_errors() {
         assert_eq!(
             Verifier::standard_webhooks(Vec::<String>::new()).unwrap_err(),
-            ConfigError::NoSecrets
+            SecretError::NoSecrets
         );
         assert_eq!(
             Verifier::standard_webhooks([SECRET, "whsec_not base64!"]).unwrap_err(),
-            ConfigError::InvalidBase64Secret { index: 1 }
+            SecretError::InvalidBase64Secret { index: 1 }
         );
         assert_eq!(
             Verifier::standard_webhooks(["whsec_"]).unwrap_err(),
-            ConfigError::EmptySecret { index: 0 }
+            SecretError::EmptySecret { index: 0 }
         );
     }
 

@@ -128,6 +128,12 @@ fn failure_messages_name_the_check() {
         (FailureKind::MissingCredentials, "missing credentials"),
         (FailureKind::MalformedCredentials, "malformed credentials"),
         (FailureKind::BadCredentials, "bad credentials"),
+        (
+            FailureKind::Other {
+                check: "device certificate revoked",
+            },
+            "device certificate revoked",
+        ),
     ];
     for (kind, message) in cases {
         assert_eq!(VerifyFailure::new(kind).to_string(), message);
@@ -146,7 +152,7 @@ fn verifier_is_shareable_across_threads() {
     fn assert_traits<T: std::fmt::Debug + Clone + Send + Sync + 'static>() {}
     assert_traits::<Verifier>();
     assert_traits::<VerifyFailure>();
-    assert_traits::<ConfigError>();
+    assert_traits::<SecretError>();
 }
 
 #[test]

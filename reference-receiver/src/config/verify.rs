@@ -132,7 +132,7 @@ pub enum BuildError {
     HeaderName(String),
     /// The SDK refused the secrets or credentials.
     #[error(transparent)]
-    Verifier(#[from] receiver_sdk::verify::ConfigError),
+    Verifier(#[from] receiver_sdk::verify::SecretError),
 }
 
 impl VerifyConfig {

@@ -1,0 +1,437 @@
+//! The behaviour every built-in scheme must show, run against each of them.
+//!
+//! Like the store's behaviour suite: a scheme is described once (how to build it, how its
+//! sender signs, what it covers) in the table at the bottom, and [`contract!`] gives it one
+//! test per behaviour, named `verify::contract::<scheme>::<behaviour>`. A new scheme adds one
+//! entry; its own file keeps only what is particular to it (published vectors, header quirks).
+//! Every check goes through the [`Verify`] trait, as the endpoint calls it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::{sign, FailureKind, HmacHeader, SignatureEncoding, Verifier, Verify, VerifyFailure};
+use crate::Secret;
+
+/// The time every delivery is signed at, and verified at unless a behaviour says otherwise.
+const SIGNED_AT: u64 = 1_700_000_000;
+
+/// A body with a few structural bytes, so changing any one of them matters.
+const BODY: &[u8] = br#"{"event":"account.status","object_id":7}"#;
+
+/// One scheme as the suite drives it.
+struct Subject {
+    /// The verifier that accepts any of `secrets`.
+    build: fn(&[&'static str]) -> Verifier,
+    /// The headers a sender holding `secret` sends with `body`, signed at `timestamp` (unix
+    /// seconds) where the scheme signs one.
+    sign: fn(&str, &[u8], u64) -> HeaderMap,
+    /// Two secrets the verifier is configured with (rotation), then one it is not.
+    secrets: [&'static str; 3],
+    /// What a delivery signed with the wrong secret fails with.
+    wrong_secret: FailureKind,
+    /// Whether the scheme authenticates the body but no delivery id a header carries.
+    only_the_body: bool,
+}
+
+impl Subject {
+    /// The verifier configured with both rotated secrets, as the endpoint sees it.
+    fn rotated(&self) -> Box<dyn Verify> {
+        Box::new((self.build)(&self.secrets[..2]))
+    }
+
+    fn signed(&self, secret: usize, body: &[u8]) -> HeaderMap {
+        (self.sign)(self.secrets[secret], body, SIGNED_AT)
+    }
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn failure(verifier: &dyn Verify, headers: &HeaderMap, body: &[u8], now: u64) -> VerifyFailure {
+    match verifier.verify(headers, body, at(now)) {
+        Ok(()) => panic!("{verifier:?} accepted a delivery it must refuse"),
+        Err(failure) => failure,
+    }
+}
+
+fn signed_delivery_verifies(subject: &Subject) {
+    let verifier: Box<dyn Verify> = Box::new((subject.build)(&subject.secrets[..1]));
+    let headers = subject.signed(0, BODY);
+    assert_eq!(verifier.verify(&headers, BODY, at(SIGNED_AT)), Ok(()));
+}
+
+fn either_rotated_secret_verifies(subject: &Subject) {
+    let verifier = subject.rotated();
+    for secret in 0..2 {
+        let headers = subject.signed(secret, BODY);
+        assert_eq!(
+            verifier.verify(&headers, BODY, at(SIGNED_AT)),
+            Ok(()),
+            "secret {secret}"
+        );
+    }
+}
+
+fn wrong_secret_fails(subject: &Subject) {
+    let headers = subject.signed(2, BODY);
+    let failure = failure(&*subject.rotated(), &headers, BODY, SIGNED_AT);
+    assert_eq!(failure.kind(), &subject.wrong_secret);
+}
+
+fn unsigned_delivery_fails(subject: &Subject) {
+    failure(&*subject.rotated(), &HeaderMap::new(), BODY, SIGNED_AT);
+}
+
+fn failures_never_show_a_secret(subject: &Subject) {
+    let headers = subject.signed(2, BODY);
+    let failure = failure(&*subject.rotated(), &headers, BODY, SIGNED_AT);
+    let shown = format!("{failure} {failure:?} {:?}", subject.rotated());
+    for secret in subject.secrets {
+        assert!(!shown.contains(secret), "{shown:?} shows {secret:?}");
+    }
+}
+
+fn says_whether_it_authenticates_only_the_body(subject: &Subject) {
+    assert_eq!(
+        subject.rotated().authenticates_only_the_body(),
+        subject.only_the_body
+    );
+}
+
+fn any_changed_body_byte_fails(subject: &Subject) {
+    let verifier = subject.rotated();
+    let headers = subject.signed(1, BODY);
+    for index in 0..BODY.len() {
+        let mut body = BODY.to_vec();
+        body[index] ^= 0x01;
+        let failure = failure(&*verifier, &headers, &body, SIGNED_AT);
+        assert_eq!(
+            failure.kind(),
+            &FailureKind::SignatureMismatch,
+            "byte {index}"
+        );
+    }
+}
+
+fn body_need_not_be_utf8(subject: &Subject) {
+    let body = [0xff, 0xfe, 0x00, 0x80];
+    let headers = subject.signed(0, &body);
+    assert_eq!(
+        subject.rotated().verify(&headers, &body, at(SIGNED_AT)),
+        Ok(())
+    );
+}
+
+fn credentials_do_not_cover_the_body(subject: &Subject) {
+    let headers = subject.signed(0, BODY);
+    assert_eq!(
+        subject
+            .rotated()
+            .verify(&headers, b"any other body", at(SIGNED_AT)),
+        Ok(())
+    );
+}
+
+fn expired_timestamp_fails(subject: &Subject) {
+    let headers = subject.signed(0, BODY);
+    let late = SIGNED_AT + super::DEFAULT_TOLERANCE.as_secs() + 1;
+    let failure = failure(&*subject.rotated(), &headers, BODY, late);
+    assert_eq!(failure.kind(), &FailureKind::TimestampExpired);
+}
+
+fn future_timestamp_fails(subject: &Subject) {
+    let headers = subject.signed(0, BODY);
+    let early = SIGNED_AT - super::DEFAULT_TOLERANCE.as_secs() - 1;
+    let failure = failure(&*subject.rotated(), &headers, BODY, early);
+    assert_eq!(failure.kind(), &FailureKind::TimestampInFuture);
+}
+
+fn timestamp_at_the_tolerance_verifies(subject: &Subject) {
+    let headers = subject.signed(0, BODY);
+    let tolerance = super::DEFAULT_TOLERANCE.as_secs();
+    for now in [SIGNED_AT - tolerance, SIGNED_AT + tolerance] {
+        assert_eq!(subject.rotated().verify(&headers, BODY, at(now)), Ok(()));
+    }
+}
+
+fn tolerance_is_configurable(subject: &Subject) {
+    let verifier = (subject.build)(&subject.secrets[..2]).with_tolerance(Duration::from_secs(10));
+    let headers = subject.signed(0, BODY);
+    assert_eq!(
+        Verify::verify(&verifier, &headers, BODY, at(SIGNED_AT + 10)),
+        Ok(())
+    );
+    let failure = failure(&verifier, &headers, BODY, SIGNED_AT + 11);
+    assert_eq!(failure.kind(), &FailureKind::TimestampExpired);
+}
+
+/// `contract!(name, subject, [groups])`: a module `name` with one test per behaviour every
+/// scheme shows, and per behaviour of each group named:
+///
+/// * `signs_body`: the scheme is a MAC over the body (any byte changed fails);
+/// * `credentials`: it checks credentials only, whatever the body;
+/// * `timestamped`: it signs a timestamp, judged against the tolerance.
+macro_rules! contract {
+    ($scheme:ident, $subject:expr, [$($group:ident),*]) => {
+        mod $scheme {
+            use super::*;
+
+            fn subject() -> Subject {
+                $subject
+            }
+
+            contract!(@tests
+                signed_delivery_verifies,
+                either_rotated_secret_verifies,
+                wrong_secret_fails,
+                unsigned_delivery_fails,
+                failures_never_show_a_secret,
+                says_whether_it_authenticates_only_the_body
+            );
+            $(contract!(@$group);)*
+        }
+    };
+    (@signs_body) => {
+        contract!(@tests any_changed_body_byte_fails, body_need_not_be_utf8);
+    };
+    (@credentials) => {
+        contract!(@tests credentials_do_not_cover_the_body);
+    };
+    (@timestamped) => {
+        contract!(@tests
+            expired_timestamp_fails,
+            future_timestamp_fails,
+            timestamp_at_the_tolerance_verifies,
+            tolerance_is_configurable
+        );
+    };
+    (@tests $($behaviour:ident),*) => {
+        $(
+            #[test]
+            fn $behaviour() {
+                super::$behaviour(&subject());
+            }
+        )*
+    };
+}
+
+/// Standard Webhooks secrets: the published fixture's, and two more `whsec_` values.
+const WHSEC: [&str; 3] = [
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "whsec_c2Vjb25kLXNlY3JldC1rZXktZm9yLXJvdGF0aW9u",
+    "whsec_YS13cm9uZy1zZWNyZXQta2V5",
+];
+
+/// Secrets used as they are written (HMAC keys, passwords, tokens).
+const PLAIN: [&str; 3] = [
+    "hunter2-rotated-out",
+    "correct horse battery staple",
+    "not-the-secret",
+];
+
+fn headers<const N: usize>(pairs: [(&'static str, String); N]) -> HeaderMap {
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let value = HeaderValue::from_str(&value).expect("signed values are visible ASCII");
+            (HeaderName::from_static(name), value)
+        })
+        .collect()
+}
+
+/// Standard Webhooks under either spelling of its headers, as `sign` writes them.
+fn standard_webhooks(sign: fn(&str, &[u8], u64) -> HeaderMap) -> Subject {
+    Subject {
+        build: |secrets| Verifier::standard_webhooks(secrets.iter()).expect("valid secrets"),
+        sign,
+        secrets: WHSEC,
+        wrong_secret: FailureKind::SignatureMismatch,
+        only_the_body: false,
+    }
+}
+
+fn webhook_headers(secret: &str, body: &[u8], timestamp: u64) -> HeaderMap {
+    let signature = sign::standard_webhooks(secret, "msg_contract", timestamp, body);
+    headers([
+        ("webhook-id", "msg_contract".into()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature.expect("a valid secret")),
+    ])
+}
+
+fn svix_headers(secret: &str, body: &[u8], timestamp: u64) -> HeaderMap {
+    let signature = sign::standard_webhooks(secret, "msg_contract", timestamp, body);
+    headers([
+        ("svix-id", "msg_contract".into()),
+        ("svix-timestamp", timestamp.to_string()),
+        ("svix-signature", signature.expect("a valid secret")),
+    ])
+}
+
+/// A MAC over the body (and perhaps a timestamp), keyed with the secrets as written.
+fn hmac(
+    build: fn(&[&'static str]) -> Verifier,
+    sign: fn(&str, &[u8], u64) -> HeaderMap,
+) -> Subject {
+    Subject {
+        build,
+        sign,
+        secrets: PLAIN,
+        wrong_secret: FailureKind::SignatureMismatch,
+        only_the_body: true,
+    }
+}
+
+/// The format of the generic HMAC scheme the suite configures: bare hex in `x-signature`.
+fn bare_hex() -> HmacHeader {
+    HmacHeader {
+        header: HeaderName::from_static("x-signature"),
+        prefix: None,
+        encoding: SignatureEncoding::Hex,
+    }
+}
+
+/// A scheme from outside the crate, through [`Verifier::custom`]: a built-in one behind the
+/// trait object, so the suite shows the wrapper forwards every part of [`Verify`].
+#[derive(Debug)]
+struct Outside(Verifier);
+
+impl Verify for Outside {
+    fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        self.0.verify(headers, body, now)
+    }
+
+    fn challenge(&self) -> Option<HeaderValue> {
+        self.0.challenge()
+    }
+
+    fn authenticates_only_the_body(&self) -> bool {
+        self.0.authenticates_only_the_body()
+    }
+}
+
+contract!(
+    standard_webhooks,
+    standard_webhooks(webhook_headers),
+    [signs_body, timestamped]
+);
+contract!(
+    svix,
+    standard_webhooks(svix_headers),
+    [signs_body, timestamped]
+);
+contract!(
+    github,
+    hmac(
+        |secrets| Verifier::github(secrets.iter().copied()).expect("valid secrets"),
+        |secret, body, _| headers([("x-hub-signature-256", sign::github(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    shopify,
+    hmac(
+        |secrets| Verifier::shopify(secrets.iter().copied()).expect("valid secrets"),
+        |secret, body, _| headers([("x-shopify-hmac-sha256", sign::shopify(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    superoffice,
+    hmac(
+        |secrets| Verifier::superoffice(secrets.iter().copied()).expect("valid secrets"),
+        |secret, body, _| headers([("x-superoffice-signature", sign::superoffice(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    hmac_sha256,
+    hmac(
+        |secrets| Verifier::hmac_sha256(bare_hex(), secrets.iter().copied())
+            .expect("valid secrets"),
+        |secret, body, _| headers([("x-signature", sign::hmac_sha256(&bare_hex(), secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    stripe,
+    hmac(
+        |secrets| Verifier::stripe(secrets.iter().copied()).expect("valid secrets"),
+        |secret, body, timestamp| headers([(
+            "stripe-signature",
+            sign::stripe(secret, timestamp, body)
+        )])
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    slack,
+    hmac(
+        |secrets| Verifier::slack(secrets.iter().copied()).expect("valid secrets"),
+        |secret, body, timestamp| headers([
+            ("x-slack-signature", sign::slack(secret, timestamp, body)),
+            ("x-slack-request-timestamp", timestamp.to_string()),
+        ])
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    basic,
+    Subject {
+        build: |passwords| {
+            let pairs = passwords
+                .iter()
+                .map(|password| ("relay".to_owned(), Secret::from(*password)));
+            Verifier::basic("webhooks", pairs).expect("valid passwords")
+        },
+        sign: |password, _, _| headers([("authorization", sign::basic("relay", password))]),
+        secrets: PLAIN,
+        wrong_secret: FailureKind::BadCredentials,
+        only_the_body: false,
+    },
+    [credentials]
+);
+contract!(
+    bearer_token,
+    Subject {
+        build: |tokens| Verifier::token(AUTHORIZATION, tokens.iter().copied())
+            .expect("valid tokens"),
+        sign: |token, _, _| headers([("authorization", format!("Bearer {token}"))]),
+        secrets: PLAIN,
+        wrong_secret: FailureKind::BadCredentials,
+        only_the_body: false,
+    },
+    [credentials]
+);
+contract!(
+    header_token,
+    Subject {
+        build: |tokens| {
+            let header = HeaderName::from_static("x-webhook-token");
+            Verifier::token(header, tokens.iter().copied()).expect("valid tokens")
+        },
+        sign: |token, _, _| headers([("x-webhook-token", token.to_owned())]),
+        secrets: PLAIN,
+        wrong_secret: FailureKind::BadCredentials,
+        only_the_body: false,
+    },
+    [credentials]
+);
+contract!(
+    custom,
+    hmac(
+        |secrets| Verifier::custom(Outside(
+            Verifier::github(secrets.iter().copied()).expect("valid secrets")
+        )),
+        |secret, body, _| headers([("x-hub-signature-256", sign::github(secret, body))])
+    ),
+    [signs_body]
+);

@@ -1,0 +1,125 @@
+//! Why a delivery or a verifier's secrets were refused: the failure types every scheme,
+//! built in or not, reports with.
+
+use http::HeaderName;
+
+/// Why a delivery failed verification.
+///
+/// Its message names the check that failed and is safe to send back to the sender: it never
+/// contains a secret or an expected value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct VerifyFailure {
+    kind: FailureKind,
+}
+
+impl VerifyFailure {
+    /// A failure of the check `kind`. Built-in schemes use the specific kinds; a scheme of
+    /// your own may use them too (a missing header is [`FailureKind::MissingHeader`] whoever
+    /// reads it) or report a check of its own with [`VerifyFailure::other`].
+    pub fn new(kind: FailureKind) -> Self {
+        Self { kind }
+    }
+
+    /// A failure of a check only your scheme makes, answered 401 with `check` as its reason
+    /// ([`FailureKind::Other`]).
+    ///
+    /// ```
+    /// use receiver_sdk::verify::{FailureKind, VerifyFailure};
+    ///
+    /// let failure = VerifyFailure::other("device certificate revoked");
+    /// assert_eq!(failure.to_string(), "device certificate revoked");
+    /// assert_eq!(failure.kind(), &FailureKind::Other { check: "device certificate revoked" });
+    /// ```
+    pub fn other(check: &'static str) -> Self {
+        Self::new(FailureKind::Other { check })
+    }
+
+    /// Which check failed.
+    pub fn kind(&self) -> &FailureKind {
+        &self.kind
+    }
+}
+
+/// The check that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// A header the scheme needs was not sent.
+    #[error("missing {header} header")]
+    MissingHeader {
+        /// The absent header.
+        header: HeaderName,
+    },
+    /// A header that must appear once was sent more than once.
+    #[error("{header} header sent more than once")]
+    DuplicateHeader {
+        /// The repeated header.
+        header: HeaderName,
+    },
+    /// A header was empty, too long, not visible ASCII, or not in the scheme's format (including
+    /// a timestamp that is not a number, or a signature that is not valid hex or base64 of
+    /// exactly 32 bytes).
+    #[error("malformed {header} header")]
+    MalformedHeader {
+        /// The header that could not be parsed.
+        header: HeaderName,
+    },
+    /// The signature header was well formed but held no signature of a version we verify (for
+    /// example only `v1a` entries in `webhook-signature`).
+    #[error("no supported signature version in {header} header")]
+    NoSupportedSignature {
+        /// The signature header.
+        header: HeaderName,
+    },
+    /// Well-formed signatures were sent, but none matches any configured secret.
+    #[error("no signature matches")]
+    SignatureMismatch,
+    /// The signed timestamp is older than the tolerance allows (a late delivery or a replay).
+    #[error("timestamp is older than the accepted tolerance")]
+    TimestampExpired,
+    /// The signed timestamp is further in the future than the tolerance allows.
+    #[error("timestamp is further in the future than the accepted tolerance")]
+    TimestampInFuture,
+    /// No credentials were sent.
+    #[error("missing credentials")]
+    MissingCredentials,
+    /// Credentials were sent but could not be parsed (not `Basic`, bad base64, no colon, or a
+    /// repeated header).
+    #[error("malformed credentials")]
+    MalformedCredentials,
+    /// Credentials were sent but match none configured.
+    #[error("bad credentials")]
+    BadCredentials,
+    /// A check of a scheme outside this crate failed; see [`VerifyFailure::other`].
+    #[error("{check}")]
+    Other {
+        /// What failed, as the sender is told. A `&'static str`, so it cannot carry a value
+        /// from the request or the scheme's secrets.
+        check: &'static str,
+    },
+}
+
+/// Secrets (or credentials) a [`Verifier`](super::Verifier) refuses to be built with, because
+/// it could then verify nothing, or anything.
+///
+/// Messages point at the offending secret by position, never by value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// The list of secrets was empty, so no delivery could ever verify.
+    #[error("no secrets given")]
+    NoSecrets,
+    /// A secret was empty or only whitespace, which would let anyone sign or authenticate.
+    #[error("secret at index {index} is empty or only whitespace")]
+    EmptySecret {
+        /// Position of the secret in the list given, from 0.
+        index: usize,
+    },
+    /// A Standard Webhooks secret was not base64 after its optional `whsec_` prefix.
+    #[error("secret at index {index} is not valid base64 after the optional whsec_ prefix")]
+    InvalidBase64Secret {
+        /// Position of the secret in the list given, from 0.
+        index: usize,
+    },
+}
