@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use end_to_end::binary::{self, Running};
+use end_to_end::raw::{self, closed_within, status_within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -193,45 +194,6 @@ async fn connect_from(from: u8, addr: SocketAddr) -> std::io::Result<TcpStream> 
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, from]), 0))?;
     socket.connect(addr).await
-}
-
-/// Reads until the server closes the connection; how long that took, or None if it was
-/// still open after `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Duration> {
-    let started = Instant::now();
-    let mut buffer = [0u8; 4096];
-    let read_to_end = async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(within, read_to_end)
-        .await
-        .ok()
-        .map(|()| started.elapsed())
-}
-
-/// The status line's code of an HTTP/1 answer, if one arrives within `within`.
-async fn status_within(stream: &mut TcpStream, within: Duration) -> Option<u16> {
-    let mut answer = Vec::new();
-    let mut buffer = [0u8; 1024];
-    let read_head = async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => answer.extend_from_slice(&buffer[..n]),
-            }
-            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(within, read_head).await;
-    let text = String::from_utf8_lossy(&answer);
-    text.split_whitespace().nth(1)?.parse().ok()
 }
 
 const PARTIAL_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
@@ -448,10 +410,7 @@ async fn stalled_bodies(addr: SocketAddr, count: usize, chunked: bool) -> Vec<Op
             let piece = vec![b' '; 50_000];
             for _ in 0..20 {
                 let sent = if chunked {
-                    let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
-                    chunk.extend_from_slice(&piece);
-                    chunk.extend_from_slice(b"\r\n");
-                    stream.write_all(&chunk).await
+                    stream.write_all(&raw::chunk(&piece)).await
                 } else {
                     stream.write_all(&piece).await
                 };

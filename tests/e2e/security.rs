@@ -14,7 +14,7 @@
 //!   replay is a duplicate.
 //! * **Admin and inspector APIs** need a token beyond loopback: the binary refuses to start
 //!   without one, and those paths never answer 2xx without it.
-//! * **TLS** with a given certificate: `reference-receiver/tests/tls.rs`
+//! * **TLS** with a given certificate: `reference-receiver/tests/it/tls.rs`
 //!   (`the_receiver_serves_https_with_the_configured_certificate`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

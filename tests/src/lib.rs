@@ -7,6 +7,8 @@
 //! * [`crash`]: the crash test (kill -9 under load), shared by `tests/e2e/crash.rs` and the
 //!   `crash-test` binary that `tests/scripts/crash-test.sh` runs.
 //! * [`downstream`]: a handler that plays the downstream system and checks what it is given.
+//! * [`raw`]: a hand-written HTTP/1.1 client over TCP for what no HTTP client sends (broken
+//!   framing, slow or cut-off bodies), shared by the hostile batteries.
 //! * [`mod@bench`], [`bench_process`], [`scale`]: the load benchmarks' servers, load
 //!   generators and process plumbing (`bench-e2e`, `bench-scale`).
 
@@ -14,6 +16,7 @@ pub mod binary;
 pub mod crash;
 pub mod downstream;
 pub mod proxy;
+pub mod raw;
 pub mod senders;
 
 pub mod bench;

@@ -1,19 +1,17 @@
 //! The inspector's JSON API over loopback: capture, exact bytes, answers, retention, the event
 //! stream, replay and the admin token.
 
-mod common;
-mod inspector_support;
-
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use base64::Engine as _;
-use common::FakeApi;
 use futures_util::StreamExt;
-use inspector_support::{
-    client, header_pairs, standard_webhooks_bin, standard_webhooks_headers, Served,
-};
 use serde_json::{json, Value};
+
+use crate::common::FakeApi;
+use crate::inspector_support::{
+    self, client, header_pairs, standard_webhooks_bin, standard_webhooks_headers, Served,
+};
 
 fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

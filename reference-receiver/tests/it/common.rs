@@ -1,7 +1,5 @@
 //! Running the built binary, and local servers that play the APIs around it.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,10 +13,10 @@ use axum::response::IntoResponse;
 use axum::Router;
 
 /// The binary, running; killed on drop.
-pub struct Running {
-    pub child: Child,
-    pub base: String,
-    pub log: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Running {
@@ -30,13 +28,13 @@ impl Drop for Running {
 
 impl Running {
     /// Everything it logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 }
 
 /// Starts `reference-receiver <args>` in `dir` and waits for its `listening on` line.
-pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+pub(crate) fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reference-receiver"));
     command
         .args(args)
@@ -95,7 +93,7 @@ pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
 }
 
 /// Writes `config` to `dir/receiver.toml` and serves it on port 0 with data in `dir/data`.
-pub fn serve_config(dir: &Path, config: &str, env: &[(&str, &str)]) -> Running {
+pub(crate) fn serve_config(dir: &Path, config: &str, env: &[(&str, &str)]) -> Running {
     let file = dir.join("receiver.toml");
     std::fs::write(&file, config).expect("write config");
     start(
@@ -113,11 +111,11 @@ pub fn serve_config(dir: &Path, config: &str, env: &[(&str, &str)]) -> Running {
 
 /// One request as a fake API saw it.
 #[derive(Debug, Clone)]
-pub struct Seen {
-    pub method: Method,
-    pub path: String,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+pub(crate) struct Seen {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 /// How a fake API answers a request.
@@ -125,25 +123,27 @@ type Script = Arc<dyn Fn(&Seen) -> (StatusCode, String) + Send + Sync>;
 
 /// A local HTTP server that plays an API: records requests, answers from a script.
 #[derive(Clone)]
-pub struct FakeApi {
-    pub seen: Arc<Mutex<Vec<Seen>>>,
+pub(crate) struct FakeApi {
+    pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
     answer: Script,
 }
 
 impl FakeApi {
-    pub fn new(answer: impl Fn(&Seen) -> (StatusCode, String) + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(
+        answer: impl Fn(&Seen) -> (StatusCode, String) + Send + Sync + 'static,
+    ) -> Self {
         Self {
             seen: Arc::default(),
             answer: Arc::new(answer),
         }
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 
     /// Serves on a loopback port; returns its base URL.
-    pub async fn start(&self) -> String {
+    pub(crate) async fn start(&self) -> String {
         async fn any(
             State(api): State<FakeApi>,
             method: Method,
@@ -175,12 +175,13 @@ impl FakeApi {
     }
 }
 
-pub fn client() -> reqwest::Client {
+/// A client that never uses a proxy.
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// POSTs JSON; returns status, outcome header and message.
-pub async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+pub(crate) async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let mut request = client()
         .post(url)
         .header("content-type", "application/json")

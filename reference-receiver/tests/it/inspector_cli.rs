@@ -1,21 +1,19 @@
 //! The inspector from the command line: `serve` exposes it, `inspect new|tail|forward` use it.
 
-mod common;
-mod inspector_support;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::FakeApi;
-use inspector_support::{
-    client, standard_webhooks_bin, standard_webhooks_headers, Command, Served,
-};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+use crate::common::{self, FakeApi};
+use crate::inspector_support::{
+    self, client, standard_webhooks_bin, standard_webhooks_headers, Command, Served,
+};
 
 #[tokio::test]
 async fn serve_on_the_embedded_defaults_exposes_the_inspector_and_logs_its_url() {

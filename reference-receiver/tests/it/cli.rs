@@ -1,8 +1,6 @@
 //! The binary as users run it.
 
-mod common;
-
-use common::{client, start};
+use crate::common::{self, client, start};
 
 #[tokio::test]
 async fn serve_with_no_config_answers_head_and_post_and_keeps_data_in_dot_data() {
@@ -93,7 +91,7 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
 /// valid.
 #[test]
 fn the_configuration_guide_example_config_passes_check_config() {
-    let guide = include_str!("../docs/configuration.md");
+    let guide = include_str!("../../docs/configuration.md");
     let start = guide
         .find("<!-- config-example -->\n```toml\n")
         .expect("the configuration guide marks its example config");

@@ -1,13 +1,12 @@
 //! SIGTERM under load: what was acknowledged stays acknowledged.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{post, serve_config, FakeApi};
+
+use crate::common::{self, post, serve_config, FakeApi};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_during_load_loses_nothing_acknowledged_and_refuses_new_connections() {

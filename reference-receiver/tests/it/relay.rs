@@ -1,9 +1,8 @@
 //! The sync relay, end to end: the built binary, a sender, a source API and a downstream API.
 
-mod common;
-
 use axum::http::StatusCode;
-use common::{post, serve_config, FakeApi};
+
+use crate::common::{post, serve_config, FakeApi};
 
 fn sonar(object_id: u64, created_at: &str, status: &str) -> String {
     serde_json::json!({

@@ -6,20 +6,18 @@
 //!
 //! Saves a screenshot of the UI with a few captures to `target/inspector-screenshot.png`.
 
-mod common;
-mod inspector_support;
-
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::FakeApi;
 use fantoccini::{Client, ClientBuilder, Locator};
-use inspector_support::{
-    client, plant, plant_with, standard_webhooks_headers, Served, EVIL_METHOD, WHSEC,
-};
 use serde_json::{json, Value};
+
+use crate::common::FakeApi;
+use crate::inspector_support::{
+    self, client, plant, plant_with, standard_webhooks_headers, Served, EVIL_METHOD, WHSEC,
+};
 
 const INSTALL: &str = "run `apt-get update && apt-get install -y chromium chromium-driver` \
                        (as root; `bash .ci/run` does it too)";

@@ -1,7 +1,5 @@
 //! The inspector's tests: a receiver served in-process on loopback, and API shortcuts.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,10 +7,12 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub(crate) use crate::common::client;
+
 /// A receiver running in this process until [`Served::stop`] (or drop, which aborts it).
-pub struct Served {
+pub(crate) struct Served {
     /// `http://127.0.0.1:PORT`.
-    pub base: String,
+    pub(crate) base: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -26,7 +26,7 @@ impl Drop for Served {
 }
 
 /// The config of a test receiver: data in `dir/data`, then `extra` TOML laid over it.
-pub fn config(dir: &Path, extra: &str) -> reference_receiver::config::Config {
+pub(crate) fn config(dir: &Path, extra: &str) -> reference_receiver::config::Config {
     let text = format!("[store]\npath = '{}'\n{extra}", dir.join("data").display());
     reference_receiver::config::from_parts(Some(("test.toml", &text)), Vec::new(), |_| None)
         .expect("test config")
@@ -34,7 +34,7 @@ pub fn config(dir: &Path, extra: &str) -> reference_receiver::config::Config {
 
 impl Served {
     /// Serves `config` on its bind address (port 0 in tests).
-    pub async fn config(config: reference_receiver::config::Config) -> Self {
+    pub(crate) async fn config(config: reference_receiver::config::Config) -> Self {
         let listener = tokio::net::TcpListener::bind(config.server.bind)
             .await
             .expect("bind");
@@ -53,7 +53,7 @@ impl Served {
     }
 
     /// Serves on loopback port 0 with data in `dir`.
-    pub async fn start(dir: &Path, extra: &str) -> Self {
+    pub(crate) async fn start(dir: &Path, extra: &str) -> Self {
         let extra = format!("{extra}\n[server]\nbind = \"127.0.0.1:0\"\n");
         Self::config(config(dir, &extra)).await
     }
@@ -71,7 +71,7 @@ impl Served {
     }
 
     /// Shuts down gracefully and waits until the store is closed.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -85,12 +85,12 @@ impl Served {
     }
 
     /// `base` + `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// `POST /api/bins` with `spec`; the token.
-    pub async fn new_bin(&self, spec: Value) -> String {
+    pub(crate) async fn new_bin(&self, spec: Value) -> String {
         let response = client()
             .post(self.url("/api/bins"))
             .json(&spec)
@@ -103,7 +103,7 @@ impl Served {
     }
 
     /// `GET path` as JSON.
-    pub async fn get_json(&self, path: &str) -> Value {
+    pub(crate) async fn get_json(&self, path: &str) -> Value {
         let response = client().get(self.url(path)).send().await.unwrap();
         assert!(
             response.status().is_success(),
@@ -114,7 +114,7 @@ impl Served {
     }
 
     /// `GET /api/bins/{token}/requests?{query}`: the captures, newest first.
-    pub async fn requests(&self, token: &str, query: &str) -> Vec<Value> {
+    pub(crate) async fn requests(&self, token: &str, query: &str) -> Vec<Value> {
         let page = self
             .get_json(&format!("/api/bins/{token}/requests?{query}"))
             .await;
@@ -122,13 +122,13 @@ impl Served {
     }
 
     /// `GET .../requests/{id}`: one capture, body included.
-    pub async fn capture(&self, token: &str, id: u64) -> Value {
+    pub(crate) async fn capture(&self, token: &str, id: u64) -> Value {
         self.get_json(&format!("/api/bins/{token}/requests/{id}"))
             .await
     }
 
     /// `GET .../requests/{id}/raw`.
-    pub async fn raw(&self, token: &str, id: u64) -> Vec<u8> {
+    pub(crate) async fn raw(&self, token: &str, id: u64) -> Vec<u8> {
         client()
             .get(self.url(&format!("/api/bins/{token}/requests/{id}/raw")))
             .send()
@@ -142,17 +142,23 @@ impl Served {
 }
 
 /// The method the security review planted: every character is one HTTP allows in a method.
-pub const EVIL_METHOD: &str = "POST`touch$IFS'PWNED'`";
+pub(crate) const EVIL_METHOD: &str = "POST`touch$IFS'PWNED'`";
 
 /// Sends `method /in/{token}` over raw TCP (no client library sends such a method) with
 /// `extra` header lines, and returns the capture's id.
-pub async fn plant(base: &str, token: &str, method: &str, body: &[u8]) -> u64 {
+pub(crate) async fn plant(base: &str, token: &str, method: &str, body: &[u8]) -> u64 {
     plant_with(base, &format!("/in/{token}"), method, "", body).await
 }
 
 /// [`plant`] at any path with extra header lines (each ending in CRLF). On the blocking pool:
 /// the receiver under test runs on this test's runtime.
-pub async fn plant_with(base: &str, path: &str, method: &str, extra: &str, body: &[u8]) -> u64 {
+pub(crate) async fn plant_with(
+    base: &str,
+    path: &str,
+    method: &str,
+    extra: &str,
+    body: &[u8],
+) -> u64 {
     let (base, path, method, extra, body) = (
         base.to_owned(),
         path.to_owned(),
@@ -192,13 +198,8 @@ fn plant_now(base: &str, path: &str, method: &str, extra: &str, body: &[u8]) -> 
     line.split(':').nth(1).unwrap().trim().parse().unwrap()
 }
 
-/// A client that never uses a proxy.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
-
 /// The headers of a capture as (name, value) pairs.
-pub fn header_pairs(capture: &Value) -> Vec<(String, String)> {
+pub(crate) fn header_pairs(capture: &Value) -> Vec<(String, String)> {
     capture["headers"]
         .as_array()
         .unwrap()
@@ -213,10 +214,10 @@ pub fn header_pairs(capture: &Value) -> Vec<(String, String)> {
 }
 
 /// A Standard Webhooks secret and a way to sign with it.
-pub const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Standard Webhooks headers for `body`, signed now with [`WHSEC`].
-pub fn standard_webhooks_headers(id: &str, body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn standard_webhooks_headers(id: &str, body: &[u8]) -> Vec<(String, String)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -232,7 +233,7 @@ pub fn standard_webhooks_headers(id: &str, body: &[u8]) -> Vec<(String, String)>
 }
 
 /// A bin spec that verifies Standard Webhooks.
-pub fn standard_webhooks_bin() -> Value {
+pub(crate) fn standard_webhooks_bin() -> Value {
     json!({
         "verify": {"kind": "standard-webhooks", "secrets": [WHSEC]},
         "envelope": "standard-webhooks"
@@ -240,12 +241,12 @@ pub fn standard_webhooks_bin() -> Value {
 }
 
 /// A `reference-receiver` subcommand running in the background; killed on drop.
-pub struct Command {
+pub(crate) struct Command {
     child: std::process::Child,
     /// Every line it printed on stdout.
-    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Every line it printed on stderr.
-    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Command {
@@ -257,7 +258,7 @@ impl Drop for Command {
 
 impl Command {
     /// Starts `reference-receiver <args>`.
-    pub fn spawn(args: &[&str]) -> Self {
+    pub(crate) fn spawn(args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reference-receiver"))
             .args(args)
@@ -290,7 +291,7 @@ impl Command {
     }
 
     /// Waits until a line of `stream` satisfies `wanted`.
-    pub async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         stream: &std::sync::Mutex<Vec<String>>,
         what: &str,

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn shutdown_lets_an_attempt_in_flight_finish_and_records_it() {

@@ -1,8 +1,6 @@
 //! Several receiver processes sharing one PostgreSQL database (`[store] url`), as replicas
 //! behind a load balancer would. Each test creates its own database and drops it after.
 
-mod common;
-
 use std::collections::{BTreeMap, VecDeque};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{serve_config, FakeApi, Running};
 use receiver_sdk::store::ScratchDatabase;
 use tempfile::TempDir;
+
+use crate::common::{self, serve_config, FakeApi, Running};
 
 const PATH: &str = "/hooks/accounts";
 
@@ -495,7 +494,7 @@ fn check_config_validates_the_url_without_connecting_and_never_prints_it() {
 
 /// Deliveries per second through 1 and 2 replicas sharing a database (and 1 on sled, for
 /// comparison). Not part of the suite: run it on an idle machine, in release mode:
-/// `cargo test --release -p reference-receiver --test replicas -- --nocapture measure` with
+/// `cargo test --release -p reference-receiver --test it -- --nocapture replicas::measure` with
 /// `RECEIVER_BENCH_SECS=10 RECEIVER_BENCH_CONNECTIONS=64` for the figures in docs/replicas.md.
 /// `RECEIVER_BENCH_SECS` (default 10), `RECEIVER_BENCH_CONNECTIONS` (default 64) and
 /// `RECEIVER_BENCH_POOL_SIZE` (default 16) tune it.
@@ -576,7 +575,7 @@ async fn measure_deliveries_per_second() {
 /// The replicas guide's config is what people copy: it must pass `check-config`.
 #[test]
 fn the_replicas_guide_config_passes_check_config() {
-    let guide = include_str!("../docs/replicas.md");
+    let guide = include_str!("../../docs/replicas.md");
     let (_, after) = guide
         .split_once("<!-- replicas-config -->\n```toml\n")
         .expect("the replicas guide marks its replicas config");

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use http::Method;
 
-use crate::support::*;
+use super::support::*;
 
 /// A rig whose downstream takes everything: these tests are about the API itself.
 async fn rig() -> Rig {

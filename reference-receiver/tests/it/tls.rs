@@ -1,6 +1,6 @@
 //! HTTPS with a given certificate.
 
-mod common;
+use crate::common;
 
 #[tokio::test]
 async fn the_receiver_serves_https_with_the_configured_certificate() {

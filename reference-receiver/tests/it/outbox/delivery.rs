@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::support::*;
+use super::support::*;
 
 fn accepted(received: &[Received]) -> usize {
     received.iter().filter(|r| r.accepted()).count()

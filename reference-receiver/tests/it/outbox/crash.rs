@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use crate::support::*;
+use super::support::*;
 
 #[derive(Default)]
 struct Tally {

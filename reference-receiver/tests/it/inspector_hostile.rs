@@ -1,14 +1,12 @@
 //! The inspector against what any sender who knows a bin URL can send: odd methods, the
 //! operator's own cookie, big bodies and headers, and retention settings past the limits.
 
-mod common;
-mod inspector_support;
-
 use axum::http::StatusCode;
-use common::FakeApi;
 use futures_util::StreamExt;
-use inspector_support::{client, header_pairs, plant, Served, EVIL_METHOD};
 use serde_json::{json, Value};
+
+use crate::common::FakeApi;
+use crate::inspector_support::{self, client, header_pairs, plant, Served, EVIL_METHOD};
 
 async fn replay(served: &Served, token: &str, id: u64, url: &str) -> (u16, Value) {
     let response = client()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::*;
+use super::support::*;
 
 /// POSTs `body` and returns status, `Retry-After` and the JSON answer.
 async fn post_raw(rig: &Rig, body: &Value) -> (u16, Option<String>, Value) {

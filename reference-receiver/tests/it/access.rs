@@ -1,11 +1,10 @@
 //! The one access gate in front of `/admin`, `/api` and `/ui`: the same rules for each, over
 //! HTTP/1.1, h2c and HTTP/2 over TLS.
 
-mod inspector_support;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use inspector_support::{client, Served};
+
+use crate::inspector_support::{self, client, Served};
 
 /// One HTTP/2 request on `io` (h2c or TLS with ALPN h2): the status and the body.
 async fn h2<IO>(io: IO, method: &str, uri: &str, headers: &[(&str, &str)]) -> (u16, String)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::Method;
 use serde_json::json;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn a_refused_event_is_a_dead_letter_its_entity_moves_on_and_a_retry_delivers_it() {
