@@ -625,11 +625,7 @@ mod tests {
 
     #[test]
     fn a_directory_another_store_holds_is_locked() {
-        let dir = tempfile::tempdir().unwrap();
-        let holder = FjallStore::open(dir.path()).unwrap();
-        let error = FjallStore::open(dir.path()).unwrap_err();
-        assert_eq!(error.kind(), StoreErrorKind::Locked, "{error}");
-        drop(holder);
+        crate::store::behaviour::a_held_directory_is_locked(|dir| FjallStore::open(dir));
     }
 
     /// Runs `jobs` as one group on the store's committer path, as if they had queued together.

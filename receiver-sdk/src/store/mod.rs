@@ -527,6 +527,18 @@ pub(crate) mod behaviour {
         store
     }
 
+    /// A directory one store holds cannot be opened by another: the error is
+    /// [`StoreErrorKind::Locked`], the kind a caller waits on.
+    pub(crate) fn a_held_directory_is_locked<S: Store>(
+        open: impl Fn(&std::path::Path) -> Result<S, StoreError>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let holder = open(dir.path()).unwrap();
+        let error = open(dir.path()).err().expect("a second open fails");
+        assert_eq!(error.kind(), StoreErrorKind::Locked, "{error}");
+        drop(holder);
+    }
+
     /// Runs every behaviour against stores made by `fresh`.
     pub(crate) async fn all<S: Store>(fresh: impl Fn() -> S) {
         all_async(async || fresh()).await;

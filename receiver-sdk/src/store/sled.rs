@@ -462,11 +462,7 @@ mod tests {
 
     #[test]
     fn a_directory_another_store_holds_is_locked() {
-        let dir = tempfile::tempdir().unwrap();
-        let holder = SledStore::open(dir.path()).unwrap();
-        let error = SledStore::open(dir.path()).unwrap_err();
-        assert_eq!(error.kind(), StoreErrorKind::Locked, "{error}");
-        drop(holder);
+        crate::store::behaviour::a_held_directory_is_locked(|dir| SledStore::open(dir));
     }
 
     #[test]
