@@ -47,8 +47,6 @@
 //! ```
 
 mod basic;
-#[cfg(test)]
-mod contract;
 mod failure;
 mod hmac;
 pub mod sign;
@@ -689,6 +687,8 @@ fn credential_digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+#[cfg(test)]
+mod contract;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
