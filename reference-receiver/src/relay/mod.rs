@@ -16,6 +16,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use receiver_sdk::envelope::EventMeta;
 use receiver_sdk::HandlerError;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::config::{AuthConfig, RelayConfig};
 use template::{Context, Templates};
@@ -54,6 +55,18 @@ impl RelayEvent {
             created_at: meta.created_at,
             delivery: meta.delivery_id.clone(),
             payload: body.to_vec(),
+        }
+    }
+
+    /// The key a downstream can drop repeats by, the same for every retry of this event at
+    /// `endpoint`: the sender's delivery id, or else a digest of the payload.
+    pub fn idempotency_key(&self, endpoint: &str) -> String {
+        match &self.delivery {
+            Some(id) => format!("{endpoint}:{id}"),
+            None => format!(
+                "{endpoint}:sha256:{}",
+                hex::encode(Sha256::digest(&self.payload))
+            ),
         }
     }
 }
