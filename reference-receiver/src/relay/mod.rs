@@ -611,6 +611,24 @@ mod tests {
     }
 
     #[test]
+    fn the_idempotency_key_is_the_delivery_id_or_else_the_payload_digest() {
+        let mut event = RelayEvent {
+            event: "contact.updated".into(),
+            entity: None,
+            entity_type: None,
+            created_at: None,
+            delivery: Some("d-7".into()),
+            payload: b"{}".to_vec(),
+        };
+        assert_eq!(event.idempotency_key("orders"), "orders:d-7");
+        event.delivery = None;
+        assert_eq!(
+            event.idempotency_key("orders"),
+            "orders:sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
+
+    #[test]
     fn regression_a_delivery_id_with_crlf_still_makes_a_stable_idempotency_key() {
         let key = idempotency_header("orders:a\r\nX-Injected: 1");
         assert_eq!(key, "orders:a%0D%0AX-Injected: 1");
