@@ -178,7 +178,9 @@ impl Outbox {
     }
 
     /// Reads the time from `clock` instead of the wall clock: when events are queued, when
-    /// attempts are recorded and so when retries fall due.
+    /// attempts are recorded and so when retries fall due. The worker still sleeps in real
+    /// time toward what the clock says is due, so a test that moves a clock by hand drives
+    /// the outbox's own calls rather than a running worker.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
