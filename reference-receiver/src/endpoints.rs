@@ -6,7 +6,6 @@ use std::time::Duration;
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::store::Store;
 use receiver_sdk::{Delivery, OnDeadline, Receiver};
-use sha2::{Digest, Sha256};
 
 use crate::config::{EndpointConfig, EnvelopeKind, RelayMode, ServerConfig};
 use crate::relay::{Relay, RelayEvent};
@@ -24,17 +23,6 @@ fn envelope(config: &EndpointConfig) -> Envelope {
         (EnvelopeKind::Custom, Some(mapping)) => Envelope::Custom(mapping.clone()),
         // Validation guarantees a mapping for custom; raw is the safe reading otherwise.
         (EnvelopeKind::Custom, None) | (EnvelopeKind::Raw, _) => Envelope::Raw,
-    }
-}
-
-/// The key a downstream can drop repeats by: the same for every retry of one event.
-pub(crate) fn idempotency_key(endpoint: &str, event: &RelayEvent) -> String {
-    match &event.delivery {
-        Some(id) => format!("{endpoint}:{id}"),
-        None => format!(
-            "{endpoint}:sha256:{}",
-            hex::encode(Sha256::digest(&event.payload))
-        ),
     }
 }
 
@@ -107,7 +95,7 @@ pub(crate) fn receiver(
             let name = Arc::clone(&name);
             async move {
                 let event = RelayEvent::new(&delivery.event, &delivery.body);
-                let key = idempotency_key(&name, &event);
+                let key = event.idempotency_key(&name);
                 let attempt = relay.deliver(&event, Some(&key)).await;
                 crate::metrics::relay_attempt(&name, &attempt);
                 tracing::info!(
@@ -226,7 +214,7 @@ mod tests {
         )
         .unwrap();
         let outbox =
-            Arc::new(crate::outbox::Outbox::open(store.db(), "e", Arc::new(relay)).unwrap());
+            Arc::new(crate::outbox::Outbox::sled(store.db(), "e", Arc::new(relay)).unwrap());
         let committed = Arc::new(AtomicBool::new(false));
         let slow = SlowCommit {
             store,

@@ -164,14 +164,17 @@ fn build(
                 match relay_config.mode {
                     RelayMode::Sync => Sink::Sync(relay),
                     RelayMode::Queued => {
-                        let mut outbox = Outbox::open(store.db(), &endpoint.name, relay)
-                            .map_err(in_endpoint)?
-                            .with_policy(relay_config.into());
-                        if let Some(postgres) = postgres {
-                            outbox = outbox
-                                .with_postgres(postgres.pool().clone(), claim_for(relay_config));
-                        }
-                        let outbox = Arc::new(outbox);
+                        let outbox = match postgres {
+                            Some(postgres) => Outbox::postgres(
+                                postgres.pool().clone(),
+                                &endpoint.name,
+                                relay,
+                                claim_for(relay_config),
+                            ),
+                            None => Outbox::sled(store.db(), &endpoint.name, relay)
+                                .map_err(|e| in_endpoint(e.to_string()))?,
+                        };
+                        let outbox = Arc::new(outbox.with_policy(relay_config.into()));
                         outboxes.push(Arc::clone(&outbox));
                         Sink::Queued(outbox)
                     }
@@ -339,6 +342,7 @@ async fn shared_store(
     let postgres = PostgresStore::builder(&url.text())
         .context("store.url")?
         .pool_size(config.pool_size)
+        .migrations(outbox::MIGRATION_NAMESPACE, outbox::MIGRATIONS)
         .connect()
         .await
         .context("cannot use the PostgreSQL store (store.url)")?;

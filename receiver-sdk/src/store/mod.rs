@@ -32,7 +32,9 @@ pub use self::fjall::{FjallStore, FjallStoreBuilder};
 pub use self::group::DEFAULT_COMMIT_DELAY;
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use self::postgres::{PostgresStore, PostgresStoreBuilder, ScratchDatabase};
+pub use self::postgres::{
+    Migration, PostgresStore, PostgresStoreBuilder, ScratchDatabase, DEFAULT_POOL_SIZE,
+};
 pub use self::sled::{SledStore, SledStoreBuilder, DEFAULT_SLED_CACHE_BYTES};
 pub use self::time::{EventTime, UnixSeconds};
 

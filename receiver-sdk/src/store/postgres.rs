@@ -43,12 +43,17 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
+pub use self::migrations::Migration;
 pub use self::scratch::ScratchDatabase;
 
 use super::{
     Commit, DeliveryKey, EventTime, Lease, LeaseKey, OrderingKey, Store, StoreError,
     StoreErrorKind, UnixSeconds,
 };
+
+/// Connections per pool when [`PostgresStoreBuilder::pool_size`] is not called.
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// A [`Store`] in a PostgreSQL database, shared by any number of receiver processes.
 ///
@@ -91,6 +96,8 @@ pub struct PostgresStoreBuilder {
     wait_timeout: Duration,
     statement_timeout: Duration,
     lease_timeout: Duration,
+    // Other crates' schema steps, applied after the store's own, in the order registered.
+    migrations: Vec<(&'static str, &'static [Migration])>,
 }
 
 impl std::fmt::Debug for PostgresStoreBuilder {
@@ -104,7 +111,8 @@ impl std::fmt::Debug for PostgresStoreBuilder {
 }
 
 impl PostgresStoreBuilder {
-    /// Connections per pool (two pools: statements and leases); the default is 16.
+    /// Connections per pool (two pools: statements and leases); the default is
+    /// [`DEFAULT_POOL_SIZE`].
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
@@ -133,6 +141,32 @@ impl PostgresStoreBuilder {
     /// (default 10 min): a safety net for a handler that never returns.
     pub fn lease_timeout(mut self, timeout: Duration) -> Self {
         self.lease_timeout = timeout;
+        self
+    }
+
+    /// Also brings `steps` up to date on connecting: a crate's own tables kept beside the
+    /// store's, in the same database (see [`PostgresStore::pool`]). They run after the store's
+    /// own steps, in the same transaction under the same lock, and are recorded under
+    /// `namespace` (in `receiver.registered_migrations`), so each crate numbers its steps
+    /// from 1 without meeting another's. As with the store's own, a released step is never
+    /// edited: a change is a new step.
+    ///
+    /// ```no_run
+    /// use receiver_sdk::store::{Migration, PostgresStore};
+    /// const AUDIT: &[Migration] = &[Migration::new(
+    ///     1,
+    ///     "audit log",
+    ///     "CREATE TABLE IF NOT EXISTS receiver.audit (id bigserial PRIMARY KEY, line text)",
+    /// )];
+    /// # async fn run() -> Result<(), receiver_sdk::store::StoreError> {
+    /// let store = PostgresStore::builder("postgres://receiver@127.0.0.1/receiver")?
+    ///     .migrations("my-app/audit", AUDIT)
+    ///     .connect()
+    ///     .await?;
+    /// # drop(store); Ok(()) }
+    /// ```
+    pub fn migrations(mut self, namespace: &'static str, steps: &'static [Migration]) -> Self {
+        self.migrations.push((namespace, steps));
         self
     }
 
@@ -175,7 +209,9 @@ impl PostgresStoreBuilder {
         };
         let unreachable = |e: StoreError| e.context(format_args!("PostgreSQL at {target}"));
         let mut client = store.statements().await.map_err(unreachable)?;
-        let applied = migrations::run(&mut client).await.map_err(unreachable)?;
+        let applied = migrations::run(&mut client, &self.migrations)
+            .await
+            .map_err(unreachable)?;
         if applied > 0 {
             tracing::info!(applied, target = %target, "PostgreSQL schema migrated");
         }
@@ -224,11 +260,12 @@ impl PostgresStore {
         }
         Ok(PostgresStoreBuilder {
             config,
-            pool_size: 16,
+            pool_size: DEFAULT_POOL_SIZE,
             connect_timeout: Duration::from_secs(5),
             wait_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
             lease_timeout: Duration::from_secs(600),
+            migrations: Vec::new(),
         })
     }
 
@@ -243,7 +280,8 @@ impl PostgresStore {
     }
 
     /// The pool of statement connections, for callers that keep their own tables beside ours
-    /// (the reference receiver's relay outbox, `receiver.outbox`).
+    /// (the reference receiver's relay outbox, `receiver.outbox`), created by their own steps
+    /// registered with [`PostgresStoreBuilder::migrations`].
     pub fn pool(&self) -> &Pool {
         &self.queries
     }

@@ -36,7 +36,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Credentials, Gate};
-use crate::outbox::{EventState, EventView, Outbox, OutboxStats, Revival, Shelf};
+use crate::outbox::{EventState, EventView, Outbox, OutboxError, OutboxStats, Revival, Shelf};
 
 /// Events listed when no `limit` is given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -82,7 +82,7 @@ pub struct ErrorBody {
 }
 
 /// Why an admin request was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminError {
     /// The endpoint has no outbox (404).
@@ -109,8 +109,8 @@ pub enum AdminError {
     #[error("method not allowed on this admin route")]
     MethodNotAllowed,
     /// The store failed (500).
-    #[error("{0}")]
-    Store(String),
+    #[error(transparent)]
+    Store(#[from] OutboxError),
 }
 
 impl AdminError {

@@ -6,6 +6,7 @@ use receiver_sdk::envelope::Mapping;
 use receiver_sdk::ordering::{OrderingScope, TiePolicy};
 use serde::{Deserialize, Serialize};
 
+use super::defaults;
 use super::secret::{redacted_credential_headers, redacted_userinfo};
 use super::{ConfigSecret, VerifyConfig};
 
@@ -170,43 +171,43 @@ pub struct RelayConfig {
 }
 
 fn default_max_pending() -> usize {
-    100_000
+    defaults::MAX_PENDING
 }
 
 fn default_max_dead() -> usize {
-    10_000
+    defaults::MAX_DEAD
 }
 
 fn default_max_source_body() -> usize {
-    1_048_576
+    defaults::MAX_SOURCE_BODY_BYTES
 }
 
 fn default_method() -> String {
-    "POST".into()
+    defaults::RELAY_METHOD.into()
 }
 
 fn default_timeout() -> u64 {
-    10
+    defaults::RELAY_TIMEOUT_SECS
 }
 
 fn default_attempts() -> u32 {
-    10
+    defaults::MAX_ATTEMPTS
 }
 
 fn default_backoff_initial() -> u64 {
-    1_000
+    defaults::BACKOFF_INITIAL_MS
 }
 
 fn default_backoff_max() -> u64 {
-    600
+    defaults::BACKOFF_MAX_SECS
 }
 
 fn default_concurrency() -> usize {
-    4
+    defaults::CONCURRENCY
 }
 
 fn default_history_limit() -> usize {
-    1_000
+    defaults::HISTORY_LIMIT
 }
 
 /// `relay.mode`.

@@ -4,6 +4,7 @@
 //! Loading is split in two, so tests feed strings: [`load`] reads the file and the process
 //! environment, [`from_parts`] does everything else and touches nothing outside its inputs.
 
+pub mod defaults;
 mod endpoint;
 mod layers;
 mod secret;

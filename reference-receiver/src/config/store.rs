@@ -39,5 +39,5 @@ fn default_commit_delay_us() -> u64 {
 }
 
 fn default_pool_size() -> usize {
-    16
+    receiver_sdk::store::DEFAULT_POOL_SIZE
 }

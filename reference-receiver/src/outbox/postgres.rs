@@ -9,6 +9,10 @@
 //! is written only if the claim is still ours; a replica that died mid-attempt leaves a claim
 //! that lapses, and another replica attempts the event again (at least once, with the same
 //! `Idempotency-Key`).
+//!
+//! The table is this crate's, not the SDK's: [`MIGRATIONS`] creates it, registered with
+//! `PostgresStoreBuilder::migrations` so it runs with (and is recorded like) the SDK's own
+//! steps.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,16 +20,31 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::tokio_postgres::types::ToSql;
 use deadpool_postgres::{Object, Pool};
+use receiver_sdk::store::Migration;
 
+use super::policy::{Outcome, Policy};
+use super::record::Record;
 use super::schedule::Lane;
-use super::{EnqueueError, EventState, Job, Outbox, OutboxStats, Outcome, Record, Revival, Shelf};
+use super::view::{EventState, EventView, OutboxStats, Revival, Shelf};
+use super::{EnqueueError, Job, OutboxError};
 use crate::relay::Attempt;
+
+/// The name the outbox's schema steps are recorded under in the database.
+pub const MIGRATION_NAMESPACE: &str = "reference-receiver/outbox";
+
+/// The outbox's schema, for `PostgresStoreBuilder::migrations`. Released steps are never
+/// edited: a change is a new step.
+pub const MIGRATIONS: &[Migration] = &[Migration::new(
+    1,
+    "relay outbox",
+    include_str!("migrations/0001_outbox.sql"),
+)];
 
 /// How often a worker looks for events other replicas queued.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 
 /// One endpoint's events in `receiver.outbox`.
-pub(super) struct Shelves {
+pub(crate) struct PgOutbox {
     pool: Pool,
     queue: String,
     claim_for: Duration,
@@ -37,9 +56,9 @@ pub(super) struct Shelves {
     pending: Mutex<Option<(Instant, usize)>>,
 }
 
-impl std::fmt::Debug for Shelves {
+impl std::fmt::Debug for PgOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shelves")
+        f.debug_struct("PgOutbox")
             .field("queue", &self.queue)
             .finish_non_exhaustive()
     }
@@ -68,10 +87,6 @@ const STATS: &str = "SELECT
          min(next_attempt_at) FILTER (WHERE state = 'pending' AND claimed_until <= $2)
      FROM receiver.outbox WHERE queue = $1";
 
-fn failed(e: impl std::fmt::Display) -> String {
-    format!("outbox store (PostgreSQL): {e}")
-}
-
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -91,16 +106,17 @@ fn lane_of(record: &Record) -> Option<String> {
     Some(format!("{}:{kind}{entity}", kind.len()))
 }
 
-fn id_of(id: i64) -> Result<u64, String> {
-    u64::try_from(id).map_err(|_| failed(format!("negative event id {id}")))
+fn id_of(id: i64) -> Result<u64, OutboxError> {
+    u64::try_from(id).map_err(|_| OutboxError::IdOutOfRange(id.into()))
 }
 
-fn row_id(id: u64) -> Result<i64, String> {
-    i64::try_from(id).map_err(|_| failed(format!("event id {id} is out of range")))
+fn row_id(id: u64) -> Result<i64, OutboxError> {
+    i64::try_from(id).map_err(|_| OutboxError::IdOutOfRange(id.into()))
 }
 
-impl Shelves {
-    pub(super) fn new(pool: Pool, queue: &str, claim_for: Duration) -> Self {
+impl PgOutbox {
+    /// The events of endpoint `queue`; a claim lapses after `claim_for`.
+    pub(crate) fn new(pool: Pool, queue: &str, claim_for: Duration) -> Self {
         Self {
             pool,
             queue: queue.to_owned(),
@@ -111,7 +127,7 @@ impl Shelves {
     }
 
     /// The queue's pending events, counted up to `limit`, read again once `LOOK_EVERY` old.
-    async fn pending_count(&self, limit: usize) -> Result<usize, String> {
+    async fn pending_count(&self, limit: usize) -> Result<usize, OutboxError> {
         let known = *self.counted();
         if let Some((_, count)) = known.filter(|(at, _)| at.elapsed() < LOOK_EVERY) {
             return Ok(count);
@@ -126,8 +142,7 @@ impl Shelves {
                      WHERE queue = $1 AND state = 'pending' LIMIT $2) AS waiting",
                 &[&self.queue, &most],
             )
-            .await
-            .map_err(failed)?;
+            .await?;
         let count = usize::try_from(row.get::<_, i64>(0)).unwrap_or(usize::MAX);
         *self.counted() = Some((Instant::now(), count));
         Ok(count)
@@ -145,33 +160,27 @@ impl Shelves {
         }
     }
 
-    async fn client(&self) -> Result<Object, String> {
-        self.pool.get().await.map_err(failed)
+    async fn client(&self) -> Result<Object, OutboxError> {
+        Ok(self.pool.get().await?)
     }
 
     /// Inserts `record` unless `limit` events of this queue are pending. The count is at
     /// most `LOOK_EVERY` old: other replicas' inserts since then can pass the limit by what
     /// they queue in that time (this replica's own are counted).
-    pub(super) async fn enqueue(
+    pub(crate) async fn enqueue(
         &self,
         record: &mut Record,
         limit: usize,
     ) -> Result<u64, EnqueueError> {
         let lane = lane_of(record);
-        let value = record.encode().map_err(EnqueueError::Store)?;
+        let value = record.encode()?;
         let at = millis(record.enqueued_at);
-        if self
-            .pending_count(limit)
-            .await
-            .map_err(EnqueueError::Store)?
-            >= limit
-        {
+        if self.pending_count(limit).await? >= limit {
             return Err(EnqueueError::Full { limit });
         }
         let row = self
             .client()
-            .await
-            .map_err(EnqueueError::Store)?
+            .await?
             .query_one(
                 "INSERT INTO receiver.outbox
                      (queue, lane, next_attempt_at, enqueued_at, record)
@@ -179,9 +188,11 @@ impl Shelves {
                 &[&self.queue, &lane, &at, &value],
             )
             .await
-            .map_err(|e| EnqueueError::Store(failed(e)))?;
+            .map_err(OutboxError::from)?;
         self.count_change(1);
-        id_of(row.get(0)).map_err(EnqueueError::Store)
+        let id = id_of(row.get(0))?;
+        tracing::debug!(endpoint = %self.queue, id, "queued");
+        Ok(id)
     }
 
     /// Removes the oldest events of `state` beyond the newest `keep`; returns how many.
@@ -190,7 +201,7 @@ impl Shelves {
         queue: &str,
         state: &str,
         keep: usize,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, OutboxError> {
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
         transaction
             .execute(
@@ -201,20 +212,19 @@ impl Shelves {
                 &[&queue, &state, &keep],
             )
             .await
-            .map_err(failed)
+            .map_err(OutboxError::from)
     }
 
-    pub(super) async fn take_due(&self, now: DateTime<Utc>) -> Result<Option<Job>, String> {
+    pub(crate) async fn take_due(&self, now: DateTime<Utc>) -> Result<Option<Job>, OutboxError> {
         let until = now + chrono::Duration::from_std(self.claim_for).unwrap_or_default();
         let client = self.client().await?;
-        let statement = client.prepare_cached(TAKE).await.map_err(failed)?;
+        let statement = client.prepare_cached(TAKE).await?;
         let row = client
             .query_opt(
                 &statement,
                 &[&self.queue, &millis(now), &millis(until), &self.claim],
             )
-            .await
-            .map_err(failed)?;
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -228,37 +238,37 @@ impl Shelves {
         }))
     }
 
-    pub(super) fn next_look(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::from_std(LOOK_EVERY).unwrap_or_default()
+    /// When to look again for events, other replicas' included.
+    pub(crate) fn next_look(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(LOOK_EVERY).unwrap_or_default()
     }
 
     /// Records `attempt` of event `id` if this worker still holds its claim.
-    pub(super) async fn finish(
+    pub(crate) async fn finish(
         &self,
-        outbox: &Outbox,
+        policy: &Policy,
         id: u64,
         attempt: Attempt,
         now: DateTime<Utc>,
-    ) -> Result<(Outcome, u32), String> {
+    ) -> Result<(Outcome, u32), OutboxError> {
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(failed)?;
+        let transaction = client.transaction().await?;
         let row = transaction
             .query_opt(
                 "SELECT record FROM receiver.outbox
                  WHERE id = $1 AND state = 'pending' AND claim = $2 FOR UPDATE",
                 &[&row_id(id)?, &self.claim],
             )
-            .await
-            .map_err(failed)?
-            .ok_or_else(|| format!("event {id} is no longer claimed by this replica"))?;
+            .await?
+            .ok_or(OutboxError::NotClaimed(id))?;
         let mut record = Record::decode(row.get(0))?;
-        let outcome = outbox.decide(&mut record, attempt, now);
+        let outcome = record.attempted(policy, attempt, now);
         let state = match outcome {
             Outcome::Retry(_) => "pending",
             Outcome::Dead => "dead",
             Outcome::Delivered => "delivered",
         };
-        let keep = !(outcome == Outcome::Delivered && outbox.policy.history_limit == 0);
+        let keep = !(outcome == Outcome::Delivered && policy.history_limit == 0);
         if keep {
             transaction
                 .execute(
@@ -273,44 +283,40 @@ impl Shelves {
                         &millis(record.next_attempt_at),
                     ],
                 )
-                .await
-                .map_err(failed)?;
+                .await?;
         } else {
             transaction
                 .execute("DELETE FROM receiver.outbox WHERE id = $1", &[&row_id(id)?])
-                .await
-                .map_err(failed)?;
+                .await?;
         }
         let mut dropped_dead = 0;
         match outcome {
             Outcome::Delivered if keep => {
-                let limit = outbox.policy.history_limit;
+                let limit = policy.history_limit;
                 Self::trim(&transaction, &self.queue, "delivered", limit).await?;
             }
             Outcome::Dead => {
-                let limit = outbox.policy.max_dead;
+                let limit = policy.max_dead;
                 dropped_dead = Self::trim(&transaction, &self.queue, "dead", limit).await?;
             }
             _ => {}
         }
-        transaction.commit().await.map_err(failed)?;
+        transaction.commit().await?;
         if !matches!(outcome, Outcome::Retry(_)) {
             self.count_change(-1);
         }
         if dropped_dead > 0 {
-            outbox.dropped_dead(dropped_dead, None);
+            policy.log_dropped_dead(&self.queue, dropped_dead, None);
         }
         Ok((outcome, record.tries))
     }
 
-    pub(super) async fn stats(&self) -> Result<OutboxStats, String> {
-        let now = Utc::now();
+    pub(crate) async fn stats(&self, now: DateTime<Utc>) -> Result<OutboxStats, OutboxError> {
         let row = self
             .client()
             .await?
             .query_one(STATS, &[&self.queue, &millis(now)])
-            .await
-            .map_err(failed)?;
+            .await?;
         let count = |i: usize| usize::try_from(row.get::<_, i64>(i)).unwrap_or_default();
         let oldest: Option<i64> = row.get(4);
         let next: Option<i64> = row.get(5);
@@ -334,11 +340,12 @@ impl Shelves {
         }
     }
 
-    pub(super) async fn events(
+    pub(crate) async fn events(
         &self,
         shelf: Shelf,
         limit: usize,
-    ) -> Result<Vec<super::EventView>, String> {
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EventView>, OutboxError> {
         let order = if shelf == Shelf::Delivered {
             "DESC"
         } else {
@@ -355,22 +362,21 @@ impl Shelves {
                 ),
                 &[&self.queue, &shelf_name(shelf), &limit],
             )
-            .await
-            .map_err(failed)?;
-        let now = millis(Utc::now());
+            .await?;
+        let now = millis(now);
         rows.iter()
             .map(|row| {
                 let state = Self::state_of(row.get(2), row.get(3), now);
-                Ok(Outbox::view_of(
-                    id_of(row.get(0))?,
-                    Record::decode(row.get(1))?,
-                    state,
-                ))
+                Ok(Record::decode(row.get(1))?.view(id_of(row.get(0))?, state))
             })
             .collect()
     }
 
-    pub(super) async fn event(&self, id: u64) -> Result<Option<super::EventView>, String> {
+    pub(crate) async fn event(
+        &self,
+        id: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EventView>, OutboxError> {
         let row = self
             .client()
             .await?
@@ -379,21 +385,23 @@ impl Shelves {
                  WHERE queue = $1 AND id = $2",
                 &[&self.queue, &row_id(id)?],
             )
-            .await
-            .map_err(failed)?;
-        let now = millis(Utc::now());
+            .await?;
+        let now = millis(now);
         row.map(|row| {
             let state = Self::state_of(row.get(1), row.get(2), now);
-            Ok(Outbox::view_of(id, Record::decode(row.get(0))?, state))
+            Ok(Record::decode(row.get(0))?.view(id, state))
         })
         .transpose()
     }
 
     /// Sends dead letters back to pending with a fresh budget: `id`, or every one.
-    async fn revive(&self, id: Option<u64>) -> Result<Vec<(u64, Record)>, String> {
-        let now = Utc::now();
+    async fn revive(
+        &self,
+        id: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(u64, Record)>, OutboxError> {
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(failed)?;
+        let transaction = client.transaction().await?;
         let id = id.map(row_id).transpose()?;
         let rows = transaction
             .query(
@@ -402,15 +410,12 @@ impl Shelves {
                  FOR UPDATE",
                 &[&self.queue, &id],
             )
-            .await
-            .map_err(failed)?;
+            .await?;
         let mut revived = Vec::new();
         for row in rows {
             let id: i64 = row.get(0);
             let mut record = Record::decode(row.get(1))?;
-            record.tries = 0;
-            record.next_attempt_at = now;
-            record.finished_at = None;
+            record.revive(now);
             let params: [&(dyn ToSql + Sync); 3] = [&id, &record.encode()?, &millis(now)];
             transaction
                 .execute(
@@ -419,32 +424,35 @@ impl Shelves {
                      WHERE id = $1",
                     &params,
                 )
-                .await
-                .map_err(failed)?;
+                .await?;
             tracing::info!(endpoint = %self.queue, id, "dead letter sent back");
             revived.push((id_of(id)?, record));
         }
-        transaction.commit().await.map_err(failed)?;
+        transaction.commit().await?;
         self.count_change(isize::try_from(revived.len()).unwrap_or(isize::MAX));
         Ok(revived)
     }
 
-    pub(super) async fn retry_dead(&self, id: u64) -> Result<Revival, String> {
-        if let Some((id, record)) = self.revive(Some(id)).await?.pop() {
-            let view = Outbox::view_of(id, record, EventState::Pending);
+    pub(crate) async fn retry_dead(
+        &self,
+        id: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Revival, OutboxError> {
+        if let Some((id, record)) = self.revive(Some(id), now).await?.pop() {
+            let view = record.view(id, EventState::Pending);
             return Ok(Revival::Retried(Box::new(view)));
         }
-        Ok(match self.event(id).await? {
+        Ok(match self.event(id, now).await? {
             Some(view) => Revival::NotDead(view.state),
             None => Revival::Unknown,
         })
     }
 
-    pub(super) async fn retry_all_dead(&self) -> Result<usize, String> {
-        Ok(self.revive(None).await?.len())
+    pub(crate) async fn retry_all_dead(&self, now: DateTime<Utc>) -> Result<usize, OutboxError> {
+        Ok(self.revive(None, now).await?.len())
     }
 
-    pub(super) async fn purge(&self, shelf: Shelf) -> Result<usize, String> {
+    pub(crate) async fn purge(&self, shelf: Shelf) -> Result<usize, OutboxError> {
         let removed = self
             .client()
             .await?
@@ -452,8 +460,7 @@ impl Shelves {
                 "DELETE FROM receiver.outbox WHERE queue = $1 AND state = $2",
                 &[&self.queue, &shelf_name(shelf)],
             )
-            .await
-            .map_err(failed)?;
+            .await?;
         Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::relay::Verdict;
 
 fn relay() -> Arc<Relay> {
     let text = "[[endpoint]]\nname = \"orders\"\npath = \"/orders\"\n\
@@ -49,15 +50,15 @@ async fn pending_ids(outbox: &Outbox) -> Vec<u64> {
 async fn ids_keep_rising_and_pending_events_come_back_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let before = {
-        let db = sled::open(dir.path()).unwrap();
-        let outbox = Outbox::open(&db, "orders", relay()).unwrap();
+        let db = ::sled::open(dir.path()).unwrap();
+        let outbox = Outbox::sled(&db, "orders", relay()).unwrap();
         outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
         outbox.enqueue(event(None, b"{}")).await.unwrap();
         db.flush().unwrap();
         pending_ids(&outbox).await
     };
-    let db = sled::open(dir.path()).unwrap();
-    let outbox = Outbox::open(&db, "orders", relay()).unwrap();
+    let db = ::sled::open(dir.path()).unwrap();
+    let outbox = Outbox::sled(&db, "orders", relay()).unwrap();
     assert_eq!(
         outbox.stats().await.unwrap().pending,
         2,
@@ -167,9 +168,9 @@ async fn dead_letters_beyond_max_dead_are_removed_oldest_first(outbox: Outbox) {
 
 #[tokio::test]
 async fn regression_sled_outbox_is_bounded_in_pending_and_dead_letters() {
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    a_full_outbox_refuses_and_stores_nothing(Outbox::open(&db, "a", relay()).unwrap()).await;
-    dead_letters_beyond_max_dead_are_removed_oldest_first(Outbox::open(&db, "b", relay()).unwrap())
+    let db = ::sled::Config::new().temporary(true).open().unwrap();
+    a_full_outbox_refuses_and_stores_nothing(Outbox::sled(&db, "a", relay()).unwrap()).await;
+    dead_letters_beyond_max_dead_are_removed_oldest_first(Outbox::sled(&db, "b", relay()).unwrap())
         .await;
 }
 
@@ -178,17 +179,14 @@ async fn regression_postgres_outbox_is_bounded_in_pending_and_dead_letters() {
     let (_database, store) = database().await;
     let claim = Duration::from_secs(60);
     a_full_outbox_refuses_and_stores_nothing(postgres_outbox(&store, claim)).await;
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    let other = Outbox::open(&db, "dead", relay())
-        .unwrap()
-        .with_postgres(store.pool().clone(), claim);
+    let other = Outbox::postgres(store.pool().clone(), "dead", relay(), claim);
     dead_letters_beyond_max_dead_are_removed_oldest_first(other).await;
 }
 
 #[tokio::test]
 async fn sled_outbox_retries_and_keeps_dead_letters() {
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    let outbox = Outbox::open(&db, "orders", relay()).unwrap();
+    let db = ::sled::Config::new().temporary(true).open().unwrap();
+    let outbox = Outbox::sled(&db, "orders", relay()).unwrap();
     a_failure_waits_a_failure_at_the_limit_or_a_refusal_is_dead(outbox).await;
 }
 
@@ -200,7 +198,10 @@ async fn database() -> (
     let database = receiver_sdk::store::ScratchDatabase::create()
         .await
         .unwrap();
-    let store = receiver_sdk::store::PostgresStore::connect(database.url())
+    let store = receiver_sdk::store::PostgresStore::builder(database.url())
+        .unwrap()
+        .migrations(MIGRATION_NAMESPACE, MIGRATIONS)
+        .connect()
         .await
         .unwrap();
     (database, store)
@@ -208,10 +209,7 @@ async fn database() -> (
 
 /// The `orders` outbox in `store`'s database, as one replica opens it.
 fn postgres_outbox(store: &receiver_sdk::store::PostgresStore, claim_for: Duration) -> Outbox {
-    let db = sled::Config::new().temporary(true).open().unwrap();
-    Outbox::open(&db, "orders", relay())
-        .unwrap()
-        .with_postgres(store.pool().clone(), claim_for)
+    Outbox::postgres(store.pool().clone(), "orders", relay(), claim_for)
 }
 
 #[tokio::test]
@@ -253,4 +251,62 @@ async fn postgres_outbox_gives_out_one_event_per_entity_at_a_time_across_replica
     let third = two.take_due(Utc::now()).await.unwrap().unwrap();
     assert_eq!(third.event.entity.as_deref(), Some("a"));
     assert!(third.id > first.id);
+}
+
+/// A clock the test moves by hand.
+#[derive(Debug)]
+struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_exactly_at_its_backoff_instant_and_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = ::sled::open(dir.path()).unwrap();
+    // Far from the wall clock, so anything read from it instead would show.
+    let start = DateTime::from_timestamp(2_000_000_000, 0).unwrap();
+    let clock = Arc::new(ManualClock(std::sync::Mutex::new(start)));
+    let outbox = Outbox::sled(&db, "orders", relay())
+        .unwrap()
+        .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+    outbox.enqueue(event(Some("1"), b"{}")).await.unwrap();
+    let job = outbox.take_due(clock.now()).await.unwrap().unwrap();
+    let attempted = start + chrono::Duration::milliseconds(250);
+    clock.set(attempted);
+    let busy = Attempt {
+        at: attempted,
+        duration_ms: 1,
+        verdict: Verdict::Failed,
+        status: Some(503),
+        headers: vec![("retry-after".into(), "7".into())],
+        body_excerpt: String::new(),
+        message: String::new(),
+        timed_out: false,
+    };
+    let (outcome, tries) = outbox.finish(job.id, &job.lane, busy).await.unwrap();
+    let due = attempted + chrono::Duration::seconds(7);
+    assert_eq!((outcome, tries), (Outcome::Retry(due), 1));
+    let view = outbox.event(job.id).await.unwrap().unwrap();
+    assert_eq!(view.enqueued_at, start);
+    assert_eq!(view.next_attempt_at, Some(due));
+    assert_eq!(outbox.next_due().await, Some(due));
+
+    clock.set(due - chrono::Duration::milliseconds(1));
+    assert!(
+        outbox.take_due(clock.now()).await.unwrap().is_none(),
+        "not a millisecond before the backoff instant"
+    );
+    clock.set(due);
+    let again = outbox.take_due(clock.now()).await.unwrap().unwrap();
+    assert_eq!(again.id, job.id);
 }

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use super::schedule::Lane;
-use super::{Outbox, Outcome};
+use super::{Outbox, OutboxError, Outcome};
 use crate::relay::{Attempt, Verdict};
 
 /// How long the worker waits after the store failed before it tries again.
@@ -58,7 +58,7 @@ impl Running {
             Ok((task, attempt)) => (task, attempt),
             Err(e) if e.is_panic() => {
                 let attempt = Attempt::unanswered(
-                    Utc::now(),
+                    outbox.now(),
                     0,
                     Verdict::Failed,
                     "the delivery panicked".into(),
@@ -87,7 +87,7 @@ fn log_attempt(
     id: u64,
     lane: &Lane,
     attempt: &Attempt,
-    result: Result<(Outcome, u32), String>,
+    result: Result<(Outcome, u32), OutboxError>,
 ) {
     let endpoint = outbox.endpoint();
     let (outcome, number) = match result {
@@ -124,8 +124,8 @@ fn log_attempt(
     }
 }
 
-fn until(at: DateTime<Utc>) -> Duration {
-    (at - Utc::now())
+fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (at - now)
         .to_std()
         .unwrap_or(Duration::ZERO)
         .min(LONGEST_SLEEP)
@@ -140,7 +140,7 @@ async fn run(outbox: Arc<Outbox>, mut stop: watch::Receiver<bool>, grace: Durati
         }
         let mut wait = None;
         while running.len() < concurrency {
-            match outbox.take_due(Utc::now()).await {
+            match outbox.take_due(outbox.now()).await {
                 Ok(Some(job)) => running.start(&outbox, job),
                 Ok(None) => break,
                 Err(e) => {
@@ -152,7 +152,7 @@ async fn run(outbox: Arc<Outbox>, mut stop: watch::Receiver<bool>, grace: Durati
         }
         // With every slot taken, only a finished attempt (or stop) matters.
         if wait.is_none() && running.len() < concurrency {
-            wait = outbox.next_due().await.map(until);
+            wait = outbox.next_due().await.map(|at| until(at, outbox.now()));
         }
         tokio::select! {
             changed = stop.changed() => {

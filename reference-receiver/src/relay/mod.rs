@@ -16,6 +16,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use receiver_sdk::envelope::EventMeta;
 use receiver_sdk::HandlerError;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::config::{AuthConfig, RelayConfig};
 use template::{Context, Templates};
@@ -54,6 +55,18 @@ impl RelayEvent {
             created_at: meta.created_at,
             delivery: meta.delivery_id.clone(),
             payload: body.to_vec(),
+        }
+    }
+
+    /// The key a downstream can drop repeats by, the same for every retry of this event at
+    /// `endpoint`: the sender's delivery id, or else a digest of the payload.
+    pub fn idempotency_key(&self, endpoint: &str) -> String {
+        match &self.delivery {
+            Some(id) => format!("{endpoint}:{id}"),
+            None => format!(
+                "{endpoint}:sha256:{}",
+                hex::encode(Sha256::digest(&self.payload))
+            ),
         }
     }
 }
@@ -595,6 +608,24 @@ mod tests {
             Some("plain text")
         );
         assert_eq!(error_message(b""), None);
+    }
+
+    #[test]
+    fn the_idempotency_key_is_the_delivery_id_or_else_the_payload_digest() {
+        let mut event = RelayEvent {
+            event: "contact.updated".into(),
+            entity: None,
+            entity_type: None,
+            created_at: None,
+            delivery: Some("d-7".into()),
+            payload: b"{}".to_vec(),
+        };
+        assert_eq!(event.idempotency_key("orders"), "orders:d-7");
+        event.delivery = None;
+        assert_eq!(
+            event.idempotency_key("orders"),
+            "orders:sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
     }
 
     #[test]

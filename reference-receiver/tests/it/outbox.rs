@@ -6,5 +6,6 @@ mod bounds;
 mod crash;
 mod dead_letters;
 mod delivery;
+mod migrations;
 mod shutdown;
 mod support;

@@ -372,3 +372,116 @@ async fn regression_keys_stored_raw_before_the_digest_migration_are_found_after_
         .await
         .unwrap());
 }
+
+/// Two steps of another crate's schema: a table, then a row in it.
+const APP_STEPS: &[Migration] = &[
+    Migration::new(
+        1,
+        "notes table",
+        "CREATE TABLE receiver.app_notes (note text NOT NULL)",
+    ),
+    Migration::new(
+        2,
+        "first note",
+        "INSERT INTO receiver.app_notes (note) VALUES ('hello')",
+    ),
+];
+
+/// Another crate numbering its steps from 1 as well.
+const OTHER_STEPS: &[Migration] = &[Migration::new(
+    1,
+    "other table",
+    "CREATE TABLE receiver.other_things (thing text)",
+)];
+
+async fn registered(store: &PostgresStore) -> Vec<(String, i32, String)> {
+    store
+        .statements()
+        .await
+        .unwrap()
+        .query(
+            "SELECT namespace, version, name FROM receiver.registered_migrations
+             ORDER BY namespace, version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+#[tokio::test]
+async fn registered_migrations_run_once_each_recorded_under_their_namespace() {
+    let database = database().await;
+    let with_steps = || {
+        options(&database)
+            .migrations("test/app", APP_STEPS)
+            .migrations("test/other", OTHER_STEPS)
+    };
+    let first = with_steps().connect().await.unwrap();
+    let second = with_steps().connect().await.unwrap();
+    let notes: i64 = second
+        .statements()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM receiver.app_notes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(notes, 1, "the second start found nothing left to do");
+    let expected = [
+        ("test/app", 1, "notes table"),
+        ("test/app", 2, "first note"),
+        ("test/other", 1, "other table"),
+    ]
+    .map(|(namespace, version, name)| (namespace.to_owned(), version, name.to_owned()));
+    assert_eq!(registered(&first).await, expected);
+}
+
+#[tokio::test]
+async fn a_failing_registered_step_fails_connect_and_leaves_nothing_half_applied() {
+    const BROKEN: &[Migration] = &[
+        Migration::new(1, "fine", "CREATE TABLE receiver.half (x int)"),
+        Migration::new(2, "broken", "SELECT no_such_function()"),
+    ];
+    let database = database().await;
+    let error = options(&database)
+        .migrations("test/broken", BROKEN)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("test/broken 2 (broken)"),
+        "{error}"
+    );
+    let store = replica(&database).await;
+    assert_eq!(registered(&store).await, []);
+    let half: Option<String> = store
+        .statements()
+        .await
+        .unwrap()
+        .query_one("SELECT to_regclass('receiver.half')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(half, None, "the whole migration rolled back");
+}
+
+#[tokio::test]
+async fn the_store_alone_creates_no_table_of_the_reference_receiver() {
+    let database = database().await;
+    let store = replica(&database).await;
+    let outbox: Option<String> = store
+        .statements()
+        .await
+        .unwrap()
+        .query_one("SELECT to_regclass('receiver.outbox')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        outbox, None,
+        "the relay outbox is the receiver's own migration"
+    );
+}

@@ -1,0 +1,4 @@
+-- Intentionally empty. Releases before 0.x created the reference receiver's relay outbox
+-- (receiver.outbox) here; the receiver now owns that table and creates it with its own step,
+-- registered through PostgresStoreBuilder::migrations. The step keeps its number so that
+-- databases which applied it still line up, and a database that has the table keeps it.
