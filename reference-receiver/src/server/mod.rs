@@ -17,6 +17,9 @@
 
 mod budget;
 mod connections;
+mod serve;
+
+pub use serve::{serve, shutdown_signal};
 
 use std::convert::Infallible;
 use std::future::Future;
