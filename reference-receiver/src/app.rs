@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use receiver_sdk::store::{PostgresStore, SledStore};
@@ -106,8 +108,7 @@ pub(crate) fn build(
         };
         let receiver = endpoints::receiver(endpoint, &config.server, Arc::clone(shared), sink)
             .map_err(in_endpoint)?;
-        // Labels must be 'static; endpoint names live as long as the process.
-        let name: &'static str = Box::leak(endpoint.name.clone().into_boxed_str());
+        let name: Arc<str> = Arc::from(endpoint.name.as_str());
         router = router.route_service(
             &endpoint.path,
             tower::ServiceBuilder::new()
@@ -124,7 +125,7 @@ pub(crate) fn build(
     }
     let router = router.route(
         "/metrics",
-        get(metrics::render).with_state(Arc::new(outboxes.clone())),
+        get(scrape).with_state(Arc::new(outboxes.clone())),
     );
     let admin = admin::router(&outboxes, Arc::clone(gate));
     Ok(Service {
@@ -138,4 +139,21 @@ pub(crate) fn build(
 fn claim_for(relay: &config::RelayConfig) -> Duration {
     let fetch = relay.fetch.as_ref().map_or(0, |fetch| fetch.timeout_secs);
     Duration::from_secs(2 * (relay.timeout_secs + fetch) + 30)
+}
+
+/// `GET /metrics`. The outbox gauges are read at scrape time, so they are never stale.
+async fn scrape(State(outboxes): State<Arc<Vec<Arc<Outbox>>>>) -> Response {
+    for outbox in outboxes.iter() {
+        if let Ok(stats) = outbox.stats().await {
+            metrics::OutboxGauges {
+                endpoint: &stats.endpoint,
+                pending: stats.pending,
+                in_flight: stats.in_flight,
+                dead: stats.dead,
+                oldest_pending_age_secs: stats.oldest_pending_age_secs,
+            }
+            .set();
+        }
+    }
+    metrics::render()
 }
