@@ -8,10 +8,47 @@ use receiver_sdk::store::{PostgresStore, SledStore, Store};
 
 use crate::config;
 
+/// The receiver's open stores: the sled directory of `store.path`, and what replicas share
+/// (the same sled store, or PostgreSQL with `store.url`).
+pub struct Stores {
+    // Always open: it keeps the inspector's bins, and the outboxes without `store.url`.
+    sled: Arc<SledStore>,
+    shared: Shared,
+}
+
+impl Stores {
+    /// Opens the stores `[store]` describes, waiting a few seconds for a sled directory that
+    /// a previous receiver in this process (or one still exiting) is letting go of.
+    pub async fn open(config: &config::StoreConfig) -> anyhow::Result<Self> {
+        let sled = Arc::new(open_store(config).await?);
+        let shared = shared_store(config, &sled).await?;
+        Ok(Self { sled, shared })
+    }
+
+    /// The sled store.
+    pub(crate) fn sled(&self) -> &Arc<SledStore> {
+        &self.sled
+    }
+
+    /// What replicas share.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Flushes and closes the stores once nothing else holds them (waiting a moment for
+    /// connection tasks that are letting go): when it returns, the sled directory is free to
+    /// open again.
+    pub async fn close(self) {
+        // Our copy of the marks store may be the sled store itself: let go of it first.
+        drop(self.shared);
+        close(self.sled).await;
+    }
+}
+
 /// Opens the sled store. sled lets go of its directory lock from background threads a moment
 /// after the previous holder closed it (a receiver restarting in the same process, or one whose
 /// predecessor is still exiting), so a locked directory is tried again for a few seconds.
-pub(crate) async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
+async fn open_store(config: &config::StoreConfig) -> anyhow::Result<SledStore> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let opened = SledStore::builder()
@@ -44,7 +81,7 @@ pub(crate) struct Shared {
 
 /// PostgreSQL with `store.url`; otherwise the sled store, which keeps everything else either
 /// way.
-pub(crate) async fn shared_store(
+async fn shared_store(
     config: &config::StoreConfig,
     sled: &Arc<SledStore>,
 ) -> anyhow::Result<Shared> {
@@ -75,7 +112,7 @@ pub(crate) async fn shared_store(
 /// router (which holds the store and the outboxes) just after the server future completes, so
 /// this waits briefly for them: when `serve` returns the store is flushed and its directory
 /// free to open again.
-pub(crate) async fn close(mut store: Arc<SledStore>) {
+async fn close(mut store: Arc<SledStore>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
     loop {
         match Arc::try_unwrap(store) {

@@ -1,7 +1,6 @@
 //! The whole service's lifetime: built, served until shutdown, then drained and closed.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +8,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::build;
+use crate::app::App;
 use crate::config::Config;
-use crate::stores::{close, open_store, shared_store};
-use crate::{access, inspector, outbox, tls};
+use crate::stores::Stores;
+use crate::{outbox, tls};
 
 /// Runs the receiver described by `config` on `listener` until `shutdown` resolves, then
 /// stops accepting, lets in-flight requests and relay attempts finish (up to
@@ -23,35 +22,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(&config.store).await?);
-    let shared = shared_store(&config.store, &store).await?;
+    let stores = Stores::open(&config.store).await?;
     let addr = listener.local_addr().context("listener address")?;
-    let accepting = Arc::new(AtomicBool::new(true));
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
-    let gate = Arc::new(access::Gate::new(
-        config.admin.token.as_ref().map(|token| &token.0),
-        addr,
-        tls.is_some(),
-        config.inspector.public_url.as_deref(),
-    ));
-    let service = build(&config, &store, &shared, &accepting, &gate)?;
-    let inspector = inspector::mount(&config, store.db(), addr, tls.is_some(), gate)?;
-    let router = match &inspector {
-        Some(mounted) => {
-            let root_is_free = !config.endpoints.iter().any(|e| e.path == "/");
-            service.router.merge(mounted.router(root_is_free))
-        }
-        None => service.router,
-    };
+    let app = App::build(&config, &stores, addr, tls.is_some())?;
     tracing::info!(
         "listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
         config.store.path.display()
     );
-    if let Some(mounted) = &inspector {
+    if let Some(mounted) = app.inspector() {
         let hint = if mounted.needs_token() {
             " (sign in there with the admin token)"
         } else {
@@ -59,26 +42,23 @@ pub async fn serve(
         };
         tracing::info!("inspector UI at {}{hint}", mounted.ui_url());
     }
-    let stop_inspector = inspector.as_ref().map(inspector::Mounted::stopper);
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let stop = Arc::new(watch::channel(false).0);
-    let workers: Vec<_> = service
-        .outboxes
+    let workers: Vec<_> = app
+        .outboxes()
         .iter()
         .map(|outbox| outbox::spawn(Arc::clone(outbox), stop.subscribe(), grace))
         .collect();
+    let stop_app = app.stopper();
     let stopping = Arc::clone(&stop);
     let shutdown = async move {
         shutdown.await;
-        accepting.store(false, AtomicOrdering::SeqCst);
-        if let Some(stop) = stop_inspector {
-            stop();
-        }
+        stop_app();
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         stopping.send_replace(true);
     };
     let limits = super::Limits::new(&config.server, &config.inspector);
-    let served = super::run(listener, tls, router, limits, shutdown, grace).await;
+    let served = super::run(listener, tls, app.router(), limits, shutdown, grace).await;
     // Also when the server failed: the workers must stop either way.
     stop.send_replace(true);
     // The workers need at most the same grace; their last results must be written before
@@ -88,13 +68,8 @@ pub async fn serve(
             tracing::error!(error = %e, "an outbox worker failed");
         }
     }
-    if let Some(mounted) = inspector {
-        mounted.finish().await;
-    }
-    drop(service.outboxes);
-    // Our copy of the marks store may be the sled store itself: let go of it before closing.
-    drop(shared);
-    close(store).await;
+    app.finish().await;
+    stores.close().await;
     served.context("server failed")
 }
 
