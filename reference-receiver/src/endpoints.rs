@@ -97,7 +97,7 @@ pub(crate) fn receiver(
                 let event = RelayEvent::new(&delivery.event, &delivery.body);
                 let key = event.idempotency_key(&name);
                 let attempt = relay.deliver(&event, Some(&key)).await;
-                crate::metrics::relay_attempt(&name, &attempt);
+                crate::metrics::relay_attempt(&name, attempt.verdict.name(), attempt.duration_ms);
                 tracing::info!(
                     endpoint = %name,
                     entity = event.entity.as_deref(),

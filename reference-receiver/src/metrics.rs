@@ -7,6 +7,9 @@
 //! | `relay_attempts_total` | endpoint, verdict |
 //! | `relay_attempt_duration_seconds` (histogram) | endpoint |
 //! | `outbox_pending`, `outbox_in_flight`, `outbox_dead`, `outbox_oldest_pending_age_seconds` (gauges, read at scrape time) | endpoint |
+//!
+//! This module is a leaf: it takes plain labels and values, and whoever owns the state (the
+//! outboxes, the relays) hands them over, so nothing here reaches back into the receiver.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -15,9 +18,6 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::outbox::Outbox;
-use crate::relay::{Attempt, Verdict};
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -40,20 +40,35 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// `GET /metrics`; outbox gauges are read at scrape time, so they are never stale.
-pub(crate) async fn render(State(outboxes): State<Arc<Vec<Arc<Outbox>>>>) -> Response {
-    for outbox in outboxes.iter() {
-        if let Ok(stats) = outbox.stats().await {
-            let endpoint = stats.endpoint.clone();
-            metrics::gauge!("outbox_pending", "endpoint" => endpoint.clone())
-                .set(stats.pending as f64);
-            metrics::gauge!("outbox_in_flight", "endpoint" => endpoint.clone())
-                .set(stats.in_flight as f64);
-            metrics::gauge!("outbox_dead", "endpoint" => endpoint.clone()).set(stats.dead as f64);
-            metrics::gauge!("outbox_oldest_pending_age_seconds", "endpoint" => endpoint)
-                .set(stats.oldest_pending_age_secs.unwrap_or(0.0));
-        }
+/// One outbox's counts, set as its gauges just before a scrape renders them.
+pub(crate) struct OutboxGauges<'a> {
+    /// The endpoint the outbox belongs to.
+    pub(crate) endpoint: &'a str,
+    /// Events not yet delivered nor dead.
+    pub(crate) pending: usize,
+    /// Events being attempted right now.
+    pub(crate) in_flight: usize,
+    /// Dead letters.
+    pub(crate) dead: usize,
+    /// How long the oldest pending event has waited (0 when none waits).
+    pub(crate) oldest_pending_age_secs: Option<f64>,
+}
+
+impl OutboxGauges<'_> {
+    /// Sets this outbox's gauges.
+    pub(crate) fn set(&self) {
+        let endpoint = self.endpoint.to_owned();
+        metrics::gauge!("outbox_pending", "endpoint" => endpoint.clone()).set(self.pending as f64);
+        metrics::gauge!("outbox_in_flight", "endpoint" => endpoint.clone())
+            .set(self.in_flight as f64);
+        metrics::gauge!("outbox_dead", "endpoint" => endpoint.clone()).set(self.dead as f64);
+        metrics::gauge!("outbox_oldest_pending_age_seconds", "endpoint" => endpoint)
+            .set(self.oldest_pending_age_secs.unwrap_or(0.0));
     }
+}
+
+/// The body of `GET /metrics`: everything recorded so far, in Prometheus' text format.
+pub(crate) fn render() -> Response {
     match handle() {
         Some(handle) => (
             [("content-type", "text/plain; version=0.0.4")],
@@ -70,7 +85,7 @@ pub(crate) async fn render(State(outboxes): State<Arc<Vec<Arc<Outbox>>>>) -> Res
 
 /// Middleware around an endpoint: counts answers by outcome and status, times them.
 pub(crate) async fn record(
-    State(endpoint): State<&'static str>,
+    State(endpoint): State<Arc<str>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -84,7 +99,7 @@ pub(crate) async fn record(
         .to_owned();
     metrics::counter!(
         "webhook_requests_total",
-        "endpoint" => endpoint,
+        "endpoint" => Arc::clone(&endpoint),
         "outcome" => outcome,
         "status" => response.status().as_u16().to_string()
     )
@@ -94,13 +109,9 @@ pub(crate) async fn record(
     response
 }
 
-/// Counts one relay attempt.
-pub(crate) fn relay_attempt(endpoint: &str, attempt: &Attempt) {
-    let verdict = match attempt.verdict {
-        Verdict::Delivered => "delivered",
-        Verdict::Refused => "refused",
-        Verdict::Failed => "failed",
-    };
+/// Counts one relay attempt: its endpoint, its verdict (`delivered`, `refused`, `failed`) and
+/// how long it took.
+pub(crate) fn relay_attempt(endpoint: &str, verdict: &'static str, duration_ms: u64) {
     metrics::counter!(
         "relay_attempts_total",
         "endpoint" => endpoint.to_owned(),
@@ -108,5 +119,5 @@ pub(crate) fn relay_attempt(endpoint: &str, attempt: &Attempt) {
     )
     .increment(1);
     metrics::histogram!("relay_attempt_duration_seconds", "endpoint" => endpoint.to_owned())
-        .record(attempt.duration_ms as f64 / 1_000.0);
+        .record(duration_ms as f64 / 1_000.0);
 }

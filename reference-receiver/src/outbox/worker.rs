@@ -68,7 +68,11 @@ impl Running {
             // Cancelled: only at shutdown, when nothing more is recorded.
             Err(_) => return,
         };
-        crate::metrics::relay_attempt(outbox.endpoint(), &attempt);
+        crate::metrics::relay_attempt(
+            outbox.endpoint(),
+            attempt.verdict.name(),
+            attempt.duration_ms,
+        );
         let Some((id, lane)) = self.events.remove(&task) else {
             return;
         };

@@ -84,6 +84,17 @@ pub enum Verdict {
     Failed,
 }
 
+impl Verdict {
+    /// The verdict's name, as the admin API and the metrics write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// One call to the downstream (or source) API, as logged and shown in the admin API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -633,6 +644,13 @@ mod tests {
         let key = idempotency_header("orders:a\r\nX-Injected: 1");
         assert_eq!(key, "orders:a%0D%0AX-Injected: 1");
         assert_eq!(idempotency_header("orders:7"), "orders:7");
+    }
+
+    #[test]
+    fn a_verdict_is_named_as_the_admin_api_writes_it() {
+        for verdict in [Verdict::Delivered, Verdict::Refused, Verdict::Failed] {
+            assert_eq!(serde_json::to_value(verdict).unwrap(), verdict.name());
+        }
     }
 
     #[test]

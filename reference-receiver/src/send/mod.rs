@@ -29,8 +29,7 @@ use http::{HeaderName, HeaderValue, Method};
 use receiver_sdk::outcome::OUTCOME_HEADER;
 use receiver_sdk::Secret;
 
-use self::sample::Facts;
-use self::sender::{Credentials, Headers, SecretUse};
+use self::sender::{Credentials, Facts, Headers, SecretUse};
 
 pub use self::sender::Sender;
 

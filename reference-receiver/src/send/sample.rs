@@ -13,20 +13,7 @@ use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::sender::Sender;
-
-/// What a delivery is about, shared by its payload and its headers.
-#[derive(Debug, Clone)]
-pub(super) struct Facts {
-    /// The delivery id, for senders that send one.
-    pub(super) id: Option<String>,
-    /// The event type (GitHub's `X-GitHub-Event`, Shopify's topic, Sonar's `event`, ...).
-    pub(super) event: String,
-    /// When the event happened; its whole seconds are also the signing timestamp.
-    pub(super) at: DateTime<Utc>,
-    /// A SuperOffice registration test.
-    pub(super) test: bool,
-}
+use super::sender::{Facts, Sender};
 
 /// The sample payload `sender` would send for `facts`.
 ///

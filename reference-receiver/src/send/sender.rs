@@ -1,13 +1,13 @@
 //! Each sender's headers, signed with the SDK's own [`sign`] helpers so that `send` signs
-//! exactly as the verifiers expect and the two can never drift apart.
+//! exactly as the verifiers expect and the two can never drift apart; and the `Facts` of a
+//! delivery, which its headers and its sample payload (`sample`) both read.
 
+use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderName, HeaderValue};
 use receiver_sdk::verify::sign;
 use receiver_sdk::Secret;
-
-use super::sample::Facts;
 
 /// A sender whose deliveries `send` imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,6 +65,19 @@ pub(super) enum Credentials {
 
 /// Headers in the order they are sent.
 pub(super) type Headers = Vec<(HeaderName, HeaderValue)>;
+
+/// What a delivery is about, shared by its payload and its headers.
+#[derive(Debug, Clone)]
+pub(super) struct Facts {
+    /// The delivery id, for senders that send one.
+    pub(super) id: Option<String>,
+    /// The event type (GitHub's `X-GitHub-Event`, Shopify's topic, Sonar's `event`, ...).
+    pub(super) event: String,
+    /// When the event happened; its whole seconds are also the signing timestamp.
+    pub(super) at: DateTime<Utc>,
+    /// A SuperOffice registration test.
+    pub(super) test: bool,
+}
 
 impl Sender {
     /// The name used on the command line.

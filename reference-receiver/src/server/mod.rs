@@ -1,5 +1,7 @@
 //! Serving the router on a listener: the accept loop, hyper's connection settings, and the
-//! limits that keep any one sender from holding what the others need.
+//! limits that keep any one sender from holding what the others need. `serve` (in `serve.rs`)
+//! runs the service's whole lifetime around that loop: stores opened, app built, outbox
+//! workers started, and at shutdown everything drained and closed in order.
 //!
 //! A webhook endpoint is a public socket, so everything a sender can make us hold is bounded:
 //!
@@ -17,6 +19,9 @@
 
 mod budget;
 mod connections;
+mod serve;
+
+pub use serve::{serve, shutdown_signal};
 
 use std::convert::Infallible;
 use std::future::Future;

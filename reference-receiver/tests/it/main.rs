@@ -15,6 +15,7 @@ mod common;
 mod inspector_support;
 
 mod access;
+mod app;
 mod cli;
 mod inspector_api;
 mod inspector_browser;
