@@ -422,13 +422,28 @@ mod tests {
         crate::store::behaviour::all(|| SledStore::temporary().unwrap()).await;
     }
 
+    /// Opens `path`, waiting while a dropped store's directory is still `Locked`: sled's own
+    /// background threads let go of the lock a moment after the last handle is dropped, and
+    /// on a loaded machine that moment can be long (the receiver waits the same way).
+    fn reopen(path: &std::path::Path) -> SledStore {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match SledStore::open(path) {
+                Err(e)
+                    if e.kind() == StoreErrorKind::Locked
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                opened => return opened.unwrap(),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn committed_state_survives_reopening_the_directory() {
         let dir = tempfile::tempdir().unwrap();
-        crate::store::behaviour::committed_state_survives_reopening(dir.path(), |path| {
-            SledStore::open(path).unwrap()
-        })
-        .await;
+        crate::store::behaviour::committed_state_survives_reopening(dir.path(), reopen).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

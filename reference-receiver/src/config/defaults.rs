@@ -172,16 +172,4 @@ mod tests {
             );
         }
     }
-
-    #[test]
-    fn the_outbox_policy_defaults_are_the_relay_config_defaults() {
-        let text = "[[endpoint]]\nname = \"e\"\npath = \"/e\"\n\
-                    [endpoint.relay]\nmode = \"queued\"\nurl = \"http://127.0.0.1:9/x\"";
-        let config = from_parts(Some(("test.toml", text)), vec![], |_| None).unwrap();
-        let relay = config.endpoints[0].relay.as_ref().unwrap();
-        assert_eq!(
-            crate::outbox::Policy::from(relay),
-            crate::outbox::Policy::default()
-        );
-    }
 }

@@ -120,6 +120,16 @@ impl Policy {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_outbox_policy_defaults_are_the_relay_config_defaults() {
+        let text = "[[endpoint]]\nname = \"e\"\npath = \"/e\"\n\
+                    [endpoint.relay]\nmode = \"queued\"\nurl = \"http://127.0.0.1:9/x\"";
+        let config =
+            crate::config::from_parts(Some(("test.toml", text)), vec![], |_| None).unwrap();
+        let relay = config.endpoints[0].relay.as_ref().unwrap();
+        assert_eq!(Policy::from(relay), Policy::default());
+    }
+
     fn attempt(verdict: Verdict, status: u16, headers: &[(&str, &str)]) -> Attempt {
         Attempt {
             at: Utc::now(),
