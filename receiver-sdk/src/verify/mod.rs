@@ -158,43 +158,31 @@ pub trait Verify: fmt::Debug + Send + Sync + 'static {
     }
 }
 
-impl<T: Verify + ?Sized> Verify for Arc<T> {
-    fn verify(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<(), VerifyFailure> {
-        (**self).verify(headers, body, now)
-    }
+/// `Verify` through a pointer: every method forwards to the scheme it points at.
+macro_rules! forward_verify {
+    ($($pointer:ident),*) => {$(
+        impl<T: Verify + ?Sized> Verify for $pointer<T> {
+            fn verify(
+                &self,
+                headers: &HeaderMap,
+                body: &[u8],
+                now: SystemTime,
+            ) -> Result<(), VerifyFailure> {
+                (**self).verify(headers, body, now)
+            }
 
-    fn challenge(&self) -> Option<HeaderValue> {
-        (**self).challenge()
-    }
+            fn challenge(&self) -> Option<HeaderValue> {
+                (**self).challenge()
+            }
 
-    fn authenticates_only_the_body(&self) -> bool {
-        (**self).authenticates_only_the_body()
-    }
+            fn authenticates_only_the_body(&self) -> bool {
+                (**self).authenticates_only_the_body()
+            }
+        }
+    )*};
 }
 
-impl<T: Verify + ?Sized> Verify for Box<T> {
-    fn verify(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<(), VerifyFailure> {
-        (**self).verify(headers, body, now)
-    }
-
-    fn challenge(&self) -> Option<HeaderValue> {
-        (**self).challenge()
-    }
-
-    fn authenticates_only_the_body(&self) -> bool {
-        (**self).authenticates_only_the_body()
-    }
-}
+forward_verify!(Arc, Box);
 
 impl Verify for Verifier {
     fn verify(
