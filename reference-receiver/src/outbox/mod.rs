@@ -29,9 +29,10 @@
 //! event of its lane is delivered or dead; lanes proceed independently (see `schedule`).
 //!
 //! A refusal (a 4xx, a 3xx since redirects are not followed, or a mapping error), or a
-//! failure on the `max_attempts`-th attempt, makes the event a dead letter, and the lane's later events then proceed. Holding them back would let one poisoned
-//! event stop an entity for good, and a receiver that relays state changes usually prefers
-//! the newer state arriving; the dead letter stays visible in the admin API, where an
+//! failure on the `max_attempts`-th attempt, makes the event a dead letter, and the lane's
+//! later events then proceed. Holding them back would let one poisoned event stop an entity
+//! for good, and a receiver that relays state changes usually prefers the newer state
+//! arriving; the dead letter stays visible in the admin API, where an
 //! operator can send it back (it then goes before the lane's remaining events, since it keeps
 //! its id) or purge it.
 //!
