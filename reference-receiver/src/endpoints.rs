@@ -7,22 +7,18 @@ use receiver_sdk::envelope::Envelope;
 use receiver_sdk::store::Store;
 use receiver_sdk::{Delivery, OnDeadline, Receiver};
 
-use crate::config::{EndpointConfig, EnvelopeKind, RelayMode, ServerConfig};
+use crate::config::{EndpointConfig, RelayMode, ServerConfig};
 use crate::relay::{Relay, RelayEvent};
 
 /// How much of a payload an endpoint without a relay logs.
 const LOGGED_PAYLOAD: usize = 1024;
 
 fn envelope(config: &EndpointConfig) -> Envelope {
-    match (config.envelope, &config.mapping) {
-        (EnvelopeKind::Sonar, _) => Envelope::Sonar,
-        (EnvelopeKind::Integration, _) => Envelope::Integration,
-        (EnvelopeKind::Superoffice, _) => Envelope::SuperOffice,
-        (EnvelopeKind::StandardWebhooks, _) => Envelope::StandardWebhooks,
-        (EnvelopeKind::Github, _) => Envelope::GitHub,
-        (EnvelopeKind::Custom, Some(mapping)) => Envelope::Custom(mapping.clone()),
+    match (config.envelope.preset(), &config.mapping) {
+        (Some(preset), _) => preset,
+        (None, Some(mapping)) => Envelope::Custom(mapping.clone()),
         // Validation guarantees a mapping for custom; raw is the safe reading otherwise.
-        (EnvelopeKind::Custom, None) | (EnvelopeKind::Raw, _) => Envelope::Raw,
+        (None, None) => Envelope::Raw,
     }
 }
 

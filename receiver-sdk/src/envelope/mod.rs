@@ -10,6 +10,7 @@
 //! | [`SuperOffice`](Envelope::SuperOffice) | `Event` / `X-SuperOffice-Event` | `Entity` | `PrimaryKey` | `Timestamp` | `EventId` / `X-SuperOffice-EventId` |
 //! | [`StandardWebhooks`](Envelope::StandardWebhooks) | `type` | — | `data.id` | `timestamp` | `webhook-id` / `svix-id` |
 //! | [`GitHub`](Envelope::GitHub) | `X-GitHub-Event` | — | — | — | `X-GitHub-Delivery` |
+//! | [`CloudEvents`](Envelope::CloudEvents) | `type` / `ce-type` | `source` when `subject` is set | `subject` | `time` | `source` + `id` |
 //! | [`Custom`](Envelope::Custom) | your [`Mapping`] | | | | |
 //! | [`Raw`](Envelope::Raw) | `"webhook"` | — | — | — | — |
 //!
@@ -26,6 +27,7 @@
 //!   refused, because serde_json would round them and two ids could become one.
 //! * Times go through [`parse_timestamp`].
 
+mod cloudevents;
 mod mapping;
 mod presets;
 mod read;
@@ -140,6 +142,20 @@ pub enum Envelope {
     /// body-only verifier therefore dedupes such deliveries by their body as well (see
     /// [`Envelope::delivery_id_from_headers`]).
     GitHub,
+    /// [CloudEvents 1.0](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
+    /// over HTTP, in binary mode (`ce-id`, `ce-source`, `ce-type`, `ce-specversion`, `ce-time`,
+    /// `ce-subject` headers; the body is the event's `data`) or structured mode (a body of
+    /// type `application/cloudevents+json` holding the attributes and `data`).
+    ///
+    /// The delivery id is `source`, a space, and `id`, because the spec makes ids unique only
+    /// per source. `subject` is the entity, and `source` its type, because a subject names its
+    /// entity only "in the context of the event producer (identified by source)". `time` must
+    /// be RFC 3339, as the spec's Timestamp type requires. `specversion` must be `1.0`.
+    ///
+    /// Batch mode (`application/cloudevents-batch+json`) is refused with
+    /// [`EnvelopeError::Unsupported`]: one delivery is one event to ordering, dedupe and the
+    /// handler. Ordering is off by default, because `subject` and `time` are optional.
+    CloudEvents,
     /// Your own mapping of fields to JSON pointers or headers.
     Custom(Mapping),
     /// No envelope: event type `"webhook"`, everything else `None`.
@@ -159,6 +175,7 @@ impl Envelope {
             Self::SuperOffice => presets::superoffice(headers, body),
             Self::StandardWebhooks => presets::standard_webhooks(headers, body),
             Self::GitHub => presets::github(headers),
+            Self::CloudEvents => cloudevents::extract(headers, body),
             Self::Custom(mapping) => mapping.extract(headers, body),
             Self::Raw => Ok(presets::raw()),
         }
@@ -174,6 +191,7 @@ impl Envelope {
             Self::Sonar => "current.created_at",
             Self::Integration | Self::StandardWebhooks => "timestamp",
             Self::SuperOffice => "Timestamp",
+            Self::CloudEvents => "time",
             Self::Custom(mapping) => mapping.created_at_name().unwrap_or("created_at"),
             Self::GitHub | Self::Raw => "created_at",
         }
@@ -185,7 +203,8 @@ impl Envelope {
     /// such an id is unauthenticated, and the endpoint dedupes by the body's hash too.
     pub fn delivery_id_from_headers(&self) -> bool {
         match self {
-            Self::GitHub | Self::StandardWebhooks | Self::SuperOffice => true,
+            // Binary mode's `ce-id` and `ce-source` are headers.
+            Self::GitHub | Self::StandardWebhooks | Self::SuperOffice | Self::CloudEvents => true,
             Self::Custom(mapping) => mapping.delivery_id_from_header(),
             Self::Sonar | Self::Integration | Self::Raw => false,
         }
@@ -198,7 +217,7 @@ impl Envelope {
     }
 
     /// The preset's name for logs: `sonar`, `integration`, `superoffice`,
-    /// `standard-webhooks`, `github`, `custom` or `raw`.
+    /// `standard-webhooks`, `github`, `cloudevents`, `custom` or `raw`.
     pub fn name(&self) -> &str {
         match self {
             Self::Sonar => "sonar",
@@ -206,6 +225,7 @@ impl Envelope {
             Self::SuperOffice => "superoffice",
             Self::StandardWebhooks => "standard-webhooks",
             Self::GitHub => "github",
+            Self::CloudEvents => "cloudevents",
             Self::Custom(_) => "custom",
             Self::Raw => "raw",
         }
@@ -259,6 +279,12 @@ pub enum EnvelopeError {
         field: String,
         /// What is wrong with its value.
         reason: TimestampError,
+    },
+    /// The delivery is in a form this envelope does not accept, such as a CloudEvents batch.
+    #[error("not accepted: {what}")]
+    Unsupported {
+        /// What was sent, and what to send instead.
+        what: String,
     },
     /// A header is present but its value cannot be used.
     #[error("header `{header}` {problem}")]

@@ -35,6 +35,12 @@ pub enum TimestampError {
         /// The value, shortened if long.
         value: String,
     },
+    /// The format allows only RFC 3339 date-times (CloudEvents `time`), and this is none.
+    #[error("`{value}` is not an RFC 3339 date-time")]
+    NotRfc3339 {
+        /// The value, shortened if long.
+        value: String,
+    },
     /// The time is valid but outside what `i64` nanoseconds since the epoch can hold.
     #[error(
         "`{value}` is outside the supported range \
@@ -118,6 +124,17 @@ pub(crate) fn parse_timestamp_str(text: &str) -> Result<DateTime<Utc>, Timestamp
         return in_range(time.with_timezone(&Utc), text);
     }
     Err(unrecognised(text))
+}
+
+/// An RFC 3339 date-time and no other form, for formats that allow only it.
+pub(crate) fn parse_rfc3339(text: &str) -> Result<DateTime<Utc>, TimestampError> {
+    if text.is_empty() {
+        return Err(TimestampError::Empty);
+    }
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(time) => in_range(time.with_timezone(&Utc), text),
+        Err(_) => Err(TimestampError::NotRfc3339 { value: quote(text) }),
+    }
 }
 
 /// What kind of JSON value this is, for error messages.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use receiver_sdk::envelope::Mapping;
+use receiver_sdk::envelope::{Envelope, Mapping};
 use receiver_sdk::ordering::{OrderingScope, TiePolicy};
 use serde::{Deserialize, Serialize};
 
@@ -82,10 +82,28 @@ pub enum EnvelopeKind {
     StandardWebhooks,
     /// GitHub.
     Github,
+    /// CloudEvents 1.0, binary or structured mode.
+    Cloudevents,
     /// `[endpoint.mapping]`.
     Custom,
     /// No envelope.
     Raw,
+}
+
+impl EnvelopeKind {
+    /// The SDK envelope this kind names; `None` for `custom`, which needs its mapping.
+    pub fn preset(self) -> Option<Envelope> {
+        match self {
+            Self::Sonar => Some(Envelope::Sonar),
+            Self::Integration => Some(Envelope::Integration),
+            Self::Superoffice => Some(Envelope::SuperOffice),
+            Self::StandardWebhooks => Some(Envelope::StandardWebhooks),
+            Self::Github => Some(Envelope::GitHub),
+            Self::Cloudevents => Some(Envelope::CloudEvents),
+            Self::Raw => Some(Envelope::Raw),
+            Self::Custom => None,
+        }
+    }
 }
 
 impl Default for AuthConfig {

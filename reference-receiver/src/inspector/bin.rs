@@ -209,14 +209,9 @@ impl Settings {
             _ => {}
         }
         let verifier = verify.build().map_err(|e| format!("verify: {e}"))?;
-        let envelope = match (spec.envelope, &spec.mapping) {
-            (EnvelopeKind::Sonar, None) => Envelope::Sonar,
-            (EnvelopeKind::Integration, None) => Envelope::Integration,
-            (EnvelopeKind::Superoffice, None) => Envelope::SuperOffice,
-            (EnvelopeKind::StandardWebhooks, None) => Envelope::StandardWebhooks,
-            (EnvelopeKind::Github, None) => Envelope::GitHub,
-            (EnvelopeKind::Raw, None) => Envelope::Raw,
-            (EnvelopeKind::Custom, Some(mapping)) => Envelope::Custom(mapping.clone()),
+        let envelope = match (spec.envelope.preset(), &spec.mapping) {
+            (Some(preset), None) => preset,
+            (None, Some(mapping)) => Envelope::Custom(mapping.clone()),
             _ => {
                 return Err(
                     "envelope \"custom\" needs a `mapping`, and only it takes one".to_owned(),
