@@ -10,6 +10,7 @@
 //! | [`SuperOffice`](Envelope::SuperOffice) | `Event` / `X-SuperOffice-Event` | `Entity` | `PrimaryKey` | `Timestamp` | `EventId` / `X-SuperOffice-EventId` |
 //! | [`StandardWebhooks`](Envelope::StandardWebhooks) | `type` | — | `data.id` | `timestamp` | `webhook-id` / `svix-id` |
 //! | [`GitHub`](Envelope::GitHub) | `X-GitHub-Event` | — | — | — | `X-GitHub-Delivery` |
+//! | [`Stripe`](Envelope::Stripe) | `type` | `data.object.object` | `data.object.id` | `created` | `id` |
 //! | [`CloudEvents`](Envelope::CloudEvents) | `type` / `ce-type` | `source` when `subject` is set | `subject` | `time` | `source` + `id` |
 //! | [`Custom`](Envelope::Custom) | your [`Mapping`] | | | | |
 //! | [`Raw`](Envelope::Raw) | `"webhook"` | — | — | — | — |
@@ -142,6 +143,14 @@ pub enum Envelope {
     /// body-only verifier therefore dedupes such deliveries by their body as well (see
     /// [`Envelope::delivery_id_from_headers`]).
     GitHub,
+    /// Stripe's [Event object](https://docs.stripe.com/api/events/object): `type`, `id` (the
+    /// delivery id: Stripe retries an event under the same id), `created` (unix seconds), and
+    /// the entity `data.object.id` of kind `data.object.object`.
+    ///
+    /// `type`, `id` and `created` are required; the entity is `None` when `data.object` has
+    /// no id (a `balance`). Ordering is off by default: Stripe does not promise it, and not
+    /// every event has an entity.
+    Stripe,
     /// [CloudEvents 1.0](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
     /// over HTTP, in binary mode (`ce-id`, `ce-source`, `ce-type`, `ce-specversion`, `ce-time`,
     /// `ce-subject` headers; the body is the event's `data`) or structured mode (a body of
@@ -175,6 +184,7 @@ impl Envelope {
             Self::SuperOffice => presets::superoffice(headers, body),
             Self::StandardWebhooks => presets::standard_webhooks(headers, body),
             Self::GitHub => presets::github(headers),
+            Self::Stripe => presets::stripe(body),
             Self::CloudEvents => cloudevents::extract(headers, body),
             Self::Custom(mapping) => mapping.extract(headers, body),
             Self::Raw => Ok(presets::raw()),
@@ -192,6 +202,7 @@ impl Envelope {
             Self::Integration | Self::StandardWebhooks => "timestamp",
             Self::SuperOffice => "Timestamp",
             Self::CloudEvents => "time",
+            Self::Stripe => "created",
             Self::Custom(mapping) => mapping.created_at_name().unwrap_or("created_at"),
             Self::GitHub | Self::Raw => "created_at",
         }
@@ -206,7 +217,7 @@ impl Envelope {
             // Binary mode's `ce-id` and `ce-source` are headers.
             Self::GitHub | Self::StandardWebhooks | Self::SuperOffice | Self::CloudEvents => true,
             Self::Custom(mapping) => mapping.delivery_id_from_header(),
-            Self::Sonar | Self::Integration | Self::Raw => false,
+            Self::Sonar | Self::Integration | Self::Stripe | Self::Raw => false,
         }
     }
 
@@ -217,7 +228,7 @@ impl Envelope {
     }
 
     /// The preset's name for logs: `sonar`, `integration`, `superoffice`,
-    /// `standard-webhooks`, `github`, `cloudevents`, `custom` or `raw`.
+    /// `standard-webhooks`, `github`, `stripe`, `cloudevents`, `custom` or `raw`.
     pub fn name(&self) -> &str {
         match self {
             Self::Sonar => "sonar",
@@ -225,6 +236,7 @@ impl Envelope {
             Self::SuperOffice => "superoffice",
             Self::StandardWebhooks => "standard-webhooks",
             Self::GitHub => "github",
+            Self::Stripe => "stripe",
             Self::CloudEvents => "cloudevents",
             Self::Custom(_) => "custom",
             Self::Raw => "raw",

@@ -150,6 +150,28 @@ pub(super) fn github(headers: &HeaderMap) -> Result<EventMeta, EnvelopeError> {
     })
 }
 
+/// Stripe: the Event object (`id`, `type`, `created`, `data.object`).
+pub(super) fn stripe(body: &Value) -> Result<EventMeta, EnvelopeError> {
+    let body = object(body)?;
+    let (entity_type, entity_id) = match get(body, "data").and_then(|data| data.get("object")) {
+        // Some objects have no id (the `balance` of `balance.available`): no entity then.
+        Some(Value::Object(object)) => (
+            optional(get(object, "object"), "data.object.object", text)?,
+            optional(get(object, "id"), "data.object.id", id)?,
+        ),
+        _ => (None, None),
+    };
+    Ok(EventMeta {
+        event_type: required_key(body, "type", text)?,
+        entity_type,
+        entity_id,
+        created_at: Some(required_key(body, "created", time)?),
+        // Stripe retries an event under its own `id`.
+        delivery_id: Some(required_key(body, "id", id)?),
+        test: false,
+    })
+}
+
 /// No envelope at all.
 pub(super) fn raw() -> EventMeta {
     EventMeta {

@@ -752,3 +752,88 @@ mod envelope {
         );
     }
 }
+
+mod stripe {
+    use super::*;
+
+    /// The example of Stripe's API reference, "The Event object"
+    /// (<https://docs.stripe.com/api/events/object>), with its `data.object` cut to the fields
+    /// the envelope reads.
+    fn body() -> Value {
+        json!({
+            "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
+            "object": "event",
+            "api_version": "2019-02-19",
+            "created": 1_686_089_970,
+            "data": {
+                "object": {
+                    "id": "seti_1NG8Du2eZvKYlo2C9XMqbR0x",
+                    "object": "setup_intent",
+                    "livemode": false,
+                    "status": "requires_confirmation"
+                }
+            },
+            "livemode": false,
+            "pending_webhooks": 0,
+            "request": {"id": null, "idempotency_key": null},
+            "type": "setup_intent.created"
+        })
+    }
+
+    #[test]
+    fn event_object_fills_every_field() {
+        assert_eq!(
+            Envelope::Stripe.extract(&no_headers(), &body()),
+            Ok(EventMeta {
+                event_type: "setup_intent.created".into(),
+                entity_type: Some("setup_intent".into()),
+                entity_id: Some("seti_1NG8Du2eZvKYlo2C9XMqbR0x".into()),
+                created_at: Some(utc(2023, 6, 6, 22, 19, 30, 0)),
+                delivery_id: Some("evt_1NG8Du2eZvKYlo2CUI79vXWy".into()),
+                test: false,
+            })
+        );
+    }
+
+    #[test]
+    fn an_object_without_an_id_has_no_entity() {
+        let balance = with(
+            body(),
+            "data",
+            json!({"object": {"object": "balance", "livemode": false}}),
+        );
+        let meta = Envelope::Stripe
+            .extract(&no_headers(), &balance)
+            .expect("valid");
+        assert_eq!(meta.entity_id, None);
+        assert_eq!(meta.entity_type.as_deref(), Some("balance"));
+    }
+
+    #[test]
+    fn type_id_and_created_are_required() {
+        for key in ["type", "id", "created"] {
+            assert_eq!(
+                Envelope::Stripe.extract(&no_headers(), &without(body(), key)),
+                Err(missing(key)),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_entity_id_is_an_error() {
+        let odd = with(body(), "data", json!({"object": {"id": true}}));
+        assert_eq!(
+            Envelope::Stripe.extract(&no_headers(), &odd),
+            Err(wrong_type("data.object.id", ID, "a boolean"))
+        );
+    }
+
+    #[test]
+    fn stripe_names_created_and_reads_nothing_from_headers() {
+        assert_eq!(Envelope::Stripe.created_at_field(), "created");
+        assert_eq!(Envelope::Stripe.name(), "stripe");
+        assert!(!Envelope::Stripe.delivery_id_from_headers());
+        assert!(!Envelope::Stripe.carries_order());
+    }
+}

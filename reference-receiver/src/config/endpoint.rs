@@ -82,6 +82,8 @@ pub enum EnvelopeKind {
     StandardWebhooks,
     /// GitHub.
     Github,
+    /// Stripe's Event object.
+    Stripe,
     /// CloudEvents 1.0, binary or structured mode.
     Cloudevents,
     /// `[endpoint.mapping]`.
@@ -99,6 +101,7 @@ impl EnvelopeKind {
             Self::Superoffice => Some(Envelope::SuperOffice),
             Self::StandardWebhooks => Some(Envelope::StandardWebhooks),
             Self::Github => Some(Envelope::GitHub),
+            Self::Stripe => Some(Envelope::Stripe),
             Self::Cloudevents => Some(Envelope::CloudEvents),
             Self::Raw => Some(Envelope::Raw),
             Self::Custom => None,

@@ -391,3 +391,17 @@ fn an_env_reference_in_a_credential_is_resolved_and_an_unset_one_is_named() {
     assert_eq!(error.key, "endpoint[0].verify.credentials[0].password_env");
     assert_eq!(error.message, "environment variable `PW` is not set");
 }
+
+#[test]
+fn cloudevents_and_stripe_envelopes_name_their_presets() {
+    for (name, envelope) in [
+        ("cloudevents", receiver_sdk::envelope::Envelope::CloudEvents),
+        ("stripe", receiver_sdk::envelope::Envelope::Stripe),
+    ] {
+        let config = parse(&format!(
+            "[[endpoint]]\nname = \"e\"\npath = \"/e\"\nenvelope = \"{name}\"\n"
+        ))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(config.endpoints[0].envelope.preset(), Some(envelope));
+    }
+}
