@@ -76,6 +76,9 @@
 //!   [`MemoryStore`](store::MemoryStore), [`SledStore`](store::SledStore),
 //!   `FjallStore` (feature `fjall`) and `PostgresStore` (feature `postgres`), with the group
 //!   commit the embedded stores share.
+//! * [`handshake`]: the setup challenges some senders send before they deliver (CloudEvents'
+//!   `OPTIONS`, Microsoft Graph, Meta, Dropbox, Okta, Slack, Zoom), answered before the
+//!   pipeline on endpoints configured for them, never counted as deliveries.
 //! * [`outcome`]: the single mapping from outcome to status code and JSON body, and the table
 //!   of every answer.
 //!
@@ -195,6 +198,7 @@ pub mod dedupe;
 mod detach;
 mod endpoint;
 pub mod envelope;
+pub mod handshake;
 pub mod ordering;
 pub mod outcome;
 mod secret;
