@@ -486,3 +486,89 @@ impl IntoResponse for Reply {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::{Assessment, Decision, Outcome, Receiver};
+
+    fn assess(handshake: Handshake, method: Method, query: Option<&str>) -> Assessment {
+        let stage = Receiver::builder("e").handshake(handshake).assessor();
+        let mut headers = HeaderMap::new();
+        headers.insert(OKTA_CHALLENGE, HeaderValue::from_static("c-1"));
+        let now = SystemTime::now();
+        stage.assess_query(&method, query, &headers, b"", false, now)
+    }
+
+    fn reply(assessment: Assessment) -> Reply {
+        match assessment.decision {
+            Decision::Handshake(reply) => reply,
+            other => panic!("not a handshake: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_pure_stage_says_handshake_and_names_the_provider() {
+        let okta = reply(assess(Handshake::okta(), Method::GET, None));
+        assert_eq!((okta.name(), okta.provider()), ("handshake", "okta"));
+        assert_eq!(okta.body, Body::Json(json!({"verification": "c-1"})));
+        let meta = Handshake::meta("token");
+        let query = Some("hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1");
+        let refused = reply(assess(meta, Method::GET, query));
+        assert_eq!(
+            (refused.name(), refused.status()),
+            ("handshake_refused", StatusCode::FORBIDDEN)
+        );
+    }
+
+    #[test]
+    fn a_request_that_is_no_handshake_goes_on_as_before() {
+        let get = assess(Handshake::dropbox(), Method::GET, Some("other=1"));
+        assert!(matches!(
+            get.decision,
+            Decision::Answer(Outcome::MethodNotAllowed)
+        ));
+        let slack = Handshake::slack();
+        let post = assess(slack, Method::POST, None);
+        assert!(matches!(
+            post.decision,
+            Decision::Answer(Outcome::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_methods_a_handshake_comes_with_are_taken() {
+        assert!(Handshake::cloud_events(["*"]).takes(&Method::OPTIONS));
+        assert!(!Handshake::cloud_events(["*"]).takes(&Method::GET));
+        assert!(Handshake::microsoft_graph().takes(&Method::POST));
+        assert!(!Handshake::meta("t").takes(&Method::POST));
+        let put = assess(Handshake::okta(), Method::PUT, None);
+        assert!(matches!(
+            put.decision,
+            Decision::Answer(Outcome::MethodNotAllowed)
+        ));
+    }
+
+    #[test]
+    fn debug_shows_no_verify_token_or_secret() {
+        let shown = format!(
+            "{:?} {:?}",
+            Handshake::meta("hunter2"),
+            Handshake::zoom("s3cr3t")
+        );
+        assert_eq!(shown, r#"Handshake("meta") Handshake("zoom")"#);
+    }
+
+    #[test]
+    fn echoes_are_bounded_printable_ascii() {
+        let ok = |value: &str| !echo("p", "f", value, Reply::text).is_refused();
+        assert!(ok("Validation: Testing client application reachability"));
+        assert!(ok(&"a".repeat(MAX_ECHO_BYTES)));
+        assert!(!ok(&"a".repeat(MAX_ECHO_BYTES + 1)));
+        assert!(!ok(""));
+        assert!(!ok("a\r\nb"));
+        assert!(!ok("caf\u{e9}"));
+    }
+}

@@ -113,7 +113,8 @@
 //!      -> handler (its 4xx/5xx passed on) -> durable commit of mark + delivery id -> 200
 //! ```
 //!
-//! Any other method is answered 405 (`Allow: HEAD, POST`); a request without a content type is
+//! Any other method is answered 405 (`Allow: HEAD, POST`) unless a configured
+//! [handshake](ReceiverBuilder::handshake) takes it; a request without a content type is
 //! taken as JSON. A test delivery is a sender's own (SuperOffice's `X-Hook-Test`, GitHub's
 //! `ping`). Every answer, and the `X-Webhook-Outcome` header that names it, is in the
 //! table of [`outcome`]. Prefer your own handlers? [`ReceiverBuilder::layer`] runs the same
