@@ -76,6 +76,9 @@
 //!   [`MemoryStore`](store::MemoryStore), [`SledStore`](store::SledStore),
 //!   `FjallStore` (feature `fjall`) and `PostgresStore` (feature `postgres`), with the group
 //!   commit the embedded stores share.
+//! * [`handshake`]: the setup challenges some senders send before they deliver (CloudEvents'
+//!   `OPTIONS`, Microsoft Graph, Meta, Dropbox, Okta, Slack, Zoom), answered before the
+//!   pipeline on endpoints configured for them, never counted as deliveries.
 //! * [`outcome`]: the single mapping from outcome to status code and JSON body, and the table
 //!   of every answer.
 //!
@@ -110,7 +113,8 @@
 //!      -> handler (its 4xx/5xx passed on) -> durable commit of mark + delivery id -> 200
 //! ```
 //!
-//! Any other method is answered 405 (`Allow: HEAD, POST`); a request without a content type is
+//! Any other method is answered 405 (`Allow: HEAD, POST`) unless a configured
+//! [handshake](ReceiverBuilder::handshake) takes it; a request without a content type is
 //! taken as JSON. A test delivery is a sender's own (SuperOffice's `X-Hook-Test`, GitHub's
 //! `ping`). Every answer, and the `X-Webhook-Outcome` header that names it, is in the
 //! table of [`outcome`]. Prefer your own handlers? [`ReceiverBuilder::layer`] runs the same
@@ -195,6 +199,7 @@ pub mod dedupe;
 mod detach;
 mod endpoint;
 pub mod envelope;
+pub mod handshake;
 pub mod ordering;
 pub mod outcome;
 mod secret;

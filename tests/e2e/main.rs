@@ -5,6 +5,7 @@ mod crash;
 mod custom_verifier;
 mod endpoint;
 mod examples;
+mod handshakes;
 mod hostile;
 mod hostile_connections;
 mod logging;

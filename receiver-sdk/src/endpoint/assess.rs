@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::builder::Options;
 use crate::dedupe::DeliveryKeys;
 use crate::envelope::EventMeta;
+use crate::handshake::{self, Reply};
 use crate::ordering::{self, OrderingScope};
 use crate::outcome::{Mark, Outcome};
 use crate::store::{EventTime, OrderingKey};
@@ -68,6 +69,9 @@ pub struct Assessment {
 pub enum Decision {
     /// HEAD, a reachability probe: answered 200 with no body, nothing checked.
     Probe,
+    /// A sender's setup [handshake](crate::handshake), answered as it is: never a delivery,
+    /// no handler, nothing stored. Its reply may be a refusal (a wrong verify token).
+    Handshake(Reply),
     /// Answered without the store.
     Answer(Outcome),
     /// Passed every check a request alone can fail; the store has the last word.
@@ -109,14 +113,43 @@ impl Assessor {
         Self { options }
     }
 
-    /// Runs the endpoint's checks on one request, in its order: method, size, signature (and
-    /// the unsigned-test acknowledgement), content type, empty body, JSON, envelope, the
+    /// Runs the endpoint's checks on one request, in its order: method, size, signature, the
+    /// configured [handshakes](crate::handshake) (those that need no query string; see
+    /// [`assess_query`](Self::assess_query)), the unsigned-test acknowledgement, content type, empty body, JSON, envelope, the
     /// length limits, test delivery, the events filter, the ordering key, the horizon.
     /// `truncated` says the body was cut at a limit: it is answered `too_large`, naming this
     /// endpoint's limit. `now` is the time signatures and the horizon are judged at.
     pub fn assess(
         &self,
         method: &Method,
+        headers: &HeaderMap,
+        body: &[u8],
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
+        self.assess_query(method, None, headers, body, truncated, now)
+    }
+
+    /// [`assess`](Self::assess) for a request whose URL had the query string `query` (the
+    /// part after `?`, still URL-encoded), which the handshakes of Microsoft Graph, Meta and
+    /// Dropbox come in.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{HeaderMap, Method};
+    /// use receiver_sdk::handshake::Handshake;
+    /// use receiver_sdk::{Decision, Receiver};
+    ///
+    /// let stage = Receiver::builder("dropbox").handshake(Handshake::dropbox()).assessor();
+    /// let now = SystemTime::now();
+    /// let query = Some("challenge=abc123");
+    /// let assessment = stage.assess_query(&Method::GET, query, &HeaderMap::new(), b"", false, now);
+    /// assert!(matches!(assessment.decision, Decision::Handshake(reply) if !reply.is_refused()));
+    /// ```
+    pub fn assess_query(
+        &self,
+        method: &Method,
+        query: Option<&str>,
         headers: &HeaderMap,
         body: &[u8],
         truncated: bool,
@@ -132,6 +165,20 @@ impl Assessor {
             };
         }
         let verified = self.options.verifier.verify(headers, body, now);
+        if let Some(reply) = self.handshake(method, query, headers, body, &verified) {
+            return Assessment {
+                verification: Some(verified),
+                event: None,
+                decision: Decision::Handshake(reply),
+            };
+        }
+        if *method != Method::POST {
+            return Assessment {
+                verification: Some(verified),
+                event: self.event(headers, body),
+                decision: Decision::Answer(Outcome::MethodNotAllowed),
+            };
+        }
         let mut event = None;
         let decision = match self.examine(headers, body, now, &verified, &mut event) {
             Ok(checks) => Decision::Check(Box::new(checks)),
@@ -161,16 +208,40 @@ impl Assessor {
         self.options.envelope.extract(headers, &value).ok()
     }
 
-    /// The checks made before a body is read: the method, and a body over the limit (by its
-    /// declared length, or cut at it).
+    /// The checks made before a body is read: the method (HEAD, POST, or one a configured
+    /// handshake takes), and a body over the limit (by its declared length, or cut at it).
     pub(super) fn admit(&self, method: &Method, too_large: bool) -> Option<Early> {
         if *method == Method::HEAD {
             return Some(Early::Probe);
         }
-        if *method != Method::POST {
+        let taken = || self.options.handshakes.iter().any(|h| h.takes(method));
+        if *method != Method::POST && !taken() {
             return Some(Early::Refuse(Outcome::MethodNotAllowed));
         }
         too_large.then(|| Early::Refuse(self.too_large()))
+    }
+
+    /// The reply of the first configured handshake that recognises the request, after the
+    /// verifier's word on it (Slack's and Zoom's must be signed).
+    pub(super) fn handshake(
+        &self,
+        method: &Method,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+        verified: &Result<(), VerifyFailure>,
+    ) -> Option<Reply> {
+        let request = handshake::Request {
+            method,
+            query,
+            headers,
+            body,
+            verified,
+        };
+        self.options
+            .handshakes
+            .iter()
+            .find_map(|handshake| handshake.answer(&request))
     }
 
     pub(super) fn too_large(&self) -> Outcome {

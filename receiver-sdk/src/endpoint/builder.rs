@@ -17,6 +17,7 @@ use super::{
     DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 use crate::envelope::{Envelope, EventMeta};
+use crate::handshake::Handshake;
 use crate::ordering::{KeyLocks, OrderingScope, TiePolicy};
 use crate::outcome::Outcome;
 use crate::store::{MemoryStore, Store};
@@ -44,6 +45,8 @@ pub(super) struct Options {
     pub(super) strict_content_type: bool,
     pub(super) unsigned_tests: bool,
     pub(super) events: Option<HashSet<String>>,
+    // Tried in the order given; the first that recognises a request answers it.
+    pub(super) handshakes: Vec<Handshake>,
     pub(super) clock: Clock,
 }
 
@@ -145,6 +148,7 @@ impl ReceiverBuilder {
                 strict_content_type: true,
                 unsigned_tests: false,
                 events: None,
+                handshakes: Vec::new(),
                 clock: Arc::new(SystemTime::now),
             },
             store: None,
@@ -302,6 +306,25 @@ impl ReceiverBuilder {
         S: Into<String>,
     {
         self.options.events = Some(events.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Answers a sender's setup [`Handshake`] before the pipeline: the handler is not called
+    /// and nothing is stored. Call it once per handshake the endpoint answers (none by
+    /// default); the first one that recognises a request answers it. A method other than HEAD
+    /// and POST is answered 405 unless a handshake given here takes it.
+    ///
+    /// ```
+    /// use receiver_sdk::handshake::Handshake;
+    /// use receiver_sdk::Receiver;
+    ///
+    /// let stage = Receiver::builder("whatsapp")
+    ///     .handshake(Handshake::meta("my-verify-token"))
+    ///     .assessor();
+    /// # drop(stage);
+    /// ```
+    pub fn handshake(mut self, handshake: Handshake) -> Self {
+        self.options.handshakes.push(handshake);
         self
     }
 

@@ -1,4 +1,5 @@
-//! The axum/tower face of the SDK: [`Receiver`] answers HEAD and POST and runs the pipeline.
+//! The axum/tower face of the SDK: [`Receiver`] answers HEAD and POST (and the setup
+//! [handshakes](crate::handshake) it is configured for) and runs the pipeline.
 //!
 //! * `builder`: [`ReceiverBuilder`] and the one `Options` value it fills.
 //! * `assess`: the pure stage ([`Assessor`]), every check a request alone can fail.
@@ -9,7 +10,9 @@
 //!
 //! ```text
 //! HEAD -> 200, no body, no store access
-//! POST -> read body (limit, timeout) -> verify raw bytes -> JSON -> envelope
+//! POST (or a method a configured handshake takes) -> read body (limit, timeout)
+//!      -> verify raw bytes -> a configured handshake: its reply, no handler, no store
+//!      -> JSON -> envelope
 //!      -> dedupe -> lock key -> ordering guard -> handler -> durable commit -> answer
 //! ```
 

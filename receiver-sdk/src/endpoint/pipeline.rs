@@ -17,6 +17,7 @@ use super::{Inner, OnDeadline};
 use crate::dedupe::DeliveryKeys;
 use crate::detach::{Detachable, Panicked};
 use crate::envelope::EventMeta;
+use crate::handshake::Reply;
 use crate::ordering::Verdict;
 use crate::outcome::{Mark, Outcome, OUTCOME_HEADER};
 use crate::store::{Commit, EventTime, LeaseKey, OrderingKey, StoreError, UnixSeconds};
@@ -30,6 +31,12 @@ const STORE_UNAVAILABLE: &str = "store unavailable";
 struct Answer {
     outcome: Outcome,
     response: Option<Response>,
+}
+
+/// What reading and judging a request came to: a delivery's answer, or a handshake's reply.
+enum Processed {
+    Delivery(Answer),
+    Handshake(Reply),
 }
 
 impl From<Outcome> for Answer {
@@ -60,7 +67,11 @@ impl Inner {
             Some(Early::Probe) => return StatusCode::OK.into_response(),
             Some(Early::Refuse(outcome)) => outcome.into(),
             None => match self.process(request, &mut event, prepare).await {
-                Ok(answer) => answer,
+                Ok(Processed::Delivery(answer)) => answer,
+                Ok(Processed::Handshake(reply)) => {
+                    self.log_handshake(&reply, started.elapsed());
+                    return reply.into_response();
+                }
                 Err(outcome) => outcome.into(),
             },
         };
@@ -94,6 +105,20 @@ impl Inner {
         }
     }
 
+    fn log_handshake(&self, reply: &Reply, elapsed: Duration) {
+        let name = &self.options().name;
+        let provider = reply.provider();
+        let status = reply.status().as_u16();
+        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if reply.is_refused() {
+            tracing::warn!(endpoint = %name, provider, outcome = reply.name(), status,
+                latency_us, message = %reply.message(), "handshake refused");
+        } else {
+            tracing::info!(endpoint = %name, provider, outcome = reply.name(), status,
+                latency_us, "handshake answered");
+        }
+    }
+
     async fn read_body(&self, request: Request) -> Result<(http::request::Parts, Bytes), Outcome> {
         let (parts, body) = request.into_parts();
         let limited = Limited::new(body, self.options().body_limit);
@@ -112,10 +137,21 @@ impl Inner {
         request: Request,
         seen: &mut Option<EventMeta>,
         prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
-    ) -> Result<Answer, Outcome> {
+    ) -> Result<Processed, Outcome> {
         let (parts, body) = self.read_body(request).await?;
         let now = (self.options().clock)();
         let verified = self.options().verifier.verify(&parts.headers, &body, now);
+        let query = parts.uri.query();
+        let method = &parts.method;
+        if let Some(reply) = self
+            .stage
+            .handshake(method, query, &parts.headers, &body, &verified)
+        {
+            return Ok(Processed::Handshake(reply));
+        }
+        if *method != http::Method::POST {
+            return Err(Outcome::MethodNotAllowed);
+        }
         let Checks {
             ordering,
             deliveries,
@@ -149,7 +185,9 @@ impl Inner {
                 }
             },
         };
-        finished.unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
+        finished
+            .unwrap_or_else(|Panicked| Err(Outcome::Internal("the handler panicked".into())))
+            .map(Processed::Delivery)
     }
 
     async fn finish(

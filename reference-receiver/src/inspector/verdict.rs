@@ -131,6 +131,16 @@ pub(crate) fn assess(
             verdicts.message = "a reachability probe: no body, nothing checked".into();
             return (verdicts, None);
         }
+        Decision::Handshake(reply) => {
+            verdicts.outcome = reply.name().into();
+            verdicts.status = reply.status().as_u16();
+            verdicts.message = format!(
+                "a {} setup handshake: {}",
+                reply.provider(),
+                reply.message()
+            );
+            return (verdicts, None);
+        }
         Decision::Answer(outcome) => {
             set_outcome(&mut verdicts, &outcome);
             return (verdicts, None);
