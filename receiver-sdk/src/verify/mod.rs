@@ -47,6 +47,7 @@
 //! ```
 
 mod basic;
+mod catalogue;
 mod failure;
 mod hmac;
 pub mod sign;
@@ -67,6 +68,10 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::Secret;
 
+pub use self::catalogue::{
+    providers, HmacAlgorithm, HmacScheme, ProviderError, SignatureLayout, SignedPart,
+    SignedTimestamp, TimestampSource, TimestampUnit,
+};
 pub use self::failure::{FailureKind, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};
 
@@ -222,6 +227,8 @@ enum Scheme {
     Slack(slack::Slack),
     Basic(basic::Basic),
     Token(basic::Token),
+    // An HMAC scheme described as data (the provider catalogue's).
+    Described(catalogue::SchemeHmac),
     // A scheme from outside this crate; it judges timestamps itself, so the tolerance does
     // not apply to it.
     Custom(Arc<dyn Verify>),
@@ -414,6 +421,7 @@ impl Verifier {
             Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
             Scheme::Basic(scheme) => scheme.verify(headers),
             Scheme::Token(scheme) => scheme.verify(headers),
+            Scheme::Described(scheme) => scheme.verify(headers, body, clock),
             Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
         };
         result.map_err(VerifyFailure::new)
@@ -426,7 +434,7 @@ impl Verifier {
     /// deliveries by their body. Standard Webhooks signs its `webhook-id`, so it is not one.
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
-            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) => true,
+            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) | Scheme::Described(_) => true,
             Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
             Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Basic(_) | Scheme::Token(_) => {
                 false
@@ -445,7 +453,8 @@ impl Verifier {
             | Scheme::StandardWebhooks(_)
             | Scheme::Hmac(_)
             | Scheme::Stripe(_)
-            | Scheme::Slack(_) => None,
+            | Scheme::Slack(_)
+            | Scheme::Described(_) => None,
         }
     }
 }
