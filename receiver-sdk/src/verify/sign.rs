@@ -128,13 +128,7 @@ pub fn hmac_scheme(
         let value = headers.get(name).map(http::HeaderValue::as_bytes);
         String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
     };
-    super::catalogue::signature_value(
-        scheme,
-        secret.as_ref(),
-        body,
-        timestamp.as_deref(),
-        header,
-    )
+    super::catalogue::signature_value(scheme, secret.as_ref(), body, timestamp.as_deref(), header)
 }
 
 fn catalogue_body(scheme: super::HmacScheme, secret: &[u8], body: &[u8]) -> String {

@@ -310,8 +310,10 @@ impl SchemeHmac {
                 signature_key,
             } => {
                 for item in value.split(*separator) {
-                    let (key, item_value) =
-                        item.trim().split_once('=').ok_or_else(|| self.malformed())?;
+                    let (key, item_value) = item
+                        .trim()
+                        .split_once('=')
+                        .ok_or_else(|| self.malformed())?;
                     if key == signature_key.as_ref() {
                         delivery.signatures.push(item_value);
                     // A second timestamp would leave it ambiguous which one is signed.
@@ -402,7 +404,9 @@ pub(in crate::verify) fn signature_value(
         SignatureEncoding::Base64 => STANDARD.encode(tag),
     };
     match &scheme.layout {
-        SignatureLayout::Plain { prefix } => format!("{}{encoded}", prefix.as_deref().unwrap_or("")),
+        SignatureLayout::Plain { prefix } => {
+            format!("{}{encoded}", prefix.as_deref().unwrap_or(""))
+        }
         SignatureLayout::List {
             separator,
             signature_key,

@@ -27,11 +27,11 @@
 mod engine;
 pub(super) mod schemes;
 
+pub(super) use self::engine::{signature_value, SchemeHmac};
 pub use self::engine::{
     HmacAlgorithm, HmacScheme, SignatureLayout, SignedPart, SignedTimestamp, TimestampSource,
     TimestampUnit,
 };
-pub(super) use self::engine::{signature_value, SchemeHmac};
 use super::{SecretError, Verifier};
 use crate::Secret;
 
@@ -184,7 +184,9 @@ const CATALOGUE: &[Entry] = &[
     }),
     own("stripe", |secrets| Verifier::stripe(secrets)),
     own("superoffice", |secrets| Verifier::superoffice(secrets)),
-    own("svix", |secrets| Verifier::standard_webhooks(whsec(secrets))),
+    own("svix", |secrets| {
+        Verifier::standard_webhooks(whsec(secrets))
+    }),
     hmac("typeform", schemes::typeform),
     hmac("vercel", schemes::vercel),
     hmac("workos", schemes::workos),

@@ -24,7 +24,14 @@ pub(in crate::verify) fn bitbucket() -> HmacScheme {
 
 /// Calendly: `Calendly-Webhook-Signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
 pub(in crate::verify) fn calendly() -> HmacScheme {
-    timestamp_list("calendly-webhook-signature", ',', "t", "v1", ".", TimestampUnit::Seconds)
+    timestamp_list(
+        "calendly-webhook-signature",
+        ',',
+        "t",
+        "v1",
+        ".",
+        TimestampUnit::Seconds,
+    )
 }
 
 /// Coinbase Commerce: `X-CC-Webhook-Signature`, hex HMAC-SHA256 of the body with the shared
@@ -70,7 +77,11 @@ pub(in crate::verify) fn linear() -> HmacScheme {
 /// Meta (Facebook, Instagram, WhatsApp): `X-Hub-Signature-256: sha256=<hex>` of the body, keyed
 /// with the app secret.
 pub(in crate::verify) fn meta() -> HmacScheme {
-    body(HmacAlgorithm::Sha256, "x-hub-signature-256", Some("sha256="))
+    body(
+        HmacAlgorithm::Sha256,
+        "x-hub-signature-256",
+        Some("sha256="),
+    )
 }
 
 /// Mux: `Mux-Signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
@@ -80,7 +91,14 @@ pub(in crate::verify) fn mux() -> HmacScheme {
 
 /// Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>]` over `{ts}:{body}`.
 pub(in crate::verify) fn paddle() -> HmacScheme {
-    timestamp_list("paddle-signature", ';', "ts", "h1", ":", TimestampUnit::Seconds)
+    timestamp_list(
+        "paddle-signature",
+        ';',
+        "ts",
+        "h1",
+        ":",
+        TimestampUnit::Seconds,
+    )
 }
 
 /// PagerDuty (v3 webhooks): `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>]` of the body, one
@@ -122,7 +140,14 @@ pub(in crate::verify) fn vercel() -> HmacScheme {
 /// WorkOS: `WorkOS-Signature: t=<unix ms>, v1=<hex>` over `{t}.{body}`, the timestamp in
 /// milliseconds.
 pub(in crate::verify) fn workos() -> HmacScheme {
-    timestamp_list("workos-signature", ',', "t", "v1", ".", TimestampUnit::Milliseconds)
+    timestamp_list(
+        "workos-signature",
+        ',',
+        "t",
+        "v1",
+        ".",
+        TimestampUnit::Milliseconds,
+    )
 }
 
 /// Zoom: `x-zm-signature: v0=<hex>` over `v0:{x-zm-request-timestamp}:{body}`.
@@ -149,7 +174,11 @@ pub(in crate::verify) fn zoom() -> HmacScheme {
 }
 
 /// An HMAC of the body alone, hex after an optional prefix in `header`: the commonest shape.
-fn body(algorithm: HmacAlgorithm, header: &'static str, prefix: Option<&'static str>) -> HmacScheme {
+fn body(
+    algorithm: HmacAlgorithm,
+    header: &'static str,
+    prefix: Option<&'static str>,
+) -> HmacScheme {
     HmacScheme {
         algorithm,
         message: Cow::Borrowed(&[SignedPart::Body]),
