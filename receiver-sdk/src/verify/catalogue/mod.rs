@@ -165,7 +165,7 @@ const CATALOGUE: &[Entry] = &[
     hmac("calendly", schemes::calendly),
     hmac("coinbase-commerce", schemes::coinbase_commerce),
     hmac("dropbox", schemes::dropbox),
-    own("github", |secrets| Verifier::github(secrets)),
+    own("github", Verifier::github),
     hmac("github-sha1", schemes::github_sha1),
     hmac("intercom", schemes::intercom),
     hmac("lemon-squeezy", schemes::lemon_squeezy),
@@ -177,13 +177,13 @@ const CATALOGUE: &[Entry] = &[
     hmac("pagerduty", schemes::pagerduty),
     hmac("razorpay", schemes::razorpay),
     hmac("sentry", schemes::sentry),
-    own("shopify", |secrets| Verifier::shopify(secrets)),
-    own("slack", |secrets| Verifier::slack(secrets)),
+    own("shopify", Verifier::shopify),
+    own("slack", Verifier::slack),
     own("standard-webhooks", |secrets| {
         Verifier::standard_webhooks(whsec(secrets))
     }),
-    own("stripe", |secrets| Verifier::stripe(secrets)),
-    own("superoffice", |secrets| Verifier::superoffice(secrets)),
+    own("stripe", Verifier::stripe),
+    own("superoffice", Verifier::superoffice),
     own("svix", |secrets| {
         Verifier::standard_webhooks(whsec(secrets))
     }),
