@@ -17,6 +17,8 @@
 //! * `stripe.rs`: `Stripe-Signature`.
 //! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
 //! * `basic.rs`: HTTP Basic and static tokens.
+//! * `catalogue/`: every sender by name ([`Verifier::provider`], [`providers`]), and the one
+//!   HMAC engine ([`HmacScheme`], [`Verifier::hmac`]) its data entries share.
 //! * [`sign`]: the senders' side, to produce deliveries that verify.
 //! * `contract.rs` (tests): the behaviour every built-in scheme shows, run against each.
 //!
