@@ -183,7 +183,7 @@ impl fmt::Debug for MacState {
     }
 }
 
-/// The request's values of a scheme's parts: what it signed, as borrowed from the request.
+/// What the signature header (and the timestamp's source) carried, borrowed from the request.
 struct Delivery<'r> {
     signatures: Vec<&'r str>,
     timestamp: Option<&'r str>,
@@ -378,8 +378,9 @@ fn decode(encoding: SignatureEncoding, text: &str, tag_len: usize) -> Option<Vec
     (decoded.len() == tag_len).then_some(decoded)
 }
 
-/// The signature header's value for `message` (timestamp already placed) keyed with `secret`,
-/// as the scheme's sender writes it: the value [`sign`](crate::verify::sign) helpers return.
+/// The signature header's value for `body` keyed with `secret`, as the scheme's sender writes
+/// it: `timestamp` as sent (placed in the list where the scheme keeps it there), a signed
+/// header's value from `header_value`. What the [`sign`](crate::verify::sign) helpers return.
 pub(in crate::verify) fn signature_value(
     scheme: &HmacScheme,
     secret: &[u8],
