@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_connections;
 mod logging;
 mod ordering;
+mod providers;
 mod scenarios;
 mod security;
 mod senders;

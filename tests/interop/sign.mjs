@@ -6,6 +6,7 @@ import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { sign as githubSign } from "@octokit/webhooks-methods";
 import Stripe from "stripe";
+import { WorkOS } from "@workos-inc/node";
 
 const input = JSON.parse(readFileSync(0, "utf8"));
 const { scheme, secret, body, id, timestamp } = input;
@@ -39,6 +40,14 @@ switch (scheme) {
         timestamp,
       }),
     };
+    break;
+  }
+  case "workos": {
+    // WorkOS signs `{t}.{body}` with t in milliseconds and sends `t=<ms>, v1=<hex>`.
+    const workos = new WorkOS("sk_test_unused");
+    const millis = String(timestamp * 1000);
+    const signature = await workos.webhooks.computeSignature(millis, body, secret);
+    headers = { "workos-signature": `t=${millis}, v1=${signature}` };
     break;
   }
   default:

@@ -203,7 +203,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// Signs one delivery with the sender's own published library (see tests/interop/sign.mjs):
-/// `scheme` is `standard-webhooks`, `svix`, `github` or `stripe`. Returns the headers the
+/// `scheme` is `standard-webhooks`, `svix`, `github`, `stripe` or `workos`. Returns the headers the
 /// sender would send. Installs the libraries with `npm ci` on first use.
 pub fn real_signer(
     scheme: &str,
@@ -212,16 +212,37 @@ pub fn real_signer(
     id: &str,
     timestamp: u64,
 ) -> Vec<(String, String)> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-
-    let dir = interop_dir();
     let input = serde_json::json!({
         "scheme": scheme, "secret": secret, "body": body, "id": id, "timestamp": timestamp,
     });
+    let output = node("sign.mjs", &input);
+    let headers: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&output).expect("sign.mjs prints a JSON object");
+    headers.into_iter().collect()
+}
+
+/// Whether the sender's own published library accepts `signature` (the value of its signature
+/// header) for `body` (see tests/interop/verify.mjs), for senders whose library verifies but
+/// does not sign: `scheme` is `paddle`.
+pub fn real_verifier(scheme: &str, secret: &str, body: &str, signature: &str) -> bool {
+    let input = serde_json::json!({
+        "scheme": scheme, "secret": secret, "body": body, "signature": signature,
+    });
+    let output: serde_json::Value =
+        serde_json::from_slice(&node("verify.mjs", &input)).expect("verify.mjs prints JSON");
+    output["valid"]
+        .as_bool()
+        .expect("verify.mjs prints {\"valid\": bool}")
+}
+
+/// Runs one of tests/interop's scripts with `input` as JSON on stdin; its standard output.
+fn node(script: &str, input: &serde_json::Value) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
     let mut child = Command::new("node")
-        .arg("sign.mjs")
-        .current_dir(&dir)
+        .arg(script)
+        .current_dir(interop_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -236,12 +257,10 @@ pub fn real_signer(
     let output = child.wait_with_output().expect("node ran");
     assert!(
         output.status.success(),
-        "sign.mjs failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let headers: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(&output.stdout).expect("sign.mjs prints a JSON object");
-    headers.into_iter().collect()
+    output.stdout
 }
 
 fn interop_dir() -> std::path::PathBuf {

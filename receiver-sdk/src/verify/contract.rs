@@ -435,3 +435,184 @@ contract!(
     ),
     [signs_body]
 );
+
+/// A sender of the provider catalogue, by name, accepting the secrets as written.
+fn provider(name: &'static str, secrets: &[&'static str]) -> Verifier {
+    Verifier::provider(name, secrets.iter().copied()).expect("a known provider and valid secrets")
+}
+
+contract!(
+    provider_asana,
+    hmac(
+        |secrets| provider("asana", secrets),
+        |secret, body, _| headers([("x-hook-signature", sign::asana(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_bitbucket,
+    hmac(
+        |secrets| provider("bitbucket", secrets),
+        |secret, body, _| headers([("x-hub-signature", sign::bitbucket(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_coinbase_commerce,
+    hmac(
+        |secrets| provider("coinbase-commerce", secrets),
+        |secret, body, _| headers([(
+            "x-cc-webhook-signature",
+            sign::coinbase_commerce(secret, body)
+        )])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_dropbox,
+    hmac(
+        |secrets| provider("dropbox", secrets),
+        |secret, body, _| headers([("x-dropbox-signature", sign::dropbox(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_github_sha1,
+    hmac(
+        |secrets| provider("github-sha1", secrets),
+        |secret, body, _| headers([("x-hub-signature", sign::github_sha1(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_intercom,
+    hmac(
+        |secrets| provider("intercom", secrets),
+        |secret, body, _| headers([("x-hub-signature", sign::intercom(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_lemon_squeezy,
+    hmac(
+        |secrets| provider("lemon-squeezy", secrets),
+        |secret, body, _| headers([("x-signature", sign::lemon_squeezy(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_line,
+    hmac(
+        |secrets| provider("line", secrets),
+        |secret, body, _| headers([("x-line-signature", sign::line(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_linear,
+    hmac(
+        |secrets| provider("linear", secrets),
+        |secret, body, _| headers([("linear-signature", sign::linear(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_meta,
+    hmac(
+        |secrets| provider("meta", secrets),
+        |secret, body, _| headers([("x-hub-signature-256", sign::meta(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_pagerduty,
+    hmac(
+        |secrets| provider("pagerduty", secrets),
+        |secret, body, _| headers([("x-pagerduty-signature", sign::pagerduty(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_razorpay,
+    hmac(
+        |secrets| provider("razorpay", secrets),
+        |secret, body, _| headers([("x-razorpay-signature", sign::razorpay(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_sentry,
+    hmac(
+        |secrets| provider("sentry", secrets),
+        |secret, body, _| headers([("sentry-hook-signature", sign::sentry(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_typeform,
+    hmac(
+        |secrets| provider("typeform", secrets),
+        |secret, body, _| headers([("typeform-signature", sign::typeform(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_vercel,
+    hmac(
+        |secrets| provider("vercel", secrets),
+        |secret, body, _| headers([("x-vercel-signature", sign::vercel(secret, body))])
+    ),
+    [signs_body]
+);
+contract!(
+    provider_calendly,
+    hmac(
+        |secrets| provider("calendly", secrets),
+        |secret, body, timestamp| headers([(
+            "calendly-webhook-signature",
+            sign::calendly(secret, timestamp, body)
+        )])
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    provider_mux,
+    hmac(
+        |secrets| provider("mux", secrets),
+        |secret, body, timestamp| headers([("mux-signature", sign::mux(secret, timestamp, body))])
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    provider_paddle,
+    hmac(
+        |secrets| provider("paddle", secrets),
+        |secret, body, timestamp| headers([(
+            "paddle-signature",
+            sign::paddle(secret, timestamp, body)
+        )])
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    provider_workos,
+    hmac(
+        |secrets| provider("workos", secrets),
+        |secret, body, timestamp| headers([(
+            "workos-signature",
+            sign::workos(secret, timestamp * 1000, body)
+        )])
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    provider_zoom,
+    hmac(
+        |secrets| provider("zoom", secrets),
+        |secret, body, timestamp| headers([
+            ("x-zm-signature", sign::zoom(secret, timestamp, body)),
+            ("x-zm-request-timestamp", timestamp.to_string()),
+        ])
+    ),
+    [signs_body, timestamped]
+);

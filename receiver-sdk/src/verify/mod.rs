@@ -17,6 +17,8 @@
 //! * `stripe.rs`: `Stripe-Signature`.
 //! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
 //! * `basic.rs`: HTTP Basic and static tokens.
+//! * `catalogue/`: every sender by name ([`Verifier::provider`], [`providers`]), and the one
+//!   HMAC engine ([`HmacScheme`], [`Verifier::hmac`]) its data entries share.
 //! * [`sign`]: the senders' side, to produce deliveries that verify.
 //! * `contract.rs` (tests): the behaviour every built-in scheme shows, run against each.
 //!
@@ -47,6 +49,7 @@
 //! ```
 
 mod basic;
+mod catalogue;
 mod failure;
 mod hmac;
 pub mod sign;
@@ -67,6 +70,10 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::Secret;
 
+pub use self::catalogue::{
+    providers, HmacAlgorithm, HmacScheme, ProviderError, SignatureLayout, SignedPart,
+    SignedTimestamp, TimestampSource, TimestampUnit,
+};
 pub use self::failure::{FailureKind, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};
 
@@ -222,6 +229,8 @@ enum Scheme {
     Slack(slack::Slack),
     Basic(basic::Basic),
     Token(basic::Token),
+    // An HMAC scheme described as data (the provider catalogue's).
+    Described(catalogue::SchemeHmac),
     // A scheme from outside this crate; it judges timestamps itself, so the tolerance does
     // not apply to it.
     Custom(Arc<dyn Verify>),
@@ -414,6 +423,7 @@ impl Verifier {
             Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
             Scheme::Basic(scheme) => scheme.verify(headers),
             Scheme::Token(scheme) => scheme.verify(headers),
+            Scheme::Described(scheme) => scheme.verify(headers, body, clock),
             Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
         };
         result.map_err(VerifyFailure::new)
@@ -426,7 +436,7 @@ impl Verifier {
     /// deliveries by their body. Standard Webhooks signs its `webhook-id`, so it is not one.
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
-            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) => true,
+            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) | Scheme::Described(_) => true,
             Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
             Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Basic(_) | Scheme::Token(_) => {
                 false
@@ -445,7 +455,8 @@ impl Verifier {
             | Scheme::StandardWebhooks(_)
             | Scheme::Hmac(_)
             | Scheme::Stripe(_)
-            | Scheme::Slack(_) => None,
+            | Scheme::Slack(_)
+            | Scheme::Described(_) => None,
         }
     }
 }

@@ -112,3 +112,100 @@ pub fn slack(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
 pub fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
+
+/// The signature header's value for `scheme` (see [`HmacScheme`](super::HmacScheme)), keyed
+/// with `secret`: `timestamp` is written as the sender writes it (for WorkOS, milliseconds)
+/// and is ignored by schemes without one; a signed header's value is taken from `headers`.
+pub fn hmac_scheme(
+    scheme: &super::HmacScheme,
+    secret: impl AsRef<[u8]>,
+    timestamp: Option<u64>,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> String {
+    let timestamp = timestamp.map(|timestamp| timestamp.to_string());
+    let header = |name: &http::HeaderName| {
+        let value = headers.get(name).map(http::HeaderValue::as_bytes);
+        String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
+    };
+    super::catalogue::signature_value(scheme, secret.as_ref(), body, timestamp.as_deref(), header)
+}
+
+fn catalogue_body(scheme: super::HmacScheme, secret: &[u8], body: &[u8]) -> String {
+    hmac_scheme(&scheme, secret, None, &http::HeaderMap::new(), body)
+}
+
+fn catalogue_timed(scheme: super::HmacScheme, secret: &[u8], at: u64, body: &[u8]) -> String {
+    hmac_scheme(&scheme, secret, Some(at), &http::HeaderMap::new(), body)
+}
+
+/// Signers for the catalogue's senders whose signature covers the body alone.
+macro_rules! body_signers {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(secret: impl AsRef<[u8]>, body: &[u8]) -> String {
+            catalogue_body(super::catalogue::schemes::$name(), secret.as_ref(), body)
+        }
+    )*};
+}
+
+/// Signers for the catalogue's senders that sign a timestamp with the body.
+macro_rules! timed_signers {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(secret: impl AsRef<[u8]>, timestamp: u64, body: &[u8]) -> String {
+            catalogue_timed(super::catalogue::schemes::$name(), secret.as_ref(), timestamp, body)
+        }
+    )*};
+}
+
+body_signers! {
+    /// The `X-Hook-Signature` value (hex) Asana sends.
+    asana;
+    /// The `X-Hub-Signature` value (`sha256=<hex>`) Bitbucket Cloud sends.
+    bitbucket;
+    /// The `X-CC-Webhook-Signature` value (hex) Coinbase Commerce sends.
+    coinbase_commerce;
+    /// The `X-Dropbox-Signature` value (hex) Dropbox sends.
+    dropbox;
+    /// The legacy `X-Hub-Signature` value (`sha1=<hex>`) GitHub sends.
+    github_sha1;
+    /// The `X-Hub-Signature` value (`sha1=<hex>`) Intercom sends.
+    intercom;
+    /// The `X-Signature` value (hex) Lemon Squeezy sends.
+    lemon_squeezy;
+    /// The `x-line-signature` value (base64) LINE sends.
+    line;
+    /// The `Linear-Signature` value (hex) Linear sends.
+    linear;
+    /// The `X-Hub-Signature-256` value (`sha256=<hex>`) Meta sends.
+    meta;
+    /// The `X-PagerDuty-Signature` value (`v1=<hex>`, one secret) PagerDuty sends.
+    pagerduty;
+    /// The `X-Razorpay-Signature` value (hex) Razorpay sends.
+    razorpay;
+    /// The `Sentry-Hook-Signature` value (hex) Sentry sends.
+    sentry;
+    /// The `Typeform-Signature` value (`sha256=<base64>`) Typeform sends.
+    typeform;
+    /// The `x-vercel-signature` value (hex of HMAC-SHA1) Vercel sends.
+    vercel;
+}
+
+timed_signers! {
+    /// The `Calendly-Webhook-Signature` value (`t=<unix>,v1=<hex>`) for a delivery at
+    /// `timestamp` (unix seconds).
+    calendly;
+    /// The `Mux-Signature` value (`t=<unix>,v1=<hex>`) for a delivery at `timestamp` (unix
+    /// seconds).
+    mux;
+    /// The `Paddle-Signature` value (`ts=<unix>;h1=<hex>`) for a delivery at `timestamp` (unix
+    /// seconds).
+    paddle;
+    /// The `WorkOS-Signature` value (`t=<ms>,v1=<hex>`) for a delivery at `timestamp`, in
+    /// milliseconds since the unix epoch as WorkOS writes it.
+    workos;
+    /// The `x-zm-signature` value (`v0=<hex>`) for a delivery whose `x-zm-request-timestamp`
+    /// is `timestamp` (unix seconds).
+    zoom;
+}

@@ -1,0 +1,428 @@
+//! One HMAC verifier for every sender whose scheme is "an HMAC of some parts of the request, in
+//! a header": the scheme is data ([`HmacScheme`]), so a provider is an entry, not code.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use ::hmac::digest::{Key, KeyInit};
+use ::hmac::{Hmac, Mac};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::verify::{check_secret, single_header, Clock, FailureKind, SecretError};
+use crate::verify::{SignatureEncoding, MAX_HEADER_LEN};
+use crate::Secret;
+
+/// The hash an [`HmacScheme`] is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HmacAlgorithm {
+    /// HMAC-SHA1 (20-byte tags), still used by older senders (GitHub's legacy header, Intercom,
+    /// Vercel).
+    Sha1,
+    /// HMAC-SHA256 (32-byte tags).
+    Sha256,
+    /// HMAC-SHA512 (64-byte tags).
+    Sha512,
+}
+
+impl HmacAlgorithm {
+    /// The length of this algorithm's tag, in bytes.
+    fn tag_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+/// One piece of the string a sender signs; the pieces are fed to the MAC in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignedPart {
+    /// The raw body, exactly as received.
+    Body,
+    /// The timestamp exactly as sent, from wherever [`HmacScheme::timestamp`] says.
+    Timestamp,
+    /// The value of a header that must appear once (a delivery id, for example).
+    Header(HeaderName),
+    /// Fixed text, such as a separator (`.`, `:`) or a version (`v0`).
+    Literal(Cow<'static, str>),
+}
+
+/// How the signature header's value is laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureLayout {
+    /// The whole value is one signature, after an optional prefix matched exactly (`sha256=`,
+    /// `v0=`).
+    Plain {
+        /// Text before the encoded signature.
+        prefix: Option<Cow<'static, str>>,
+    },
+    /// A list of `key=value` items split on `separator` (spaces around items ignored), such as
+    /// `t=..,v1=..` or `ts=..;h1=..`. Every item under `signature_key` is a candidate (senders
+    /// rotating secrets send several); items under other keys are ignored.
+    List {
+        /// What separates the items (`,` or `;`).
+        separator: char,
+        /// The key of the signature items (`v1`, `h1`).
+        signature_key: Cow<'static, str>,
+    },
+}
+
+/// Where a signed timestamp comes from, and its unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTimestamp {
+    /// Where the sender puts it.
+    pub source: TimestampSource,
+    /// Whether it counts seconds or milliseconds since the unix epoch.
+    pub unit: TimestampUnit,
+}
+
+/// Where a signed timestamp is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimestampSource {
+    /// In a header of its own, which must appear once.
+    Header(HeaderName),
+    /// As an item of the signature header's [`SignatureLayout::List`] (`t`, `ts`), which
+    /// must appear exactly once.
+    Key(Cow<'static, str>),
+}
+
+/// The unit of a signed timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampUnit {
+    /// Seconds since the unix epoch (most senders).
+    Seconds,
+    /// Milliseconds since the unix epoch (WorkOS); judged against the tolerance to the second.
+    Milliseconds,
+}
+
+/// An HMAC scheme described as data: what is signed, with which hash, and how the sender writes
+/// the signature (and perhaps a timestamp) into headers.
+///
+/// [`Verifier::hmac`](crate::verify::Verifier::hmac) verifies deliveries signed this way; the
+/// [provider catalogue](crate::verify::providers) is a list of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HmacScheme {
+    /// The hash the MAC is built on.
+    pub algorithm: HmacAlgorithm,
+    /// The signed string, in order.
+    pub message: Cow<'static, [SignedPart]>,
+    /// The header carrying the signature.
+    pub header: HeaderName,
+    /// How that header's value is laid out.
+    pub layout: SignatureLayout,
+    /// How each signature is encoded.
+    pub encoding: SignatureEncoding,
+    /// The signed timestamp, if the scheme has one; it is checked against the verifier's
+    /// tolerance.
+    pub timestamp: Option<SignedTimestamp>,
+}
+
+/// The keyed state of one secret, pads already absorbed, so a request only clones it.
+#[derive(Clone)]
+enum MacState {
+    Sha1(Hmac<Sha1>),
+    Sha256(Hmac<Sha256>),
+    Sha512(Hmac<Sha512>),
+}
+
+/// An HMAC keyed with `key` through the block-sized constructor, which cannot fail: RFC 2104
+/// §2 hashes a key longer than the block and zero-pads a shorter one, as done here.
+macro_rules! keyed {
+    ($hash:ty, $key:expr) => {{
+        let key: &[u8] = $key;
+        let mut block = Key::<Hmac<$hash>>::default();
+        if key.len() > block.len() {
+            let digest = <$hash>::digest(key);
+            block[..digest.len()].copy_from_slice(&digest);
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        <Hmac<$hash> as KeyInit>::new(&block)
+    }};
+}
+
+impl MacState {
+    fn new(algorithm: HmacAlgorithm, key: &[u8]) -> Self {
+        match algorithm {
+            HmacAlgorithm::Sha1 => Self::Sha1(keyed!(Sha1, key)),
+            HmacAlgorithm::Sha256 => Self::Sha256(keyed!(Sha256, key)),
+            HmacAlgorithm::Sha512 => Self::Sha512(keyed!(Sha512, key)),
+        }
+    }
+
+    /// The tag over the concatenation of `parts`, fed piece by piece so the body is not copied.
+    fn tag(&self, parts: &[&[u8]]) -> Vec<u8> {
+        fn run<M: Mac + Clone>(mac: &M, parts: &[&[u8]]) -> Vec<u8> {
+            let mut mac = mac.clone();
+            for part in parts {
+                mac.update(part);
+            }
+            mac.finalize().into_bytes().to_vec()
+        }
+        match self {
+            Self::Sha1(mac) => run(mac, parts),
+            Self::Sha256(mac) => run(mac, parts),
+            Self::Sha512(mac) => run(mac, parts),
+        }
+    }
+}
+
+impl fmt::Debug for MacState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// What the signature header (and the timestamp's source) carried, borrowed from the request.
+struct Delivery<'r> {
+    signatures: Vec<&'r str>,
+    timestamp: Option<&'r str>,
+}
+
+/// [`HmacScheme`] with its keys: the verifier the catalogue's HMAC entries share.
+#[derive(Debug, Clone)]
+pub(in crate::verify) struct SchemeHmac {
+    scheme: HmacScheme,
+    // Never empty: a verifier without keys could verify nothing.
+    keys: Vec<MacState>,
+}
+
+impl SchemeHmac {
+    pub(in crate::verify) fn new(
+        scheme: HmacScheme,
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, SecretError> {
+        let keys = secrets
+            .into_iter()
+            .map(Into::into)
+            .enumerate()
+            .map(|(index, secret)| {
+                check_secret(index, secret.expose())?;
+                Ok(MacState::new(scheme.algorithm, secret.expose()))
+            })
+            .collect::<Result<Vec<_>, SecretError>>()?;
+        if keys.is_empty() {
+            return Err(SecretError::NoSecrets);
+        }
+        Ok(Self { scheme, keys })
+    }
+
+    pub(in crate::verify) fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        clock: Clock,
+    ) -> Result<(), FailureKind> {
+        let scheme = &self.scheme;
+        let delivery = self.parse(headers)?;
+        if let Some(timestamp) = &scheme.timestamp {
+            let raw = delivery.timestamp.unwrap_or_default();
+            let header = match &timestamp.source {
+                TimestampSource::Header(header) => header,
+                TimestampSource::Key(_) => &scheme.header,
+            };
+            check_timestamp(clock, header, raw, timestamp.unit)?;
+        }
+        let mut message = Vec::with_capacity(scheme.message.len());
+        for part in scheme.message.iter() {
+            message.push(match part {
+                SignedPart::Body => body,
+                SignedPart::Timestamp => delivery.timestamp.unwrap_or_default().as_bytes(),
+                SignedPart::Header(header) => single_header(headers, header)?.as_bytes(),
+                SignedPart::Literal(text) => text.as_bytes(),
+            });
+        }
+        if delivery.signatures.is_empty() {
+            return Err(FailureKind::NoSupportedSignature {
+                header: scheme.header.clone(),
+            });
+        }
+        let tag_len = scheme.algorithm.tag_len();
+        // A garbled entry is skipped rather than failing the delivery, so it cannot veto a valid
+        // one beside it; only when none decodes is the header malformed.
+        let candidates: Vec<Vec<u8>> = delivery
+            .signatures
+            .iter()
+            .filter_map(|encoded| decode(scheme.encoding, encoded, tag_len))
+            .collect();
+        if candidates.is_empty() {
+            return Err(self.malformed());
+        }
+        // Every key against every candidate, without stopping at a match, so the time taken
+        // does not tell which (or whether one) matched.
+        let mut matched = Choice::from(0);
+        for key in &self.keys {
+            let tag = key.tag(&message);
+            for candidate in &candidates {
+                matched |= tag.ct_eq(candidate);
+            }
+        }
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err(FailureKind::SignatureMismatch)
+        }
+    }
+
+    fn malformed(&self) -> FailureKind {
+        FailureKind::MalformedHeader {
+            header: self.scheme.header.clone(),
+        }
+    }
+
+    /// The signatures and the timestamp as the sender wrote them.
+    fn parse<'r>(&self, headers: &'r HeaderMap) -> Result<Delivery<'r>, FailureKind> {
+        let scheme = &self.scheme;
+        let value = single_header(headers, &scheme.header)?;
+        let timestamp_key = match &scheme.timestamp {
+            Some(SignedTimestamp {
+                source: TimestampSource::Key(key),
+                ..
+            }) => Some(key.as_ref()),
+            _ => None,
+        };
+        let mut delivery = Delivery {
+            signatures: Vec::new(),
+            timestamp: None,
+        };
+        match &scheme.layout {
+            SignatureLayout::Plain { prefix } => {
+                let encoded = match prefix {
+                    Some(prefix) => value
+                        .strip_prefix(prefix.as_ref())
+                        .ok_or_else(|| self.malformed())?,
+                    None => value,
+                };
+                delivery.signatures.push(encoded);
+            }
+            SignatureLayout::List {
+                separator,
+                signature_key,
+            } => {
+                for item in value.split(*separator) {
+                    let (key, item_value) = item
+                        .trim()
+                        .split_once('=')
+                        .ok_or_else(|| self.malformed())?;
+                    if key == signature_key.as_ref() {
+                        delivery.signatures.push(item_value);
+                    // A second timestamp would leave it ambiguous which one is signed.
+                    } else if Some(key) == timestamp_key
+                        && delivery.timestamp.replace(item_value).is_some()
+                    {
+                        return Err(self.malformed());
+                    }
+                }
+            }
+        }
+        match &scheme.timestamp {
+            Some(SignedTimestamp {
+                source: TimestampSource::Header(header),
+                ..
+            }) => delivery.timestamp = Some(single_header(headers, header)?),
+            Some(SignedTimestamp {
+                source: TimestampSource::Key(_),
+                ..
+            }) if delivery.timestamp.is_none() => return Err(self.malformed()),
+            _ => {}
+        }
+        Ok(delivery)
+    }
+}
+
+/// Checks a timestamp in `unit` against the clock; milliseconds are judged to the second.
+fn check_timestamp(
+    clock: Clock,
+    header: &HeaderName,
+    raw: &str,
+    unit: TimestampUnit,
+) -> Result<(), FailureKind> {
+    match unit {
+        TimestampUnit::Seconds => clock.check(header, raw),
+        TimestampUnit::Milliseconds => {
+            let malformed = || FailureKind::MalformedHeader {
+                header: header.clone(),
+            };
+            if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(malformed());
+            }
+            let millis = raw.parse::<u64>().map_err(|_| malformed())?;
+            clock.check(header, &(millis / 1000).to_string())
+        }
+    }
+}
+
+/// A signature decoded, only if it is exactly a tag's length; the encoded length is checked
+/// first, which bounds the work on hostile input.
+fn decode(encoding: SignatureEncoding, text: &str, tag_len: usize) -> Option<Vec<u8>> {
+    if text.len() > MAX_HEADER_LEN {
+        return None;
+    }
+    let decoded = match encoding {
+        SignatureEncoding::Hex if text.len() == 2 * tag_len => hex::decode(text).ok()?,
+        SignatureEncoding::Base64 if Some(text.len()) == base64::encoded_len(tag_len, true) => {
+            STANDARD.decode(text).ok()?
+        }
+        _ => return None,
+    };
+    (decoded.len() == tag_len).then_some(decoded)
+}
+
+/// The signature header's value for `body` keyed with `secret`, as the scheme's sender writes
+/// it: `timestamp` as sent (placed in the list where the scheme keeps it there), a signed
+/// header's value from `header_value`. What the [`sign`](crate::verify::sign) helpers return.
+pub(in crate::verify) fn signature_value(
+    scheme: &HmacScheme,
+    secret: &[u8],
+    body: &[u8],
+    timestamp: Option<&str>,
+    header_value: impl Fn(&HeaderName) -> String,
+) -> String {
+    let owned: Vec<Vec<u8>> = scheme
+        .message
+        .iter()
+        .map(|part| match part {
+            SignedPart::Body => body.to_vec(),
+            SignedPart::Timestamp => timestamp.unwrap_or_default().as_bytes().to_vec(),
+            SignedPart::Header(header) => header_value(header).into_bytes(),
+            SignedPart::Literal(text) => text.as_bytes().to_vec(),
+        })
+        .collect();
+    let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    let tag = MacState::new(scheme.algorithm, secret).tag(&parts);
+    let encoded = match scheme.encoding {
+        SignatureEncoding::Hex => hex::encode(tag),
+        SignatureEncoding::Base64 => STANDARD.encode(tag),
+    };
+    match &scheme.layout {
+        SignatureLayout::Plain { prefix } => {
+            format!("{}{encoded}", prefix.as_deref().unwrap_or(""))
+        }
+        SignatureLayout::List {
+            separator,
+            signature_key,
+        } => {
+            let signature = format!("{signature_key}={encoded}");
+            match (&scheme.timestamp, timestamp) {
+                (
+                    Some(SignedTimestamp {
+                        source: TimestampSource::Key(key),
+                        ..
+                    }),
+                    Some(timestamp),
+                ) => format!("{key}={timestamp}{separator}{signature}"),
+                _ => signature,
+            }
+        }
+    }
+}

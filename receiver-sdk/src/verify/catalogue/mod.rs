@@ -1,0 +1,197 @@
+//! The provider catalogue: every sender this crate verifies, by its lower-case hyphenated name
+//! (`"zoom"`, `"coinbase-commerce"`), so configuration names a sender instead of describing its
+//! scheme.
+//!
+//! Most senders sign an HMAC of some parts of the request: those are entries of data, an
+//! [`HmacScheme`] each, verified by one engine (`engine.rs`). The schemes with verifiers of their
+//! own (Standard Webhooks, Stripe, Slack, ...) are entries that call their constructors.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use http::HeaderMap;
+//! use receiver_sdk::verify::{providers, sign, Verifier};
+//!
+//! assert!(providers().any(|name| name == "paddle"));
+//! let verifier = Verifier::provider("paddle", ["pdl_ntfset_old", "pdl_ntfset_new"])?;
+//! let body = br#"{"event_type":"transaction.completed"}"#;
+//! let mut headers = HeaderMap::new();
+//! headers.insert("paddle-signature", sign::paddle("pdl_ntfset_new", 1_700_000_000, body).parse()?);
+//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_030);
+//! assert!(verifier.verify(&headers, body, now).is_ok());
+//!
+//! let unknown = Verifier::provider("pigeon-post", ["s"]).unwrap_err();
+//! assert!(unknown.to_string().starts_with("unknown provider \"pigeon-post\"; known providers: "));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod engine;
+pub(super) mod schemes;
+
+pub(super) use self::engine::{signature_value, SchemeHmac};
+pub use self::engine::{
+    HmacAlgorithm, HmacScheme, SignatureLayout, SignedPart, SignedTimestamp, TimestampSource,
+    TimestampUnit,
+};
+use super::{SecretError, Verifier};
+use crate::Secret;
+
+/// Why [`Verifier::provider`] could not build a verifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// No provider has this name; the message lists those that do.
+    #[error("unknown provider {name:?}; known providers: {known}", known = known())]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// The provider is known, but its secrets were refused.
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
+}
+
+fn known() -> String {
+    providers().collect::<Vec<_>>().join(", ")
+}
+
+/// The names [`Verifier::provider`] accepts, in alphabetical order.
+///
+/// ```
+/// let names: Vec<_> = receiver_sdk::verify::providers().collect();
+/// assert!(names.contains(&"github") && names.contains(&"coinbase-commerce"));
+/// ```
+pub fn providers() -> impl Iterator<Item = &'static str> {
+    CATALOGUE.iter().map(|entry| entry.name)
+}
+
+impl Verifier {
+    /// The verifier for the sender `name` (one of [`providers`]), accepting any of `secrets`.
+    ///
+    /// Secrets are as the sender's dashboard shows them; for `standard-webhooks` and `svix`
+    /// that is `whsec_` and base64. Timestamped schemes accept the default tolerance
+    /// ([`DEFAULT_TOLERANCE`](super::DEFAULT_TOLERANCE)), which
+    /// [`with_tolerance`](Self::with_tolerance) changes.
+    pub fn provider(
+        name: &str,
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, ProviderError> {
+        let entry = CATALOGUE
+            .iter()
+            .find(|entry| entry.name == name)
+            .ok_or_else(|| ProviderError::Unknown { name: name.into() })?;
+        let secrets: Vec<Secret> = secrets.into_iter().map(Into::into).collect();
+        Ok(match entry.build {
+            Build::Hmac(scheme) => Self::hmac(scheme(), secrets)?,
+            Build::Own(build) => build(secrets)?,
+        })
+    }
+
+    /// An HMAC scheme described as data (see [`HmacScheme`]), accepting any of `secrets`, whose
+    /// bytes are the HMAC key.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{HeaderMap, HeaderName};
+    /// use receiver_sdk::verify::{
+    ///     HmacAlgorithm, HmacScheme, SignatureEncoding, SignatureLayout, SignedPart, Verifier,
+    /// };
+    ///
+    /// let scheme = HmacScheme {
+    ///     algorithm: HmacAlgorithm::Sha1,
+    ///     message: vec![SignedPart::Body].into(),
+    ///     header: HeaderName::from_static("x-signature"),
+    ///     layout: SignatureLayout::Plain { prefix: None },
+    ///     encoding: SignatureEncoding::Hex,
+    ///     timestamp: None,
+    /// };
+    /// let verifier = Verifier::hmac(scheme, ["key"])?;
+    /// let mut headers = HeaderMap::new();
+    /// // HMAC-SHA1("key", "The quick brown fox jumps over the lazy dog")
+    /// headers.insert("x-signature", "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9".parse()?);
+    /// let body = b"The quick brown fox jumps over the lazy dog";
+    /// assert!(verifier.verify(&headers, body, SystemTime::now()).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn hmac(
+        scheme: HmacScheme,
+        secrets: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, SecretError> {
+        let scheme = SchemeHmac::new(scheme, secrets)?;
+        Ok(Self::with_scheme(super::Scheme::Described(scheme)))
+    }
+}
+
+/// One sender: its name and how its verifier is built.
+struct Entry {
+    name: &'static str,
+    build: Build,
+}
+
+enum Build {
+    /// A scheme the HMAC engine verifies.
+    Hmac(fn() -> HmacScheme),
+    /// A scheme with a verifier of its own.
+    Own(fn(Vec<Secret>) -> Result<Verifier, SecretError>),
+}
+
+const fn hmac(name: &'static str, scheme: fn() -> HmacScheme) -> Entry {
+    Entry {
+        name,
+        build: Build::Hmac(scheme),
+    }
+}
+
+const fn own(name: &'static str, build: fn(Vec<Secret>) -> Result<Verifier, SecretError>) -> Entry {
+    Entry {
+        name,
+        build: Build::Own(build),
+    }
+}
+
+/// Standard Webhooks secrets are text (`whsec_` and base64); bytes that are not UTF-8 cannot be
+/// such, and fail as bad base64.
+fn whsec(secrets: Vec<Secret>) -> Vec<String> {
+    secrets
+        .iter()
+        .map(|secret| String::from_utf8_lossy(secret.expose()).into_owned())
+        .collect()
+}
+
+/// Every sender, alphabetically. Each HMAC entry follows the sender's published documentation
+/// (see `schemes.rs`).
+const CATALOGUE: &[Entry] = &[
+    hmac("asana", schemes::asana),
+    hmac("bitbucket", schemes::bitbucket),
+    hmac("calendly", schemes::calendly),
+    hmac("coinbase-commerce", schemes::coinbase_commerce),
+    hmac("dropbox", schemes::dropbox),
+    own("github", Verifier::github),
+    hmac("github-sha1", schemes::github_sha1),
+    hmac("intercom", schemes::intercom),
+    hmac("lemon-squeezy", schemes::lemon_squeezy),
+    hmac("line", schemes::line),
+    hmac("linear", schemes::linear),
+    hmac("meta", schemes::meta),
+    hmac("mux", schemes::mux),
+    hmac("paddle", schemes::paddle),
+    hmac("pagerduty", schemes::pagerduty),
+    hmac("razorpay", schemes::razorpay),
+    hmac("sentry", schemes::sentry),
+    own("shopify", Verifier::shopify),
+    own("slack", Verifier::slack),
+    own("standard-webhooks", |secrets| {
+        Verifier::standard_webhooks(whsec(secrets))
+    }),
+    own("stripe", Verifier::stripe),
+    own("superoffice", Verifier::superoffice),
+    own("svix", |secrets| {
+        Verifier::standard_webhooks(whsec(secrets))
+    }),
+    hmac("typeform", schemes::typeform),
+    hmac("vercel", schemes::vercel),
+    hmac("workos", schemes::workos),
+    hmac("zoom", schemes::zoom),
+];
+
+#[cfg(test)]
+mod tests;

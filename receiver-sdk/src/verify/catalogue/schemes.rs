@@ -1,0 +1,223 @@
+//! The catalogue's HMAC senders, one function each, as each sender's documentation describes
+//! its scheme. The [`sign`](crate::verify::sign) helpers sign with these same descriptions.
+
+use std::borrow::Cow;
+
+use http::HeaderName;
+
+use super::{
+    HmacAlgorithm, HmacScheme, SignatureLayout, SignedPart, SignedTimestamp, TimestampSource,
+    TimestampUnit,
+};
+use crate::verify::SignatureEncoding;
+
+/// Asana: `X-Hook-Signature`, hex HMAC-SHA256 of the body, keyed with the `X-Hook-Secret` of
+/// the webhook's handshake.
+pub(in crate::verify) fn asana() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "x-hook-signature", None)
+}
+
+/// Bitbucket Cloud: `X-Hub-Signature: sha256=<hex>` of the body.
+pub(in crate::verify) fn bitbucket() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "x-hub-signature", Some("sha256="))
+}
+
+/// Calendly: `Calendly-Webhook-Signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
+pub(in crate::verify) fn calendly() -> HmacScheme {
+    timestamp_list(
+        "calendly-webhook-signature",
+        ',',
+        "t",
+        "v1",
+        ".",
+        TimestampUnit::Seconds,
+    )
+}
+
+/// Coinbase Commerce: `X-CC-Webhook-Signature`, hex HMAC-SHA256 of the body with the shared
+/// secret.
+pub(in crate::verify) fn coinbase_commerce() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "x-cc-webhook-signature", None)
+}
+
+/// Dropbox: `X-Dropbox-Signature`, hex HMAC-SHA256 of the body with the app secret.
+pub(in crate::verify) fn dropbox() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "x-dropbox-signature", None)
+}
+
+/// GitHub's legacy header: `X-Hub-Signature: sha1=<hex>` of the body.
+pub(in crate::verify) fn github_sha1() -> HmacScheme {
+    body(HmacAlgorithm::Sha1, "x-hub-signature", Some("sha1="))
+}
+
+/// Intercom: `X-Hub-Signature: sha1=<hex>` of the body, keyed with the app's client secret.
+pub(in crate::verify) fn intercom() -> HmacScheme {
+    body(HmacAlgorithm::Sha1, "x-hub-signature", Some("sha1="))
+}
+
+/// Lemon Squeezy: `X-Signature`, hex HMAC-SHA256 of the body with the webhook's signing secret.
+pub(in crate::verify) fn lemon_squeezy() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "x-signature", None)
+}
+
+/// LINE Messaging API: `x-line-signature`, base64 HMAC-SHA256 of the body with the channel
+/// secret.
+pub(in crate::verify) fn line() -> HmacScheme {
+    HmacScheme {
+        encoding: SignatureEncoding::Base64,
+        ..body(HmacAlgorithm::Sha256, "x-line-signature", None)
+    }
+}
+
+/// Linear: `Linear-Signature`, hex HMAC-SHA256 of the body.
+pub(in crate::verify) fn linear() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "linear-signature", None)
+}
+
+/// Meta (Facebook, Instagram, WhatsApp): `X-Hub-Signature-256: sha256=<hex>` of the body, keyed
+/// with the app secret.
+pub(in crate::verify) fn meta() -> HmacScheme {
+    body(
+        HmacAlgorithm::Sha256,
+        "x-hub-signature-256",
+        Some("sha256="),
+    )
+}
+
+/// Mux: `Mux-Signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
+pub(in crate::verify) fn mux() -> HmacScheme {
+    timestamp_list("mux-signature", ',', "t", "v1", ".", TimestampUnit::Seconds)
+}
+
+/// Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>]` over `{ts}:{body}`.
+pub(in crate::verify) fn paddle() -> HmacScheme {
+    timestamp_list(
+        "paddle-signature",
+        ';',
+        "ts",
+        "h1",
+        ":",
+        TimestampUnit::Seconds,
+    )
+}
+
+/// PagerDuty (v3 webhooks): `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>]` of the body, one
+/// signature per active secret.
+pub(in crate::verify) fn pagerduty() -> HmacScheme {
+    HmacScheme {
+        layout: SignatureLayout::List {
+            separator: ',',
+            signature_key: Cow::Borrowed("v1"),
+        },
+        ..body(HmacAlgorithm::Sha256, "x-pagerduty-signature", None)
+    }
+}
+
+/// Razorpay: `X-Razorpay-Signature`, hex HMAC-SHA256 of the body with the webhook secret.
+pub(in crate::verify) fn razorpay() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "x-razorpay-signature", None)
+}
+
+/// Sentry integrations: `Sentry-Hook-Signature`, hex HMAC-SHA256 of the body with the client
+/// secret.
+pub(in crate::verify) fn sentry() -> HmacScheme {
+    body(HmacAlgorithm::Sha256, "sentry-hook-signature", None)
+}
+
+/// Typeform: `Typeform-Signature: sha256=<base64>` of the body.
+pub(in crate::verify) fn typeform() -> HmacScheme {
+    HmacScheme {
+        encoding: SignatureEncoding::Base64,
+        ..body(HmacAlgorithm::Sha256, "typeform-signature", Some("sha256="))
+    }
+}
+
+/// Vercel: `x-vercel-signature`, hex HMAC-SHA1 of the body.
+pub(in crate::verify) fn vercel() -> HmacScheme {
+    body(HmacAlgorithm::Sha1, "x-vercel-signature", None)
+}
+
+/// WorkOS: `WorkOS-Signature: t=<unix ms>, v1=<hex>` over `{t}.{body}`, the timestamp in
+/// milliseconds.
+pub(in crate::verify) fn workos() -> HmacScheme {
+    timestamp_list(
+        "workos-signature",
+        ',',
+        "t",
+        "v1",
+        ".",
+        TimestampUnit::Milliseconds,
+    )
+}
+
+/// Zoom: `x-zm-signature: v0=<hex>` over `v0:{x-zm-request-timestamp}:{body}`.
+pub(in crate::verify) fn zoom() -> HmacScheme {
+    HmacScheme {
+        algorithm: HmacAlgorithm::Sha256,
+        message: vec![
+            SignedPart::Literal(Cow::Borrowed("v0:")),
+            SignedPart::Timestamp,
+            SignedPart::Literal(Cow::Borrowed(":")),
+            SignedPart::Body,
+        ]
+        .into(),
+        header: HeaderName::from_static("x-zm-signature"),
+        layout: SignatureLayout::Plain {
+            prefix: Some(Cow::Borrowed("v0=")),
+        },
+        encoding: SignatureEncoding::Hex,
+        timestamp: Some(SignedTimestamp {
+            source: TimestampSource::Header(HeaderName::from_static("x-zm-request-timestamp")),
+            unit: TimestampUnit::Seconds,
+        }),
+    }
+}
+
+/// An HMAC of the body alone, hex after an optional prefix in `header`: the commonest shape.
+fn body(
+    algorithm: HmacAlgorithm,
+    header: &'static str,
+    prefix: Option<&'static str>,
+) -> HmacScheme {
+    HmacScheme {
+        algorithm,
+        message: Cow::Borrowed(&[SignedPart::Body]),
+        header: HeaderName::from_static(header),
+        layout: SignatureLayout::Plain {
+            prefix: prefix.map(Cow::Borrowed),
+        },
+        encoding: SignatureEncoding::Hex,
+        timestamp: None,
+    }
+}
+
+/// HMAC-SHA256 of `{timestamp}{joiner}{body}`, hex, in a `header` that lists the timestamp
+/// under `timestamp_key` and the signatures under `signature_key` (Stripe's shape).
+fn timestamp_list(
+    header: &'static str,
+    separator: char,
+    timestamp_key: &'static str,
+    signature_key: &'static str,
+    joiner: &'static str,
+    unit: TimestampUnit,
+) -> HmacScheme {
+    HmacScheme {
+        algorithm: HmacAlgorithm::Sha256,
+        message: vec![
+            SignedPart::Timestamp,
+            SignedPart::Literal(Cow::Borrowed(joiner)),
+            SignedPart::Body,
+        ]
+        .into(),
+        header: HeaderName::from_static(header),
+        layout: SignatureLayout::List {
+            separator,
+            signature_key: Cow::Borrowed(signature_key),
+        },
+        encoding: SignatureEncoding::Hex,
+        timestamp: Some(SignedTimestamp {
+            source: TimestampSource::Key(Cow::Borrowed(timestamp_key)),
+            unit,
+        }),
+    }
+}

@@ -1,0 +1,275 @@
+//! What is particular to the catalogue and its engine: independently computed vectors (Python's
+//! `hmac` module, so a bug shared by the engine and the `sign` helpers would show), header
+//! layouts with several signatures, and the names. The behaviour every sender shares is in the
+//! contract suite (`verify/contract.rs`).
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::*;
+use crate::verify::test_support::{at, kind, malformed};
+use crate::verify::{sign, FailureKind};
+
+fn with(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            let value = HeaderValue::from_str(value).expect("visible ASCII");
+            (HeaderName::from_static(name), value)
+        })
+        .collect()
+}
+
+fn verifier(name: &str, secret: &str) -> Verifier {
+    Verifier::provider(name, [secret]).expect("a known provider")
+}
+
+// Each vector: `hmac.new(secret, message, hashlib.<algorithm>)` in Python, hex or base64.
+
+#[test]
+fn github_sha1_matches_an_independent_hmac_sha1() {
+    let headers = with(&[(
+        "x-hub-signature",
+        "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59",
+    )]);
+    let verifier = verifier("github-sha1", "It's a Secret to Everybody");
+    assert_eq!(verifier.verify(&headers, b"Hello, World!", at(0)), Ok(()));
+    assert_eq!(
+        sign::github_sha1("It's a Secret to Everybody", b"Hello, World!"),
+        "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59"
+    );
+}
+
+#[test]
+fn zoom_signs_v0_timestamp_and_body() {
+    let body = br#"{"event":"meeting.started","payload":{"object":{"id":"85432"}}}"#;
+    let signature = "v0=c910c41b7860b0923d9a095a8194fbbe66ec12ff9b7cf150e711e70f8978c687";
+    let headers = with(&[
+        ("x-zm-signature", signature),
+        ("x-zm-request-timestamp", "1700000000"),
+    ]);
+    let verifier = verifier("zoom", "zoom_secret_token");
+    assert_eq!(verifier.verify(&headers, body, at(1_700_000_000)), Ok(()));
+    assert_eq!(
+        sign::zoom("zoom_secret_token", 1_700_000_000, body),
+        signature
+    );
+}
+
+#[test]
+fn zoom_without_its_timestamp_header_names_it() {
+    let body = b"{}";
+    let headers = with(&[("x-zm-signature", &sign::zoom("s", 1_700_000_000, body))]);
+    let missing = FailureKind::MissingHeader {
+        header: HeaderName::from_static("x-zm-request-timestamp"),
+    };
+    assert_eq!(
+        kind(&verifier("zoom", "s"), &headers, body, at(1_700_000_000)),
+        missing
+    );
+}
+
+#[test]
+fn paddle_accepts_any_of_several_h1_signatures() {
+    let body = br#"{"event_id":"evt_01h","event_type":"transaction.completed"}"#;
+    let valid = "f9d3b075f6e0b21ce2157f39a9eaee0b1ae03f81e030c52eb85157fb19c926c4";
+    let value = format!("ts=1700000000;h1={};h1={valid}", "0".repeat(64));
+    let headers = with(&[("paddle-signature", &value)]);
+    let verifier = verifier("paddle", "pdl_ntfset_01h_secret");
+    assert_eq!(verifier.verify(&headers, body, at(1_700_000_001)), Ok(()));
+}
+
+#[test]
+fn workos_timestamp_is_in_milliseconds_and_may_follow_a_space() {
+    let body = br#"{"id":"wh_123","event":"user.created"}"#;
+    let value =
+        "t=1700000000123, v1=328d9546896730c0efac9699fa76aa7677a509f456ac2a7a6efabe02f8857668";
+    let headers = with(&[("workos-signature", value)]);
+    let verifier = verifier("workos", "workos_webhook_secret");
+    assert_eq!(verifier.verify(&headers, body, at(1_700_000_010)), Ok(()));
+    let late = kind(&verifier, &headers, body, at(1_700_000_000 + 301));
+    assert_eq!(late, FailureKind::TimestampExpired);
+}
+
+#[test]
+fn typeform_and_line_are_base64() {
+    let typeform = br#"{"event_id":"01H","event_type":"form_response"}"#;
+    let headers = with(&[(
+        "typeform-signature",
+        "sha256=DFImc4eURLeC0kW60ZBG9Qs/CU10PvTlYf7VB3PRpMU=",
+    )]);
+    assert_eq!(
+        verifier("typeform", "typeform_secret").verify(&headers, typeform, at(0)),
+        Ok(())
+    );
+    let line = br#"{"destination":"U123","events":[]}"#;
+    let headers = with(&[(
+        "x-line-signature",
+        "HK/pSzWdejbIqUsRM3ecEgfHUpDxHDAjl4Njvg6gIao=",
+    )]);
+    assert_eq!(
+        verifier("line", "line_channel_secret").verify(&headers, line, at(0)),
+        Ok(())
+    );
+}
+
+#[test]
+fn vercel_is_hmac_sha1_hex() {
+    let body = br#"{"type":"deployment.created"}"#;
+    let headers = with(&[(
+        "x-vercel-signature",
+        "f28e71d7041ca274efa7452942f15343b34909d5",
+    )]);
+    assert_eq!(
+        verifier("vercel", "vercel_client_secret").verify(&headers, body, at(0)),
+        Ok(())
+    );
+}
+
+#[test]
+fn pagerduty_accepts_any_of_several_v1_signatures() {
+    let body = br#"{"event":{"event_type":"incident.triggered"}}"#;
+    let value = format!(
+        "v1={},{}",
+        "ab".repeat(32),
+        sign::pagerduty("pd-secret", body)
+    );
+    let headers = with(&[("x-pagerduty-signature", &value)]);
+    assert_eq!(
+        verifier("pagerduty", "pd-secret").verify(&headers, body, at(0)),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_list_without_the_signature_key_has_no_supported_signature() {
+    let headers = with(&[("paddle-signature", "ts=1700000000;h2=abcd")]);
+    let failure = kind(&verifier("paddle", "s"), &headers, b"{}", at(1_700_000_000));
+    assert_eq!(
+        failure,
+        FailureKind::NoSupportedSignature {
+            header: HeaderName::from_static("paddle-signature")
+        }
+    );
+}
+
+#[test]
+fn a_list_without_its_timestamp_or_with_two_is_malformed() {
+    let signature = format!("v1={}", "ab".repeat(32));
+    for value in [
+        signature.clone(),
+        format!("t=1700000000,t=1700000001,{signature}"),
+        format!("t=1700000000,{signature},garbage"),
+    ] {
+        let headers = with(&[("mux-signature", &value)]);
+        let failure = kind(&verifier("mux", "s"), &headers, b"{}", at(1_700_000_000));
+        assert_eq!(failure, malformed("mux-signature"), "{value}");
+    }
+}
+
+#[test]
+fn a_missing_prefix_or_a_signature_of_the_wrong_length_is_malformed() {
+    for value in [
+        "01dc10d0c83e72ed246219cdd91669667fe2ca59".to_owned(),
+        format!("sha1={}", "ab".repeat(32)),
+        "sha1=zz".to_owned(),
+    ] {
+        let headers = with(&[("x-hub-signature", &value)]);
+        let failure = kind(&verifier("github-sha1", "s"), &headers, b"{}", at(0));
+        assert_eq!(failure, malformed("x-hub-signature"), "{value}");
+    }
+}
+
+#[test]
+fn the_built_in_schemes_are_in_the_catalogue_under_their_names() {
+    let body = b"Hello, World!";
+    let headers = with(&[(
+        "x-hub-signature-256",
+        &sign::github("It's a Secret to Everybody", body),
+    )]);
+    let github = verifier("github", "It's a Secret to Everybody");
+    assert_eq!(github.verify(&headers, body, at(0)), Ok(()));
+    for name in ["shopify", "slack", "stripe", "superoffice"] {
+        assert!(Verifier::provider(name, ["s"]).is_ok(), "{name}");
+    }
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    for name in ["standard-webhooks", "svix"] {
+        assert!(Verifier::provider(name, [secret]).is_ok(), "{name}");
+    }
+    assert_eq!(
+        Verifier::provider("svix", ["whsec_not base64!"]).unwrap_err(),
+        ProviderError::Secrets(SecretError::InvalidBase64Secret { index: 0 })
+    );
+}
+
+#[test]
+fn an_unknown_name_lists_the_known_ones() {
+    let error = Verifier::provider("Zoom", ["s"]).unwrap_err();
+    assert_eq!(
+        error,
+        ProviderError::Unknown {
+            name: "Zoom".into()
+        }
+    );
+    let message = error.to_string();
+    for name in providers() {
+        assert!(message.contains(name), "{message} lacks {name}");
+    }
+}
+
+#[test]
+fn names_are_sorted_unique_lower_case_and_hyphenated() {
+    let names: Vec<_> = providers().collect();
+    assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "{names:?}");
+    for name in &names {
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{name}"
+        );
+    }
+    assert_eq!(names.len(), 27);
+}
+
+#[test]
+fn secrets_are_checked_like_every_scheme_checks_them() {
+    let none: [&str; 0] = [];
+    assert_eq!(
+        Verifier::provider("zoom", none).unwrap_err(),
+        ProviderError::Secrets(SecretError::NoSecrets)
+    );
+    assert_eq!(
+        Verifier::provider("linear", ["ok", " "]).unwrap_err(),
+        ProviderError::Secrets(SecretError::EmptySecret { index: 1 })
+    );
+}
+
+#[test]
+fn sha512_and_a_signed_header_are_supported_by_the_engine() {
+    let scheme = HmacScheme {
+        algorithm: HmacAlgorithm::Sha512,
+        message: vec![
+            SignedPart::Header(HeaderName::from_static("x-delivery")),
+            SignedPart::Literal(".".into()),
+            SignedPart::Body,
+        ]
+        .into(),
+        header: HeaderName::from_static("x-signature"),
+        layout: SignatureLayout::Plain { prefix: None },
+        encoding: crate::verify::SignatureEncoding::Hex,
+        timestamp: None,
+    };
+    let verifier = Verifier::hmac(scheme.clone(), ["key"]).expect("a valid secret");
+    let delivery = with(&[("x-delivery", "d-1")]);
+    let signature = sign::hmac_scheme(&scheme, "key", None, &delivery, b"{}");
+    // Python: hmac.new(b"key", b"d-1.{}", hashlib.sha512).hexdigest()
+    assert_eq!(signature, SHA512_VECTOR);
+    let headers = with(&[("x-delivery", "d-1"), ("x-signature", &signature)]);
+    assert_eq!(verifier.verify(&headers, b"{}", at(0)), Ok(()));
+    let other = with(&[("x-delivery", "d-2"), ("x-signature", &signature)]);
+    assert_eq!(
+        kind(&verifier, &other, b"{}", at(0)),
+        FailureKind::SignatureMismatch
+    );
+}
+
+const SHA512_VECTOR: &str = "a1a12a15d517a5df8dd67e94f94f36dc4ee8703be1ea37f0a93dcbfb2cad9e49330d609510c64701e8b4886ccecdde1f25b4020d4df575afbcc3510596543ad5";
