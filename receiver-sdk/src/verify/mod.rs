@@ -15,6 +15,8 @@
 //! * `hmac.rs`: an HMAC-SHA256 of the body in one header ([`HmacHeader`]), with presets for
 //!   GitHub, Shopify and SuperOffice.
 //! * `stripe.rs`: `Stripe-Signature`.
+//! * `ed25519.rs`: Ed25519 public keys: Standard Webhooks `v1a` and Discord.
+//! * `ecdsa.rs`: ECDSA P-256 public keys: the SendGrid Event Webhook.
 //! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
 //! * `basic.rs`: HTTP Basic and static tokens.
 //! * [`sign`]: the senders' side, to produce deliveries that verify.
@@ -47,6 +49,8 @@
 //! ```
 
 mod basic;
+mod ecdsa;
+mod ed25519;
 mod failure;
 mod hmac;
 pub mod sign;
@@ -67,7 +71,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::Secret;
 
-pub use self::failure::{FailureKind, SecretError, VerifyFailure};
+pub use self::failure::{FailureKind, KeyProblem, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};
 
 /// The clock skew accepted by default for timestamped schemes, in both directions.
@@ -222,6 +226,9 @@ enum Scheme {
     Slack(slack::Slack),
     Basic(basic::Basic),
     Token(basic::Token),
+    StandardWebhooksV1a(ed25519::StandardWebhooksV1a),
+    Discord(ed25519::Discord),
+    SendGrid(ecdsa::SendGrid),
     // A scheme from outside this crate; it judges timestamps itself, so the tolerance does
     // not apply to it.
     Custom(Arc<dyn Verify>),
@@ -414,6 +421,9 @@ impl Verifier {
             Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
             Scheme::Basic(scheme) => scheme.verify(headers),
             Scheme::Token(scheme) => scheme.verify(headers),
+            Scheme::StandardWebhooksV1a(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Discord(scheme) => scheme.verify(headers, body, clock),
+            Scheme::SendGrid(scheme) => scheme.verify(headers, body, clock),
             Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
         };
         result.map_err(VerifyFailure::new)
@@ -426,11 +436,17 @@ impl Verifier {
     /// deliveries by their body. Standard Webhooks signs its `webhook-id`, so it is not one.
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
-            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) => true,
+            Scheme::Hmac(_)
+            | Scheme::Stripe(_)
+            | Scheme::Slack(_)
+            | Scheme::Discord(_)
+            | Scheme::SendGrid(_) => true,
             Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
-            Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Basic(_) | Scheme::Token(_) => {
-                false
-            }
+            Scheme::None
+            | Scheme::StandardWebhooks(_)
+            | Scheme::StandardWebhooksV1a(_)
+            | Scheme::Basic(_)
+            | Scheme::Token(_) => false,
         }
     }
 
@@ -445,7 +461,10 @@ impl Verifier {
             | Scheme::StandardWebhooks(_)
             | Scheme::Hmac(_)
             | Scheme::Stripe(_)
-            | Scheme::Slack(_) => None,
+            | Scheme::Slack(_)
+            | Scheme::StandardWebhooksV1a(_)
+            | Scheme::Discord(_)
+            | Scheme::SendGrid(_) => None,
         }
     }
 }
