@@ -1,5 +1,6 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
+mod asymmetric;
 mod crash;
 mod custom_verifier;
 mod endpoint;

@@ -244,7 +244,9 @@ pub fn real_signer(
     headers.into_iter().collect()
 }
 
-fn interop_dir() -> std::path::PathBuf {
+/// The directory of the senders' libraries (tests/interop), installed with `npm ci` on first use,
+/// for tests that run a script of their own there.
+pub fn interop_dir() -> std::path::PathBuf {
     static INSTALLED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     INSTALLED
         .get_or_init(|| {
