@@ -59,7 +59,8 @@ pub enum FailureKind {
     },
     /// A header was empty, too long, not visible ASCII, or not in the scheme's format (including
     /// a timestamp that is not a number, or a signature that is not valid hex or base64 of
-    /// exactly 32 bytes).
+    /// exactly the scheme's length: 32 bytes for an HMAC-SHA256, 64 for Ed25519, a DER ECDSA
+    /// signature for P-256).
     #[error("malformed {header} header")]
     MalformedHeader {
         /// The header that could not be parsed.

@@ -430,10 +430,11 @@ impl Verifier {
     }
 
     /// Whether the scheme authenticates the body (and perhaps a timestamp) but no other
-    /// header: an HMAC of the body (GitHub, Shopify, SuperOffice), Stripe and Slack. A
-    /// delivery id or event type taken from a header is then the sender's word only, so a
-    /// captured signed body can be replayed under fresh ids; the endpoint also dedupes such
-    /// deliveries by their body. Standard Webhooks signs its `webhook-id`, so it is not one.
+    /// header: an HMAC of the body (GitHub, Shopify, SuperOffice), Stripe, Slack, Discord and
+    /// SendGrid. A delivery id or event type taken from a header is then the sender's word
+    /// only, so a captured signed body can be replayed under fresh ids; the endpoint also
+    /// dedupes such deliveries by their body. Standard Webhooks (`v1` and `v1a`) signs its
+    /// `webhook-id`, so it is not one.
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
             Scheme::Hmac(_)

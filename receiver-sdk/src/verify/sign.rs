@@ -140,8 +140,9 @@ pub fn discord_public_key(private_key: &str) -> Result<String, KeyProblem> {
 /// The `webhook-signature` entry (`v1a,<base64>`) for a Standard Webhooks delivery signed with
 /// Ed25519, with this `webhook-id` and `webhook-timestamp` (unix seconds).
 ///
-/// `secret_key` is `whsk_` and the base64 of the 32-byte seed;
-/// [`standard_webhooks_public_key`] gives the `whpk_` key to configure.
+/// `secret_key` is `whsk_` and the base64 of the 32-byte seed (without the prefix it is
+/// refused as [`KeyProblem::Encoding`]); [`standard_webhooks_public_key`] gives the `whpk_` key
+/// to configure.
 ///
 /// ```
 /// use receiver_sdk::verify::sign;
