@@ -90,6 +90,51 @@ fn verifiers(c: &mut Criterion) {
         group.bench_function("basic", |b| {
             b.iter(|| basic.verify(&ba_headers, &body, now).expect("valid"))
         });
+
+        let ed25519 = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+        let discord =
+            Verifier::discord([sign::discord_public_key(ed25519).expect("key")]).expect("key");
+        let dc_headers = headers(&[
+            (
+                "x-signature-ed25519",
+                sign::discord(ed25519, ts, &body).expect("sign"),
+            ),
+            ("x-signature-timestamp", ts.to_string()),
+        ]);
+        group.bench_function("discord (ed25519)", |b| {
+            b.iter(|| discord.verify(&dc_headers, &body, now).expect("valid"))
+        });
+
+        let whsk = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+        let v1a = Verifier::standard_webhooks_v1a([
+            sign::standard_webhooks_public_key(whsk).expect("key")
+        ])
+        .expect("key");
+        let v1a_headers = headers(&[
+            ("webhook-id", "msg_1".into()),
+            ("webhook-timestamp", ts.to_string()),
+            (
+                "webhook-signature",
+                sign::standard_webhooks_v1a(whsk, "msg_1", ts, &body).expect("sign"),
+            ),
+        ]);
+        group.bench_function("standard-webhooks v1a (ed25519)", |b| {
+            b.iter(|| v1a.verify(&v1a_headers, &body, now).expect("valid"))
+        });
+
+        let p256 = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQga4e55cDCt9ezOnBV9vAsJOCTr1g+vbHM4FQbfed+9AShRANCAAQV7x5quAVXJfoZrkc3B+N+X1+w8EuQZieYDr5AAV3IFnw1iNGlrEFwJdA+blYjHV6RqOWtw+T9RNfnoRprZxWq";
+        let sendgrid =
+            Verifier::sendgrid([sign::sendgrid_public_key(p256).expect("key")]).expect("key");
+        let sg_headers = headers(&[
+            (
+                "x-twilio-email-event-webhook-signature",
+                sign::sendgrid(p256, ts, &body).expect("sign"),
+            ),
+            ("x-twilio-email-event-webhook-timestamp", ts.to_string()),
+        ]);
+        group.bench_function("sendgrid (ecdsa p-256)", |b| {
+            b.iter(|| sendgrid.verify(&sg_headers, &body, now).expect("valid"))
+        });
         group.finish();
     }
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
+mod asymmetric;
 mod cloudevents;
 mod crash;
 mod custom_verifier;

@@ -263,7 +263,9 @@ fn node(script: &str, input: &serde_json::Value) -> Vec<u8> {
     output.stdout
 }
 
-fn interop_dir() -> std::path::PathBuf {
+/// The directory of the senders' libraries (tests/interop), installed with `npm ci` on first use,
+/// for tests that run a script of their own there.
+pub fn interop_dir() -> std::path::PathBuf {
     static INSTALLED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     INSTALLED
         .get_or_init(|| {

@@ -616,3 +616,105 @@ contract!(
     ),
     [signs_body, timestamped]
 );
+
+/// Ed25519 private keys (seeds) for Discord (hex) and Standard Webhooks `v1a` (`whsk_`): among
+/// them RFC 8032's first test key and the Standard Webhooks libraries' asymmetric test keys.
+const ED25519_HEX: [&str; 3] = [
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    "574542484f4f4b4153594d4d455452494354455354505249564154454b455931",
+    "2698bc67ee2a6b285630b944699a96c303651a9d81a589ec1d287343fb51cb52",
+];
+const WHSK: [&str; 3] = [
+    "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=",
+    "whsk_V0VCSE9PS0FTWU1NRVRSSUNURVNUUFJJVkFURUtFWTE=",
+    "whsk_Jpi8Z+4qayhWMLlEaZqWwwNlGp2BpYnsHShzQ/tRy1I=",
+];
+/// Throwaway PKCS#8 P-256 keys (`openssl genpkey -algorithm EC -pkeyopt
+/// ec_paramgen_curve:P-256 | openssl pkcs8 -topk8 -nocrypt -outform DER | base64`).
+const P256: [&str; 3] = [
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQga4e55cDCt9ezOnBV9vAsJOCTr1g+vbHM4FQbfed+9AShRANCAAQV7x5quAVXJfoZrkc3B+N+X1+w8EuQZieYDr5AAV3IFnw1iNGlrEFwJdA+blYjHV6RqOWtw+T9RNfnoRprZxWq",
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgYDnBEU783teBwqkZWDGlRFBzE06kAR1yZ6m/6AMT+t+hRANCAARGz5ENyAsYf7fXZ6FEM7RFFkSaHprG0n9VnRe4PyZUZDeEm6pS1eucmpRyUhSacjzIJnAZMYc1524IqGCVUyof",
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghc21TTnw3Jz/Rgfiii226Hr2hcwejT4dQ6T+BFLHw1GhRANCAAQhlPObIkEbyL/zVwYd4d6S7Gb/DSeu4GV2Ra4JmIRRxh0kJEOSoeogncwWSsNMdQMrhVOZxv9uKIPSFQC/mH9i",
+];
+
+/// A public-key scheme: the suite's "secrets" are the senders' private keys, and the verifier
+/// is built from their public halves, so a key shown in a failure would still be caught.
+fn public_key(
+    build: fn(&[&'static str]) -> Verifier,
+    sign: fn(&str, &[u8], u64) -> HeaderMap,
+    secrets: [&'static str; 3],
+    only_the_body: bool,
+) -> Subject {
+    Subject {
+        build,
+        sign,
+        secrets,
+        wrong_secret: FailureKind::SignatureMismatch,
+        only_the_body,
+    }
+}
+
+contract!(
+    discord,
+    public_key(
+        |keys| Verifier::discord(
+            keys.iter()
+                .map(|key| sign::discord_public_key(key).expect("a valid key"))
+        )
+        .expect("valid keys"),
+        |key, body, timestamp| headers([
+            (
+                "x-signature-ed25519",
+                sign::discord(key, timestamp, body).expect("a valid key")
+            ),
+            ("x-signature-timestamp", timestamp.to_string()),
+        ]),
+        ED25519_HEX,
+        true
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    standard_webhooks_v1a,
+    public_key(
+        |keys| Verifier::standard_webhooks_v1a(
+            keys.iter()
+                .map(|key| sign::standard_webhooks_public_key(key).expect("a valid key"))
+        )
+        .expect("valid keys"),
+        |key, body, timestamp| {
+            let signature = sign::standard_webhooks_v1a(key, "msg_contract", timestamp, body);
+            headers([
+                ("webhook-id", "msg_contract".into()),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", signature.expect("a valid key")),
+            ])
+        },
+        WHSK,
+        false
+    ),
+    [signs_body, timestamped]
+);
+contract!(
+    sendgrid,
+    public_key(
+        |keys| Verifier::sendgrid(
+            keys.iter()
+                .map(|key| sign::sendgrid_public_key(key).expect("a valid key"))
+        )
+        .expect("valid keys"),
+        |key, body, timestamp| headers([
+            (
+                "x-twilio-email-event-webhook-signature",
+                sign::sendgrid(key, timestamp, body).expect("a valid key")
+            ),
+            (
+                "x-twilio-email-event-webhook-timestamp",
+                timestamp.to_string()
+            ),
+        ]),
+        P256,
+        true
+    ),
+    [signs_body, timestamped]
+);

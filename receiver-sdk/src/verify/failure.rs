@@ -59,7 +59,8 @@ pub enum FailureKind {
     },
     /// A header was empty, too long, not visible ASCII, or not in the scheme's format (including
     /// a timestamp that is not a number, or a signature that is not valid hex or base64 of
-    /// exactly 32 bytes).
+    /// exactly the scheme's length: 32 bytes for an HMAC-SHA256, 64 for Ed25519, a DER ECDSA
+    /// signature for P-256).
     #[error("malformed {header} header")]
     MalformedHeader {
         /// The header that could not be parsed.
@@ -122,4 +123,33 @@ pub enum SecretError {
         /// Position of the secret in the list given, from 0.
         index: usize,
     },
+    /// A sender's public key (Ed25519 or ECDSA P-256) could not be read.
+    #[error("public key at index {index} is invalid: {problem}")]
+    InvalidPublicKey {
+        /// Position of the key in the list given, from 0.
+        index: usize,
+        /// What is wrong with it.
+        problem: KeyProblem,
+    },
+}
+
+/// What is wrong with a public key a [`Verifier`](super::Verifier) was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// The text is not in the key's encoding (hex for Discord, base64 after `whpk_` for
+    /// Standard Webhooks, base64 DER or PEM for SendGrid).
+    #[error("not in the expected encoding")]
+    Encoding,
+    /// The key decodes, but not to the key's length (32 bytes for Ed25519).
+    #[error("not the length of a key")]
+    Length,
+    /// The bytes are not a usable key: not a point on the curve, a weak (small-order) Ed25519
+    /// key, or not a P-256 SubjectPublicKeyInfo.
+    #[error("not a valid key for the curve")]
+    NotAKey,
+    /// A private signing key (`whsk_`) was given where the receiver needs only the sender's
+    /// public key (`whpk_`); a receiver holding it could forge deliveries.
+    #[error("a private signing key, where a public key belongs")]
+    PrivateKey,
 }

@@ -15,6 +15,8 @@
 //! * `hmac.rs`: an HMAC-SHA256 of the body in one header ([`HmacHeader`]), with presets for
 //!   GitHub, Shopify and SuperOffice.
 //! * `stripe.rs`: `Stripe-Signature`.
+//! * `ed25519.rs`: Ed25519 public keys: Standard Webhooks `v1a` and Discord.
+//! * `ecdsa.rs`: ECDSA P-256 public keys: the SendGrid Event Webhook.
 //! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
 //! * `basic.rs`: HTTP Basic and static tokens.
 //! * `catalogue/`: every sender by name ([`Verifier::provider`], [`providers`]), and the one
@@ -50,6 +52,8 @@
 
 mod basic;
 mod catalogue;
+mod ecdsa;
+mod ed25519;
 mod failure;
 mod hmac;
 pub mod sign;
@@ -74,7 +78,7 @@ pub use self::catalogue::{
     providers, HmacAlgorithm, HmacScheme, ProviderError, SignatureLayout, SignedPart,
     SignedTimestamp, TimestampSource, TimestampUnit,
 };
-pub use self::failure::{FailureKind, SecretError, VerifyFailure};
+pub use self::failure::{FailureKind, KeyProblem, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};
 
 /// The clock skew accepted by default for timestamped schemes, in both directions.
@@ -231,6 +235,9 @@ enum Scheme {
     Token(basic::Token),
     // An HMAC scheme described as data (the provider catalogue's).
     Described(catalogue::SchemeHmac),
+    StandardWebhooksV1a(ed25519::StandardWebhooksV1a),
+    Discord(ed25519::Discord),
+    SendGrid(ecdsa::SendGrid),
     // A scheme from outside this crate; it judges timestamps itself, so the tolerance does
     // not apply to it.
     Custom(Arc<dyn Verify>),
@@ -424,23 +431,34 @@ impl Verifier {
             Scheme::Basic(scheme) => scheme.verify(headers),
             Scheme::Token(scheme) => scheme.verify(headers),
             Scheme::Described(scheme) => scheme.verify(headers, body, clock),
+            Scheme::StandardWebhooksV1a(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Discord(scheme) => scheme.verify(headers, body, clock),
+            Scheme::SendGrid(scheme) => scheme.verify(headers, body, clock),
             Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
         };
         result.map_err(VerifyFailure::new)
     }
 
     /// Whether the scheme authenticates the body (and perhaps a timestamp) but no other
-    /// header: an HMAC of the body (GitHub, Shopify, SuperOffice), Stripe and Slack. A
-    /// delivery id or event type taken from a header is then the sender's word only, so a
-    /// captured signed body can be replayed under fresh ids; the endpoint also dedupes such
-    /// deliveries by their body. Standard Webhooks signs its `webhook-id`, so it is not one.
+    /// header: an HMAC of the body (GitHub, Shopify, SuperOffice), Stripe, Slack, Discord and
+    /// SendGrid. A delivery id or event type taken from a header is then the sender's word
+    /// only, so a captured signed body can be replayed under fresh ids; the endpoint also
+    /// dedupes such deliveries by their body. Standard Webhooks (`v1` and `v1a`) signs its
+    /// `webhook-id`, so it is not one.
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
-            Scheme::Hmac(_) | Scheme::Stripe(_) | Scheme::Slack(_) | Scheme::Described(_) => true,
+            Scheme::Hmac(_)
+            | Scheme::Stripe(_)
+            | Scheme::Slack(_)
+            | Scheme::Described(_)
+            | Scheme::Discord(_)
+            | Scheme::SendGrid(_) => true,
             Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
-            Scheme::None | Scheme::StandardWebhooks(_) | Scheme::Basic(_) | Scheme::Token(_) => {
-                false
-            }
+            Scheme::None
+            | Scheme::StandardWebhooks(_)
+            | Scheme::StandardWebhooksV1a(_)
+            | Scheme::Basic(_)
+            | Scheme::Token(_) => false,
         }
     }
 
@@ -456,7 +474,10 @@ impl Verifier {
             | Scheme::Hmac(_)
             | Scheme::Stripe(_)
             | Scheme::Slack(_)
-            | Scheme::Described(_) => None,
+            | Scheme::Described(_)
+            | Scheme::StandardWebhooksV1a(_)
+            | Scheme::Discord(_)
+            | Scheme::SendGrid(_) => None,
         }
     }
 }

@@ -18,7 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use super::standard::decode_secret;
-use super::{slack, HmacHeader, MacKey, SecretError, SignatureEncoding, Tag};
+use super::{
+    ecdsa, ed25519, slack, HmacHeader, KeyProblem, MacKey, SecretError, SignatureEncoding, Tag,
+};
 
 fn tag(secret: &[u8], parts: &[&[u8]]) -> Tag {
     MacKey::new(secret).tag(parts)
@@ -208,4 +210,100 @@ timed_signers! {
     /// The `x-zm-signature` value (`v0=<hex>`) for a delivery whose `x-zm-request-timestamp`
     /// is `timestamp` (unix seconds).
     zoom;
+}
+
+/// The `X-Signature-Ed25519` value (hex) for a Discord interaction whose
+/// `X-Signature-Timestamp` is `timestamp` (unix seconds).
+///
+/// `private_key` is the 32-byte Ed25519 seed in hex (Discord keeps its own; this is for tests
+/// and for senders of your own). [`discord_public_key`] gives the key to configure.
+pub fn discord(private_key: &str, timestamp: u64, body: &[u8]) -> Result<String, KeyProblem> {
+    use ed25519_dalek::Signer as _;
+
+    let key = ed25519::signing_key(private_key)?;
+    let message = [timestamp.to_string().as_bytes(), body].concat();
+    Ok(hex::encode(key.sign(&message).to_bytes()))
+}
+
+/// The public key (hex, as Discord's developer portal shows it) of a [`discord`] private key.
+pub fn discord_public_key(private_key: &str) -> Result<String, KeyProblem> {
+    Ok(hex::encode(
+        ed25519::signing_key(private_key)?
+            .verifying_key()
+            .as_bytes(),
+    ))
+}
+
+/// The `webhook-signature` entry (`v1a,<base64>`) for a Standard Webhooks delivery signed with
+/// Ed25519, with this `webhook-id` and `webhook-timestamp` (unix seconds).
+///
+/// `secret_key` is `whsk_` and the base64 of the 32-byte seed (without the prefix it is
+/// refused as [`KeyProblem::Encoding`]); [`standard_webhooks_public_key`] gives the `whpk_` key
+/// to configure.
+///
+/// ```
+/// use receiver_sdk::verify::sign;
+///
+/// // The Standard Webhooks Go library's asymmetric signing test.
+/// let value = sign::standard_webhooks_v1a(
+///     "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=",
+///     "msg_p5jXN8AQM9LWM0D4loKWxJek",
+///     1614265330,
+///     br#"{"test": 2432232314}"#,
+/// )?;
+/// assert_eq!(
+///     value,
+///     "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
+/// );
+/// # Ok::<(), receiver_sdk::verify::KeyProblem>(())
+/// ```
+pub fn standard_webhooks_v1a(
+    secret_key: &str,
+    id: &str,
+    timestamp: u64,
+    body: &[u8],
+) -> Result<String, KeyProblem> {
+    use ed25519_dalek::Signer as _;
+
+    if !secret_key.starts_with("whsk_") {
+        return Err(KeyProblem::Encoding);
+    }
+    let key = ed25519::signing_key(secret_key)?;
+    let timestamp = timestamp.to_string();
+    let message = [id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
+    Ok(format!(
+        "{},{}",
+        ed25519::V1A,
+        STANDARD.encode(key.sign(&message).to_bytes())
+    ))
+}
+
+/// The `whpk_` public key of a `whsk_` [`standard_webhooks_v1a`] secret key.
+pub fn standard_webhooks_public_key(secret_key: &str) -> Result<String, KeyProblem> {
+    if !secret_key.starts_with("whsk_") {
+        return Err(KeyProblem::Encoding);
+    }
+    Ok(ed25519::whpk(&ed25519::signing_key(secret_key)?))
+}
+
+/// The `X-Twilio-Email-Event-Webhook-Signature` value (base64 of a DER ECDSA P-256 / SHA-256
+/// signature) for a SendGrid Event Webhook batch whose
+/// `X-Twilio-Email-Event-Webhook-Timestamp` is `timestamp` (unix seconds).
+///
+/// `private_key` is a PKCS#8 P-256 key, as base64 DER or a PEM `PRIVATE KEY` block (SendGrid
+/// keeps its own; this is for tests and tools). Signatures are deterministic (RFC 6979).
+/// [`sendgrid_public_key`] gives the key to configure.
+pub fn sendgrid(private_key: &str, timestamp: u64, body: &[u8]) -> Result<String, KeyProblem> {
+    use p256::ecdsa::signature::Signer as _;
+
+    let key = ecdsa::signing_key(private_key)?;
+    let message = [timestamp.to_string().as_bytes(), body].concat();
+    let signature: p256::ecdsa::Signature = key.sign(&message);
+    Ok(STANDARD.encode(signature.to_der().as_bytes()))
+}
+
+/// The public key (base64 DER SubjectPublicKeyInfo, as SendGrid shows it) of a [`sendgrid`]
+/// private key.
+pub fn sendgrid_public_key(private_key: &str) -> Result<String, KeyProblem> {
+    ecdsa::public_key_text(&ecdsa::signing_key(private_key)?)
 }

@@ -17,10 +17,10 @@ const VERSION: &str = "v1";
 
 /// One of the two spellings of the header triple.
 #[derive(Debug)]
-struct HeaderNames {
-    id: HeaderName,
-    timestamp: HeaderName,
-    signature: HeaderName,
+pub(super) struct HeaderNames {
+    pub(super) id: HeaderName,
+    pub(super) timestamp: HeaderName,
+    pub(super) signature: HeaderName,
 }
 
 impl HeaderNames {
@@ -49,7 +49,7 @@ impl HeaderNames {
     /// The spelling the sender used. A delivery is read entirely under one spelling, so a stray
     /// `svix-` header cannot stand in for a missing `webhook-` one; with neither present, the
     /// failure names the standard headers.
-    fn of(headers: &HeaderMap) -> Self {
+    pub(super) fn of(headers: &HeaderMap) -> Self {
         let standard = Self::standard();
         if standard.any_present(headers) {
             return standard;
