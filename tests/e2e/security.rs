@@ -286,12 +286,28 @@ fn credentials_of_every_length_and_every_mutation_are_refused_as_bad_not_malform
 fn verify_sources() -> Vec<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../receiver-sdk/src/verify");
     let mut sources = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    // The module's files and its submodules' (the catalogue's engine), one level down.
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    for sub in paths.clone().iter().filter(|path| path.is_dir()) {
+        paths.extend(
+            std::fs::read_dir(sub)
+                .unwrap()
+                .map(|entry| entry.unwrap().path()),
+        );
+    }
+    for path in paths {
+        let name = path
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
         // The senders' side and test helpers compare nothing secret on a receiver's behalf.
-        if !name.ends_with(".rs")
-            || ["sign.rs", "tests.rs", "test_support.rs"].contains(&name.as_str())
+        if !file.ends_with(".rs")
+            || ["sign.rs", "tests.rs", "test_support.rs"].contains(&file.as_str())
         {
             continue;
         }
@@ -314,6 +330,10 @@ fn secret_material_is_compared_only_with_subtle_and_every_other_equality_has_a_c
     assert!(all.contains("credential.user.ct_eq(&user) & credential.password.ct_eq(&password)"));
     assert!(all.contains("matched |= token.ct_eq(&candidate);"));
     assert!(
+        all.contains("matched |= tag.ct_eq(candidate);"),
+        "the catalogue's engine"
+    );
+    assert!(
         all.contains("Sha256::digest(bytes).into()"),
         "credentials become digests"
     );
@@ -327,6 +347,13 @@ fn secret_material_is_compared_only_with_subtle_and_every_other_equality_has_a_c
         "AUTHORIZATION",
         "VERSION",
         "encoded_len(TAG_LEN",
+        // Lengths of what was sent against public sizes, and public names (the catalogue's
+        // layout keys, provider names).
+        "encoded_len(SIGNATURE_LENGTH",
+        "tag_len",
+        "signature_key",
+        "timestamp_key",
+        "entry.name == name",
     ];
     let mut unexplained = Vec::new();
     for (name, code) in &sources {
