@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use end_to_end::{client, interop_dir, Recorder, Server};
+use end_to_end::{client, Recorder, Server};
 use receiver_sdk::envelope::Envelope;
 use receiver_sdk::verify::{sign, Verifier};
 use receiver_sdk::Receiver;
@@ -39,30 +39,8 @@ fn now() -> u64 {
 
 /// Runs tests/interop/asymmetric.mjs with `input` and returns what it prints.
 fn node(input: Value) -> Value {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-
-    let mut child = Command::new("node")
-        .arg("asymmetric.mjs")
-        .current_dir(interop_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node must be installed for the interop tests");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write to node");
-    let output = child.wait_with_output().expect("node ran");
-    assert!(
-        output.status.success(),
-        "asymmetric.mjs failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("asymmetric.mjs prints JSON")
+    serde_json::from_slice(&end_to_end::node("asymmetric.mjs", &input))
+        .expect("asymmetric.mjs prints JSON")
 }
 
 fn node_signs(scheme: &str, private_key: &str, body: &str, id: &str, timestamp: u64) -> String {

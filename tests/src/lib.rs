@@ -236,7 +236,7 @@ pub fn real_verifier(scheme: &str, secret: &str, body: &str, signature: &str) ->
 }
 
 /// Runs one of tests/interop's scripts with `input` as JSON on stdin; its standard output.
-fn node(script: &str, input: &serde_json::Value) -> Vec<u8> {
+pub fn node(script: &str, input: &serde_json::Value) -> Vec<u8> {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
