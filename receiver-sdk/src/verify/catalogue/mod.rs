@@ -148,13 +148,35 @@ const fn own(name: &'static str, build: fn(Vec<Secret>) -> Result<Verifier, Secr
     }
 }
 
-/// Standard Webhooks secrets are text (`whsec_` and base64); bytes that are not UTF-8 cannot be
-/// such, and fail as bad base64.
-fn whsec(secrets: Vec<Secret>) -> Vec<String> {
+/// Secrets that are text: Standard Webhooks secrets (`whsec_` and base64) and public keys (hex,
+/// base64, PEM). Bytes that are not UTF-8 cannot be such, and fail as bad encoding.
+fn text(secrets: Vec<Secret>) -> Vec<String> {
     secrets
         .iter()
         .map(|secret| String::from_utf8_lossy(secret.expose()).into_owned())
         .collect()
+}
+
+/// A Standard Webhooks verifier over text secrets, for the senders that sign that way (Svix and
+/// the senders built on it: Clerk, Resend; OpenAI with `webhook-` headers).
+fn standard_webhooks(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
+    Verifier::standard_webhooks(text(secrets))
+}
+
+/// Polar signs with Standard Webhooks but shows its secret as the raw key (`polar_whs_...`),
+/// not base64: its own SDK (`@polar-sh/sdk` 0.49.0, `validateEvent`) base64-encodes the
+/// secret's UTF-8 bytes before verifying, and so does this.
+fn polar(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
+    use base64::Engine as _;
+    let encoded = secrets
+        .iter()
+        .map(|secret| base64::engine::general_purpose::STANDARD.encode(secret.expose()));
+    Verifier::standard_webhooks(encoded)
+}
+
+/// A static token that must equal the whole value of `header`.
+fn token(header: &'static str, secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
+    Verifier::token(http::HeaderName::from_static(header), secrets)
 }
 
 /// Every sender, alphabetically. Each HMAC entry follows the sender's published documentation
@@ -163,30 +185,37 @@ const CATALOGUE: &[Entry] = &[
     hmac("asana", schemes::asana),
     hmac("bitbucket", schemes::bitbucket),
     hmac("calendly", schemes::calendly),
+    own("clerk", standard_webhooks),
     hmac("coinbase-commerce", schemes::coinbase_commerce),
+    own("discord", |keys| Verifier::discord(text(keys))),
     hmac("dropbox", schemes::dropbox),
     own("github", Verifier::github),
     hmac("github-sha1", schemes::github_sha1),
+    own("gitlab", |tokens| token("x-gitlab-token", tokens)),
     hmac("intercom", schemes::intercom),
     hmac("lemon-squeezy", schemes::lemon_squeezy),
     hmac("line", schemes::line),
     hmac("linear", schemes::linear),
     hmac("meta", schemes::meta),
     hmac("mux", schemes::mux),
+    own("okta", |tokens| token("authorization", tokens)),
+    own("openai", standard_webhooks),
     hmac("paddle", schemes::paddle),
     hmac("pagerduty", schemes::pagerduty),
+    own("polar", polar),
     hmac("razorpay", schemes::razorpay),
+    own("resend", standard_webhooks),
+    own("sendgrid", |keys| Verifier::sendgrid(text(keys))),
     hmac("sentry", schemes::sentry),
     own("shopify", Verifier::shopify),
     own("slack", Verifier::slack),
-    own("standard-webhooks", |secrets| {
-        Verifier::standard_webhooks(whsec(secrets))
+    own("standard-webhooks", standard_webhooks),
+    own("standard-webhooks-v1a", |keys| {
+        Verifier::standard_webhooks_v1a(text(keys))
     }),
     own("stripe", Verifier::stripe),
     own("superoffice", Verifier::superoffice),
-    own("svix", |secrets| {
-        Verifier::standard_webhooks(whsec(secrets))
-    }),
+    own("svix", standard_webhooks),
     hmac("typeform", schemes::typeform),
     hmac("vercel", schemes::vercel),
     hmac("workos", schemes::workos),

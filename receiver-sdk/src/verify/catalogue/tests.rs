@@ -227,7 +227,7 @@ fn names_are_sorted_unique_lower_case_and_hyphenated() {
             "{name}"
         );
     }
-    assert_eq!(names.len(), 27);
+    assert_eq!(names.len(), 36);
 }
 
 #[test]
@@ -273,3 +273,135 @@ fn sha512_and_a_signed_header_are_supported_by_the_engine() {
 }
 
 const SHA512_VECTOR: &str = "a1a12a15d517a5df8dd67e94f94f36dc4ee8703be1ea37f0a93dcbfb2cad9e49330d609510c64701e8b4886ccecdde1f25b4020d4df575afbcc3510596543ad5";
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A Standard Webhooks delivery of `body` signed with `secret`, under `prefix` header names
+/// (`webhook` or `svix`).
+fn standard_delivery(prefix: &str, secret: &str, body: &[u8]) -> HeaderMap {
+    let signature = sign::standard_webhooks(secret, "msg_1", 1_700_000_000, body)
+        .expect("a valid whsec_ secret");
+    let name = |suffix: &str| HeaderName::try_from(format!("{prefix}-{suffix}")).expect("a name");
+    [
+        (name("id"), "msg_1".to_owned()),
+        (name("timestamp"), "1700000000".to_owned()),
+        (name("signature"), signature),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name, HeaderValue::from_str(&value).expect("visible ASCII")))
+    .collect()
+}
+
+#[test]
+fn senders_built_on_standard_webhooks_verify_what_it_signs() {
+    let body = br#"{"type":"user.created","data":{"id":"user_1"}}"#;
+    // Clerk and Resend deliver through Svix (`svix-` headers); OpenAI sends `webhook-` headers.
+    for (name, prefix) in [
+        ("clerk", "svix"),
+        ("resend", "svix"),
+        ("openai", "webhook"),
+        ("svix", "svix"),
+        ("standard-webhooks", "webhook"),
+    ] {
+        let verifier = verifier(name, WHSEC);
+        let headers = standard_delivery(prefix, WHSEC, body);
+        assert_eq!(
+            verifier.verify(&headers, body, at(1_700_000_000)),
+            Ok(()),
+            "{name}"
+        );
+        assert_eq!(
+            kind(
+                &verifier,
+                &headers,
+                br#"{"type":"user.created","data":{"id":"user_2"}}"#,
+                at(1_700_000_000)
+            ),
+            FailureKind::SignatureMismatch,
+            "{name}"
+        );
+        assert!(
+            !verifier.authenticates_only_the_body(),
+            "{name} signs the id"
+        );
+    }
+}
+
+#[test]
+fn polar_keys_with_the_secret_as_shown_not_its_base64() {
+    use base64::Engine as _;
+    // Polar's SDK base64-encodes the dashboard secret and hands it to a Standard Webhooks
+    // verifier; signing with that encoding is what Polar sends.
+    let shown = "polar_whs_ExampleSecret0123456789";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(shown);
+    let body = br#"{"type":"order.paid","data":{"id":"ord_1"}}"#;
+    let headers = standard_delivery("webhook", &encoded, body);
+    let verifier = verifier("polar", shown);
+    assert_eq!(verifier.verify(&headers, body, at(1_700_000_000)), Ok(()));
+    let wrong = Verifier::provider("polar", ["polar_whs_other"]).expect("any text is a key");
+    assert_eq!(
+        kind(&wrong, &headers, body, at(1_700_000_000)),
+        FailureKind::SignatureMismatch
+    );
+}
+
+#[test]
+fn gitlab_and_okta_compare_a_static_token_header() {
+    for (name, header) in [("gitlab", "x-gitlab-token"), ("okta", "authorization")] {
+        let verifier = Verifier::provider(name, ["old-token-value", "new-token-value"])
+            .expect("tokens are secrets");
+        let right = with(&[(header, "new-token-value")]);
+        assert_eq!(verifier.verify(&right, b"{}", at(0)), Ok(()), "{name}");
+        let wrong = with(&[(header, "new-token-valuf")]);
+        assert!(verifier.verify(&wrong, b"{}", at(0)).is_err(), "{name}");
+        assert!(
+            verifier.verify(&HeaderMap::new(), b"{}", at(0)).is_err(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn public_key_senders_are_named_in_the_catalogue() {
+    let seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    let public = sign::discord_public_key(seed).expect("a hex seed");
+    let body = br#"{"type":2}"#;
+    let headers = with(&[
+        (
+            "x-signature-ed25519",
+            &sign::discord(seed, 1_700_000_000, body).expect("a seed"),
+        ),
+        ("x-signature-timestamp", "1700000000"),
+    ]);
+    let discord = Verifier::provider("discord", [public]).expect("a hex public key");
+    assert_eq!(discord.verify(&headers, body, at(1_700_000_000)), Ok(()));
+    assert_eq!(
+        kind(&discord, &headers, br#"{"type":3}"#, at(1_700_000_000)),
+        FailureKind::SignatureMismatch
+    );
+
+    let secret = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+    let whpk = sign::standard_webhooks_public_key(secret).expect("a whsk_ key");
+    let signature =
+        sign::standard_webhooks_v1a(secret, "msg_1", 1_700_000_000, body).expect("a whsk_ key");
+    let headers = with(&[
+        ("webhook-id", "msg_1"),
+        ("webhook-timestamp", "1700000000"),
+        ("webhook-signature", &signature),
+    ]);
+    let v1a = Verifier::provider("standard-webhooks-v1a", [whpk]).expect("a whpk_ key");
+    assert_eq!(v1a.verify(&headers, body, at(1_700_000_000)), Ok(()));
+
+    for name in ["discord", "sendgrid", "standard-webhooks-v1a"] {
+        assert!(
+            matches!(
+                Verifier::provider(name, ["not a key"]),
+                Err(ProviderError::Secrets(SecretError::InvalidPublicKey {
+                    index: 0,
+                    ..
+                }))
+            ),
+            "{name}"
+        );
+    }
+}
