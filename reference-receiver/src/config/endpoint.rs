@@ -49,7 +49,11 @@ pub struct EndpointConfig {
     #[serde(default)]
     pub acknowledge_unsigned_tests: bool,
     /// Authentication.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::config::deserialize_verify",
+        serialize_with = "crate::config::serialize_verify"
+    )]
     pub verify: VerifyConfig,
     /// Where accepted events go.
     #[serde(default)]

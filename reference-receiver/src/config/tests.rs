@@ -155,8 +155,8 @@ fn broken_configs_are_refused_with_file_key_and_reason() {
         ),
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"hmac\"",
-            "endpoint[0].verify.kind",
-            "unknown variant `hmac`",
+            "endpoint[0].verify",
+            "unknown verify kind \"hmac\"; expected one of none, basic, token,",
         ),
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"github\"",
@@ -404,4 +404,62 @@ fn cloudevents_and_stripe_envelopes_name_their_presets() {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(config.endpoints[0].envelope.preset(), Some(envelope));
     }
+}
+
+#[test]
+fn a_catalogue_provider_is_a_verify_kind_by_its_name() {
+    let text = "[[endpoint]]\nname = \"z\"\npath = \"/z\"\n[endpoint.verify]\nkind = \"zoom\"\n\
+                secrets = [\"old-token\", \"zoom-token\"]\ntolerance_secs = 60";
+    let config = parse(text).unwrap();
+    let verify = &config.endpoints[0].verify;
+    assert_eq!(verify.scheme(), "zoom");
+    let verifier = verify.build().unwrap();
+    let body = br#"{"event":"meeting.started"}"#;
+    let at = 1_700_000_000;
+    let mut headers = http::HeaderMap::new();
+    let signature = receiver_sdk::verify::sign::zoom("zoom-token", at, body);
+    headers.insert("x-zm-signature", signature.parse().unwrap());
+    headers.insert("x-zm-request-timestamp", at.to_string().parse().unwrap());
+    let when = |secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    assert!(verifier.verify(&headers, body, when(at + 59)).is_ok());
+    // The tolerance set here, not the default, judges the timestamp.
+    assert!(verifier.verify(&headers, body, when(at + 61)).is_err());
+    // A hyphenated name, and one the catalogue adds beside the built-in kinds.
+    let coinbase = text.replace("\"zoom\"", "\"coinbase-commerce\"");
+    assert_eq!(
+        parse(&coinbase).unwrap().endpoints[0].verify.scheme(),
+        "coinbase-commerce"
+    );
+}
+
+#[test]
+fn an_unknown_verify_kind_or_key_is_refused_by_name() {
+    let error = error_of(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"pigeon-post\"\n\
+         secrets = [\"s\"]",
+    );
+    assert!(error.to_string().contains("pigeon-post"), "{error}");
+    let error = error_of(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"paddle\"\n\
+         secrets = [\"s\"]\ntolerance = 5",
+    );
+    assert!(error.to_string().contains("tolerance"), "{error}");
+    // The built-in kinds keep their precise refusals.
+    let error = error_of(
+        "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"github\"\n\
+         secrets = [\"s\"]\ntolerance_secs = 5",
+    );
+    assert!(error.to_string().contains("tolerance_secs"), "{error}");
+    let error =
+        error_of("[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"mux\"");
+    assert!(error.to_string().contains("secrets"), "{error}");
+}
+
+#[test]
+fn a_provider_kind_is_shown_under_its_name_with_secrets_redacted() {
+    let text = "[[endpoint]]\nname = \"p\"\npath = \"/p\"\n[endpoint.verify]\nkind = \"paddle\"\n\
+                secrets = [\"pdl_ntfset_secret_value\"]";
+    let shown = parse(text).unwrap().to_string();
+    assert!(shown.contains("kind = \"paddle\""), "{shown}");
+    assert!(!shown.contains("pdl_ntfset_secret_value"), "{shown}");
 }

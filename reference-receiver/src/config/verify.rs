@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use http::HeaderName;
-use receiver_sdk::verify::{HmacHeader, SignatureEncoding, Verifier};
+use receiver_sdk::verify::{HmacHeader, ProviderError, SignatureEncoding, Verifier};
 use receiver_sdk::Secret;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,12 @@ pub enum VerifyConfig {
     Stripe(TimestampedSigning),
     /// Slack's `X-Slack-Signature`.
     Slack(TimestampedSigning),
+    /// Any other sender of the SDK's provider catalogue, by its name (`kind = "zoom"`,
+    /// `kind = "coinbase-commerce"`); see [`receiver_sdk::verify::providers`]. Read and
+    /// written by [`deserialize_verify`] and [`serialize_verify`], which hand every other kind
+    /// to the derived tagged form.
+    #[serde(skip)]
+    Provider(ProviderVerify),
 }
 
 impl Default for VerifyConfig {
@@ -124,12 +130,94 @@ pub struct TimestampedSigning {
     pub tolerance_secs: Option<u64>,
 }
 
+/// `kind = "<provider>"`: a sender of the SDK's catalogue, verified as its documentation says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderVerify {
+    /// The provider's name, one of [`receiver_sdk::verify::providers`].
+    #[serde(deserialize_with = "provider_name")]
+    pub kind: String,
+    /// Signing secrets, tokens or public keys, as the sender's dashboard shows them (several
+    /// for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+    /// Accepted clock skew, for senders that sign a timestamp; unset: the SDK's default.
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+}
+
+/// The kinds this section takes besides the catalogue's: the schemes with settings of their own.
+const OWN_KINDS: &[&str] = &[
+    "none",
+    "basic",
+    "token",
+    "hmac-sha256",
+    "github",
+    "superoffice",
+    "shopify",
+    "standard-webhooks",
+    "stripe",
+    "slack",
+];
+
+/// Reads `[endpoint.verify]`: a catalogue provider's name as [`ProviderVerify`], any other kind
+/// as the tagged enum, so each keeps its own precise refusals (an unknown key named).
+pub(crate) fn deserialize_verify<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<VerifyConfig, D::Error> {
+    use serde::de::Error as _;
+    let value = serde_json::Value::deserialize(deserializer)?;
+    let own = match value.get("kind").and_then(serde_json::Value::as_str) {
+        Some(kind) => OWN_KINDS.contains(&kind),
+        None => true,
+    };
+    if own {
+        VerifyConfig::deserialize(value).map_err(D::Error::custom)
+    } else {
+        ProviderVerify::deserialize(value)
+            .map(VerifyConfig::Provider)
+            .map_err(D::Error::custom)
+    }
+}
+
+/// Writes `[endpoint.verify]`: a catalogue provider as its own table (`kind` is its name), any
+/// other kind in the derived tagged form.
+pub(crate) fn serialize_verify<T, S>(verify: &T, serializer: S) -> Result<S::Ok, S::Error>
+where
+    T: std::borrow::Borrow<VerifyConfig>,
+    S: serde::Serializer,
+{
+    match verify.borrow() {
+        VerifyConfig::Provider(provider) => provider.serialize(serializer),
+        other => other.serialize(serializer),
+    }
+}
+
+fn provider_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    if receiver_sdk::verify::providers().any(|known| known == name) {
+        return Ok(name);
+    }
+    let known: Vec<&str> = OWN_KINDS
+        .iter()
+        .copied()
+        .chain(receiver_sdk::verify::providers().filter(|name| !OWN_KINDS.contains(name)))
+        .collect();
+    Err(serde::de::Error::custom(format!(
+        "unknown verify kind {name:?}; expected one of {}",
+        known.join(", ")
+    )))
+}
+
 /// Why a verify section builds no [`Verifier`].
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// A header name the scheme would read is not one.
     #[error("`{0}` is not a valid header name")]
     HeaderName(String),
+    /// The provider is not in the SDK's catalogue.
+    #[error("{0}")]
+    Provider(String),
     /// The SDK refused the secrets or credentials.
     #[error(transparent)]
     Verifier(#[from] receiver_sdk::verify::SecretError),
@@ -149,6 +237,9 @@ impl VerifyConfig {
             Self::StandardWebhooks(_) => "standard-webhooks",
             Self::Stripe(_) => "stripe",
             Self::Slack(_) => "slack",
+            Self::Provider(provider) => receiver_sdk::verify::providers()
+                .find(|name| *name == provider.kind)
+                .unwrap_or("provider"),
         }
     }
 
@@ -164,6 +255,7 @@ impl VerifyConfig {
             Self::StandardWebhooks(signing) | Self::Stripe(signing) | Self::Slack(signing) => {
                 Some(&signing.secrets)
             }
+            Self::Provider(provider) => Some(&provider.secrets),
         }
     }
 
@@ -210,6 +302,17 @@ impl VerifyConfig {
             }
             Self::Slack(signing) => {
                 timestamped(Verifier::slack(secrets(&signing.secrets))?, signing)
+            }
+            Self::Provider(provider) => {
+                let verifier = Verifier::provider(&provider.kind, secrets(&provider.secrets))
+                    .map_err(|e| match e {
+                        ProviderError::Secrets(e) => BuildError::Verifier(e),
+                        other => BuildError::Provider(other.to_string()),
+                    })?;
+                match provider.tolerance_secs {
+                    Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
+                    None => verifier,
+                }
             }
         })
     }

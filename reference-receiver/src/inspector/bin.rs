@@ -28,7 +28,11 @@ const MAX_TOKEN_LEN: usize = 64;
 struct Spec {
     #[serde(default)]
     response: ResponseSpec,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::config::deserialize_verify",
+        serialize_with = "crate::config::serialize_verify"
+    )]
     verify: VerifyConfig,
     #[serde(default = "raw")]
     envelope: EnvelopeKind,
@@ -163,6 +167,7 @@ impl std::fmt::Debug for Settings {
 #[derive(Serialize)]
 struct View<'a> {
     response: &'a ResponseSpec,
+    #[serde(serialize_with = "crate::config::serialize_verify")]
     verify: &'a VerifyConfig,
     envelope: EnvelopeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
