@@ -40,7 +40,7 @@ pub enum VerifyConfig {
     Slack(TimestampedSigning),
     /// Any other sender of the SDK's provider catalogue, by its name (`kind = "zoom"`,
     /// `kind = "coinbase-commerce"`); see [`receiver_sdk::verify::providers`]. Read and
-    /// written by [`deserialize_verify`] and [`serialize_verify`], which hand every other kind
+    /// written by `deserialize_verify` and `serialize_verify`, which hand every other kind
     /// to the derived tagged form.
     #[serde(skip)]
     Provider(ProviderVerify),
