@@ -215,9 +215,9 @@ pub enum BuildError {
     /// A header name the scheme would read is not one.
     #[error("`{0}` is not a valid header name")]
     HeaderName(String),
-    /// The provider is not in the SDK's catalogue.
-    #[error("{0}")]
-    Provider(String),
+    /// The SDK does not know the provider, or refused its secrets.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
     /// The SDK refused the secrets or credentials.
     #[error(transparent)]
     Verifier(#[from] receiver_sdk::verify::SecretError),
@@ -267,11 +267,10 @@ impl VerifyConfig {
         let header = |name: &str| {
             HeaderName::try_from(name).map_err(|_| BuildError::HeaderName(name.to_owned()))
         };
-        let timestamped =
-            |verifier: Verifier, signing: &TimestampedSigning| match signing.tolerance_secs {
-                Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
-                None => verifier,
-            };
+        let timestamped = |verifier: Verifier, tolerance_secs: Option<u64>| match tolerance_secs {
+            Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
+            None => verifier,
+        };
         Ok(match self {
             Self::None {} => Verifier::none(),
             Self::Basic(basic) => Verifier::basic(
@@ -295,25 +294,20 @@ impl VerifyConfig {
             Self::Shopify(signing) => Verifier::shopify(secrets(&signing.secrets))?,
             Self::StandardWebhooks(signing) => {
                 let texts: Vec<String> = signing.secrets.iter().map(ConfigSecret::text).collect();
-                timestamped(Verifier::standard_webhooks(texts)?, signing)
+                timestamped(Verifier::standard_webhooks(texts)?, signing.tolerance_secs)
             }
-            Self::Stripe(signing) => {
-                timestamped(Verifier::stripe(secrets(&signing.secrets))?, signing)
-            }
-            Self::Slack(signing) => {
-                timestamped(Verifier::slack(secrets(&signing.secrets))?, signing)
-            }
-            Self::Provider(provider) => {
-                let verifier = Verifier::provider(&provider.kind, secrets(&provider.secrets))
-                    .map_err(|e| match e {
-                        ProviderError::Secrets(e) => BuildError::Verifier(e),
-                        other => BuildError::Provider(other.to_string()),
-                    })?;
-                match provider.tolerance_secs {
-                    Some(secs) => verifier.with_tolerance(Duration::from_secs(secs)),
-                    None => verifier,
-                }
-            }
+            Self::Stripe(signing) => timestamped(
+                Verifier::stripe(secrets(&signing.secrets))?,
+                signing.tolerance_secs,
+            ),
+            Self::Slack(signing) => timestamped(
+                Verifier::slack(secrets(&signing.secrets))?,
+                signing.tolerance_secs,
+            ),
+            Self::Provider(provider) => timestamped(
+                Verifier::provider(&provider.kind, secrets(&provider.secrets))?,
+                provider.tolerance_secs,
+            ),
         })
     }
 

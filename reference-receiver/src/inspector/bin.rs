@@ -28,11 +28,7 @@ const MAX_TOKEN_LEN: usize = 64;
 struct Spec {
     #[serde(default)]
     response: ResponseSpec,
-    #[serde(
-        default,
-        deserialize_with = "crate::config::deserialize_verify",
-        serialize_with = "crate::config::serialize_verify"
-    )]
+    #[serde(default, deserialize_with = "crate::config::deserialize_verify")]
     verify: VerifyConfig,
     #[serde(default = "raw")]
     envelope: EnvelopeKind,
