@@ -151,7 +151,7 @@ fn broken_configs_are_refused_with_file_key_and_reason() {
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"sonr\"",
             "endpoint[0].envelope",
-            "unknown variant `sonr`",
+            "unknown envelope \"sonr\"; expected one of sonar,",
         ),
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"hmac\"",
@@ -404,6 +404,55 @@ fn cloudevents_and_stripe_envelopes_name_their_presets() {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(config.endpoints[0].envelope.preset(), Some(envelope));
     }
+}
+
+#[test]
+fn a_catalogue_sender_is_an_envelope_by_its_name() {
+    let config = parse("[[endpoint]]\nname = \"z\"\npath = \"/z\"\nenvelope = \"zoom\"\n").unwrap();
+    let kind = config.endpoints[0].envelope;
+    assert_eq!(kind, EnvelopeKind::Provider("zoom"));
+    assert_eq!(
+        kind.preset().map(|e| e.name().to_owned()).as_deref(),
+        Some("zoom")
+    );
+    // A name shared with a kind of its own is that kind; an alias reads as its preset.
+    let github = parse("[[endpoint]]\nname = \"g\"\npath = \"/g\"\nenvelope = \"github\"\n");
+    assert_eq!(github.unwrap().endpoints[0].envelope, EnvelopeKind::Github);
+    let svix = parse("[[endpoint]]\nname = \"s\"\npath = \"/s\"\nenvelope = \"svix\"\n");
+    let svix = svix.unwrap().endpoints[0].envelope.preset();
+    assert_eq!(
+        svix,
+        Some(receiver_sdk::envelope::Envelope::StandardWebhooks)
+    );
+    // Shown as written.
+    let shown = toml::to_string(&config.endpoints[0]).unwrap();
+    assert!(shown.contains("envelope = \"zoom\""), "{shown}");
+}
+
+#[test]
+fn an_unknown_envelope_lists_the_presets_and_the_senders() {
+    let error = error_of("[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"pigeon\"\n");
+    assert!(
+        error
+            .message
+            .starts_with("unknown envelope \"pigeon\"; expected one of sonar, integration,"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .contains("cloudevents, custom, raw, bitbucket,"),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("zoom"), "{}", error.message);
+    assert_eq!(
+        error.message.matches("github,").count(),
+        1,
+        "{}",
+        error.message
+    );
 }
 
 #[test]
