@@ -76,7 +76,7 @@ use crate::Secret;
 
 pub use self::catalogue::{
     providers, HmacAlgorithm, HmacScheme, ProviderError, SignatureLayout, SignedPart,
-    SignedTimestamp, TimestampSource, TimestampUnit,
+    SignedTimestamp, TemplateError, TimestampSource, TimestampUnit, MAX_TEMPLATE_LEN,
 };
 pub use self::failure::{FailureKind, KeyProblem, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};

@@ -481,6 +481,106 @@ fn a_catalogue_provider_is_a_verify_kind_by_its_name() {
     );
 }
 
+/// `[endpoint.verify]` of a custom scheme, then `extra` keys.
+fn custom(extra: &str) -> String {
+    format!(
+        "[[endpoint]]\nname = \"c\"\npath = \"/c\"\n[endpoint.verify]\nkind = \"custom\"\n\
+         secrets = [\"old\", \"acme-secret\"]\n{extra}"
+    )
+}
+
+#[test]
+fn a_custom_scheme_verifies_what_it_describes() {
+    // Both signatures computed independently with Python's `hmac` module.
+    let body = br#"{"event":"order.paid","id":"ord_1"}"#;
+    let listed = custom(
+        "algorithm = \"sha512\"\nsigned = \"{timestamp}.{body}\"\nheader = \"X-Acme-Signature\"\n\
+         separator = \",\"\nsignature_key = \"v1\"\ntimestamp_key = \"t\"\ntolerance_secs = 60",
+    );
+    let verifier = parse(&listed).unwrap().endpoints[0].verify.build().unwrap();
+    let signature = "d44f547115e0c0592a2231731e3331e87cd9a665d4f08b149b5832ce31ee6120\
+                     b58ed444f58bf3879899634803d420f472dafcb1b428b5a07e90ae05ef637270";
+    let mut headers = http::HeaderMap::new();
+    let value = format!("t=1700000000,v1={}", "0".repeat(128)) + ",v1=" + signature;
+    headers.insert("x-acme-signature", value.parse().unwrap());
+    let when = |secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    assert_eq!(verifier.verify(&headers, body, when(1_700_000_059)), Ok(()));
+    assert!(verifier
+        .verify(&headers, body, when(1_700_000_061))
+        .is_err());
+    assert!(verifier
+        .verify(&headers, b"{}", when(1_700_000_000))
+        .is_err());
+
+    // A signed id header, SHA-1, a plain value after a prefix.
+    let plain = custom(
+        "algorithm = \"sha1\"\nsigned = \"{header:X-Delivery}:{body}\"\nheader = \"X-Sig\"\nprefix = \"sha1=\"",
+    );
+    let verifier = parse(&plain).unwrap().endpoints[0].verify.build().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-delivery", "del_42".parse().unwrap());
+    let signature = "sha1=130f4d5a8d5b5518393d955deeef8ee75097c21f";
+    headers.insert("x-sig", signature.parse().unwrap());
+    assert_eq!(verifier.verify(&headers, body, when(0)), Ok(()));
+    headers.insert("x-delivery", "del_43".parse().unwrap());
+    assert!(verifier.verify(&headers, body, when(0)).is_err());
+}
+
+#[test]
+fn a_custom_scheme_that_describes_none_is_refused_at_the_key_at_fault() {
+    let cases = [
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}.{bdy}\"",
+            "endpoint[0].verify.signed",
+            "unknown part `{bdy}`",
+        ),
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}\"",
+            "endpoint[0].verify.signed",
+            "does not contain `{body}`",
+        ),
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}.{body}\"",
+            "endpoint[0].verify.signed",
+            "neither `timestamp_header` nor `timestamp_key`",
+        ),
+        (
+            "header = \"X-S\"\ntimestamp_header = \"X-T\"",
+            "endpoint[0].verify.signed",
+            "would go unchecked",
+        ),
+        (
+            "header = \"X-S\"\nseparator = \",\"",
+            "endpoint[0].verify.signature_key",
+            "needs `signature_key`",
+        ),
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}{body}\"\ntimestamp_key = \"t\"",
+            "endpoint[0].verify.timestamp_key",
+            "is an item of a list",
+        ),
+        (
+            "header = \"bad header\"",
+            "endpoint[0].verify.header",
+            "not a valid header name",
+        ),
+        (
+            "header = \"X-S\"\nalgorithm = \"md5\"",
+            "endpoint[0].verify",
+            "unknown variant `md5`",
+        ),
+    ];
+    for (extra, key, message) in cases {
+        let error = error_of(&custom(extra));
+        assert_eq!(error.key, key, "{extra}: {}", error.message);
+        assert!(
+            error.message.contains(message),
+            "{extra}: {}",
+            error.message
+        );
+    }
+}
+
 #[test]
 fn an_unknown_verify_kind_or_key_is_refused_by_name() {
     let error = error_of(

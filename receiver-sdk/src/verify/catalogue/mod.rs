@@ -26,12 +26,14 @@
 
 mod engine;
 pub(super) mod schemes;
+mod template;
 
 pub(super) use self::engine::{signature_value, SchemeHmac};
 pub use self::engine::{
     HmacAlgorithm, HmacScheme, SignatureLayout, SignedPart, SignedTimestamp, TimestampSource,
     TimestampUnit,
 };
+pub use self::template::{TemplateError, MAX_TEMPLATE_LEN};
 use super::{SecretError, Verifier};
 use crate::Secret;
 
