@@ -361,20 +361,32 @@ mod tests {
         Verifier::provider(name, [secret]).expect("known")
     }
 
+    /// The diagnosis of the catalogue sender `name` holding `secret` alone.
+    fn cause_of(
+        name: &str,
+        secret: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Option<Cause> {
+        let secrets = [Secret::from(secret)];
+        diagnose(
+            &provider(name, secret),
+            Some(name),
+            &secrets,
+            headers,
+            body,
+            now,
+        )
+    }
+
     const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     #[test]
     fn an_old_timestamp_is_measured_to_the_second() {
         let body = b"{}";
         let signed = headers(&[("stripe-signature", sign::stripe("sk", 1_700_000_000, body))]);
-        let cause = diagnose(
-            &provider("stripe", "sk"),
-            Some("stripe"),
-            &["sk".into()],
-            &signed,
-            body,
-            at(1_700_000_000 + 4000),
-        );
+        let cause = cause_of("stripe", "sk", &signed, body, at(1_700_000_000 + 4000));
         assert_eq!(
             cause,
             Some(Cause::Timestamp {
@@ -383,14 +395,7 @@ mod tests {
                 tolerance: Duration::from_secs(300)
             })
         );
-        let future = diagnose(
-            &provider("stripe", "sk"),
-            Some("stripe"),
-            &["sk".into()],
-            &signed,
-            body,
-            at(1_700_000_000 - 301),
-        );
+        let future = cause_of("stripe", "sk", &signed, body, at(1_700_000_000 - 301));
         assert!(
             matches!(future, Some(Cause::Timestamp { late: false, off_by, .. }) if off_by.as_secs() == 301)
         );
@@ -403,14 +408,7 @@ mod tests {
             "stripe-signature",
             sign::stripe("other", 1_700_000_000, body),
         )]);
-        let cause = diagnose(
-            &provider("stripe", "sk"),
-            Some("stripe"),
-            &["sk".into()],
-            &signed,
-            body,
-            at(1_800_000_000),
-        );
+        let cause = cause_of("stripe", "sk", &signed, body, at(1_800_000_000));
         assert_eq!(cause, None);
     }
 
@@ -420,14 +418,7 @@ mod tests {
         let received =
             b"{\n  \"type\": \"invoice.paid\",\n  \"data\": {\n    \"id\": \"in_1\"\n  }\n}";
         let signed = headers(&[("x-hub-signature-256", sign::github("s", signed_body))]);
-        let cause = diagnose(
-            &provider("github", "s"),
-            Some("github"),
-            &["s".into()],
-            &signed,
-            received,
-            at(0),
-        );
+        let cause = cause_of("github", "s", &signed, received, at(0));
         assert_eq!(
             cause,
             Some(Cause::Reserialised {
@@ -442,14 +433,7 @@ mod tests {
         let body = b"{}";
         let signed = headers(&[("stripe-signature", sign::stripe(WHSEC, 1_700_000_000, body))]);
         let stripped = WHSEC.strip_prefix("whsec_").unwrap();
-        let cause = diagnose(
-            &provider("stripe", stripped),
-            Some("stripe"),
-            &[stripped.into()],
-            &signed,
-            body,
-            at(1_700_000_000),
-        );
+        let cause = cause_of("stripe", stripped, &signed, body, at(1_700_000_000));
         assert_eq!(
             cause,
             Some(Cause::SecretForm {
@@ -464,14 +448,7 @@ mod tests {
         let body = b"{}";
         let signed = headers(&[("x-hub-signature-256", sign::github("s3cret", body))]);
         let pasted = "s3cret\n";
-        let cause = diagnose(
-            &provider("github", pasted),
-            Some("github"),
-            &[pasted.into()],
-            &signed,
-            body,
-            at(0),
-        );
+        let cause = cause_of("github", pasted, &signed, body, at(0));
         assert_eq!(
             cause,
             Some(Cause::SecretForm {
@@ -485,14 +462,7 @@ mod tests {
     fn the_wrong_sender_chosen_is_named() {
         let body = b"{}";
         let signed = headers(&[("x-hub-signature", sign::bitbucket("s", body))]);
-        let cause = diagnose(
-            &provider("github-sha1", "s"),
-            Some("github-sha1"),
-            &["s".into()],
-            &signed,
-            body,
-            at(0),
-        );
+        let cause = cause_of("github-sha1", "s", &signed, body, at(0));
         assert_eq!(cause, Some(Cause::OtherProvider { name: "bitbucket" }));
     }
 
