@@ -118,20 +118,20 @@ fn delivery_id_appears_in_header_and_body_alike() {
     assert_eq!(body(&prepared)["EventId"], "e-1");
 }
 
+fn fresh_id(sender: &str) -> Option<String> {
+    sample::delivery_id(Sender::named(sender).unwrap().profile())
+}
+
 #[test]
 fn fresh_delivery_ids_differ_and_look_like_the_senders() {
-    let first = sample::delivery_id(Sender::Github).unwrap();
-    let second = sample::delivery_id(Sender::Github).unwrap();
+    let first = fresh_id("github").unwrap();
+    let second = fresh_id("github").unwrap();
     assert_ne!(first, second);
     let groups: Vec<usize> = first.split('-').map(str::len).collect();
     assert_eq!(groups, [8, 4, 4, 4, 12]);
-    assert!(sample::delivery_id(Sender::Stripe)
-        .unwrap()
-        .starts_with("evt_"));
-    assert!(sample::delivery_id(Sender::StandardWebhooks)
-        .unwrap()
-        .starts_with("msg_"));
-    assert_eq!(sample::delivery_id(Sender::Sonar), None);
+    assert!(fresh_id("stripe").unwrap().starts_with("evt_"));
+    assert!(fresh_id("standard-webhooks").unwrap().starts_with("msg_"));
+    assert_eq!(fresh_id("sonar"), None);
 }
 
 #[test]
