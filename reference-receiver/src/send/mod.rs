@@ -133,27 +133,27 @@ pub struct DeliveryArgs {
     #[arg(long, value_name = "JSON")]
     pub data: Option<String>,
 
-    /// The event type [default: the sender's most common event].
+    /// The event type [default: the sender's documented example event].
     ///
-    /// GitHub's X-GitHub-Event (the sample payload is an `issues` or a `ping` event),
-    /// SuperOffice's Event and X-SuperOffice-Event, Shopify's X-Shopify-Topic, or the event
-    /// type field of the other senders' sample payloads.
+    /// It goes where the sender puts it: a header (X-GitHub-Event, X-Shopify-Topic,
+    /// X-Gitlab-Event, ce-type) and the sample payload's event field. GitHub's samples are its
+    /// `issues` and `ping` events; other events need --body or --data.
     #[arg(long, value_name = "TYPE")]
     pub event: Option<String>,
 
-    /// The delivery id [default: a fresh one].
+    /// The delivery id [default: a fresh one, in the sender's form].
     ///
-    /// Standard Webhooks' webhook-id, Svix's svix-id, GitHub's X-GitHub-Delivery,
-    /// SuperOffice's EventId, Stripe's and Slack's event id, Shopify's X-Shopify-Webhook-Id.
-    /// Sonar and the basic, token and plain senders send none.
+    /// It goes where the sender puts it: webhook-id, svix-id, X-GitHub-Delivery,
+    /// X-Shopify-Webhook-Id, Stripe's and Slack's event id, ... Senders that send none (Sonar,
+    /// Dropbox, the basic, token and plain senders) refuse it.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
     /// The delivery's time, in unix seconds [default: now].
     ///
-    /// It is the signed timestamp (webhook-timestamp, Stripe's t=, X-Slack-Request-Timestamp)
-    /// and dates the sample payload, so an old one tries the receiver's tolerance, or, for
-    /// unsigned senders, its ordering guard.
+    /// It is the signed timestamp (webhook-timestamp, Stripe's t=, X-Slack-Request-Timestamp,
+    /// WorkOS's milliseconds, ...) and dates the sample payload, so an old one tries the
+    /// receiver's tolerance, or, for unsigned senders, its ordering guard.
     #[arg(long, value_name = "UNIX")]
     pub timestamp: Option<i64>,
 
