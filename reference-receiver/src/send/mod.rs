@@ -308,9 +308,11 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
         if prepared.method == Method::POST {
             request = request.body(prepared.body.clone());
         }
+        // The errors leave out the URL: a handshake's query can carry Meta's verify token.
         let response = request
             .send()
             .await
+            .map_err(reqwest::Error::without_url)
             .with_context(|| format!("no answer from {}", args.url))?;
         let status = response.status();
         let count = if args.sending.repeat > 1 {
@@ -329,6 +331,7 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
         let body = response
             .bytes()
             .await
+            .map_err(reqwest::Error::without_url)
             .with_context(|| format!("the answer from {} broke off", args.url))?;
         print_body(&body);
         if let Some(expect) = &prepared.expect {

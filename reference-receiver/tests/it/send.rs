@@ -944,3 +944,22 @@ async fn a_sender_without_a_handshake_says_which_have_one() {
         "{sent:#?}"
     );
 }
+
+#[tokio::test]
+async fn regression_no_answer_to_a_meta_handshake_does_not_print_the_verify_token() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    drop(listener);
+    let sent = send(&[
+        &url,
+        "--as",
+        "meta",
+        "--handshake",
+        "--verify-token",
+        "vt-secret",
+    ])
+    .await;
+    assert_eq!(sent.code, Some(1), "{sent:#?}");
+    assert!(sent.stderr.contains("no answer from"), "{sent:#?}");
+    assert!(!sent.shows("vt-secret"), "{sent:#?}");
+}
