@@ -150,6 +150,8 @@ impl Handshake {
                 })?;
                 let token = std::str::from_utf8(token.expose())
                     .map_err(|_| anyhow::anyhow!("the verify token is not UTF-8 text"))?;
+                // Meta's challenges are decimal numbers (`hub.challenge=1158201444`).
+                let value = u64::from_str_radix(&value[..12], 16)?.to_string();
                 get(
                     vec![
                         ("hub.mode", "subscribe".to_owned(), false),
