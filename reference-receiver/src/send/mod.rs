@@ -4,15 +4,20 @@
 //!
 //! * `mod.rs`: the options, checking them against the chosen sender, sending, and printing
 //!   the answer.
-//! * `sender`: each sender's headers, signed with the SDK's
+//! * `sender`: what a sender is, as data (a `Profile`), and its headers, signed with the SDK's
 //!   [`sign`](receiver_sdk::verify::sign) helpers.
-//! * `sample`: realistic sample payloads and fresh delivery ids.
+//! * `senders`: every sender, one `Profile` each: the catalogue's providers
+//!   ([`providers`](receiver_sdk::verify::providers)) and the senders without a scheme.
+//! * `sample`: sample payloads rendered from the templates in `samples/`, and fresh ids.
+//! * `handshake`: `--handshake`, each sender's setup handshake and the answer it requires.
 //!
 //! What was sent goes to stderr as `> ` lines and the answer's status and outcome as `< `
 //! lines, as `curl -v` does; stdout gets only the answer's body, so it can be piped to `jq`.
 
+mod handshake;
 mod sample;
 mod sender;
+mod senders;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +34,7 @@ use http::{HeaderName, HeaderValue, Method};
 use receiver_sdk::outcome::OUTCOME_HEADER;
 use receiver_sdk::Secret;
 
+use self::handshake::{Expect, Inputs};
 use self::sender::{Credentials, Facts, Headers, SecretUse};
 
 pub use self::sender::Sender;
@@ -46,6 +52,20 @@ Examples:
   reference-receiver send http://127.0.0.1:8080/github --as github \\
       --secret-env GITHUB_WEBHOOK_SECRET --repeat 2
 
+  # A Zoom meeting.started event, then Zoom's endpoint.url_validation handshake, whose
+  # encryptedToken is checked against the secret token
+  reference-receiver send http://127.0.0.1:8080/zoom --as zoom --secret-env ZOOM_SECRET_TOKEN
+  reference-receiver send http://127.0.0.1:8080/zoom --as zoom --secret-env ZOOM_SECRET_TOKEN \\
+      --handshake
+
+  # Meta's verification GET, with the verify token set in the app's webhook settings
+  reference-receiver send http://127.0.0.1:8080/meta --as meta --handshake \\
+      --verify-token-env META_VERIFY_TOKEN
+
+  # A Discord interaction signed with your own Ed25519 key (a 32-byte seed in hex); the
+  # public key to configure the endpoint with is printed
+  reference-receiver send http://127.0.0.1:8080/discord --as discord --secret-env DISCORD_SEED
+
   # SuperOffice's registration test, which must be answered 200 before it saves a webhook
   reference-receiver send http://127.0.0.1:8080/superoffice --as superoffice \\
       --secret-env SUPEROFFICE_SECRET --test
@@ -58,11 +78,16 @@ Examples:
   reference-receiver send https://hooks.example.com/jobs --as basic \\
       --user hooks --password-env HOOK_PASSWORD --body - < job-created.json
 
-Prefer --secret-env and --password-env: values on the command line end up in shell history.
-Secrets are never printed; credential headers show as [redacted].
+Every provider of [endpoint.verify] kind is a sender (--as <kind>), with its documented
+sample event, headers and signature. --handshake works for cloudevents, dropbox, meta,
+microsoft-graph, okta, slack and zoom.
 
-Exit status: 0 when every answer is 2xx; 1 when one is not, nothing answered, or the options
-do not fit the sender; 2 when the command line cannot be parsed.";
+Prefer --secret-env, --password-env and --verify-token-env: values on the command line end up
+in shell history. Secrets are never printed; credential headers show as [redacted].
+
+Exit status: 0 when every answer is 2xx (for --handshake: the answer the sender requires); 1
+when one is not, nothing answered, or the options do not fit the sender; 2 when the command
+line cannot be parsed.";
 
 /// Options of `send`.
 ///
@@ -75,7 +100,10 @@ pub struct SendArgs {
     pub url: reqwest::Url,
 
     /// The sender to imitate: its headers, signature and sample payload.
-    #[arg(long = "as", value_name = "SENDER", value_enum, default_value_t = Sender::Plain)]
+    ///
+    /// Every catalogue provider, by its `[endpoint.verify] kind`, and the senders without a
+    /// scheme of their own.
+    #[arg(long = "as", value_name = "SENDER", value_parser = Sender::parser(), default_value = "plain")]
     pub sender: Sender,
 
     /// What the delivery says.
@@ -105,27 +133,27 @@ pub struct DeliveryArgs {
     #[arg(long, value_name = "JSON")]
     pub data: Option<String>,
 
-    /// The event type [default: the sender's most common event].
+    /// The event type [default: the sender's documented example event].
     ///
-    /// GitHub's X-GitHub-Event (the sample payload is an `issues` or a `ping` event),
-    /// SuperOffice's Event and X-SuperOffice-Event, Shopify's X-Shopify-Topic, or the event
-    /// type field of the other senders' sample payloads.
+    /// It goes where the sender puts it: a header (X-GitHub-Event, X-Shopify-Topic,
+    /// X-Gitlab-Event, ce-type) and the sample payload's event field. GitHub's samples are its
+    /// `issues` and `ping` events; other events need --body or --data.
     #[arg(long, value_name = "TYPE")]
     pub event: Option<String>,
 
-    /// The delivery id [default: a fresh one].
+    /// The delivery id [default: a fresh one, in the sender's form].
     ///
-    /// Standard Webhooks' webhook-id, Svix's svix-id, GitHub's X-GitHub-Delivery,
-    /// SuperOffice's EventId, Stripe's and Slack's event id, Shopify's X-Shopify-Webhook-Id.
-    /// Sonar and the basic, token and plain senders send none.
+    /// It goes where the sender puts it: webhook-id, svix-id, X-GitHub-Delivery,
+    /// X-Shopify-Webhook-Id, Stripe's and Slack's event id, ... Senders that send none (Sonar,
+    /// Dropbox, the basic, token and plain senders) refuse it.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
     /// The delivery's time, in unix seconds [default: now].
     ///
-    /// It is the signed timestamp (webhook-timestamp, Stripe's t=, X-Slack-Request-Timestamp)
-    /// and dates the sample payload, so an old one tries the receiver's tolerance, or, for
-    /// unsigned senders, its ordering guard.
+    /// It is the signed timestamp (webhook-timestamp, Stripe's t=, X-Slack-Request-Timestamp,
+    /// WorkOS's milliseconds, ...) and dates the sample payload, so an old one tries the
+    /// receiver's tolerance, or, for unsigned senders, its ordering guard.
     #[arg(long, value_name = "UNIX")]
     pub timestamp: Option<i64>,
 
@@ -138,7 +166,11 @@ pub struct DeliveryArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Credentials")]
 pub struct CredentialArgs {
-    /// The signing secret, or the token for --as token.
+    /// The signing secret, or the token (--as token, gitlab, okta).
+    ///
+    /// For the senders that sign with a private key it is that key, and the public key to
+    /// configure is printed: a 32-byte Ed25519 seed in hex for discord, a whsk_ key for
+    /// standard-webhooks-v1a, a PKCS#8 P-256 key (base64 DER or PEM) for sendgrid.
     #[arg(long, value_name = "SECRET", value_parser = parse_secret, conflicts_with = "secret_env")]
     pub secret: Option<Secret>,
 
@@ -158,6 +190,14 @@ pub struct CredentialArgs {
     #[arg(long, value_name = "NAME")]
     pub password_env: Option<String>,
 
+    /// Meta's verify token, for --as meta --handshake.
+    #[arg(long, value_name = "TOKEN", value_parser = parse_secret, conflicts_with = "verify_token_env")]
+    pub verify_token: Option<Secret>,
+
+    /// Read Meta's verify token from this environment variable.
+    #[arg(long, value_name = "NAME")]
+    pub verify_token_env: Option<String>,
+
     /// The header that carries the token for --as token.
     ///
     /// In Authorization the token is sent as `Bearer <token>`, in any other header as it is.
@@ -174,6 +214,20 @@ pub struct SendingArgs {
     /// It carries no body and no signature.
     #[arg(long, conflicts_with_all = ["body", "data"])]
     pub head: bool,
+
+    /// Send the sender's setup handshake instead of a delivery, and check its answer.
+    ///
+    /// Slack's signed url_verification, Zoom's signed endpoint.url_validation (the answer's
+    /// encryptedToken is checked against --secret), Meta's hub.challenge GET (with
+    /// --verify-token), Microsoft Graph's ?validationToken=, Dropbox's ?challenge=, Okta's
+    /// X-Okta-Verification-Challenge, and the CloudEvents OPTIONS (with --origin). Exits 0 only
+    /// when the answer is the one the sender requires.
+    #[arg(long, conflicts_with_all = ["body", "data", "head", "test"])]
+    pub handshake: bool,
+
+    /// The origin a CloudEvents handshake asks consent for (WebHook-Request-Origin).
+    #[arg(long, value_name = "HOST", default_value = "eventemitter.example.com")]
+    pub origin: String,
 
     /// Send the same signed delivery this many times, as a sender's retries would.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -217,15 +271,24 @@ fn parse_extra_header(text: &str) -> Result<ExtraHeader, String> {
 #[derive(Debug)]
 struct Prepared {
     method: Method,
+    /// The endpoint URL, with a handshake's query.
+    url: reqwest::Url,
+    /// The URL as printed: credentials in the query show as `[redacted]`.
+    shown_url: String,
     headers: Headers,
     body: Bytes,
     /// Where the body came from, for the summary.
     origin: &'static str,
+    /// For a handshake, the answer the sender requires.
+    expect: Option<Expect>,
+    /// What the user should know before the answer, such as the public key to configure.
+    notes: Vec<String>,
 }
 
-/// Sends one delivery (or `--repeat` copies of it) and prints each answer.
+/// Sends one delivery (or `--repeat` copies of it, or a handshake) and prints each answer.
 ///
-/// Fails, so the process exits 1, when an answer is not 2xx or no answer came.
+/// Fails, so the process exits 1, when an answer is not 2xx (for a handshake: not the answer
+/// the sender requires) or no answer came.
 pub async fn run(args: SendArgs) -> anyhow::Result<()> {
     let prepared = prepare(&args, read_env, Utc::now())?;
     print_request(&args, &prepared);
@@ -238,16 +301,18 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
         .context("cannot build the HTTP client")?;
     let mut refused = None;
     for attempt in 1..=args.sending.repeat {
-        let mut request = client.request(prepared.method.clone(), args.url.clone());
+        let mut request = client.request(prepared.method.clone(), prepared.url.clone());
         for (name, value) in &prepared.headers {
             request = request.header(name, value);
         }
         if prepared.method == Method::POST {
             request = request.body(prepared.body.clone());
         }
+        // The errors leave out the URL: a handshake's query can carry Meta's verify token.
         let response = request
             .send()
             .await
+            .map_err(reqwest::Error::without_url)
             .with_context(|| format!("no answer from {}", args.url))?;
         let status = response.status();
         let count = if args.sending.repeat > 1 {
@@ -262,12 +327,22 @@ pub async fn run(args: SendArgs) -> anyhow::Result<()> {
                 String::from_utf8_lossy(outcome.as_bytes())
             );
         }
+        let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
+            .map_err(reqwest::Error::without_url)
             .with_context(|| format!("the answer from {} broke off", args.url))?;
         print_body(&body);
-        if !status.is_success() {
+        if let Some(expect) = &prepared.expect {
+            let name = args.sender.name();
+            match expect.check(status, &headers, &body) {
+                Ok(()) => eprintln!("< handshake answered as {name} requires"),
+                Err(why) => {
+                    anyhow::bail!("the handshake answer is not what {name} requires: {why}")
+                }
+            }
+        } else if !status.is_success() {
             refused = Some(status);
         }
     }
@@ -285,68 +360,172 @@ fn prepare(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Prepared> {
     let sender = args.sender;
+    let profile = sender.profile();
     let name = sender.name();
-    if args.delivery.test && sender != Sender::Superoffice {
-        let hint = if sender == Sender::Github {
-            "; GitHub's test is `--event ping`"
+    if args.delivery.test && profile.test.is_none() {
+        let ping = matches!(profile.sample, sender::Sample::PerEvent(samples)
+            if samples.iter().any(|(event, _)| *event == "ping"));
+        let hint = if ping {
+            format!("; {name}'s test is `--event ping`")
         } else {
-            ""
+            String::new()
         };
         anyhow::bail!("--test is SuperOffice's registration test, not {name}'s{hint}");
     }
-    let id = sample::delivery_id(sender);
+    let id = sample::delivery_id(profile);
     if args.delivery.id.is_some() && id.is_none() {
         anyhow::bail!("{name} sends no delivery id, so --id has nowhere to go");
     }
+    let at = match args.delivery.timestamp {
+        Some(unix) => DateTime::from_timestamp(unix, 0)
+            .with_context(|| format!("--timestamp {unix} is out of range"))?,
+        None => now,
+    };
+    let event = match (&args.delivery.event, args.delivery.test) {
+        (Some(event), _) => event.clone(),
+        (None, true) => "test".to_owned(),
+        (None, false) => profile.default_event().to_owned(),
+    };
     let facts = Facts {
         id: args.delivery.id.clone().or(id),
-        event: args
-            .delivery
-            .event
-            .clone()
-            .unwrap_or_else(|| sender.default_event().to_owned()),
-        at: match args.delivery.timestamp {
-            Some(unix) => DateTime::from_timestamp(unix, 0)
-                .with_context(|| format!("--timestamp {unix} is out of range"))?,
-            None => now,
-        },
+        event,
+        at,
         test: args.delivery.test,
     };
 
     let credentials = credentials(sender, &args.credentials, &env)?;
+    let plain = |method, headers, body: Bytes, origin| Prepared {
+        method,
+        url: args.url.clone(),
+        shown_url: args.url.to_string(),
+        headers: with_extras(headers, &args.sending.header_extra),
+        body,
+        origin,
+        expect: None,
+        notes: Vec::new(),
+    };
     if args.sending.head {
-        let headers = with_extras(sender.probe_headers(), &args.sending.header_extra);
-        return Ok(Prepared {
-            method: Method::HEAD,
-            headers,
-            body: Bytes::new(),
-            origin: "no body",
-        });
+        return Ok(plain(
+            Method::HEAD,
+            sender.probe_headers(),
+            Bytes::new(),
+            "no body",
+        ));
     }
-    let missing = match (sender.secret_use(), &credentials) {
-        (_, Credentials::None) if sender == Sender::Basic => {
-            Some("--user and --password (or --password-env)")
+    let missing = match (profile.secret, &credentials) {
+        (_, Credentials::None) if profile.is_basic() => {
+            Some("--user and --password (or --password-env)".to_owned())
         }
-        (SecretUse::Required, Credentials::None) => Some("--secret or --secret-env"),
+        (SecretUse::Required, Credentials::None) => Some(format!(
+            "--secret or --secret-env ({})",
+            profile.secret_kind()
+        )),
         _ => None,
     };
+    let notes = match &credentials {
+        Credentials::Secret(secret) => profile
+            .public_key(secret)?
+            .map(|key| format!("configure the endpoint with the public key {key}"))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+    if args.sending.handshake {
+        let mut prepared = prepare_handshake(args, &facts, &credentials, &env)?;
+        prepared.notes = notes;
+        return Ok(prepared);
+    }
     if let Some(missing) = missing {
         anyhow::bail!("--as {name} needs {missing}");
     }
     let (body, origin) = match (&args.delivery.body, &args.delivery.data) {
         (Some(path), _) => (read_body(path)?, "from --body"),
         (None, Some(data)) => (data.clone().into_bytes(), "from --data"),
-        (None, None) => {
-            let payload = sample::payload(sender, &facts)?;
-            (serde_json::to_vec(&payload)?, "sample payload")
-        }
+        (None, None) => (sample::payload(profile, &facts)?, "sample payload"),
     };
     let headers = sender.headers(&facts, &credentials, &args.credentials.header, &body)?;
     Ok(Prepared {
-        method: Method::POST,
+        notes,
+        ..plain(Method::POST, headers, Bytes::from(body), origin)
+    })
+}
+
+/// The sender's setup handshake, signed as its deliveries are when it is a POST.
+fn prepare_handshake(
+    args: &SendArgs,
+    facts: &Facts,
+    credentials: &Credentials,
+    env: &impl Fn(&str) -> anyhow::Result<Secret>,
+) -> anyhow::Result<Prepared> {
+    let sender = args.sender;
+    let name = sender.name();
+    let Some(handshake) = sender.profile().handshake else {
+        let with: Vec<_> = Sender::all()
+            .filter(|sender| sender.has_handshake())
+            .map(Sender::name)
+            .collect();
+        anyhow::bail!(
+            "{name} has no setup handshake; --handshake is for {}",
+            with.join(", ")
+        );
+    };
+    let verify_token = match (
+        &args.credentials.verify_token,
+        &args.credentials.verify_token_env,
+    ) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(variable)) => Some(env(variable)?),
+        (None, None) => None,
+    };
+    let secret = match credentials {
+        Credentials::Secret(secret) => Some(secret),
+        _ => None,
+    };
+    let challenge = handshake.challenge(&Inputs {
+        secret,
+        verify_token: verify_token.as_ref(),
+        origin: &args.sending.origin,
+        unix_ms: facts.at.timestamp_millis(),
+    })?;
+    let mut url = args.url.clone();
+    let mut shown = args.url.clone();
+    for (key, value, credential) in &challenge.query {
+        url.query_pairs_mut().append_pair(key, value);
+        let shown_value = if *credential { "[redacted]" } else { value };
+        shown.query_pairs_mut().append_pair(key, shown_value);
+    }
+    let mut headers = if challenge.method == Method::POST {
+        if secret.is_none() && sender.profile().secret == SecretUse::Required {
+            anyhow::bail!("{name}'s handshake is signed, so it needs --secret or --secret-env");
+        }
+        let mut headers = sender.headers(
+            facts,
+            credentials,
+            &args.credentials.header,
+            &challenge.body,
+        )?;
+        headers.retain(|(header, _)| header != http::header::CONTENT_TYPE);
+        headers.insert(
+            0,
+            (
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(challenge.content_type),
+            ),
+        );
+        headers
+    } else {
+        sender.probe_headers()
+    };
+    headers.extend(challenge.headers);
+    Ok(Prepared {
+        method: challenge.method,
+        url,
+        shown_url: shown.to_string(),
         headers: with_extras(headers, &args.sending.header_extra),
-        body: Bytes::from(body),
-        origin,
+        body: Bytes::from(challenge.body),
+        origin: "handshake",
+        expect: Some(challenge.expect),
+        notes: Vec::new(),
     })
 }
 
@@ -357,15 +536,16 @@ fn credentials(
     options: &CredentialArgs,
     env: &impl Fn(&str) -> anyhow::Result<Secret>,
 ) -> anyhow::Result<Credentials> {
+    let profile = sender.profile();
     let name = sender.name();
     let secret = match (&options.secret, &options.secret_env) {
         (Some(secret), _) => Some(secret.clone()),
         (None, Some(variable)) => Some(env(variable)?),
         (None, None) => None,
     };
-    if sender == Sender::Basic {
+    if profile.is_basic() {
         if secret.is_some() {
-            anyhow::bail!("--as basic takes --password (or --password-env), not --secret");
+            anyhow::bail!("--as {name} takes --password (or --password-env), not --secret");
         }
         let password = match (&options.password, &options.password_env) {
             (Some(password), _) => Some(password.clone()),
@@ -384,10 +564,10 @@ fn credentials(
     if basic_only {
         anyhow::bail!("--user and --password are for --as basic, not {name}");
     }
-    if options.header != AUTHORIZATION && sender != Sender::Token {
+    if options.header != AUTHORIZATION && !profile.takes_token_header() {
         anyhow::bail!("--header is for --as token, not {name}; use --header-extra to add one");
     }
-    match (sender.secret_use(), secret) {
+    match (profile.secret, secret) {
         (SecretUse::Unused, Some(_)) => {
             anyhow::bail!("{name} sends no secret; leave out --secret and --secret-env")
         }
@@ -434,7 +614,7 @@ fn print_request(args: &SendArgs, prepared: &Prepared) {
     eprintln!(
         "> {} {} as {}",
         prepared.method,
-        args.url,
+        prepared.shown_url,
         args.sender.name()
     );
     for (name, value) in &prepared.headers {
@@ -446,6 +626,9 @@ fn print_request(args: &SendArgs, prepared: &Prepared) {
     }
     if prepared.method == Method::POST {
         eprintln!("> ({} bytes, {})", prepared.body.len(), prepared.origin);
+    }
+    for note in &prepared.notes {
+        eprintln!("* {note}");
     }
 }
 

@@ -1,151 +1,104 @@
-//! Realistic sample payloads, one per sender, and fresh delivery ids.
+//! Sample payloads and header values, rendered from templates, and fresh delivery ids.
 //!
-//! Each sample has the fields the sender documents, written the way the sender writes them
-//! (Sonar's `+00:00` offset, SuperOffice's seven fractional digits, Stripe's unix `created`),
-//! so a delivery exercises the same parsing a real one does. Entity ids are fixed and delivery
-//! ids fresh: two runs are two deliveries about the same entity, which is what ordering and
-//! dedupe are about.
+//! Each sample (in `samples/`) has the fields the sender documents, written the way the sender
+//! writes them (Sonar's `+00:00` offset, SuperOffice's seven fractional digits, Stripe's unix
+//! `created`), so a delivery exercises the same parsing a real one does. Entity ids are fixed and
+//! delivery ids fresh: two runs are two deliveries about the same entity, which is what ordering
+//! and dedupe are about.
+//!
+//! A template is the sender's text with `{{name}}` where a fact of the delivery goes:
+//!
+//! | name | value |
+//! | --- | --- |
+//! | `id` | the delivery id |
+//! | `event` | the event type |
+//! | `unix`, `unix_ms` | the delivery's time in unix seconds, milliseconds |
+//! | `iso`, `iso_ms`, `iso_us` | RFC 3339 in UTC with `Z`: whole seconds, milli-, microseconds |
+//! | `iso_offset` | RFC 3339 with `+00:00` |
+//! | `dotnet` | a .NET `DateTime`: seven fractional digits and `Z` |
+//! | `uuid` | a fresh version 4 UUID (another id the sender makes up per delivery) |
+//! | `fresh` | 24 fresh hex digits |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::sender::{Facts, Sender};
+use super::sender::{Facts, IdForm, Profile, Sample};
 
-/// The sample payload `sender` would send for `facts`.
-///
-/// Only GitHub's payload depends on the event (each event has its own shape); the others carry
-/// the event type in a field and keep the same data.
-pub(super) fn payload(sender: Sender, facts: &Facts) -> anyhow::Result<Value> {
-    let id = facts.id.as_deref().unwrap_or_default();
-    let at = facts.at;
-    Ok(match sender {
-        Sender::Sonar => json!({
-            "event": facts.event,
-            "object_id": 1,
-            "current": {
-                "created_at": at.to_rfc3339_opts(SecondsFormat::Secs, false),
-                "id": 1,
-                "name": "Jane Doe",
-                "account_status_id": 2,
-                "account_type_id": 1,
-            },
-        }),
-        Sender::Superoffice => json!({
-            "EventId": id,
-            "Timestamp": dotnet_time(at),
-            "Changes": ["name", "department", "updated"],
-            "Event": if facts.test { "test" } else { facts.event.as_str() },
-            "PrimaryKey": 123,
-            "Entity": facts.event.split('.').next().unwrap_or("contact"),
-            "ContextIdentifier": "Cust12345",
-            "ChangedByAssociateId": 5,
-            "WebhookName": "reference-receiver send",
-        }),
-        Sender::StandardWebhooks | Sender::Svix => json!({
-            "type": facts.event,
-            "timestamp": at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            "data": { "id": "inv_1", "amount": 1200, "currency": "usd", "status": "paid" },
-        }),
-        Sender::Github => github(&facts.event, at)?,
-        Sender::Stripe => json!({
-            "id": id,
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": at.timestamp(),
-            "type": facts.event,
-            "livemode": false,
-            "pending_webhooks": 1,
-            "request": { "id": null, "idempotency_key": null },
-            "data": {
-                "object": {
-                    "id": "pi_1",
-                    "object": "payment_intent",
-                    "amount": 2000,
-                    "currency": "usd",
-                    "status": "succeeded",
-                },
-            },
-        }),
-        Sender::Shopify => json!({
-            "id": 820982911946154508_u64,
-            "email": "jon@example.com",
-            "created_at": at.to_rfc3339_opts(SecondsFormat::Secs, false),
-            "currency": "USD",
-            "total_price": "199.00",
-            "financial_status": "paid",
-            "line_items": [{ "id": 1, "title": "IPod Nano - 8GB", "quantity": 1, "price": "199.00" }],
-        }),
-        Sender::Slack => json!({
-            "team_id": "T0001",
-            "api_app_id": "A0001",
-            "event": {
-                "type": facts.event,
-                "user": "U0001",
-                "text": "<@U0LAN0Z89> is it everything a river should be?",
-                "ts": format!("{}.000100", at.timestamp()),
-                "channel": "C0001",
-                "event_ts": format!("{}.000100", at.timestamp()),
-            },
-            "type": "event_callback",
-            "event_id": id,
-            "event_time": at.timestamp(),
-        }),
-        // The integration pattern of the specification (003), also what the field-service
-        // platform (004) and token-authenticated senders post.
-        Sender::Basic | Sender::Token | Sender::Plain => json!({
-            "id": "IDNUMBER1234",
-            "entityType": "USER",
-            "eventType": facts.event,
-            "timestamp": at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        }),
-    })
+/// How a value is written into a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Escape {
+    /// As it is (header values).
+    None,
+    /// As the inside of a JSON string (payloads), so an --event or --id with quotes cannot
+    /// break the JSON.
+    Json,
 }
 
-/// GitHub's `issues` and `ping` payloads, trimmed to the fields receivers usually read.
-fn github(event: &str, at: DateTime<Utc>) -> anyhow::Result<Value> {
-    let repository = json!({
-        "id": 1296269,
-        "name": "Hello-World",
-        "full_name": "octocat/Hello-World",
-        "private": false,
-        "owner": { "login": "octocat", "id": 1 },
-    });
-    let sender = json!({ "login": "octocat", "id": 1, "type": "User" });
-    match event {
-        "issues" => {
-            let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
-            Ok(json!({
-                "action": "opened",
-                "issue": {
-                    "id": 1,
-                    "number": 1347,
-                    "title": "Found a bug",
-                    "state": "open",
-                    "user": { "login": "octocat", "id": 1 },
-                    "created_at": at,
-                    "updated_at": at,
-                    "html_url": "https://github.com/octocat/Hello-World/issues/1347",
-                },
-                "repository": repository,
-                "sender": sender,
-            }))
+/// The sample payload `profile` would send for `facts`.
+pub(super) fn payload(profile: &Profile, facts: &Facts) -> anyhow::Result<Vec<u8>> {
+    let template = match profile.sample {
+        Sample::Any { template, .. } => template,
+        Sample::PerEvent(samples) => samples
+            .iter()
+            .find(|(event, _)| *event == facts.event)
+            .map(|(_, template)| *template)
+            .ok_or_else(|| {
+                let known: Vec<_> = samples.iter().map(|(event, _)| *event).collect();
+                anyhow::anyhow!(
+                    "there is no sample payload for {}'s `{}` event (only `{}`); pass one with \
+                     --body or --data",
+                    profile.name,
+                    facts.event,
+                    known.join("`, `"),
+                )
+            })?,
+    };
+    Ok(render(template, facts, Escape::Json)?.into_bytes())
+}
+
+/// `template` with each `{{name}}` replaced by that fact of the delivery.
+pub(super) fn render(template: &str, facts: &Facts, escape: Escape) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| anyhow::anyhow!("a template has an unclosed {{{{"))?;
+        let value = fact(&after[..end], facts)?;
+        match escape {
+            Escape::None => out.push_str(&value),
+            Escape::Json => {
+                let quoted = serde_json::to_string(&value)?;
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            }
         }
-        "ping" => Ok(json!({
-            "zen": "Keep it logically awesome.",
-            "hook_id": 1,
-            "hook": { "type": "Repository", "id": 1, "active": true, "events": ["issues"] },
-            "repository": repository,
-            "sender": sender,
-        })),
-        other => anyhow::bail!(
-            "there is no sample payload for GitHub's `{other}` event (only `issues` and \
-             `ping`); pass one with --body or --data"
-        ),
+        rest = &after[end + 2..];
     }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn fact(name: &str, facts: &Facts) -> anyhow::Result<String> {
+    let at = facts.at;
+    Ok(match name {
+        "id" => facts.id.clone().unwrap_or_default(),
+        "event" => facts.event.clone(),
+        "unix" => at.timestamp().to_string(),
+        "unix_ms" => at.timestamp_millis().to_string(),
+        "iso" => at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "iso_ms" => at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "iso_us" => at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "iso_offset" => at.to_rfc3339_opts(SecondsFormat::Secs, false),
+        "dotnet" => dotnet_time(at),
+        "uuid" => uuid_v4_shape(fresh_bytes()),
+        "fresh" => hex::encode(&fresh_bytes()[..12]),
+        other => anyhow::bail!("a template names an unknown fact {{{{{other}}}}}"),
+    })
 }
 
 /// A .NET `DateTime` in UTC as SuperOffice writes it: seven fractional digits and `Z`.
@@ -157,19 +110,19 @@ pub(super) fn dotnet_time(at: DateTime<Utc>) -> String {
     )
 }
 
-/// The delivery id format each sender uses, filled with fresh bytes; `None` for senders that
-/// send no delivery id.
-pub(super) fn delivery_id(sender: Sender) -> Option<String> {
+/// A fresh delivery id in the form `profile` uses; `None` for senders that send no delivery id.
+pub(super) fn delivery_id(profile: &Profile) -> Option<String> {
     let bytes = fresh_bytes();
-    match sender {
-        Sender::Github | Sender::Superoffice | Sender::Shopify => Some(uuid_v4_shape(bytes)),
-        Sender::StandardWebhooks | Sender::Svix => {
-            Some(format!("msg_{}", hex::encode(&bytes[..12])))
-        }
-        Sender::Stripe => Some(format!("evt_{}", hex::encode(&bytes[..12]))),
-        Sender::Slack => Some(format!("Ev{}", hex::encode_upper(&bytes[..5]))),
-        Sender::Sonar | Sender::Basic | Sender::Token | Sender::Plain => None,
-    }
+    Some(match profile.id? {
+        IdForm::Uuid => uuid_v4_shape(bytes),
+        IdForm::Hex(prefix, len) => format!("{prefix}{}", hex::encode(&bytes[..len])),
+        IdForm::UpperHex(prefix, len) => format!("{prefix}{}", hex::encode_upper(&bytes[..len])),
+    })
+}
+
+/// A fresh challenge for a handshake: printable, unguessable enough for a test.
+pub(super) fn challenge() -> String {
+    hex::encode(fresh_bytes())
 }
 
 /// Sixteen bytes that differ between calls and between processes.

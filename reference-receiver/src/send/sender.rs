@@ -1,39 +1,271 @@
-//! Each sender's headers, signed with the SDK's own [`sign`] helpers so that `send` signs
-//! exactly as the verifiers expect and the two can never drift apart; and the `Facts` of a
-//! delivery, which its headers and its sample payload (`sample`) both read.
+//! What a sender is, as data: its sample payload, the headers it adds, how it signs, and its
+//! setup handshake. Each sender is one [`Profile`] in `senders.rs`; signatures come from the
+//! SDK's own [`sign`] helpers so that `send` signs exactly as the verifiers expect and the two
+//! can never drift apart.
 
 use chrono::{DateTime, Utc};
-use clap::ValueEnum;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderName, HeaderValue};
 use receiver_sdk::verify::sign;
 use receiver_sdk::Secret;
 
-/// A sender whose deliveries `send` imitates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Sender {
-    /// Sonar: no signature (the URL is the secret); its HEAD probe with --head.
-    Sonar,
-    /// SuperOffice: X-SuperOffice-Event and -EventId, X-SuperOffice-Signature with a secret.
-    Superoffice,
-    /// Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature (whsec_ secret).
-    StandardWebhooks,
-    /// Svix: the Standard Webhooks scheme under svix-id, svix-timestamp, svix-signature.
-    Svix,
-    /// GitHub: X-GitHub-Event, X-GitHub-Delivery, X-Hub-Signature-256 with a secret.
-    Github,
-    /// Stripe: Stripe-Signature (t=...,v1=...).
-    Stripe,
-    /// Shopify: X-Shopify-Topic, X-Shopify-Hmac-Sha256.
-    Shopify,
-    /// Slack: X-Slack-Request-Timestamp, X-Slack-Signature.
-    Slack,
-    /// HTTP Basic auth from --user and --password.
+use super::handshake::Handshake;
+use super::sample;
+use super::senders::SENDERS;
+
+/// A sender whose deliveries `send` imitates: one of the catalogue's providers, or one of the
+/// senders without a scheme of their own (`sonar`, `basic`, `token`, `plain`, ...).
+#[derive(Clone, Copy)]
+pub struct Sender(&'static Profile);
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Sender").field(&self.0.name).finish()
+    }
+}
+
+impl PartialEq for Sender {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for Sender {}
+
+impl Sender {
+    /// The sender called `name` on the command line, if there is one.
+    pub fn named(name: &str) -> Option<Self> {
+        SENDERS
+            .iter()
+            .find(|profile| profile.name == name)
+            .map(Self)
+    }
+
+    /// Every sender, in the order `--help` lists them.
+    pub fn all() -> impl Iterator<Item = Self> {
+        SENDERS.iter().map(Self)
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// Whether `--handshake` has a setup handshake to send for this sender.
+    pub fn has_handshake(self) -> bool {
+        self.0.handshake.is_some()
+    }
+
+    pub(super) fn profile(self) -> &'static Profile {
+        self.0
+    }
+
+    /// The parser of `--as`: the senders' names, each with its line of help.
+    pub(super) fn parser() -> impl TypedValueParser<Value = Self> {
+        let names = SENDERS
+            .iter()
+            .map(|profile| PossibleValue::new(profile.name).help(profile.help));
+        PossibleValuesParser::new(names).try_map(|name| {
+            Self::named(&name).ok_or_else(|| format!("there is no sender called {name}"))
+        })
+    }
+}
+
+/// One sender, described as data.
+pub(super) struct Profile {
+    /// The name after `--as`: for a catalogue provider, its name in the catalogue.
+    pub(super) name: &'static str,
+    /// One line for `--help`: what it sends and which key `--secret` is.
+    pub(super) help: &'static str,
+    /// Its sample payload.
+    pub(super) sample: Sample,
+    /// The form of its delivery ids, or `None` when it sends none.
+    pub(super) id: Option<IdForm>,
+    /// The `User-Agent` it sends; without one, ours is sent.
+    pub(super) user_agent: Option<&'static str>,
+    /// The `Content-Type` of its deliveries.
+    pub(super) content_type: &'static str,
+    /// Headers it adds, as templates over the delivery's facts (see `sample::render`).
+    pub(super) headers: &'static [(&'static str, &'static str)],
+    /// Its signatures, each in a header of its own (GitHub sends two).
+    pub(super) signatures: &'static [Signing],
+    /// Whether it needs a secret.
+    pub(super) secret: SecretUse,
+    /// The header and value that mark a registration test (`--test`).
+    pub(super) test: Option<(&'static str, &'static str)>,
+    /// Its setup handshake, sent with `--handshake`.
+    pub(super) handshake: Option<Handshake>,
+}
+
+impl Profile {
+    /// A sender that signs with a secret, sends JSON and no ids: the common case, which the
+    /// entries in `senders.rs` start from.
+    pub(super) const BASE: Self = Self {
+        name: "",
+        help: "",
+        sample: Sample::Any {
+            event: "",
+            template: "{}",
+        },
+        id: None,
+        user_agent: None,
+        content_type: "application/json",
+        headers: &[],
+        signatures: &[],
+        secret: SecretUse::Required,
+        test: None,
+        handshake: None,
+    };
+
+    /// The event the sample payload describes unless --event says otherwise.
+    pub(super) fn default_event(&self) -> &'static str {
+        match self.sample {
+            Sample::Any { event, .. } => event,
+            Sample::PerEvent(samples) => samples.first().map(|(event, _)| *event).unwrap_or(""),
+        }
+    }
+
+    /// Whether its credentials are a Basic auth user and password.
+    pub(super) fn is_basic(&self) -> bool {
+        matches!(self.signatures, [Signing::Basic])
+    }
+
+    /// Whether `--header` names where its token goes.
+    pub(super) fn takes_token_header(&self) -> bool {
+        matches!(self.signatures, [Signing::ChosenToken])
+    }
+
+    /// What `--secret` is for this sender, for messages.
+    pub(super) fn secret_kind(&self) -> &'static str {
+        self.signatures
+            .first()
+            .map(Signing::secret_kind)
+            .unwrap_or("a secret")
+    }
+
+    /// The public key the endpoint is configured with, for senders that sign with a private
+    /// key: derived from the private key `secret`.
+    pub(super) fn public_key(&self, secret: &Secret) -> anyhow::Result<Option<String>> {
+        let key = || text(secret, "the private key");
+        let public = match self.signatures.first() {
+            Some(Signing::Discord) => sign::discord_public_key(key()?),
+            Some(Signing::StandardWebhooksV1a { .. }) => sign::standard_webhooks_public_key(key()?),
+            Some(Signing::SendGrid) => sign::sendgrid_public_key(key()?),
+            _ => return Ok(None),
+        };
+        public
+            .map(Some)
+            .map_err(|problem| anyhow::anyhow!("the private key is {problem}"))
+    }
+}
+
+/// A sender's sample payload: a template (see `sample::render`) included from `samples/`.
+pub(super) enum Sample {
+    /// One payload for every event, which names the event in a field.
+    Any {
+        /// The event it describes unless --event says otherwise.
+        event: &'static str,
+        /// The payload.
+        template: &'static str,
+    },
+    /// A payload per event (each event has its own shape); the first is the default.
+    PerEvent(&'static [(&'static str, &'static str)]),
+}
+
+/// How a sender's delivery ids look.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum IdForm {
+    /// A version 4 UUID.
+    Uuid,
+    /// A prefix and that many fresh bytes in lower-case hex.
+    Hex(&'static str, usize),
+    /// A prefix and that many fresh bytes in upper-case hex.
+    UpperHex(&'static str, usize),
+}
+
+/// The unit a sender writes its signed timestamp in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    /// Unix seconds.
+    Seconds,
+    /// Milliseconds since the unix epoch.
+    Milliseconds,
+}
+
+/// How a Standard Webhooks sender shows its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WhsecKey {
+    /// `whsec_` and base64, as Svix and the Standard Webhooks libraries do.
+    Base64,
+    /// The raw key text, whose UTF-8 bytes are base64-encoded before signing (Polar).
+    Raw,
+}
+
+/// One signature (or credential) header and how its value is made.
+pub(super) enum Signing {
+    /// An HMAC of the body alone.
+    Body {
+        /// The header it goes in.
+        header: &'static str,
+        /// The SDK's signer.
+        sign: fn(&[u8], &[u8]) -> String,
+    },
+    /// An HMAC over a timestamp and the body.
+    Timed {
+        /// The header it goes in.
+        header: &'static str,
+        /// The unit of the timestamp signed.
+        unit: Unit,
+        /// The SDK's signer.
+        sign: fn(&[u8], u64, &[u8]) -> String,
+    },
+    /// Standard Webhooks `v1` over `{id}.{timestamp}.{body}` (the id and timestamp headers
+    /// are the profile's `headers`).
+    StandardWebhooks {
+        /// The header it goes in.
+        header: &'static str,
+        /// How the secret is given.
+        key: WhsecKey,
+    },
+    /// Standard Webhooks `v1a` (Ed25519) with a `whsk_` secret key.
+    StandardWebhooksV1a {
+        /// The header it goes in.
+        header: &'static str,
+    },
+    /// Discord's Ed25519 signature over `{timestamp}{body}`, with a hex seed.
+    Discord,
+    /// SendGrid's ECDSA P-256 signature over `{timestamp}{body}`, with a PKCS#8 key.
+    SendGrid,
+    /// The secret sent as it is in a header (a static token).
+    Token {
+        /// The header it goes in.
+        header: &'static str,
+    },
+    /// The secret as a token in the header `--header` names (`Bearer` in Authorization).
+    ChosenToken,
+    /// HTTP Basic auth from `--user` and `--password`.
     Basic,
-    /// A static token in a header (--header; by default Authorization: Bearer).
-    Token,
-    /// No authentication.
-    Plain,
+}
+
+impl Signing {
+    fn secret_kind(&self) -> &'static str {
+        match self {
+            Self::Body { .. } | Self::Timed { .. } => "the signing secret",
+            Self::StandardWebhooks {
+                key: WhsecKey::Base64,
+                ..
+            } => "the whsec_ signing secret",
+            Self::StandardWebhooks {
+                key: WhsecKey::Raw, ..
+            } => "the signing secret as the dashboard shows it",
+            Self::StandardWebhooksV1a { .. } => "a whsk_ secret key (the whpk_ key is printed)",
+            Self::Discord => "an Ed25519 private key, a 32-byte seed in hex",
+            Self::SendGrid => "a P-256 private key, PKCS#8 as base64 DER or PEM",
+            Self::Token { .. } | Self::ChosenToken => "the token",
+            Self::Basic => "a password",
+        }
+    }
 }
 
 /// Whether a sender signs with a secret (or sends it as a token).
@@ -52,7 +284,7 @@ pub(super) enum SecretUse {
 pub(super) enum Credentials {
     /// None (or a HEAD probe, which carries none).
     None,
-    /// A signing secret, or the token for [`Sender::Token`].
+    /// A signing secret, a private key, or a token.
     Secret(Secret),
     /// A Basic auth user and password.
     Basic {
@@ -75,61 +307,27 @@ pub(super) struct Facts {
     pub(super) event: String,
     /// When the event happened; its whole seconds are also the signing timestamp.
     pub(super) at: DateTime<Utc>,
-    /// A SuperOffice registration test.
+    /// A registration test (`--test`).
     pub(super) test: bool,
 }
 
+impl Facts {
+    /// The signing timestamp in `unit`.
+    fn timestamp(&self, unit: Unit) -> anyhow::Result<u64> {
+        let seconds = u64::try_from(self.at.timestamp())
+            .map_err(|_| anyhow::anyhow!("the signing timestamp is before 1970"))?;
+        Ok(match unit {
+            Unit::Seconds => seconds,
+            Unit::Milliseconds => seconds * 1000 + u64::from(self.at.timestamp_subsec_millis()),
+        })
+    }
+}
+
 impl Sender {
-    /// The name used on the command line.
-    pub(super) fn name(self) -> String {
-        self.to_possible_value()
-            .map(|value| value.get_name().to_owned())
-            .unwrap_or_default()
-    }
-
-    /// The event the sample payload describes unless --event says otherwise.
-    pub(super) fn default_event(self) -> &'static str {
-        match self {
-            Self::Sonar => "account.status",
-            Self::Superoffice => "contact.changed",
-            Self::StandardWebhooks | Self::Svix => "invoice.paid",
-            Self::Github => "issues",
-            Self::Stripe => "payment_intent.succeeded",
-            Self::Shopify => "orders/create",
-            Self::Slack => "app_mention",
-            Self::Basic | Self::Token | Self::Plain => "UPDATE",
-        }
-    }
-
-    /// Whether the sender signs with, or sends, a secret.
-    pub(super) fn secret_use(self) -> SecretUse {
-        match self {
-            Self::StandardWebhooks
-            | Self::Svix
-            | Self::Stripe
-            | Self::Shopify
-            | Self::Slack
-            | Self::Token => SecretUse::Required,
-            Self::Superoffice | Self::Github => SecretUse::Optional,
-            Self::Sonar | Self::Basic | Self::Plain => SecretUse::Unused,
-        }
-    }
-
-    /// The `User-Agent` the sender is known to send; others send ours.
-    fn user_agent(self) -> Option<&'static str> {
-        match self {
-            // GitHub appends a build id; ours says who really sent it.
-            Self::Github => Some("GitHub-Hookshot/reference-receiver"),
-            Self::Stripe => Some("Stripe/1.0 (+https://stripe.com/docs/webhooks)"),
-            Self::Shopify => Some("Shopify-Captain-Hook"),
-            Self::Slack => Some("Slackbot 1.0 (+https://api.slack.com/robots)"),
-            _ => None,
-        }
-    }
-
     /// The headers of a HEAD probe: who is asking, and nothing to verify.
     pub(super) fn probe_headers(self) -> Headers {
-        self.user_agent()
+        self.0
+            .user_agent
             .map(|agent| (USER_AGENT, HeaderValue::from_static(agent)))
             .into_iter()
             .collect()
@@ -137,7 +335,7 @@ impl Sender {
 
     /// Every header of a POST of `body`, signatures included.
     ///
-    /// `token_header` is where [`Sender::Token`] puts its token.
+    /// `token_header` is where a [`Signing::ChosenToken`] goes.
     pub(super) fn headers(
         self,
         facts: &Facts,
@@ -145,116 +343,110 @@ impl Sender {
         token_header: &HeaderName,
         body: &[u8],
     ) -> anyhow::Result<Headers> {
-        let mut headers = vec![(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+        let profile = self.0;
+        let mut headers = vec![(CONTENT_TYPE, HeaderValue::from_static(profile.content_type))];
         headers.extend(self.probe_headers());
-        let mut add = |name: &'static str, value: String| -> anyhow::Result<()> {
-            let value = HeaderValue::try_from(value)
-                .map_err(|_| anyhow::anyhow!("the {name} header would not be a valid value"))?;
-            headers.push((HeaderName::from_static(name), value));
-            Ok(())
+        for (name, template) in profile.headers {
+            let value = sample::render(template, facts, sample::Escape::None)?;
+            headers.push((HeaderName::from_static(name), header_value(name, value)?));
+        }
+        if let (true, Some((name, value))) = (facts.test, profile.test) {
+            headers.push((
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ));
+        }
+        if let Credentials::Basic { user, password } = credentials {
+            let password = text(password, "the password")?;
+            headers.push((AUTHORIZATION, sensitive(sign::basic(user, password))?));
+        }
+        let Credentials::Secret(secret) = credentials else {
+            return Ok(headers);
         };
-        let secret = match credentials {
-            Credentials::Secret(secret) => Some(secret.expose()),
-            Credentials::None | Credentials::Basic { .. } => None,
-        };
-        let id = facts.id.clone().unwrap_or_default();
-        let timestamp = u64::try_from(facts.at.timestamp())
-            .map_err(|_| anyhow::anyhow!("the signing timestamp is before 1970"))?;
-        match self {
-            Self::Sonar | Self::Plain => {}
-            Self::Superoffice => {
-                let event = if facts.test { "test" } else { &facts.event };
-                add("x-superoffice-event", event.to_owned())?;
-                add("x-superoffice-eventid", id)?;
-                if facts.test {
-                    add("x-hook-test", "true".to_owned())?;
-                }
-                if let Some(secret) = secret {
-                    add("x-superoffice-signature", sign::superoffice(secret, body))?;
-                }
-            }
-            Self::StandardWebhooks | Self::Svix => {
-                let secret = std::str::from_utf8(secret.unwrap_or_default())
-                    .map_err(|_| anyhow::anyhow!("the secret is not UTF-8 text"))?;
-                let signature = sign::standard_webhooks(secret, &id, timestamp, body)
-                    .map_err(|e| anyhow::anyhow!("cannot sign with this secret: {e}"))?;
-                let svix = self == Self::Svix;
-                add(if svix { "svix-id" } else { "webhook-id" }, id)?;
-                let timestamp = timestamp.to_string();
-                add(
-                    if svix {
-                        "svix-timestamp"
-                    } else {
-                        "webhook-timestamp"
-                    },
-                    timestamp,
-                )?;
-                add(
-                    if svix {
-                        "svix-signature"
-                    } else {
-                        "webhook-signature"
-                    },
-                    signature,
-                )?;
-            }
-            Self::Github => {
-                add("x-github-event", facts.event.clone())?;
-                add("x-github-delivery", id)?;
-                add("x-github-hook-id", "1".to_owned())?;
-                add(
-                    "x-github-hook-installation-target-type",
-                    "repository".to_owned(),
-                )?;
-                add("x-github-hook-installation-target-id", "1296269".to_owned())?;
-                // GitHub also sends the legacy SHA-1 `X-Hub-Signature`; it recommends the
-                // SHA-256 one, which is all the SDK verifies, so only that one is sent.
-                if let Some(secret) = secret {
-                    add("x-hub-signature-256", sign::github(secret, body))?;
-                }
-            }
-            Self::Stripe => {
-                let secret = secret.unwrap_or_default();
-                add("stripe-signature", sign::stripe(secret, timestamp, body))?;
-            }
-            Self::Shopify => {
-                add("x-shopify-topic", facts.event.clone())?;
-                add(
-                    "x-shopify-hmac-sha256",
-                    sign::shopify(secret.unwrap_or_default(), body),
-                )?;
-                add("x-shopify-shop-domain", "example.myshopify.com".to_owned())?;
-                add("x-shopify-api-version", "2024-10".to_owned())?;
-                add("x-shopify-webhook-id", id)?;
-                let at = facts
-                    .at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                add("x-shopify-triggered-at", at)?;
-            }
-            Self::Slack => {
-                add("x-slack-request-timestamp", timestamp.to_string())?;
-                let secret = secret.unwrap_or_default();
-                add("x-slack-signature", sign::slack(secret, timestamp, body))?;
-            }
-            Self::Basic => {
-                if let Credentials::Basic { user, password } = credentials {
-                    let password = std::str::from_utf8(password.expose())
-                        .map_err(|_| anyhow::anyhow!("the password is not UTF-8 text"))?;
-                    headers.push((AUTHORIZATION, sensitive(sign::basic(user, password))?));
-                }
-            }
-            Self::Token => {
-                let token = secret.unwrap_or_default();
-                let value = if token_header == AUTHORIZATION {
-                    [b"Bearer ".as_slice(), token].concat()
-                } else {
-                    token.to_vec()
-                };
-                headers.push((token_header.clone(), sensitive(value)?));
-            }
+        for signing in profile.signatures {
+            let (name, value) = signing.header(secret, facts, token_header, body)?;
+            headers.push((name, value));
         }
         Ok(headers)
     }
+}
+
+impl Signing {
+    /// The header this signature goes in, and its value for `body` signed with `secret`.
+    fn header(
+        &self,
+        secret: &Secret,
+        facts: &Facts,
+        token_header: &HeaderName,
+        body: &[u8],
+    ) -> anyhow::Result<(HeaderName, HeaderValue)> {
+        let key = secret.expose();
+        let seconds = || facts.timestamp(Unit::Seconds);
+        let id = facts.id.as_deref().unwrap_or_default();
+        let signed = |header: &'static str, value: String| {
+            Ok((
+                HeaderName::from_static(header),
+                header_value(header, value)?,
+            ))
+        };
+        let refused = |problem: &dyn std::fmt::Display| {
+            anyhow::anyhow!("cannot sign with this key: it is {problem}")
+        };
+        match self {
+            Self::Body { header, sign } => signed(header, sign(key, body)),
+            Self::Timed { header, unit, sign } => {
+                signed(header, sign(key, facts.timestamp(*unit)?, body))
+            }
+            Self::StandardWebhooks { header, key: form } => {
+                let text = match form {
+                    WhsecKey::Base64 => text(secret, "the secret")?.to_owned(),
+                    WhsecKey::Raw => {
+                        use base64::Engine as _;
+                        base64::engine::general_purpose::STANDARD.encode(key)
+                    }
+                };
+                let value = sign::standard_webhooks(&text, id, seconds()?, body)
+                    .map_err(|e| anyhow::anyhow!("cannot sign with this secret: {e}"))?;
+                signed(header, value)
+            }
+            Self::StandardWebhooksV1a { header } => {
+                let key = text(secret, "the secret key")?;
+                let value = sign::standard_webhooks_v1a(key, id, seconds()?, body)
+                    .map_err(|e| refused(&e))?;
+                signed(header, value)
+            }
+            Self::Discord => {
+                let key = text(secret, "the private key")?;
+                let value = sign::discord(key, seconds()?, body).map_err(|e| refused(&e))?;
+                signed("x-signature-ed25519", value)
+            }
+            Self::SendGrid => {
+                let key = text(secret, "the private key")?;
+                let value = sign::sendgrid(key, seconds()?, body).map_err(|e| refused(&e))?;
+                signed("x-twilio-email-event-webhook-signature", value)
+            }
+            Self::Token { header } => Ok((HeaderName::from_static(header), sensitive(key)?)),
+            Self::ChosenToken => {
+                let value = if token_header == AUTHORIZATION {
+                    [b"Bearer ".as_slice(), key].concat()
+                } else {
+                    key.to_vec()
+                };
+                Ok((token_header.clone(), sensitive(value)?))
+            }
+            Self::Basic => anyhow::bail!("Basic auth takes --user and --password"),
+        }
+    }
+}
+
+/// `secret` as UTF-8 text, which keys written as text (base64, hex, PEM) must be.
+fn text<'s>(secret: &'s Secret, what: &str) -> anyhow::Result<&'s str> {
+    std::str::from_utf8(secret.expose()).map_err(|_| anyhow::anyhow!("{what} is not UTF-8 text"))
+}
+
+fn header_value(name: &str, value: String) -> anyhow::Result<HeaderValue> {
+    HeaderValue::try_from(value)
+        .map_err(|_| anyhow::anyhow!("the {name} header would not be a valid value"))
 }
 
 /// A header value that carries a credential: marked sensitive so it is never printed.

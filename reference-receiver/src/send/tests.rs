@@ -118,20 +118,20 @@ fn delivery_id_appears_in_header_and_body_alike() {
     assert_eq!(body(&prepared)["EventId"], "e-1");
 }
 
+fn fresh_id(sender: &str) -> Option<String> {
+    sample::delivery_id(Sender::named(sender).unwrap().profile())
+}
+
 #[test]
 fn fresh_delivery_ids_differ_and_look_like_the_senders() {
-    let first = sample::delivery_id(Sender::Github).unwrap();
-    let second = sample::delivery_id(Sender::Github).unwrap();
+    let first = fresh_id("github").unwrap();
+    let second = fresh_id("github").unwrap();
     assert_ne!(first, second);
     let groups: Vec<usize> = first.split('-').map(str::len).collect();
     assert_eq!(groups, [8, 4, 4, 4, 12]);
-    assert!(sample::delivery_id(Sender::Stripe)
-        .unwrap()
-        .starts_with("evt_"));
-    assert!(sample::delivery_id(Sender::StandardWebhooks)
-        .unwrap()
-        .starts_with("msg_"));
-    assert_eq!(sample::delivery_id(Sender::Sonar), None);
+    assert!(fresh_id("stripe").unwrap().starts_with("evt_"));
+    assert!(fresh_id("standard-webhooks").unwrap().starts_with("msg_"));
+    assert_eq!(fresh_id("sonar"), None);
 }
 
 #[test]
@@ -259,4 +259,172 @@ fn extra_header_needs_a_colon() {
     let parsed = parse_extra_header("X-Trace:  a b ").unwrap();
     assert_eq!(parsed.name, "x-trace");
     assert_eq!(parsed.value, "a b");
+}
+
+#[test]
+fn every_catalogue_provider_has_a_sender() {
+    let missing: Vec<_> = receiver_sdk::verify::providers()
+        .filter(|name| Sender::named(name).is_none())
+        .collect();
+    assert!(missing.is_empty(), "no `send --as` entry for {missing:?}");
+}
+
+#[test]
+fn every_sample_is_json_that_carries_its_event_and_its_delivery_id() {
+    for sender in Sender::all() {
+        let name = sender.name();
+        let mut line = vec!["http://x/", "--as", name];
+        match name {
+            "basic" => line.extend(["--user", "u", "--password", "pw"]),
+            "discord" => line.extend(["--secret", DISCORD_SEED]),
+            "standard-webhooks-v1a" => line.extend([
+                "--secret",
+                "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=",
+            ]),
+            "sendgrid" => line.extend(["--secret", P256_PKCS8]),
+            _ if sender.profile().secret == SecretUse::Unused => {}
+            _ => line.extend(["--secret", "whsec_c2VjcmV0"]),
+        }
+        let prepared = prepare_at(&line).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let text = String::from_utf8(prepared.body.to_vec()).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|e| panic!("{name}: the sample is not JSON: {e}\n{text}"));
+        let headers: Vec<String> = prepared
+            .headers
+            .iter()
+            .map(|(_, value)| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect();
+        let carried = |value: &str| text.contains(value) || headers.iter().any(|h| h == value);
+        let event = sender.profile().default_event();
+        assert!(carried(event), "{name} does not say its event {event}");
+        if let Some(id) = sample::delivery_id(sender.profile()) {
+            let line = [&line[..], &["--id", &id]].concat();
+            let prepared = prepare_at(&line).unwrap();
+            let text = String::from_utf8(prepared.body.to_vec()).unwrap();
+            let in_header = prepared
+                .headers
+                .iter()
+                .any(|(_, value)| value == id.as_str());
+            assert!(
+                text.contains(&id) || in_header,
+                "{name} does not send its id"
+            );
+        }
+    }
+}
+
+/// RFC 8032's first Ed25519 test seed, for Discord's sender.
+const DISCORD_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+/// A PKCS#8 P-256 key for SendGrid's sender.
+const P256_PKCS8: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvgSfejsxsuS/O4DPP7lHCrUz+Ei0shp61kuwCfvZ48yhRANCAATwlgGz9+cLsRe/IEc2utTkEG+lhvJJg5yChoe+a9Dc3xN6y1VU1VQfzKlkzqqqpoLROT6Pksngkd7ZbT3VLHZ2";
+
+#[test]
+fn an_event_with_quotes_keeps_the_sample_json() {
+    let prepared = prepare_at(&[
+        "http://x/",
+        "--as",
+        "zoom",
+        "--secret",
+        "s",
+        "--event",
+        r#"meeting."ended""#,
+    ])
+    .unwrap();
+    assert_eq!(body(&prepared)["event"], r#"meeting."ended""#);
+}
+
+#[test]
+fn workos_signs_milliseconds_and_stripe_seconds() {
+    let workos = prepare_at(&["http://x/", "--as", "workos", "--secret", "s"]).unwrap();
+    let stripe = prepare_at(&["http://x/", "--as", "stripe", "--secret", "s"]).unwrap();
+    let unix = Utc
+        .with_ymd_and_hms(2024, 3, 1, 10, 0, 0)
+        .unwrap()
+        .timestamp();
+    let workos = header(&workos, "workos-signature").unwrap();
+    assert!(
+        workos.starts_with(&format!("t={}", unix * 1000)),
+        "{workos}"
+    );
+    let stripe = header(&stripe, "stripe-signature").unwrap();
+    assert!(stripe.starts_with(&format!("t={unix},")), "{stripe}");
+}
+
+#[test]
+fn meta_handshake_needs_the_verify_token_and_does_not_show_it() {
+    let refused = prepare_at(&["http://x/", "--as", "meta", "--handshake"]).unwrap_err();
+    assert!(refused.to_string().contains("--verify-token"), "{refused}");
+    let prepared = prepare_at(&[
+        "http://x/",
+        "--as",
+        "meta",
+        "--handshake",
+        "--verify-token",
+        "vt",
+    ])
+    .unwrap();
+    assert_eq!(prepared.method, Method::GET);
+    assert!(prepared.url.as_str().contains("hub.verify_token=vt"));
+    assert!(
+        !prepared.shown_url.contains("=vt"),
+        "{}",
+        prepared.shown_url
+    );
+}
+
+#[test]
+fn zoom_handshake_is_signed_like_a_delivery() {
+    let prepared =
+        prepare_at(&["http://x/", "--as", "zoom", "--secret", "s", "--handshake"]).unwrap();
+    assert_eq!(body(&prepared)["event"], "endpoint.url_validation");
+    let mut headers = header_map(&prepared);
+    headers.insert(
+        "x-zm-request-timestamp",
+        header(&prepared, "x-zm-request-timestamp")
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let verifier = receiver_sdk::verify::Verifier::provider("zoom", ["s"]).unwrap();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_709_287_200);
+    assert!(verifier.verify(&headers, &prepared.body, at).is_ok());
+}
+
+#[test]
+fn an_echo_in_the_wrong_content_type_is_not_what_microsoft_graph_requires() {
+    let expect = handshake::Expect::Echo {
+        value: "token".to_owned(),
+        plain: true,
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    let why = expect
+        .check(http::StatusCode::OK, &headers, b"token")
+        .unwrap_err();
+    assert!(why.contains("not text/plain"), "{why}");
+    headers.insert("content-type", "text/plain".parse().unwrap());
+    assert!(expect
+        .check(http::StatusCode::OK, &headers, b"token")
+        .is_ok());
+    assert!(expect
+        .check(http::StatusCode::OK, &headers, b"other")
+        .is_err());
+}
+
+#[test]
+fn a_slack_challenge_echoed_as_plain_text_will_do() {
+    let expect = handshake::Expect::Json {
+        pointer: "/challenge",
+        value: "c-1".to_owned(),
+        or_plain: true,
+    };
+    let ok = http::StatusCode::OK;
+    assert!(expect
+        .check(ok, &HeaderMap::new(), br#"{"challenge":"c-1"}"#)
+        .is_ok());
+    assert!(expect.check(ok, &HeaderMap::new(), b"c-1").is_ok());
+    assert!(expect
+        .check(ok, &HeaderMap::new(), br#"{"challenge":"c-2"}"#)
+        .is_err());
 }

@@ -10,7 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use http::HeaderName;
 use receiver_sdk::envelope::{Envelope, EventMeta, Field, Mapping};
-use receiver_sdk::verify::Verifier;
+use receiver_sdk::handshake::Handshake;
+use receiver_sdk::verify::{sign, Verifier};
 use receiver_sdk::{Delivery, HandlerError, Receiver, Secret};
 use tokio::net::TcpListener;
 
@@ -35,9 +36,22 @@ struct Endpoint {
 
 impl Endpoint {
     async fn start(verifier: Verifier, envelope: Envelope) -> Self {
+        Self::answering(verifier, envelope, []).await
+    }
+
+    /// As [`start`](Self::start), answering `handshakes` too.
+    async fn answering(
+        verifier: Verifier,
+        envelope: Envelope,
+        handshakes: impl IntoIterator<Item = Handshake>,
+    ) -> Self {
         let handled = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&handled);
-        let receiver = Receiver::builder("send-test")
+        let mut builder = Receiver::builder("send-test");
+        for handshake in handshakes {
+            builder = builder.handshake(handshake);
+        }
+        let receiver = builder
             .verifier(verifier)
             .envelope(envelope)
             .store(receiver_sdk::store::MemoryStore::new())
@@ -583,4 +597,369 @@ async fn the_secret_is_read_from_the_environment() {
     .await;
     sent.assert_answered(0, &["200 OK"], &["handled"]);
     assert!(!sent.shows(SECRET), "{sent:#?}");
+}
+
+/// A request as a capture server received it.
+#[derive(Debug, Clone)]
+struct Captured {
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A loopback server that records every request and answers 200 `{}`: it checks nothing, so
+/// what `send` sent can be checked afterwards.
+struct Capture {
+    url: String,
+    captured: Arc<Mutex<Vec<Captured>>>,
+}
+
+impl Capture {
+    async fn start() -> Self {
+        let captured = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&captured);
+        let app = Router::new().fallback(
+            move |method: http::Method,
+                  uri: http::Uri,
+                  headers: http::HeaderMap,
+                  body: axum::body::Bytes| {
+                record.lock().unwrap().push(Captured {
+                    method,
+                    uri,
+                    headers,
+                    body: body.to_vec(),
+                });
+                std::future::ready("{}")
+            },
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, captured }
+    }
+
+    /// The one request received since the last call.
+    #[track_caller]
+    fn take(&self) -> Captured {
+        let mut captured = self.captured.lock().unwrap();
+        assert_eq!(captured.len(), 1, "{captured:#?}");
+        captured.remove(0)
+    }
+}
+
+/// Keys for `send --secret`, by the form each sender's key takes.
+const DISCORD_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const WHSK: &str = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=";
+const P256_PKCS8: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgvgSfejsxsuS/O4DPP7lHCrUz+Ei0shp61kuwCfvZ48yhRANCAATwlgGz9+cLsRe/IEc2utTkEG+lhvJJg5yChoe+a9Dc3xN6y1VU1VQfzKlkzqqqpoLROT6Pksngkd7ZbT3VLHZ2";
+
+/// The key `send --as provider` is given: a private key for the public-key senders, a
+/// `whsec_` secret for those built on Standard Webhooks, Polar's raw secret, or any text.
+fn send_key(provider: &str) -> &'static str {
+    match provider {
+        "discord" => DISCORD_SEED,
+        "standard-webhooks-v1a" => WHSK,
+        "sendgrid" => P256_PKCS8,
+        "standard-webhooks" | "svix" | "clerk" | "resend" | "openai" => WHSEC,
+        "polar" => "polar_whs_reference_receiver_test",
+        _ => SECRET,
+    }
+}
+
+/// The public key `send` printed for the endpoint's configuration, if it printed one.
+fn printed_public_key(run: &Run) -> Option<String> {
+    run.stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("* configure the endpoint with the public key "))
+        .map(str::to_owned)
+}
+
+/// Sends the provider's sample with `send --as provider` to a capture server: the request
+/// captured and the key the endpoint is configured with (the secret, or the printed public key).
+async fn send_captured(capture: &Capture, provider: &str) -> (Captured, String) {
+    let key = send_key(provider);
+    let sent = send(&[&capture.url, "--as", provider, "--secret", key]).await;
+    assert_eq!(sent.code, Some(0), "{provider}: {sent:#?}");
+    assert!(
+        !sent.shows(key),
+        "{provider}: the key was printed: {sent:#?}"
+    );
+    let configured = printed_public_key(&sent).unwrap_or_else(|| key.to_owned());
+    (capture.take(), configured)
+}
+
+#[tokio::test]
+async fn every_catalogue_provider_sent_verifies_with_the_sdk_verifier_of_that_provider() {
+    let capture = Capture::start().await;
+    for provider in receiver_sdk::verify::providers() {
+        let (captured, key) = send_captured(&capture, provider).await;
+        assert_eq!(captured.method, http::Method::POST, "{provider}");
+        let verifier = Verifier::provider(provider, [key.as_str()]).unwrap();
+        let verified = verifier.verify(&captured.headers, &captured.body, SystemTime::now());
+        assert!(
+            verified.is_ok(),
+            "{provider}: {verified:?} for {captured:#?}"
+        );
+        serde_json::from_slice::<serde_json::Value>(&captured.body)
+            .unwrap_or_else(|e| panic!("{provider}: the sample is not JSON: {e}"));
+
+        assert_eq!(captured.uri.path(), "/webhook", "{provider}");
+
+        // A static token does not cover the body; every signature does.
+        let refused = if ["gitlab", "okta"].contains(&provider) {
+            let other = Verifier::provider(provider, [WRONG_SECRET]).unwrap();
+            other.verify(&captured.headers, &captured.body, SystemTime::now())
+        } else {
+            let mut changed = captured.body.clone();
+            let last = changed.len() - 2;
+            changed[last] ^= 1;
+            verifier.verify(&captured.headers, &changed, SystemTime::now())
+        };
+        assert!(refused.is_err(), "{provider}: a forgery verified");
+    }
+}
+
+#[tokio::test]
+async fn public_key_senders_print_the_public_key_of_the_private_key_given() {
+    let capture = Capture::start().await;
+    let cases = [
+        ("discord", sign::discord_public_key(DISCORD_SEED).unwrap()),
+        (
+            "standard-webhooks-v1a",
+            sign::standard_webhooks_public_key(WHSK).unwrap(),
+        ),
+        ("sendgrid", sign::sendgrid_public_key(P256_PKCS8).unwrap()),
+    ];
+    for (provider, public) in cases {
+        let (_, printed) = send_captured(&capture, provider).await;
+        assert_eq!(printed, public, "{provider}");
+    }
+}
+
+#[tokio::test]
+async fn senders_with_an_official_library_are_verified_by_that_library() {
+    let capture = Capture::start().await;
+    let with_library = [
+        "svix",
+        "clerk",
+        "resend",
+        "standard-webhooks",
+        "openai",
+        "polar",
+        "stripe",
+        "github",
+        "paddle",
+        "workos",
+        "discord",
+        "sendgrid",
+    ];
+    for provider in with_library {
+        let (captured, key) = send_captured(&capture, provider).await;
+        let headers: serde_json::Map<String, serde_json::Value> = captured
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().into()))
+            .collect();
+        let body = String::from_utf8(captured.body.clone()).unwrap();
+        let check = |body: &str| {
+            let input = serde_json::json!({
+                "provider": provider, "key": key, "headers": headers, "body": body,
+            });
+            let output: serde_json::Value =
+                serde_json::from_slice(&end_to_end::node("send.mjs", &input)).unwrap();
+            output["valid"].as_bool().expect("send.mjs prints {valid}")
+        };
+        assert!(check(&body), "{provider}'s library refused {captured:#?}");
+        let changed = body.replacen('"', "'", 1);
+        assert!(!check(&changed), "{provider}'s library took a changed body");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_sender_is_refused_with_the_known_ones_listed() {
+    let sent = send(&["http://127.0.0.1:9/webhook", "--as", "pigeon-post"]).await;
+    assert_eq!(sent.code, Some(2), "{sent:#?}");
+    for name in ["coinbase-commerce", "zoom", "sonar", "plain"] {
+        assert!(sent.stderr.contains(name), "{name}: {sent:#?}");
+    }
+}
+
+#[tokio::test]
+async fn help_lists_every_sender() {
+    let help = send(&["--help"]).await;
+    assert_eq!(help.code, Some(0));
+    for name in receiver_sdk::verify::providers().chain(["sonar", "basic", "token", "plain"]) {
+        assert!(
+            help.stdout.contains(&format!("- {name}:")),
+            "{name}: {}",
+            help.stdout
+        );
+    }
+}
+
+/// `send --as sender --handshake` with `options` to an endpoint answering `handshake` with
+/// `verifier`: the run, after checking nothing was handled as a delivery.
+async fn handshake(
+    sender: &str,
+    verifier: Verifier,
+    handshake: Handshake,
+    options: &[&str],
+) -> Run {
+    let endpoint = Endpoint::answering(verifier, Envelope::Raw, [handshake]).await;
+    let line = [
+        &[endpoint.url.as_str(), "--as", sender, "--handshake"][..],
+        options,
+    ]
+    .concat();
+    let run = send(&line).await;
+    assert!(endpoint.handled().is_empty(), "{sender}: {run:#?}");
+    run
+}
+
+#[track_caller]
+fn assert_handshake_answered(sender: &str, run: &Run) {
+    assert_eq!(run.code, Some(0), "{sender}: {run:#?}");
+    let answered = format!("< handshake answered as {sender} requires");
+    assert!(run.stderr.contains(&answered), "{sender}: {run:#?}");
+}
+
+#[tokio::test]
+async fn each_handshake_is_answered_as_its_sender_requires() {
+    let provider = |name| Verifier::provider(name, [SECRET]).unwrap();
+    let cases = [
+        (
+            "slack",
+            provider("slack"),
+            Handshake::slack(),
+            &["--secret", SECRET][..],
+        ),
+        (
+            "zoom",
+            provider("zoom"),
+            Handshake::zoom(SECRET),
+            &["--secret", SECRET],
+        ),
+        (
+            "meta",
+            provider("meta"),
+            Handshake::meta("vt-1"),
+            &["--verify-token", "vt-1"],
+        ),
+        (
+            "microsoft-graph",
+            Verifier::none(),
+            Handshake::microsoft_graph(),
+            &[],
+        ),
+        ("dropbox", provider("dropbox"), Handshake::dropbox(), &[]),
+        ("okta", provider("okta"), Handshake::okta(), &[]),
+        (
+            "cloudevents",
+            Verifier::none(),
+            Handshake::cloud_events(["eventemitter.example.com"]),
+            &[],
+        ),
+    ];
+    for (sender, verifier, answers, options) in cases {
+        let run = handshake(sender, verifier, answers, options).await;
+        assert_handshake_answered(sender, &run);
+    }
+}
+
+#[tokio::test]
+async fn a_zoom_answer_keyed_with_another_secret_token_is_not_what_zoom_requires() {
+    let verifier = Verifier::provider("zoom", [SECRET]).unwrap();
+    let run = handshake(
+        "zoom",
+        verifier,
+        Handshake::zoom(WRONG_SECRET),
+        &["--secret", SECRET],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr.contains("encryptedToken is not"), "{run:#?}");
+}
+
+#[tokio::test]
+async fn an_unsigned_slack_challenge_is_refused_and_so_not_what_slack_requires() {
+    let verifier = Verifier::slack([SECRET]).unwrap();
+    let run = handshake(
+        "slack",
+        verifier,
+        Handshake::slack(),
+        &["--secret", WRONG_SECRET],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(
+        run.stderr.contains("401 Unauthorized, not 200 OK"),
+        "{run:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_meta_verify_token_is_refused_and_never_printed() {
+    let verifier = Verifier::provider("meta", [SECRET]).unwrap();
+    let run = handshake(
+        "meta",
+        verifier,
+        Handshake::meta("vt-1"),
+        &["--verify-token", "vt-2"],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr.contains("403 Forbidden"), "{run:#?}");
+    assert!(
+        run.stderr.contains("hub.verify_token=%5Bredacted%5D"),
+        "{run:#?}"
+    );
+    assert!(!run.shows("vt-2"), "{run:#?}");
+}
+
+#[tokio::test]
+async fn a_cloudevents_origin_the_endpoint_does_not_allow_is_not_consent() {
+    let run = handshake(
+        "cloudevents",
+        Verifier::none(),
+        Handshake::cloud_events(["other.example.com"]),
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+}
+
+#[tokio::test]
+async fn a_sender_without_a_handshake_says_which_have_one() {
+    let sent = send(&[
+        "http://127.0.0.1:9/webhook",
+        "--as",
+        "github",
+        "--handshake",
+    ])
+    .await;
+    assert_eq!(sent.code, Some(1), "{sent:#?}");
+    assert!(
+        sent.stderr
+            .contains("github has no setup handshake; --handshake is for cloudevents"),
+        "{sent:#?}"
+    );
+}
+
+#[tokio::test]
+async fn regression_no_answer_to_a_meta_handshake_does_not_print_the_verify_token() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    drop(listener);
+    let sent = send(&[
+        &url,
+        "--as",
+        "meta",
+        "--handshake",
+        "--verify-token",
+        "vt-secret",
+    ])
+    .await;
+    assert_eq!(sent.code, Some(1), "{sent:#?}");
+    assert!(sent.stderr.contains("no answer from"), "{sent:#?}");
+    assert!(!sent.shows("vt-secret"), "{sent:#?}");
 }

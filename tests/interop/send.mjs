@@ -1,0 +1,91 @@
+// Checks a delivery `reference-receiver send --as <provider>` sent, as it was captured, with
+// the provider's own published library. Reads {provider, key, headers, body} as JSON on stdin
+// (`key` is the secret, or for the public-key senders the public key `send` printed; header
+// names in lower case) and prints {"valid": true|false}.
+import { readFileSync } from "node:fs";
+import { Webhook as StandardWebhook } from "standardwebhooks";
+import { Webhook as SvixWebhook } from "svix";
+import { verify as githubVerify } from "@octokit/webhooks-methods";
+import Stripe from "stripe";
+import { Paddle } from "@paddle/paddle-node-sdk";
+import { WorkOS } from "@workos-inc/node";
+import { verifyKey } from "discord-interactions";
+import sendgrid from "@sendgrid/eventwebhook";
+
+const { provider, key, headers, body } = JSON.parse(readFileSync(0, "utf8"));
+
+// The libraries that throw on a bad signature count a throw as invalid.
+async function accepts(check) {
+  try {
+    return (await check()) !== false;
+  } catch {
+    return false;
+  }
+}
+
+let valid;
+switch (provider) {
+  case "svix":
+  case "clerk":
+  case "resend":
+    valid = await accepts(() => new SvixWebhook(key).verify(body, headers));
+    break;
+  case "standard-webhooks":
+  case "openai":
+    valid = await accepts(() => new StandardWebhook(key).verify(body, headers));
+    break;
+  case "polar":
+    // Polar's SDK (validateEvent) base64-encodes its raw secret for the Standard Webhooks
+    // library, which is what it verifies with.
+    valid = await accepts(() =>
+      new StandardWebhook(Buffer.from(key, "utf8").toString("base64")).verify(body, headers),
+    );
+    break;
+  case "stripe":
+    valid = await accepts(() =>
+      new Stripe("sk_test_unused").webhooks.constructEvent(body, headers["stripe-signature"], key),
+    );
+    break;
+  case "github":
+    valid = await accepts(() => githubVerify(key, body, headers["x-hub-signature-256"]));
+    break;
+  case "paddle":
+    valid = await accepts(() =>
+      new Paddle("pdl_sdbx_apikey_unused").webhooks.isSignatureValid(
+        body,
+        key,
+        headers["paddle-signature"],
+      ),
+    );
+    break;
+  case "workos":
+    valid = await accepts(() =>
+      new WorkOS("sk_test_unused").webhooks.verifyHeader({
+        payload: body,
+        sigHeader: headers["workos-signature"],
+        secret: key,
+      }),
+    );
+    break;
+  case "discord":
+    valid = await accepts(() =>
+      verifyKey(body, headers["x-signature-ed25519"], headers["x-signature-timestamp"], key),
+    );
+    break;
+  case "sendgrid": {
+    const webhook = new sendgrid.EventWebhook();
+    valid = await accepts(() =>
+      webhook.verifySignature(
+        webhook.convertPublicKeyToECDSA(key),
+        body,
+        headers["x-twilio-email-event-webhook-signature"],
+        headers["x-twilio-email-event-webhook-timestamp"],
+      ),
+    );
+    break;
+  }
+  default:
+    console.error(`no library for ${provider}`);
+    process.exit(2);
+}
+process.stdout.write(JSON.stringify({ valid }));
