@@ -73,8 +73,13 @@ const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
 const HOOK_SECRET: HeaderName = HeaderName::from_static("x-hook-secret");
 
 /// What an application does with the secret an Asana handshake offers (store it, to verify
-/// `X-Hook-Signature` from then on).
-type OnSecret = Arc<dyn Fn(&Secret) + Send + Sync>;
+/// `X-Hook-Signature` from then on); an error refuses the handshake.
+type OnSecret = Arc<dyn Fn(&Secret) -> Result<(), KeepError> + Send + Sync>;
+
+/// Why an application could not keep the secret an Asana handshake offered (see
+/// [`Handshake::asana_with`]): the handshake is refused, so Asana does not create a webhook
+/// whose secret is lost.
+pub type KeepError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A setup handshake an endpoint answers; see the [module docs](self) for each.
 #[derive(Clone)]
@@ -238,8 +243,12 @@ impl Handshake {
     }
 
     /// As [`asana`](Self::asana), handing each accepted `X-Hook-Secret` to `on_secret` (to
-    /// store it for the endpoint's verifier) before the handshake is answered.
-    pub fn asana_with(on_secret: impl Fn(&Secret) + Send + Sync + 'static) -> Self {
+    /// store it for the endpoint's verifier) before the handshake is answered. When it fails
+    /// the handshake is refused with 500 (the error is logged, not sent), so Asana does not
+    /// create a webhook whose secret was lost.
+    pub fn asana_with(
+        on_secret: impl Fn(&Secret) -> Result<(), KeepError> + Send + Sync + 'static,
+    ) -> Self {
         Self {
             kind: Kind::Asana {
                 expected: None,
@@ -467,8 +476,14 @@ fn asana(
                 tracing::warn!(provider, fingerprint = %fingerprint(&secret),
                     "asana handshake answered with a secret this endpoint does not know yet: \
                      configure it as the endpoint's verify secret");
-                if let Some(on_secret) = on_secret {
-                    on_secret(&secret);
+                if let Some(Err(e)) = on_secret.map(|keep| keep(&secret)) {
+                    tracing::error!(provider, fingerprint = %fingerprint(&secret),
+                        "asana handshake refused: the offered secret could not be kept: {e}");
+                    return Reply::refused(
+                        provider,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the offered secret could not be kept; try again",
+                    );
                 }
             }
         }
@@ -827,6 +842,7 @@ mod tests {
         let keep = Arc::clone(&kept);
         let handshake = Handshake::asana_with(move |secret: &Secret| {
             *keep.lock().unwrap() = Some(secret.clone());
+            Ok(())
         });
         let answered = asana_handshake(handshake, ASANA_SECRET);
         assert_eq!(
@@ -872,6 +888,18 @@ mod tests {
             !matches!(post.decision, Decision::Handshake(_)),
             "no X-Hook-Secret, no handshake"
         );
+    }
+
+    #[test]
+    fn asana_is_refused_when_the_secret_cannot_be_kept() {
+        let handshake = Handshake::asana_with(|_: &Secret| Err("disk full".into()));
+        let refused = asana_handshake(handshake, ASANA_SECRET);
+        assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !refused.message().contains("disk full"),
+            "the cause is logged, not sent"
+        );
+        assert_eq!(hook_secret(refused), None);
     }
 
     #[test]

@@ -592,7 +592,10 @@ async fn asana_hook_secret_is_echoed_and_handed_to_the_application() {
     let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
     let keep = Arc::clone(&kept);
     let endpoint = Endpoint::start(Receiver::builder("asana").handshake(Handshake::asana_with(
-        move |secret: &Secret| keep.lock().unwrap().push(secret.clone()),
+        move |secret: &Secret| {
+            keep.lock().unwrap().push(secret.clone());
+            Ok(())
+        },
     )))
     .await;
     let response = asana_handshake(&endpoint, ASANA_SECRET).await;
