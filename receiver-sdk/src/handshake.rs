@@ -246,6 +246,22 @@ impl Handshake {
     /// store it for the endpoint's verifier) before the handshake is answered. When it fails
     /// the handshake is refused with 500 (the error is logged, not sent), so Asana does not
     /// create a webhook whose secret was lost.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use receiver_sdk::handshake::Handshake;
+    /// use receiver_sdk::Secret;
+    ///
+    /// // Where the application keeps it (a database, a secrets manager) to build the
+    /// // endpoint's `asana` verifier from then on.
+    /// let kept: Arc<Mutex<Option<Secret>>> = Arc::default();
+    /// let keep = Arc::clone(&kept);
+    /// let handshake = Handshake::asana_with(move |secret: &Secret| {
+    ///     *keep.lock().map_err(|_| "poisoned")? = Some(secret.clone());
+    ///     Ok(())
+    /// });
+    /// assert_eq!(handshake.provider(), "asana");
+    /// ```
     pub fn asana_with(
         on_secret: impl Fn(&Secret) -> Result<(), KeepError> + Send + Sync + 'static,
     ) -> Self {

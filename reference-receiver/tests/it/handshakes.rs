@@ -212,3 +212,75 @@ async fn an_inspector_bin_for_a_provider_answers_its_handshake_and_records_it_as
     assert_eq!(response.status(), 202);
     served.stop().await;
 }
+
+/// The secret of Asana's documented handshake example.
+const ASANA_SECRET: &str = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+
+async fn asana_handshake(served: &Served, path: &str, secret: &str) -> reqwest::Response {
+    client()
+        .post(served.url(path))
+        .header("X-Hook-Secret", secret)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn hook_secret(response: &reqwest::Response) -> Option<&str> {
+    response
+        .headers()
+        .get("x-hook-secret")
+        .map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn asana_setup_saves_the_offered_secret_and_then_answers_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("asana.secret");
+    let endpoints = format!(
+        "[[endpoint]]\nname = \"asana-setup\"\npath = \"/asana-setup\"\n\
+         [[endpoint.handshake]]\nname = \"asana\"\naccept = \"any\"\nsave_to = {saved:?}\n\
+         [[endpoint]]\nname = \"asana\"\npath = \"/asana\"\n\
+         [endpoint.verify]\nkind = \"asana\"\nsecrets = [\"{ASANA_SECRET}\"]\n\
+         [[endpoint]]\nname = \"trello\"\npath = \"/trello\"\n\
+         [[endpoint.handshake]]\nname = \"trello\"\n",
+        saved = saved.display().to_string(),
+    );
+    let served = Served::start(dir.path(), &endpoints).await;
+
+    let response = asana_handshake(&served, "/asana-setup", ASANA_SECRET).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(hook_secret(&response), Some(ASANA_SECRET));
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        format!("{ASANA_SECRET}\n")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&saved).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    }
+
+    // Configured: the known secret is answered, another is refused and not echoed.
+    let known = asana_handshake(&served, "/asana", ASANA_SECRET).await;
+    assert_eq!(known.status(), 200);
+    assert_eq!(hook_secret(&known), Some(ASANA_SECRET));
+    let other = asana_handshake(&served, "/asana", "f00dfeed").await;
+    assert_eq!(other.status(), 403);
+    assert_eq!(hook_secret(&other), None);
+
+    // Trello's HEAD, and the same HEAD on an endpoint without it: both 200, one a handshake.
+    let outcome = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-webhook-outcome")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let trello = client().head(served.url("/trello")).send().await.unwrap();
+    assert_eq!(trello.status(), 200);
+    assert_eq!(outcome(&trello).as_deref(), Some("handshake"));
+    let probe = client().head(served.url("/asana")).send().await.unwrap();
+    assert_eq!(probe.status(), 200);
+    assert_eq!(outcome(&probe), None);
+    served.stop().await;
+}
