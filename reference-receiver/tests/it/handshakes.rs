@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use receiver_sdk::verify::sign;
 use serde_json::{json, Value};
 
+use crate::common::{outcome_of, post_response};
 use crate::inspector_support::{client, Served};
 
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -57,25 +58,15 @@ fn now() -> u64 {
 /// The status, `X-Webhook-Outcome` and body (JSON, or the text as a JSON string).
 async fn answered(response: reqwest::Response) -> (u16, String, Value) {
     let status = response.status().as_u16();
-    let outcome = response
-        .headers()
-        .get("x-webhook-outcome")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let outcome = outcome_of(&response);
     let text = response.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, outcome, body)
 }
 
 async fn post_json(url: String, headers: &[(&str, String)], body: &str) -> reqwest::Response {
-    let mut request = client()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_owned());
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    request.send().await.unwrap()
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post_response(&url, body, &headers).await
 }
 
 #[tokio::test]
@@ -270,17 +261,11 @@ async fn asana_setup_saves_the_offered_secret_and_then_answers_only_it() {
     assert_eq!(hook_secret(&other), None);
 
     // Trello's HEAD, and the same HEAD on an endpoint without it: both 200, one a handshake.
-    let outcome = |response: &reqwest::Response| {
-        response
-            .headers()
-            .get("x-webhook-outcome")
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
     let trello = client().head(served.url("/trello")).send().await.unwrap();
     assert_eq!(trello.status(), 200);
-    assert_eq!(outcome(&trello).as_deref(), Some("handshake"));
+    assert_eq!(outcome_of(&trello), "handshake");
     let probe = client().head(served.url("/asana")).send().await.unwrap();
     assert_eq!(probe.status(), 200);
-    assert_eq!(outcome(&probe), None);
+    assert_eq!(outcome_of(&probe), "", "a probe, no handshake");
     served.stop().await;
 }
