@@ -489,9 +489,6 @@ fn asana(
             }
             Some(_) => {}
             None => {
-                tracing::warn!(provider, fingerprint = %fingerprint(&secret),
-                    "asana handshake answered with a secret this endpoint does not know yet: \
-                     configure it as the endpoint's verify secret");
                 if let Some(Err(e)) = on_secret.map(|keep| keep(&secret)) {
                     tracing::error!(provider, fingerprint = %fingerprint(&secret),
                         "asana handshake refused: the offered secret could not be kept: {e}");
@@ -501,6 +498,9 @@ fn asana(
                         "the offered secret could not be kept; try again",
                     );
                 }
+                tracing::warn!(provider, fingerprint = %fingerprint(&secret),
+                    "asana handshake answered with a secret this endpoint was not configured \
+                     with: configure it as the endpoint's verify secret");
             }
         }
         let mut reply = Reply::empty(provider);
