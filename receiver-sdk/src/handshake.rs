@@ -6,8 +6,14 @@
 //! configured for it ([`ReceiverBuilder::handshake`](crate::ReceiverBuilder::handshake),
 //! several allowed, tried in the order given), and it is never a delivery: the handler is not
 //! called and nothing is stored. A handshake whose own check fails (a wrong Meta verify token,
-//! an origin that is not allowed) is refused; a Slack or Zoom challenge that fails the
-//! endpoint's verifier is not a handshake at all and is answered 401 like any delivery.
+//! an origin that is not allowed, an Asana secret the endpoint does not know) is refused; a
+//! Slack, Zoom or Discord challenge that fails the endpoint's verifier is not a handshake at
+//! all and is answered 401 like any delivery (Discord sends badly signed PINGs on purpose to
+//! check exactly that).
+//!
+//! A `HEAD` is answered 200 on every endpoint (Sonar and others probe with it); on one
+//! configured for [Trello](Handshake::trello) it is Trello's handshake, so it is logged and
+//! shown as one.
 //!
 //! | handshake | request | answer |
 //! | --- | --- | --- |
@@ -18,6 +24,9 @@
 //! | [Okta](Handshake::okta) | `GET`, `X-Okta-Verification-Challenge: C` | 200 `{"verification": C}` |
 //! | [Slack](Handshake::slack) | signed `POST {"type": "url_verification", "challenge": C}` | 200 `{"challenge": C}` |
 //! | [Zoom](Handshake::zoom) | signed `POST {"event": "endpoint.url_validation", "payload": {"plainToken": P}}` | 200 `{"plainToken": P, "encryptedToken": hex(HMAC-SHA256(secret token, P))}` |
+//! | [Discord](Handshake::discord) | signed `POST {"type": 1}` (an interactions PING) | 200 `{"type": 1}` (a PONG) |
+//! | [Asana](Handshake::asana) | `POST` with `X-Hook-Secret: S` | 200 with `X-Hook-Secret: S`; with [known secrets](Handshake::asana_expecting), an `S` not among them: 403 |
+//! | [Trello](Handshake::trello) | `HEAD` | 200, recorded as Trello's handshake |
 //!
 //! Every value echoed is at most [`MAX_ECHO_BYTES`] of printable ASCII; anything else is
 //! refused with 400, so an echo can carry no markup for a browser to run, and plain-text
@@ -40,6 +49,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
@@ -60,6 +70,16 @@ const ALLOWED_ORIGIN: HeaderName = HeaderName::from_static("webhook-allowed-orig
 const ALLOWED_RATE: HeaderName = HeaderName::from_static("webhook-allowed-rate");
 const REQUEST_ORIGIN: &str = "webhook-request-origin";
 const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
+const HOOK_SECRET: HeaderName = HeaderName::from_static("x-hook-secret");
+
+/// What an application does with the secret an Asana handshake offers (store it, to verify
+/// `X-Hook-Signature` from then on); an error refuses the handshake.
+type OnSecret = Arc<dyn Fn(&Secret) -> Result<(), KeepError> + Send + Sync>;
+
+/// Why an application could not keep the secret an Asana handshake offered (see
+/// [`Handshake::asana_with`]): the handshake is refused, so Asana does not create a webhook
+/// whose secret is lost.
+pub type KeepError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A setup handshake an endpoint answers; see the [module docs](self) for each.
 #[derive(Clone)]
@@ -85,6 +105,13 @@ enum Kind {
     Zoom {
         secret_token: Secret,
     },
+    Discord,
+    Asana {
+        // `None` takes any offered secret (an endpoint being set up); otherwise only these.
+        expected: Option<Vec<Secret>>,
+        on_secret: Option<OnSecret>,
+    },
+    Trello,
 }
 
 impl fmt::Debug for Handshake {
@@ -184,6 +211,91 @@ impl Handshake {
         }
     }
 
+    /// Discord's interactions endpoint check: a `POST` of `{"type": 1}` (a PING) that passes
+    /// the endpoint's verifier (use [`Verifier::discord`](crate::verify::Verifier::discord)) is
+    /// answered 200 `{"type": 1}` (a PONG), `application/json`. An unsigned or badly signed
+    /// PING is answered 401 like any delivery: Discord sends such PINGs to check it, and
+    /// removes an endpoint that answers them.
+    pub fn discord() -> Self {
+        Self {
+            kind: Kind::Discord,
+        }
+    }
+
+    /// Asana's webhook confirmation: the first `POST` to a new webhook's target carries
+    /// `X-Hook-Secret: S` and is answered 200 with the same `X-Hook-Secret: S`, which tells
+    /// Asana the webhook is expected.
+    ///
+    /// Asana makes `S` when the webhook is created and sends it only here; from then on it
+    /// signs every event with it (`X-Hook-Signature`, hex HMAC-SHA256 of the body, the
+    /// catalogue's `asana` verifier). This form takes any `S`, for an endpoint being set up:
+    /// the application must keep `S` to verify what follows, so give it a place with
+    /// [`asana_with`](Self::asana_with). A warning is logged with a fingerprint of `S` (the
+    /// first 8 hex digits of its SHA-256), never `S` itself. Once the secret is known, use
+    /// [`asana_expecting`](Self::asana_expecting), so no one else can attach a webhook.
+    pub fn asana() -> Self {
+        Self {
+            kind: Kind::Asana {
+                expected: None,
+                on_secret: None,
+            },
+        }
+    }
+
+    /// As [`asana`](Self::asana), handing each accepted `X-Hook-Secret` to `on_secret` (to
+    /// store it for the endpoint's verifier) before the handshake is answered. When it fails
+    /// the handshake is refused with 500 (the error is logged, not sent), so Asana does not
+    /// create a webhook whose secret was lost.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use receiver_sdk::handshake::Handshake;
+    /// use receiver_sdk::Secret;
+    ///
+    /// // Where the application keeps it (a database, a secrets manager) to build the
+    /// // endpoint's `asana` verifier from then on.
+    /// let kept: Arc<Mutex<Option<Secret>>> = Arc::default();
+    /// let keep = Arc::clone(&kept);
+    /// let handshake = Handshake::asana_with(move |secret: &Secret| {
+    ///     *keep.lock().map_err(|_| "poisoned")? = Some(secret.clone());
+    ///     Ok(())
+    /// });
+    /// assert_eq!(handshake.provider(), "asana");
+    /// ```
+    pub fn asana_with(
+        on_secret: impl Fn(&Secret) -> Result<(), KeepError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind: Kind::Asana {
+                expected: None,
+                on_secret: Some(Arc::new(on_secret)),
+            },
+        }
+    }
+
+    /// As [`asana`](Self::asana), answering only an `X-Hook-Secret` equal to one of `secrets`
+    /// (compared in constant time; the endpoint's verify secrets): any other is refused with
+    /// 403, so Asana does not create the webhook.
+    pub fn asana_expecting<I, S>(secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Secret>,
+    {
+        Self {
+            kind: Kind::Asana {
+                expected: Some(secrets.into_iter().map(Into::into).collect()),
+                on_secret: None,
+            },
+        }
+    }
+
+    /// Trello's callback check: when a webhook is created Trello sends a `HEAD` to its
+    /// callback URL and creates the webhook only on a 200. Every endpoint answers `HEAD` 200;
+    /// with this handshake it is answered as Trello's (logged and shown as a handshake).
+    pub fn trello() -> Self {
+        Self { kind: Kind::Trello }
+    }
+
     /// The sender's name, in lower case and hyphenated (`microsoft-graph`), as answers and
     /// logs name it.
     pub fn provider(&self) -> &'static str {
@@ -195,6 +307,9 @@ impl Handshake {
             Kind::Okta => "okta",
             Kind::Slack => "slack",
             Kind::Zoom { .. } => "zoom",
+            Kind::Discord => "discord",
+            Kind::Asana { .. } => "asana",
+            Kind::Trello => "trello",
         }
     }
 
@@ -205,7 +320,10 @@ impl Handshake {
             Kind::CloudEvents { .. } => method == Method::OPTIONS,
             Kind::MicrosoftGraph => method == Method::POST || method == Method::GET,
             Kind::Meta { .. } | Kind::Dropbox | Kind::Okta => method == Method::GET,
-            Kind::Slack | Kind::Zoom { .. } => method == Method::POST,
+            Kind::Slack | Kind::Zoom { .. } | Kind::Discord | Kind::Asana { .. } => {
+                method == Method::POST
+            }
+            Kind::Trello => method == Method::HEAD,
         }
     }
 
@@ -277,6 +395,19 @@ impl Handshake {
                     )
                 }))
             }
+            Kind::Discord => {
+                let body = request.signed_json()?;
+                (body.get("type")?.as_u64()? == 1)
+                    .then(|| Reply::json(provider, json!({ "type": 1 })))
+            }
+            Kind::Asana {
+                expected,
+                on_secret,
+            } => {
+                let offered = request.headers.get(HOOK_SECRET)?;
+                Some(asana(offered, expected.as_deref(), on_secret.as_ref()))
+            }
+            Kind::Trello => Some(Reply::empty(provider)),
         }
     }
 }
@@ -337,6 +468,55 @@ fn cloud_events(
         (header::ALLOW, HeaderValue::from_static("POST")),
     ];
     reply
+}
+
+fn asana(
+    offered: &HeaderValue,
+    expected: Option<&[Secret]>,
+    on_secret: Option<&OnSecret>,
+) -> Reply {
+    let provider = "asana";
+    let offered = String::from_utf8_lossy(offered.as_bytes());
+    echo(provider, "X-Hook-Secret", &offered, |provider, offered| {
+        let secret = Secret::from(offered);
+        match expected {
+            Some(known) if !known.iter().any(|k| k.ct_eq(&secret)) => {
+                return Reply::refused(
+                    provider,
+                    StatusCode::FORBIDDEN,
+                    "X-Hook-Secret is not a secret this endpoint is configured with",
+                )
+            }
+            Some(_) => {}
+            None => {
+                if let Some(Err(e)) = on_secret.map(|keep| keep(&secret)) {
+                    tracing::error!(provider, fingerprint = %fingerprint(&secret),
+                        "asana handshake refused: the offered secret could not be kept: {e}");
+                    return Reply::refused(
+                        provider,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the offered secret could not be kept; try again",
+                    );
+                }
+                tracing::warn!(provider, fingerprint = %fingerprint(&secret),
+                    "asana handshake answered with a secret this endpoint was not configured \
+                     with: configure it as the endpoint's verify secret");
+            }
+        }
+        let mut reply = Reply::empty(provider);
+        // `echo` let through printable ASCII only, which is always a header value.
+        if let Ok(value) = HeaderValue::from_str(offered) {
+            reply.headers.push((HOOK_SECRET, value));
+        }
+        reply
+    })
+}
+
+/// The first 8 hex digits of the SHA-256 of `secret`: enough to tell secrets apart in a log,
+/// nothing an attacker can use.
+pub fn fingerprint(secret: &Secret) -> String {
+    use sha2::Digest as _;
+    hex::encode(&Sha256::digest(secret.expose())[..4])
 }
 
 /// `answer` with `value` when it may be echoed (at most [`MAX_ECHO_BYTES`] of printable
@@ -570,5 +750,193 @@ mod tests {
         assert!(!ok(""));
         assert!(!ok("a\r\nb"));
         assert!(!ok("caf\u{e9}"));
+    }
+
+    fn assess_with(
+        builder: crate::ReceiverBuilder,
+        method: Method,
+        headers: &[(&'static str, String)],
+        body: &[u8],
+        now: SystemTime,
+    ) -> Assessment {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        builder
+            .assessor()
+            .assess_query(&method, None, &map, body, false, now)
+    }
+
+    /// RFC 8032's first Ed25519 test seed.
+    const DISCORD_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+    fn discord_endpoint() -> crate::ReceiverBuilder {
+        let public = crate::verify::sign::discord_public_key(DISCORD_SEED).unwrap();
+        Receiver::builder("discord")
+            .verifier(crate::verify::Verifier::discord([public]).unwrap())
+            .handshake(Handshake::discord())
+    }
+
+    fn discord_ping(body: &[u8], seed: &str) -> Assessment {
+        let now = SystemTime::now();
+        let at = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let signature = crate::verify::sign::discord(seed, at, body).unwrap();
+        let headers = [
+            ("x-signature-ed25519", signature),
+            ("x-signature-timestamp", at.to_string()),
+        ];
+        assess_with(discord_endpoint(), Method::POST, &headers, body, now)
+    }
+
+    #[test]
+    fn a_signed_discord_ping_is_answered_with_a_pong() {
+        let pong = reply(discord_ping(
+            br#"{"type":1,"id":"1","application_id":"2"}"#,
+            DISCORD_SEED,
+        ));
+        assert_eq!((pong.name(), pong.provider()), ("handshake", "discord"));
+        assert_eq!(pong.body, Body::Json(json!({"type": 1})));
+        let response = pong.into_response();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn a_badly_signed_discord_ping_is_unauthorized_not_a_handshake() {
+        let other_seed = "2698bc67ee2a6b285630b944699a96c303651a9d81a589ec1d287343fb51cb52";
+        let forged = discord_ping(br#"{"type":1}"#, other_seed);
+        assert!(forged.verification.as_ref().unwrap().is_err());
+        assert!(matches!(
+            forged.decision,
+            Decision::Answer(Outcome::Unauthorized { .. })
+        ));
+        let unsigned = assess_with(
+            discord_endpoint(),
+            Method::POST,
+            &[],
+            br#"{"type":1}"#,
+            SystemTime::now(),
+        );
+        assert!(matches!(
+            unsigned.decision,
+            Decision::Answer(Outcome::Unauthorized { .. })
+        ));
+    }
+
+    #[test]
+    fn a_signed_discord_interaction_that_is_no_ping_goes_on_as_a_delivery() {
+        let command = discord_ping(br#"{"type":2,"id":"1"}"#, DISCORD_SEED);
+        assert!(!matches!(command.decision, Decision::Handshake(_)));
+    }
+
+    const ASANA_SECRET: &str = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+
+    fn asana_handshake(handshake: Handshake, offered: &str) -> Reply {
+        let headers = [("x-hook-secret", offered.to_owned())];
+        let builder = Receiver::builder("asana").handshake(handshake);
+        reply(assess_with(
+            builder,
+            Method::POST,
+            &headers,
+            b"",
+            SystemTime::now(),
+        ))
+    }
+
+    fn hook_secret(reply: Reply) -> Option<String> {
+        let response = reply.into_response();
+        let value = response.headers().get("x-hook-secret")?;
+        Some(value.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn asana_echoes_the_offered_secret_and_hands_it_to_the_application() {
+        let kept = Arc::new(std::sync::Mutex::new(None));
+        let keep = Arc::clone(&kept);
+        let handshake = Handshake::asana_with(move |secret: &Secret| {
+            *keep.lock().unwrap() = Some(secret.clone());
+            Ok(())
+        });
+        let answered = asana_handshake(handshake, ASANA_SECRET);
+        assert_eq!(
+            (answered.status(), answered.provider()),
+            (StatusCode::OK, "asana")
+        );
+        assert_eq!(hook_secret(answered).as_deref(), Some(ASANA_SECRET));
+        let kept = kept
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the secret was handed over");
+        assert!(kept.ct_eq(&Secret::from(ASANA_SECRET)));
+    }
+
+    #[test]
+    fn asana_expecting_a_secret_refuses_any_other_without_echoing_it() {
+        let expecting = || Handshake::asana_expecting([ASANA_SECRET]);
+        let known = asana_handshake(expecting(), ASANA_SECRET);
+        assert_eq!(hook_secret(known).as_deref(), Some(ASANA_SECRET));
+        let unknown = asana_handshake(expecting(), "someone-elses-secret");
+        assert_eq!(
+            (unknown.name(), unknown.status()),
+            ("handshake_refused", StatusCode::FORBIDDEN)
+        );
+        assert_eq!(hook_secret(unknown), None);
+    }
+
+    #[test]
+    fn asana_secrets_are_bounded_printable_echoes() {
+        let long = "a".repeat(MAX_ECHO_BYTES + 1);
+        let refused = asana_handshake(Handshake::asana(), &long);
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(refused.message().contains("X-Hook-Secret"));
+        let post = assess_with(
+            Receiver::builder("asana").handshake(Handshake::asana()),
+            Method::POST,
+            &[],
+            b"{}",
+            SystemTime::now(),
+        );
+        assert!(
+            !matches!(post.decision, Decision::Handshake(_)),
+            "no X-Hook-Secret, no handshake"
+        );
+    }
+
+    #[test]
+    fn asana_is_refused_when_the_secret_cannot_be_kept() {
+        let handshake = Handshake::asana_with(|_: &Secret| Err("disk full".into()));
+        let refused = asana_handshake(handshake, ASANA_SECRET);
+        assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !refused.message().contains("disk full"),
+            "the cause is logged, not sent"
+        );
+        assert_eq!(hook_secret(refused), None);
+    }
+
+    #[test]
+    fn fingerprints_tell_secrets_apart_in_eight_hex_digits() {
+        let one = fingerprint(&Secret::from(ASANA_SECRET));
+        assert_eq!(one.len(), 8);
+        assert_ne!(one, fingerprint(&Secret::from("other")));
+        assert!(!ASANA_SECRET.contains(&one));
+    }
+
+    #[test]
+    fn head_is_trellos_handshake_only_where_trello_is_configured() {
+        let now = SystemTime::now();
+        let trello = Receiver::builder("trello").handshake(Handshake::trello());
+        let answered = reply(assess_with(trello, Method::HEAD, &[], b"", now));
+        assert_eq!(
+            (answered.status(), answered.provider()),
+            (StatusCode::OK, "trello")
+        );
+        let elsewhere = Receiver::builder("sonar").handshake(Handshake::dropbox());
+        let probe = assess_with(elsewhere, Method::HEAD, &[], b"", now);
+        assert!(matches!(probe.decision, Decision::Probe));
     }
 }

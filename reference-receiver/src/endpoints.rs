@@ -48,6 +48,14 @@ pub(crate) fn receiver(
         .body_limit(server.body_limit_bytes)
         .body_timeout(Duration::from_secs(server.request_timeout_secs))
         .store(store);
+    let handshakes = crate::config::handshakes(
+        &config.verify,
+        &config.handshakes,
+        config.provider_handshake,
+    );
+    for handshake in handshakes {
+        builder = builder.handshake(handshake);
+    }
     if let Some(setting) = config.ordering {
         builder = builder.ordering(setting.ordering());
     }

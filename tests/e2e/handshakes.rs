@@ -508,3 +508,168 @@ async fn zoom_url_validation_signed_gets_the_plain_and_encrypted_tokens() {
     assert_eq!(status, 401, "a forged validation is no handshake");
     endpoint.assert_untouched();
 }
+
+/// RFC 8032's first Ed25519 test seed, as a Discord application's key.
+const DISCORD_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+/// Whether Discord's own library (discord-interactions' `verifyKey`, tests/interop) accepts a
+/// signature: the PINGs sent here are the ones Discord would send.
+fn discord_library_accepts(public_key: &str, body: &str, timestamp: u64, signature: &str) -> bool {
+    let input = json!({
+        "op": "verify", "scheme": "discord", "public_key": public_key, "body": body,
+        "id": "", "timestamp": timestamp, "signature": signature,
+    });
+    let output: serde_json::Value =
+        serde_json::from_slice(&end_to_end::node("asymmetric.mjs", &input)).unwrap();
+    output["valid"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn discord_ping_signed_is_answered_pong_and_badly_signed_is_401() {
+    let public = sign::discord_public_key(DISCORD_SEED).unwrap();
+    let endpoint = Endpoint::start(
+        Receiver::builder("discord")
+            .verifier(Verifier::discord([&public]).unwrap())
+            .handshake(Handshake::discord()),
+    )
+    .await;
+    let ping = r#"{"application_id":"1031092467371339858","id":"1031092584883818568","type":1,"version":1}"#;
+    let timestamp = now();
+    let signature = sign::discord(DISCORD_SEED, timestamp, ping.as_bytes()).unwrap();
+    assert!(discord_library_accepts(
+        &public, ping, timestamp, &signature
+    ));
+    let send = |signature: String| {
+        client()
+            .post(endpoint.url(""))
+            .header("content-type", "application/json")
+            .header("x-signature-ed25519", signature)
+            .header("x-signature-timestamp", timestamp.to_string())
+            .body(ping)
+            .send()
+    };
+    let response = send(signature.clone()).await.unwrap();
+    assert_eq!(
+        header(&response, "content-type").as_deref(),
+        Some("application/json")
+    );
+    let (status, outcome, body) = answer(response).await;
+    assert_eq!((status, outcome.as_str()), (200, "handshake"));
+    assert_eq!(body, json!({"type": 1}));
+
+    // Discord's own check: the same PING with one signature byte changed, and none at all.
+    let mut forged = signature.into_bytes();
+    forged[0] = if forged[0] == b'0' { b'1' } else { b'0' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert!(!discord_library_accepts(&public, ping, timestamp, &forged));
+    let (status, outcome, _) = answer(send(forged).await.unwrap()).await;
+    assert_eq!((status, outcome.as_str()), (401, "unauthorized"));
+    let unsigned = client()
+        .post(endpoint.url(""))
+        .header("content-type", "application/json")
+        .body(ping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    endpoint.assert_untouched();
+}
+
+/// The secret of Asana's documented handshake example.
+const ASANA_SECRET: &str = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
+
+async fn asana_handshake(endpoint: &Endpoint, secret: &str) -> reqwest::Response {
+    client()
+        .post(endpoint.url(""))
+        .header("X-Hook-Secret", secret)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn asana_hook_secret_is_echoed_and_handed_to_the_application() {
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = Arc::clone(&kept);
+    let endpoint = Endpoint::start(Receiver::builder("asana").handshake(Handshake::asana_with(
+        move |secret: &Secret| {
+            keep.lock().unwrap().push(secret.clone());
+            Ok(())
+        },
+    )))
+    .await;
+    let response = asana_handshake(&endpoint, ASANA_SECRET).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-hook-secret").as_deref(),
+        Some(ASANA_SECRET)
+    );
+    assert_eq!(
+        header(&response, "x-webhook-outcome").as_deref(),
+        Some("handshake")
+    );
+    let kept = kept.lock().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].ct_eq(&Secret::from(ASANA_SECRET)));
+    endpoint.assert_untouched();
+}
+
+#[tokio::test]
+async fn asana_expecting_its_secret_refuses_another_and_verifies_what_follows() {
+    let endpoint = Endpoint::start(
+        Receiver::builder("asana")
+            .envelope(receiver_sdk::envelope::Envelope::Raw)
+            .verifier(Verifier::provider("asana", [Secret::from(ASANA_SECRET)]).unwrap())
+            .handshake(Handshake::asana_expecting([ASANA_SECRET])),
+    )
+    .await;
+    let known = asana_handshake(&endpoint, ASANA_SECRET).await;
+    assert_eq!(known.status(), 200);
+    assert_eq!(
+        header(&known, "x-hook-secret").as_deref(),
+        Some(ASANA_SECRET)
+    );
+    let other = asana_handshake(&endpoint, "f00dfeed").await;
+    assert_eq!(header(&other, "x-hook-secret"), None);
+    let (status, outcome, _) = answer(other).await;
+    assert_eq!((status, outcome.as_str()), (403, "handshake_refused"));
+    endpoint.assert_untouched();
+
+    // An event signed as Asana signs (X-Hook-Signature, hex HMAC-SHA256 of the body) is a
+    // delivery, not a handshake.
+    let event = r#"{"events":[]}"#;
+    let signature = sign::asana(ASANA_SECRET, event.as_bytes());
+    let delivery = client()
+        .post(endpoint.url(""))
+        .header("content-type", "application/json")
+        .header("X-Hook-Signature", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        header(&delivery, "x-webhook-outcome").as_deref(),
+        Some("handshake")
+    );
+    assert_eq!(delivery.status(), 200);
+}
+
+#[tokio::test]
+async fn trello_head_is_answered_200_as_its_handshake() {
+    let endpoint =
+        Endpoint::start(Receiver::builder("trello").handshake(Handshake::trello())).await;
+    let head = client().head(endpoint.url("")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        header(&head, "x-webhook-outcome").as_deref(),
+        Some("handshake")
+    );
+    let get = client().get(endpoint.url("")).send().await.unwrap();
+    assert_eq!(get.status(), 405, "Trello's handshake is a HEAD only");
+    endpoint.assert_untouched();
+
+    let plain = Endpoint::start(Receiver::builder("sonar")).await;
+    let probe = client().head(plain.url("")).send().await.unwrap();
+    assert_eq!(probe.status(), 200, "HEAD stays a probe everywhere else");
+    assert_eq!(header(&probe, "x-webhook-outcome"), None);
+}

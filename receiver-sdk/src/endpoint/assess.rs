@@ -209,12 +209,13 @@ impl Assessor {
     }
 
     /// The checks made before a body is read: the method (HEAD, POST, or one a configured
-    /// handshake takes), and a body over the limit (by its declared length, or cut at it).
+    /// handshake takes; a HEAD a handshake takes goes on to it), and a body over the limit (by its declared length, or cut at it).
     pub(super) fn admit(&self, method: &Method, too_large: bool) -> Option<Early> {
-        if *method == Method::HEAD {
+        let taken = || self.options.handshakes.iter().any(|h| h.takes(method));
+        // A HEAD is a probe unless a handshake (Trello's) is configured to answer it.
+        if *method == Method::HEAD && !taken() {
             return Some(Early::Probe);
         }
-        let taken = || self.options.handshakes.iter().any(|h| h.takes(method));
         if *method != Method::POST && !taken() {
             return Some(Early::Refuse(Outcome::MethodNotAllowed));
         }

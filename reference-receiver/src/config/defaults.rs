@@ -33,7 +33,12 @@ mod tests {
     /// Tables whose commented keys are examples of a choice, not defaults: `[admin]`'s token
     /// (no default: unset means loopback only), the verify schemes' keys (each `kind` takes
     /// its own) and outgoing auth (unset means none).
-    const EXAMPLE_TABLES: &[&str] = &["admin", "endpoint.verify", "endpoint.relay.auth"];
+    const EXAMPLE_TABLES: &[&str] = &[
+        "admin",
+        "endpoint.verify",
+        "endpoint.handshake",
+        "endpoint.relay.auth",
+    ];
 
     /// A line of the file, with the table it is in (dotted, as in its header).
     struct Line {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::defaults;
 use super::secret::{redacted_credential_headers, redacted_userinfo};
-use super::{ConfigSecret, VerifyConfig};
+use super::{ConfigSecret, HandshakeConfig, VerifyConfig};
 
 /// One `[[endpoint]]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +48,14 @@ pub struct EndpointConfig {
     /// Answer a registration test (`X-Hook-Test: true`) 200 even when it fails verification.
     #[serde(default)]
     pub acknowledge_unsigned_tests: bool,
+    // Setup handshakes: see `handshake.rs`.
+    /// Answer the setup handshake the verify kind's sender sends (Slack's `url_verification`
+    /// for kind = "slack", Zoom's, Discord's PING, ...).
+    #[serde(default = "yes")]
+    pub provider_handshake: bool,
+    /// More handshakes, or the verify kind's own with settings (`[[endpoint.handshake]]`).
+    #[serde(default, rename = "handshake", skip_serializing_if = "Vec::is_empty")]
+    pub handshakes: Vec<HandshakeConfig>,
     /// Authentication.
     #[serde(
         default,

@@ -6,6 +6,7 @@
 
 pub mod defaults;
 mod endpoint;
+mod handshake;
 mod layers;
 mod secret;
 mod server;
@@ -22,6 +23,7 @@ use toml::Table;
 use secret::{is_secret_key, redact_values};
 
 pub use endpoint::*;
+pub use handshake::*;
 pub use secret::ConfigSecret;
 pub(crate) use secret::{names_environment, SECRET_TEXT_KEYS};
 pub use server::*;

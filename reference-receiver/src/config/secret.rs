@@ -168,7 +168,8 @@ pub(super) fn redacted_credential_headers<S: Serializer>(
 /// The keys whose values are secret text (or may hold credentials, as a URL does): read as
 /// text whatever they look like, and never shown in an error. `secrets` (a list of them) is
 /// never shown either.
-pub(crate) const SECRET_TEXT_KEYS: &[&str] = &["token", "password", "url"];
+pub(crate) const SECRET_TEXT_KEYS: &[&str] =
+    &["token", "password", "url", "verify_token", "secret_token"];
 
 /// Whether a dotted key path (`endpoint[0].verify.secrets[1]`) ends in a secret key.
 pub(super) fn is_secret_key(path: &str) -> bool {
@@ -195,6 +196,8 @@ const ENV_SECRETS: &[&[&str]] = &[
     &["endpoint", "*", "verify", "secrets"],
     &["endpoint", "*", "verify", "password"],
     &["endpoint", "*", "verify", "credentials", "*", "password"],
+    &["endpoint", "*", "handshake", "*", "verify_token"],
+    &["endpoint", "*", "handshake", "*", "secret_token"],
     &["endpoint", "*", "relay", "auth", "token"],
     &["endpoint", "*", "relay", "auth", "password"],
     &["endpoint", "*", "relay", "fetch", "auth", "token"],

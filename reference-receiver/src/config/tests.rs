@@ -612,3 +612,128 @@ fn a_provider_kind_is_shown_under_its_name_with_secrets_redacted() {
     assert!(shown.contains("kind = \"paddle\""), "{shown}");
     assert!(!shown.contains("pdl_ntfset_secret_value"), "{shown}");
 }
+
+/// The providers of the handshakes an endpoint with this config answers, in order.
+fn handshakes_of(text: &str) -> Vec<&'static str> {
+    let config = parse(text).unwrap();
+    let endpoint = &config.endpoints[0];
+    handshakes(
+        &endpoint.verify,
+        &endpoint.handshakes,
+        endpoint.provider_handshake,
+    )
+    .iter()
+    .map(receiver_sdk::handshake::Handshake::provider)
+    .collect()
+}
+
+const ENDPOINT: &str = "[[endpoint]]\nname = \"e\"\npath = \"/e\"\n";
+
+#[test]
+fn a_verify_kind_whose_sender_has_a_handshake_answers_it_by_default() {
+    for (kind, secret, provider) in [
+        ("slack", "s", "slack"),
+        ("zoom", "s", "zoom"),
+        ("okta", "s", "okta"),
+        ("dropbox", "s", "dropbox"),
+        ("asana", "s", "asana"),
+        (
+            "discord",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "discord",
+        ),
+    ] {
+        let text =
+            format!("{ENDPOINT}[endpoint.verify]\nkind = \"{kind}\"\nsecrets = [\"{secret}\"]");
+        assert_eq!(handshakes_of(&text), [provider], "{kind}");
+        let off = text.replace(
+            "[endpoint.verify]",
+            "provider_handshake = false\n[endpoint.verify]",
+        );
+        assert!(handshakes_of(&off).is_empty(), "{kind} switched off");
+    }
+    let github = format!("{ENDPOINT}[endpoint.verify]\nkind = \"github\"\nsecrets = [\"s\"]");
+    assert!(handshakes_of(&github).is_empty(), "GitHub has no handshake");
+}
+
+#[test]
+fn listed_handshakes_come_first_and_replace_the_implied_one_of_their_name() {
+    let text = format!(
+        "{ENDPOINT}[endpoint.verify]\nkind = \"zoom\"\nsecrets = [\"s\"]\n\
+         [[endpoint.handshake]]\nname = \"meta\"\nverify_token = \"t\"\n\
+         [[endpoint.handshake]]\nname = \"zoom\"\nsecret_token = \"other\"\n\
+         [[endpoint.handshake]]\nname = \"cloud-events\"\norigins = [\"eventgrid.azure.net\"]\n\
+         rate = 120\n[[endpoint.handshake]]\nname = \"microsoft-graph\""
+    );
+    assert_eq!(
+        handshakes_of(&text),
+        ["meta", "zoom", "cloudevents", "microsoft-graph"]
+    );
+}
+
+#[test]
+fn an_unknown_handshake_name_is_refused_listing_the_known_ones() {
+    let error = error_of(&format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"carrier-pigeon\""
+    ));
+    let message = error.to_string();
+    assert!(message.contains("endpoint[0].handshake"), "{message}");
+    for known in [
+        "cloud-events",
+        "meta",
+        "slack",
+        "zoom",
+        "discord",
+        "asana",
+        "trello",
+    ] {
+        assert!(message.contains(known), "{known} not listed: {message}");
+    }
+    let error = error_of(&format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"dropbox\"\nverify_token = \"t\""
+    ));
+    assert!(error.to_string().contains("verify_token"), "{error}");
+}
+
+#[test]
+fn a_meta_verify_token_is_needed_comes_from_the_environment_and_is_redacted_when_shown() {
+    let missing = error_of(&format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"meta\""
+    ));
+    assert_eq!(missing.key, "endpoint[0].handshake[0].verify_token");
+    assert!(missing.message.contains("verify_token_env"), "{missing}");
+    let text = format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"meta\"\nverify_token_env = \"META_TOKEN\""
+    );
+    let config = parse_with_env(&text, &[("META_TOKEN", "meatyhamhock")]).unwrap();
+    let shown = config.to_string();
+    assert!(!shown.contains("meatyhamhock"), "{shown}");
+    assert!(shown.contains("name = \"meta\""), "{shown}");
+    let HandshakeConfig::Meta { verify_token } = &config.endpoints[0].handshakes[0] else {
+        panic!("not meta");
+    };
+    assert_eq!(verify_token.text(), "meatyhamhock");
+}
+
+#[test]
+fn a_handshake_that_cannot_be_judged_safely_is_refused() {
+    // Signed handshakes need the sender's verifier, or anybody could answer them.
+    let unsigned = error_of(&format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"slack\""
+    ));
+    assert_eq!(unsigned.key, "endpoint[0].handshake[0].name");
+    // Asana's default accepts only the verify secrets, which kind "none" has not.
+    let asana = error_of(&format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"asana\""
+    ));
+    assert_eq!(asana.key, "endpoint[0].handshake[0].accept");
+    let setup = format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"asana\"\naccept = \"any\"\n\
+         save_to = \"asana.secret\""
+    );
+    assert_eq!(handshakes_of(&setup), ["asana"]);
+    let origins = error_of(&format!(
+        "{ENDPOINT}[[endpoint.handshake]]\nname = \"cloud-events\"\norigins = []"
+    ));
+    assert_eq!(origins.key, "endpoint[0].handshake[0].origins");
+}

@@ -94,6 +94,13 @@ impl Config {
                 .verify
                 .check()
                 .map_err(|(key, message)| error(at(&format!("verify.{key}")), &message))?;
+            for (j, handshake) in endpoint.handshakes.iter().enumerate() {
+                handshake
+                    .check(&endpoint.verify)
+                    .map_err(|(key, message)| {
+                        error(at(&format!("handshake[{j}].{key}")), &message)
+                    })?;
+            }
             if let Some(relay) = &endpoint.relay {
                 if !["POST", "PUT", "PATCH"].contains(&relay.method.to_ascii_uppercase().as_str()) {
                     return Err(error(at("relay.method"), "must be PATCH, POST or PUT"));

@@ -17,7 +17,9 @@ use receiver_sdk::{Assessor, Receiver};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{EnvelopeKind, InspectorConfig, OrderingSetting, VerifyConfig};
+use crate::config::{
+    EnvelopeKind, HandshakeConfig, InspectorConfig, OrderingSetting, VerifyConfig,
+};
 
 /// The longest alias or token.
 const MAX_TOKEN_LEN: usize = 64;
@@ -30,6 +32,11 @@ struct Spec {
     response: ResponseSpec,
     #[serde(default, deserialize_with = "crate::config::deserialize_verify")]
     verify: VerifyConfig,
+    // Setup handshakes, as an endpoint's.
+    #[serde(default = "yes")]
+    provider_handshake: bool,
+    #[serde(default, rename = "handshake")]
+    handshakes: Vec<HandshakeConfig>,
     #[serde(default = "raw")]
     envelope: EnvelopeKind,
     #[serde(default)]
@@ -165,6 +172,9 @@ struct View<'a> {
     response: &'a ResponseSpec,
     #[serde(serialize_with = "crate::config::serialize_verify")]
     verify: &'a VerifyConfig,
+    provider_handshake: bool,
+    #[serde(rename = "handshake", skip_serializing_if = "<[_]>::is_empty")]
+    handshakes: &'a [HandshakeConfig],
     envelope: EnvelopeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     mapping: Option<&'a Mapping>,
@@ -210,6 +220,25 @@ impl Settings {
             _ => {}
         }
         let verifier = verify.build().map_err(|e| format!("verify: {e}"))?;
+        for (i, handshake) in spec.handshakes.iter().enumerate() {
+            if matches!(
+                handshake,
+                HandshakeConfig::Asana {
+                    save_to: Some(_),
+                    ..
+                }
+            ) {
+                // A file path from the API would let any caller write where the receiver can.
+                return Err(format!(
+                    "handshake[{i}].save_to: not taken for bins; the capture shows X-Hook-Secret"
+                ));
+            }
+            handshake
+                .check(verify)
+                .map_err(|(key, message)| format!("handshake[{i}].{key}: {message}"))?;
+        }
+        let handshakes =
+            crate::config::handshakes(verify, &spec.handshakes, spec.provider_handshake);
         let envelope = match (spec.envelope.preset(), &spec.mapping) {
             (Some(preset), None) => preset,
             (None, Some(mapping)) => Envelope::Custom(mapping.clone()),
@@ -246,6 +275,8 @@ impl Settings {
         let view = serde_json::to_value(View {
             response: &spec.response,
             verify,
+            provider_handshake: spec.provider_handshake,
+            handshakes: &spec.handshakes,
             envelope: spec.envelope,
             mapping: spec.mapping.as_ref(),
             ordering: match ordering {
@@ -262,8 +293,11 @@ impl Settings {
         let ties = spec.ties;
         // Named "": the keys it forms are the ones the bin's trees have always held (each bin
         // prefixes its own).
-        let stage = Receiver::builder("")
-            .verifier(verifier)
+        let mut stage = Receiver::builder("").verifier(verifier);
+        for handshake in handshakes {
+            stage = stage.handshake(handshake);
+        }
+        let stage = stage
             .envelope(envelope)
             .ordering(ordering)
             .ties(ties)

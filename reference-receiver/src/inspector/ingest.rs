@@ -65,15 +65,23 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
         }
     };
     let received_at = Utc::now();
-    let (verdicts, pending) = verdict::assess(
+    let verdict::Assessed {
+        verdicts,
+        pending,
+        handshake,
+    } = verdict::assess(
         &settings,
         &parts.method,
+        parts.uri.query(),
         &parts.headers,
         &body,
         truncated,
         SystemTime::from(received_at),
     );
-    let status = answer_status(&settings, &parts.method, &parts.headers, rest, truncated);
+    let status = match &handshake {
+        Some(reply) => reply.status(),
+        None => answer_status(&settings, &parts.method, &parts.headers, rest, truncated),
+    };
     let mut meta = Meta {
         id: 0,
         bin: bin.token.clone(),
@@ -122,6 +130,15 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
         .min(inspector.config.max_delay_ms);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    if let Some(reply) = handshake {
+        // A bin configured for a sender answers its handshake as the endpoint would: the
+        // sender checks the answer itself, not only its status.
+        let mut response = reply.into_response();
+        response
+            .headers_mut()
+            .insert(CAPTURE_HEADER, HeaderValue::from(id));
+        return response;
     }
     answer(&settings, &parts.method, &parts.headers, status, id, limit)
 }

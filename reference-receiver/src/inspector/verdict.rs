@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use http::{HeaderMap, Method};
 use receiver_sdk::dedupe;
 use receiver_sdk::envelope::EventMeta;
+use receiver_sdk::handshake::Reply;
 use receiver_sdk::ordering::TiePolicy;
 use receiver_sdk::outcome::Mark;
 use receiver_sdk::store::EventTime;
@@ -100,16 +101,31 @@ pub(crate) enum Judgement {
     },
 }
 
-/// The first verdicts on a capture, and what is left to look up.
+/// What the pure stage made of a capture.
+pub(crate) struct Assessed {
+    /// The first verdicts.
+    pub(crate) verdicts: Verdicts,
+    /// What is left to look up in the bin's store.
+    pub(crate) pending: Option<Pending>,
+    /// The reply of a setup handshake the bin is configured for: sent instead of the bin's
+    /// own answer, as an endpoint would send it.
+    pub(crate) handshake: Option<Reply>,
+}
+
+/// The first verdicts on a capture (the URL's query string is where some handshakes come),
+/// and what is left to look up.
 pub(crate) fn assess(
     settings: &Settings,
     method: &Method,
+    query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
     truncated: bool,
     now: SystemTime,
-) -> (Verdicts, Option<Pending>) {
-    let assessment = settings.stage.assess(method, headers, body, truncated, now);
+) -> Assessed {
+    let assessment = settings
+        .stage
+        .assess_query(method, query, headers, body, truncated, now);
     let verification = assessment.verification.as_ref();
     let mut verdicts = Verdicts {
         signature: Signature {
@@ -129,7 +145,7 @@ pub(crate) fn assess(
             verdicts.outcome = "probe".into();
             verdicts.status = 200;
             verdicts.message = "a reachability probe: no body, nothing checked".into();
-            return (verdicts, None);
+            return Assessed::done(verdicts);
         }
         Decision::Handshake(reply) => {
             verdicts.outcome = reply.name().into();
@@ -139,11 +155,15 @@ pub(crate) fn assess(
                 reply.provider(),
                 reply.message()
             );
-            return (verdicts, None);
+            return Assessed {
+                verdicts,
+                pending: None,
+                handshake: Some(reply),
+            };
         }
         Decision::Answer(outcome) => {
             set_outcome(&mut verdicts, &outcome);
-            return (verdicts, None);
+            return Assessed::done(verdicts);
         }
         Decision::Check(checks) => Pending {
             deliveries: [&checks.deliveries.id, &checks.deliveries.replay]
@@ -159,7 +179,22 @@ pub(crate) fn assess(
         },
     };
     set_outcome(&mut verdicts, &Outcome::Handled);
-    (verdicts, Some(pending))
+    Assessed {
+        verdicts,
+        pending: Some(pending),
+        handshake: None,
+    }
+}
+
+impl Assessed {
+    /// Verdicts with nothing left to look up.
+    fn done(verdicts: Verdicts) -> Self {
+        Self {
+            verdicts,
+            pending: None,
+            handshake: None,
+        }
+    }
 }
 
 /// Applies the store's judgement.
@@ -219,14 +254,9 @@ mod tests {
     }
 
     fn post(settings: &Settings, headers: &HeaderMap, body: &[u8]) -> (Verdicts, Option<Pending>) {
-        assess(
-            settings,
-            &Method::POST,
-            headers,
-            body,
-            false,
-            SystemTime::now(),
-        )
+        let now = SystemTime::now();
+        let assessed = assess(settings, &Method::POST, None, headers, body, false, now);
+        (assessed.verdicts, assessed.pending)
     }
 
     #[test]
@@ -313,9 +343,17 @@ mod tests {
         let settings = settings(json!({}));
         let outcome = |method: Method| {
             let now = SystemTime::now();
-            assess(&settings, &method, &HeaderMap::new(), b"{}", false, now)
-                .0
-                .outcome
+            assess(
+                &settings,
+                &method,
+                None,
+                &HeaderMap::new(),
+                b"{}",
+                false,
+                now,
+            )
+            .verdicts
+            .outcome
         };
         assert_eq!(outcome(Method::HEAD), "probe");
         assert_eq!(outcome(Method::PUT), "method_not_allowed");

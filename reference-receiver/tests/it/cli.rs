@@ -110,12 +110,14 @@ fn the_configuration_guide_example_config_passes_check_config() {
         .env("SUPEROFFICE_SECRET", "Something Super Secret")
         .env("JOBS_PASSWORD", "jobs-password")
         .env("SHOPIFY_SECRET", "shopify-secret")
+        .env("META_APP_SECRET", "meta-app-secret")
+        .env("META_VERIFY_TOKEN", "meta-verify-token")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for name in ["sonar", "billing", "crm", "jobs", "shop"] {
+    for name in ["sonar", "billing", "crm", "jobs", "shop", "whatsapp"] {
         assert!(stdout.contains(&format!("name = \"{name}\"")), "{stdout}");
     }
     for secret in [
@@ -123,6 +125,7 @@ fn the_configuration_guide_example_config_passes_check_config() {
         "downstream-token",
         "source-key",
         "jobs-password",
+        "meta-verify-token",
     ] {
         assert!(!stdout.contains(secret), "{secret} printed: {stdout}");
     }

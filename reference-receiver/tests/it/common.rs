@@ -180,8 +180,12 @@ pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-/// POSTs JSON; returns status, outcome header and message.
-pub(crate) async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+/// POSTs JSON with `headers`; the answer as it came.
+pub(crate) async fn post_response(
+    url: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut request = client()
         .post(url)
         .header("content-type", "application/json")
@@ -189,13 +193,23 @@ pub(crate) async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> (u1
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.expect("post");
-    let status = response.status().as_u16();
-    let outcome = response
+    request.send().await.expect("post")
+}
+
+/// The `X-Webhook-Outcome` of an answer; empty when it has none.
+pub(crate) fn outcome_of(response: &reqwest::Response) -> String {
+    response
         .headers()
         .get("x-webhook-outcome")
         .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// POSTs JSON; returns status, outcome header and message.
+pub(crate) async fn post(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let response = post_response(url, body, headers).await;
+    let status = response.status().as_u16();
+    let outcome = outcome_of(&response);
     let json: serde_json::Value = response.json().await.unwrap_or_default();
     (
         status,

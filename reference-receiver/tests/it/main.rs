@@ -17,6 +17,7 @@ mod inspector_support;
 mod access;
 mod app;
 mod cli;
+mod handshakes;
 mod inspector_api;
 mod inspector_browser;
 mod inspector_cli;
