@@ -17,6 +17,7 @@
 //! | [Dropbox](Handshake::dropbox) | `GET ?challenge=C` | 200 `text/plain` `C` |
 //! | [Okta](Handshake::okta) | `GET`, `X-Okta-Verification-Challenge: C` | 200 `{"verification": C}` |
 //! | [Slack](Handshake::slack) | signed `POST {"type": "url_verification", "challenge": C}` | 200 `{"challenge": C}` |
+//! | [Twitch](Handshake::twitch) | signed `POST`, `Twitch-Eventsub-Message-Type: webhook_callback_verification`, `{"challenge": C, ..}` | 200 `text/plain` `C` |
 //! | [Zoom](Handshake::zoom) | signed `POST {"event": "endpoint.url_validation", "payload": {"plainToken": P}}` | 200 `{"plainToken": P, "encryptedToken": hex(HMAC-SHA256(secret token, P))}` |
 //!
 //! Every value echoed is at most [`MAX_ECHO_BYTES`] of printable ASCII; anything else is
@@ -60,6 +61,7 @@ const ALLOWED_ORIGIN: HeaderName = HeaderName::from_static("webhook-allowed-orig
 const ALLOWED_RATE: HeaderName = HeaderName::from_static("webhook-allowed-rate");
 const REQUEST_ORIGIN: &str = "webhook-request-origin";
 const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
+const TWITCH_MESSAGE_TYPE: &str = "twitch-eventsub-message-type";
 
 /// A setup handshake an endpoint answers; see the [module docs](self) for each.
 #[derive(Clone)]
@@ -82,6 +84,7 @@ enum Kind {
     Dropbox,
     Okta,
     Slack,
+    Twitch,
     Zoom {
         secret_token: Secret,
     },
@@ -172,6 +175,21 @@ impl Handshake {
         Self { kind: Kind::Slack }
     }
 
+    /// Twitch EventSub's `webhook_callback_verification`: a `POST` with
+    /// `Twitch-Eventsub-Message-Type: webhook_callback_verification` that passes the
+    /// endpoint's verifier (use `Verifier::provider("twitch", ..)`) is answered 200
+    /// `text/plain` with the body's `challenge`. An unsigned or forged one is answered 401
+    /// like any delivery.
+    ///
+    /// A `revocation` message (the subscription was revoked: its `subscription.status` says
+    /// why) is no handshake: it is signed like a notification and goes through the pipeline as
+    /// a delivery, so the handler learns of it and it is answered 2xx once handled, as Twitch
+    /// asks. A handler that wants only notifications can tell them apart by the
+    /// `Twitch-Eventsub-Message-Type` header.
+    pub fn twitch() -> Self {
+        Self { kind: Kind::Twitch }
+    }
+
     /// Zoom's `endpoint.url_validation`: a `POST` of `{"event": "endpoint.url_validation",
     /// "payload": {"plainToken": P}}` that passes the endpoint's verifier is answered 200
     /// `{"plainToken": P, "encryptedToken": E}`, `E` the hex HMAC-SHA256 of `P` keyed with the
@@ -194,6 +212,7 @@ impl Handshake {
             Kind::Dropbox => "dropbox",
             Kind::Okta => "okta",
             Kind::Slack => "slack",
+            Kind::Twitch => "twitch",
             Kind::Zoom { .. } => "zoom",
         }
     }
@@ -205,7 +224,7 @@ impl Handshake {
             Kind::CloudEvents { .. } => method == Method::OPTIONS,
             Kind::MicrosoftGraph => method == Method::POST || method == Method::GET,
             Kind::Meta { .. } | Kind::Dropbox | Kind::Okta => method == Method::GET,
-            Kind::Slack | Kind::Zoom { .. } => method == Method::POST,
+            Kind::Slack | Kind::Twitch | Kind::Zoom { .. } => method == Method::POST,
         }
     }
 
@@ -261,6 +280,20 @@ impl Handshake {
                 Some(echo(provider, "challenge", challenge, |p, c| {
                     Reply::json(p, json!({ "challenge": c }))
                 }))
+            }
+            Kind::Twitch => {
+                let kind = request.headers.get(TWITCH_MESSAGE_TYPE)?;
+                if kind.as_bytes() != b"webhook_callback_verification" {
+                    return None;
+                }
+                let body = request.signed_json()?;
+                let challenge = body.get("challenge").and_then(Value::as_str);
+                Some(echo(
+                    provider,
+                    "challenge",
+                    challenge.unwrap_or_default(),
+                    Reply::text,
+                ))
             }
             Kind::Zoom { secret_token } => {
                 let body = request.signed_json()?;
