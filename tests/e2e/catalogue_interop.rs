@@ -2,12 +2,13 @@
 //! SDK's `sign` helpers write must satisfy the sender's library (tests/interop/catalogue.mjs)
 //! and an endpoint built with `Verifier::provider(name, ..)`; one byte changed, a stale
 //! timestamp or another secret must fail both; and where a library exposes its signing
-//! function (Mux, Coinbase Commerce), what it signs is answered 200. Libraries pinned in
+//! function (Mux, Coinbase Commerce, Octokit), what it signs is answered 200. Libraries pinned in
 //! tests/interop/package.json:
 //!
 //! | provider | library | what it checks |
 //! | --- | --- | --- |
 //! | mux | `@mux/mux-node` 15.3.0 | `webhooks.verifySignature` (and `computeSignature` to sign) |
+//! | github-sha1 | `@octokit/webhooks-methods` 4.1.0, its last release with sha1 | `verify` (and `sign` with `algorithm: "sha1"`) |
 //! | razorpay | `razorpay` 2.9.8 | `validateWebhookSignature` |
 //! | line | `@line/bot-sdk` 11.2.0 | `validateSignature` |
 //! | coinbase-commerce | `coinbase-commerce-node` 1.0.4 | `Webhook.verifySigHeader` (and `computeSignature`) |
@@ -129,6 +130,18 @@ fn senders() -> Vec<Sender> {
             },
             library_judges_time: true,
             timed: true,
+        },
+        Sender {
+            name: "github-sha1",
+            body: plain_body,
+            sign: |secret, body, _| {
+                pairs(&[(
+                    "x-hub-signature",
+                    sign::github_sha1(secret, body.as_bytes()),
+                )])
+            },
+            library_judges_time: false,
+            timed: false,
         },
         Sender {
             name: "razorpay",
@@ -264,9 +277,9 @@ async fn a_stale_timestamp_fails_at_the_endpoint_and_in_the_libraries_that_judge
 }
 
 #[tokio::test]
-async fn what_the_mux_and_coinbase_libraries_sign_is_answered_200() {
+async fn what_the_mux_coinbase_and_octokit_libraries_sign_is_answered_200() {
     let secret = "library-secret";
-    for name in ["mux", "coinbase-commerce"] {
+    for name in ["mux", "coinbase-commerce", "github-sha1"] {
         let server = endpoint(name, &["rotated-out", secret]).await;
         let body = plain_body(0);
         let headers = library_signs(name, secret, &body, now());

@@ -16,6 +16,9 @@ const mux = async (secret) => {
   const { default: Mux } = await import("@mux/mux-node");
   return new Mux({ tokenId: "unused", tokenSecret: "unused", webhookSecret: secret });
 };
+// GitHub's legacy sha1 header, as Octokit signed and verified it until 4.1.0 (5.0.0 dropped
+// sha1), pinned under an alias beside the current release.
+const octokitSha1 = () => import("octokit-webhooks-methods-sha1");
 const coinbase = () => require("coinbase-commerce-node").Webhook;
 const zoom = async (secret) => {
   const { AwsLambdaReceiver } = await import("@zoom/rivet/users");
@@ -43,6 +46,10 @@ async function verify() {
     case "mux": {
       const client = await mux(secret);
       return accepts(() => client.webhooks.verifySignature(body, headers, secret));
+    }
+    case "github-sha1": {
+      const { verify } = await octokitSha1();
+      return accepts(() => verify(secret, body, headers["x-hub-signature"]));
     }
     case "razorpay":
       return accepts(() =>
@@ -102,6 +109,10 @@ async function sign() {
     }
     case "coinbase-commerce":
       return { "x-cc-webhook-signature": coinbase().computeSignature(body, secret) };
+    case "github-sha1": {
+      const { sign } = await octokitSha1();
+      return { "x-hub-signature": await sign({ secret, algorithm: "sha1" }, body) };
+    }
     case "zoom-url-validation": {
       // What Zoom's receiver answers to a signed endpoint.url_validation.
       const receiver = await zoom(secret);

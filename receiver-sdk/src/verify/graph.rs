@@ -120,8 +120,8 @@ mod tests {
 
     #[test]
     fn the_documented_notification_shape_verifies() {
-        // The change notification example of Microsoft's "Receive change notifications
-        // through webhooks" page, clientState "secretClientValue".
+        // A notification with every property of the changeNotification resource Microsoft
+        // documents (resourceData and its OData annotations included), as Graph posts it.
         let body = br##"{"value":[{"id":"lsgTZMr9KwAAA","subscriptionId":"{subscription_guid}","subscriptionExpirationDateTime":"2016-03-19T22:11:09.952Z","clientState":"secretClientValue","changeType":"created","resource":"users/{user_guid}@{tenant_guid}/messages/{long_id_string}","tenantId":"84bd8158-6d4d-4958-8b9f-9d6445542f95","resourceData":{"@odata.type":"#Microsoft.Graph.Message","@odata.id":"Users/{user_guid}@{tenant_guid}/Messages/{long_id_string}","@odata.etag":"W/\"CQAAABYAAADkrWGo7bouTKlsgTZMr9KwAAAUWRHf\"","id":"{long_id_string}"}}]}"##;
         assert_eq!(verify(body), Ok(()));
     }

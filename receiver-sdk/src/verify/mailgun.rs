@@ -1,9 +1,12 @@
-//! Mailgun: the signature travels in the body, not in a header.
+//! Mailgun: the signature travels in the body, not in a header, as Mailgun's "Securing
+//! Webhooks" page describes.
 //!
 //! Webhooks post JSON `{"signature": {"timestamp", "token", "signature"}, "event-data": ..}`;
 //! routes and legacy webhooks post the same three as form fields (`timestamp`, `token`,
 //! `signature`), URL-encoded or `multipart/form-data`. The signature is the hex HMAC-SHA256 of
-//! `timestamp` and `token` concatenated, keyed with the domain's webhook signing key.
+//! `timestamp` and `token` concatenated, keyed with the domain's webhook signing key. An event
+//! of a subaccount also carries `parent-signature`, the same keyed with the primary account's
+//! key: either one matching a configured key passes.
 //!
 //! The signature covers the timestamp and the token, not the event: Mailgun's scheme proves a
 //! delivery came from Mailgun recently, and the token is unique per delivery, so a receiver
@@ -36,6 +39,8 @@ struct Signed<'b> {
     token: Cow<'b, str>,
     #[serde(borrow)]
     signature: Cow<'b, str>,
+    #[serde(borrow, rename = "parent-signature", default)]
+    parent_signature: Option<Cow<'b, str>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,9 +76,16 @@ impl Mailgun {
                 FailureKind::MalformedHeader { .. } => MALFORMED,
                 other => other,
             })?;
-        let tag = decode_hex_tag(&signed.signature).ok_or(MALFORMED)?;
+        // A garbled parent signature cannot veto a valid signature beside it.
+        let tags: Vec<_> = std::iter::once(&signed.signature)
+            .chain(signed.parent_signature.as_ref())
+            .filter_map(|signature| decode_hex_tag(signature))
+            .collect();
+        if tags.is_empty() {
+            return Err(MALFORMED);
+        }
         let message = [timestamp.as_bytes(), signed.token.as_bytes()];
-        if self.keys.any_matches(&message, std::iter::once(tag)) {
+        if self.keys.any_matches(&message, tags.iter().copied()) {
             Ok(())
         } else {
             Err(FailureKind::SignatureMismatch)
@@ -105,6 +117,7 @@ fn signed_fields<'b>(headers: &HeaderMap, body: &'b [u8]) -> Option<Signed<'b>> 
                 timestamp: field("timestamp")?,
                 token: field("token")?,
                 signature: field("signature")?,
+                parent_signature: field("parent-signature"),
             })
         }
         "multipart/form-data" => {
@@ -118,6 +131,7 @@ fn signed_fields<'b>(headers: &HeaderMap, body: &'b [u8]) -> Option<Signed<'b>> 
                 timestamp: field("timestamp")?,
                 token: field("token")?,
                 signature: field("signature")?,
+                parent_signature: field("parent-signature"),
             })
         }
         _ => serde_json::from_slice::<Envelope<'b>>(body)
@@ -270,6 +284,30 @@ mod tests {
         assert_eq!(
             kind(&verifier(), &headers, bad_time, at(1_700_000_000)),
             MALFORMED
+        );
+    }
+
+    #[test]
+    fn a_subaccount_event_verifies_with_the_parent_signature_of_the_primary_key() {
+        let body = serde_json::json!({
+            "signature": {
+                "timestamp": "1700000000",
+                "token": TOKEN,
+                "signature": sign::mailgun("key-of-the-subaccount", 1_700_000_000, TOKEN),
+                "parent-signature": sign::mailgun(KEY, 1_700_000_000, TOKEN),
+            },
+            "event-data": {"event": "delivered"},
+        })
+        .to_string();
+        let headers = typed("application/json");
+        assert_eq!(
+            verifier().verify(&headers, body.as_bytes(), at(1_700_000_000)),
+            Ok(())
+        );
+        let neither = body.replace(&sign::mailgun(KEY, 1_700_000_000, TOKEN), &"0".repeat(64));
+        assert_eq!(
+            kind(&verifier(), &headers, neither.as_bytes(), at(1_700_000_000)),
+            FailureKind::SignatureMismatch
         );
     }
 
