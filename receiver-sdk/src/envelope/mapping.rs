@@ -198,6 +198,17 @@ impl Field {
             })
     }
 
+    /// A field of the built-in catalogue, written as in configuration (`/pointer` or
+    /// `header:name`, the name in lower case). The catalogue's tests parse every one, so no
+    /// malformed pointer gets here; a malformed header name panics, as
+    /// [`HeaderName::from_static`] does.
+    pub(super) fn from_static(spec: &'static str) -> Self {
+        match spec.strip_prefix("header:") {
+            Some(name) => Self(Source::Header(HeaderName::from_static(name))),
+            None => Self(Source::Pointer(spec.to_owned())),
+        }
+    }
+
     /// The name used in error messages: the pointer, or the header name.
     fn name(&self) -> &str {
         match &self.0 {

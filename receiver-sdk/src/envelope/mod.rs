@@ -12,6 +12,7 @@
 //! | [`GitHub`](Envelope::GitHub) | `X-GitHub-Event` | — | — | — | `X-GitHub-Delivery` |
 //! | [`Stripe`](Envelope::Stripe) | `type` | `data.object.object` | `data.object.id` | `created` | `id` |
 //! | [`CloudEvents`](Envelope::CloudEvents) | `type` / `ce-type` | `source` when `subject` is set | `subject` | `time` | `source` + `id` |
+//! | [`Provider`](Envelope::provider) | each catalogue sender's own fields ([`envelopes`] lists them) | | | | |
 //! | [`Custom`](Envelope::Custom) | your [`Mapping`] | | | | |
 //! | [`Raw`](Envelope::Raw) | `"webhook"` | — | — | — | — |
 //!
@@ -28,6 +29,7 @@
 //!   refused, because serde_json would round them and two ids could become one.
 //! * Times go through [`parse_timestamp`].
 
+mod catalogue;
 mod cloudevents;
 mod mapping;
 mod presets;
@@ -43,6 +45,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use serde_json::Value;
 
+pub use catalogue::{envelopes, UnknownEnvelope};
 pub use mapping::{Field, FieldError, Mapping};
 pub use timestamp::{parse_timestamp, TimestampError};
 
@@ -167,6 +170,14 @@ pub enum Envelope {
     CloudEvents,
     /// Your own mapping of fields to JSON pointers or headers.
     Custom(Mapping),
+    /// A sender of the catalogue, read by its built-in mapping: see [`Envelope::provider`]
+    /// and, for each sender's fields, [`envelopes`].
+    Provider {
+        /// The sender's catalogue name, such as `zoom`.
+        name: &'static str,
+        /// Where the sender puts each field.
+        mapping: Mapping,
+    },
     /// No envelope: event type `"webhook"`, everything else `None`.
     ///
     /// No header is consulted, so every delivery is the same kind of event whatever a client
@@ -186,7 +197,9 @@ impl Envelope {
             Self::GitHub => presets::github(headers),
             Self::Stripe => presets::stripe(body),
             Self::CloudEvents => cloudevents::extract(headers, body),
-            Self::Custom(mapping) => mapping.extract(headers, body),
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
+                mapping.extract(headers, body)
+            }
             Self::Raw => Ok(presets::raw()),
         }
     }
@@ -203,7 +216,9 @@ impl Envelope {
             Self::SuperOffice => "Timestamp",
             Self::CloudEvents => "time",
             Self::Stripe => "created",
-            Self::Custom(mapping) => mapping.created_at_name().unwrap_or("created_at"),
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
+                mapping.created_at_name().unwrap_or("created_at")
+            }
             Self::GitHub | Self::Raw => "created_at",
         }
     }
@@ -216,7 +231,9 @@ impl Envelope {
         match self {
             // Binary mode's `ce-id` and `ce-source` are headers.
             Self::GitHub | Self::StandardWebhooks | Self::SuperOffice | Self::CloudEvents => true,
-            Self::Custom(mapping) => mapping.delivery_id_from_header(),
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
+                mapping.delivery_id_from_header()
+            }
             Self::Sonar | Self::Integration | Self::Stripe | Self::Raw => false,
         }
     }
@@ -228,7 +245,8 @@ impl Envelope {
     }
 
     /// The preset's name for logs: `sonar`, `integration`, `superoffice`,
-    /// `standard-webhooks`, `github`, `stripe`, `cloudevents`, `custom` or `raw`.
+    /// `standard-webhooks`, `github`, `stripe`, `cloudevents`, `custom`, `raw`, or a catalogue
+    /// sender's name (`zoom`).
     pub fn name(&self) -> &str {
         match self {
             Self::Sonar => "sonar",
@@ -239,6 +257,7 @@ impl Envelope {
             Self::Stripe => "stripe",
             Self::CloudEvents => "cloudevents",
             Self::Custom(_) => "custom",
+            Self::Provider { name, .. } => name,
             Self::Raw => "raw",
         }
     }

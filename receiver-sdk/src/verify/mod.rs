@@ -54,6 +54,7 @@
 
 mod basic;
 mod catalogue;
+mod diagnose;
 mod ecdsa;
 mod ed25519;
 mod failure;
@@ -80,8 +81,9 @@ use crate::Secret;
 
 pub use self::catalogue::{
     providers, HmacAlgorithm, HmacScheme, ProviderError, SignatureLayout, SignedPart,
-    SignedTimestamp, TimestampSource, TimestampUnit,
+    SignedTimestamp, TemplateError, TimestampSource, TimestampUnit, MAX_TEMPLATE_LEN,
 };
+pub use self::diagnose::{diagnose, Cause, MAX_DIAGNOSED_BODY};
 pub use self::failure::{FailureKind, KeyProblem, SecretError, VerifyFailure};
 pub use self::hmac::{HmacHeader, SignatureEncoding};
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use receiver_sdk::envelope::{Envelope, Mapping};
+use receiver_sdk::envelope::{envelopes, Envelope, Mapping};
 use receiver_sdk::ordering::{OrderingScope, TiePolicy};
 use serde::{Deserialize, Serialize};
 
@@ -72,9 +72,9 @@ fn default_retention() -> u64 {
     receiver_sdk::DEFAULT_RETENTION.as_secs()
 }
 
-/// The `envelope` presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// The `envelope` presets, and the catalogue senders' envelopes by name (`"zoom"`), written
+/// and read as that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvelopeKind {
     /// Sonar.
     Sonar,
@@ -94,7 +94,22 @@ pub enum EnvelopeKind {
     Custom,
     /// No envelope.
     Raw,
+    /// A sender of the SDK's catalogue, by name (one of `receiver_sdk::envelope::envelopes`).
+    Provider(&'static str),
 }
+
+/// The kinds with a name of their own, as written in configuration.
+const OWN_ENVELOPES: [(&str, EnvelopeKind); 9] = [
+    ("sonar", EnvelopeKind::Sonar),
+    ("integration", EnvelopeKind::Integration),
+    ("superoffice", EnvelopeKind::Superoffice),
+    ("standard-webhooks", EnvelopeKind::StandardWebhooks),
+    ("github", EnvelopeKind::Github),
+    ("stripe", EnvelopeKind::Stripe),
+    ("cloudevents", EnvelopeKind::Cloudevents),
+    ("custom", EnvelopeKind::Custom),
+    ("raw", EnvelopeKind::Raw),
+];
 
 impl EnvelopeKind {
     /// The SDK envelope this kind names; `None` for `custom`, which needs its mapping.
@@ -108,8 +123,57 @@ impl EnvelopeKind {
             Self::Stripe => Some(Envelope::Stripe),
             Self::Cloudevents => Some(Envelope::CloudEvents),
             Self::Raw => Some(Envelope::Raw),
+            Self::Provider(name) => Envelope::provider(name).ok(),
             Self::Custom => None,
         }
+    }
+
+    /// The name as written in configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Provider(name) => name,
+            own => OWN_ENVELOPES
+                .iter()
+                .find(|(_, kind)| *kind == own)
+                .map_or("raw", |(name, _)| name),
+        }
+    }
+}
+
+impl TryFrom<String> for EnvelopeKind {
+    type Error = String;
+
+    /// A kind of its own first (`github` is the GitHub preset), then a catalogue sender.
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        if let Some((_, kind)) = OWN_ENVELOPES.iter().find(|(own, _)| *own == name) {
+            return Ok(*kind);
+        }
+        envelopes()
+            .find(|sender| *sender == name)
+            .map(Self::Provider)
+            .ok_or_else(|| {
+                let own = OWN_ENVELOPES.iter().map(|(own, _)| *own);
+                let senders = envelopes()
+                    .filter(|sender| !OWN_ENVELOPES.iter().any(|(own, _)| own == sender));
+                let known: Vec<_> = own.chain(senders).collect();
+                format!(
+                    "unknown envelope {name:?}; expected one of {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for EnvelopeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::try_from(name).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for EnvelopeKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 

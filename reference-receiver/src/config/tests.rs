@@ -151,7 +151,7 @@ fn broken_configs_are_refused_with_file_key_and_reason() {
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"sonr\"",
             "endpoint[0].envelope",
-            "unknown variant `sonr`",
+            "unknown envelope \"sonr\"; expected one of sonar,",
         ),
         (
             "[[endpoint]]\nname = \"a\"\npath = \"/a\"\n[endpoint.verify]\nkind = \"hmac\"",
@@ -407,6 +407,55 @@ fn cloudevents_and_stripe_envelopes_name_their_presets() {
 }
 
 #[test]
+fn a_catalogue_sender_is_an_envelope_by_its_name() {
+    let config = parse("[[endpoint]]\nname = \"z\"\npath = \"/z\"\nenvelope = \"zoom\"\n").unwrap();
+    let kind = config.endpoints[0].envelope;
+    assert_eq!(kind, EnvelopeKind::Provider("zoom"));
+    assert_eq!(
+        kind.preset().map(|e| e.name().to_owned()).as_deref(),
+        Some("zoom")
+    );
+    // A name shared with a kind of its own is that kind; an alias reads as its preset.
+    let github = parse("[[endpoint]]\nname = \"g\"\npath = \"/g\"\nenvelope = \"github\"\n");
+    assert_eq!(github.unwrap().endpoints[0].envelope, EnvelopeKind::Github);
+    let svix = parse("[[endpoint]]\nname = \"s\"\npath = \"/s\"\nenvelope = \"svix\"\n");
+    let svix = svix.unwrap().endpoints[0].envelope.preset();
+    assert_eq!(
+        svix,
+        Some(receiver_sdk::envelope::Envelope::StandardWebhooks)
+    );
+    // Shown as written.
+    let shown = toml::to_string(&config.endpoints[0]).unwrap();
+    assert!(shown.contains("envelope = \"zoom\""), "{shown}");
+}
+
+#[test]
+fn an_unknown_envelope_lists_the_presets_and_the_senders() {
+    let error = error_of("[[endpoint]]\nname = \"a\"\npath = \"/a\"\nenvelope = \"pigeon\"\n");
+    assert!(
+        error
+            .message
+            .starts_with("unknown envelope \"pigeon\"; expected one of sonar, integration,"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .contains("cloudevents, custom, raw, bitbucket,"),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("zoom"), "{}", error.message);
+    assert_eq!(
+        error.message.matches("github,").count(),
+        1,
+        "{}",
+        error.message
+    );
+}
+
+#[test]
 fn a_catalogue_provider_is_a_verify_kind_by_its_name() {
     let text = "[[endpoint]]\nname = \"z\"\npath = \"/z\"\n[endpoint.verify]\nkind = \"zoom\"\n\
                 secrets = [\"old-token\", \"zoom-token\"]\ntolerance_secs = 60";
@@ -430,6 +479,106 @@ fn a_catalogue_provider_is_a_verify_kind_by_its_name() {
         parse(&coinbase).unwrap().endpoints[0].verify.scheme(),
         "coinbase-commerce"
     );
+}
+
+/// `[endpoint.verify]` of a custom scheme, then `extra` keys.
+fn custom(extra: &str) -> String {
+    format!(
+        "[[endpoint]]\nname = \"c\"\npath = \"/c\"\n[endpoint.verify]\nkind = \"custom\"\n\
+         secrets = [\"old\", \"acme-secret\"]\n{extra}"
+    )
+}
+
+#[test]
+fn a_custom_scheme_verifies_what_it_describes() {
+    // Both signatures computed independently with Python's `hmac` module.
+    let body = br#"{"event":"order.paid","id":"ord_1"}"#;
+    let listed = custom(
+        "algorithm = \"sha512\"\nsigned = \"{timestamp}.{body}\"\nheader = \"X-Acme-Signature\"\n\
+         separator = \",\"\nsignature_key = \"v1\"\ntimestamp_key = \"t\"\ntolerance_secs = 60",
+    );
+    let verifier = parse(&listed).unwrap().endpoints[0].verify.build().unwrap();
+    let signature = "d44f547115e0c0592a2231731e3331e87cd9a665d4f08b149b5832ce31ee6120\
+                     b58ed444f58bf3879899634803d420f472dafcb1b428b5a07e90ae05ef637270";
+    let mut headers = http::HeaderMap::new();
+    let value = format!("t=1700000000,v1={}", "0".repeat(128)) + ",v1=" + signature;
+    headers.insert("x-acme-signature", value.parse().unwrap());
+    let when = |secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    assert_eq!(verifier.verify(&headers, body, when(1_700_000_059)), Ok(()));
+    assert!(verifier
+        .verify(&headers, body, when(1_700_000_061))
+        .is_err());
+    assert!(verifier
+        .verify(&headers, b"{}", when(1_700_000_000))
+        .is_err());
+
+    // A signed id header, SHA-1, a plain value after a prefix.
+    let plain = custom(
+        "algorithm = \"sha1\"\nsigned = \"{header:X-Delivery}:{body}\"\nheader = \"X-Sig\"\nprefix = \"sha1=\"",
+    );
+    let verifier = parse(&plain).unwrap().endpoints[0].verify.build().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-delivery", "del_42".parse().unwrap());
+    let signature = "sha1=130f4d5a8d5b5518393d955deeef8ee75097c21f";
+    headers.insert("x-sig", signature.parse().unwrap());
+    assert_eq!(verifier.verify(&headers, body, when(0)), Ok(()));
+    headers.insert("x-delivery", "del_43".parse().unwrap());
+    assert!(verifier.verify(&headers, body, when(0)).is_err());
+}
+
+#[test]
+fn a_custom_scheme_that_describes_none_is_refused_at_the_key_at_fault() {
+    let cases = [
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}.{bdy}\"",
+            "endpoint[0].verify.signed",
+            "unknown part `{bdy}`",
+        ),
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}\"",
+            "endpoint[0].verify.signed",
+            "does not contain `{body}`",
+        ),
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}.{body}\"",
+            "endpoint[0].verify.signed",
+            "neither `timestamp_header` nor `timestamp_key`",
+        ),
+        (
+            "header = \"X-S\"\ntimestamp_header = \"X-T\"",
+            "endpoint[0].verify.signed",
+            "would go unchecked",
+        ),
+        (
+            "header = \"X-S\"\nseparator = \",\"",
+            "endpoint[0].verify.signature_key",
+            "needs `signature_key`",
+        ),
+        (
+            "header = \"X-S\"\nsigned = \"{timestamp}{body}\"\ntimestamp_key = \"t\"",
+            "endpoint[0].verify.timestamp_key",
+            "is an item of a list",
+        ),
+        (
+            "header = \"bad header\"",
+            "endpoint[0].verify.header",
+            "not a valid header name",
+        ),
+        (
+            "header = \"X-S\"\nalgorithm = \"md5\"",
+            "endpoint[0].verify",
+            "unknown variant `md5`",
+        ),
+    ];
+    for (extra, key, message) in cases {
+        let error = error_of(&custom(extra));
+        assert_eq!(error.key, key, "{extra}: {}", error.message);
+        assert!(
+            error.message.contains(message),
+            "{extra}: {}",
+            error.message
+        );
+    }
 }
 
 #[test]

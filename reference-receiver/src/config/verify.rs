@@ -4,10 +4,14 @@
 //! One variant per `kind`, each holding exactly the keys that kind reads: a key another kind
 //! takes is refused by name instead of being silently ignored.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use http::HeaderName;
-use receiver_sdk::verify::{HmacHeader, ProviderError, SignatureEncoding, Verifier};
+use receiver_sdk::verify::{
+    HmacAlgorithm, HmacHeader, HmacScheme, ProviderError, SignatureEncoding, SignatureLayout,
+    SignedPart, SignedTimestamp, TimestampSource, TimestampUnit, Verifier,
+};
 use receiver_sdk::Secret;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +42,8 @@ pub enum VerifyConfig {
     Stripe(TimestampedSigning),
     /// Slack's `X-Slack-Signature`.
     Slack(TimestampedSigning),
+    /// A sender we do not ship, described here: see [`CustomVerify`].
+    Custom(CustomVerify),
     /// Any other sender of the SDK's provider catalogue, by its name (`kind = "zoom"`,
     /// `kind = "coinbase-commerce"`); see [`receiver_sdk::verify::providers`]. Read and
     /// written by `deserialize_verify` and `serialize_verify`, which hand every other kind
@@ -109,6 +115,171 @@ pub struct HmacVerify {
     pub secrets: Vec<ConfigSecret>,
 }
 
+/// `kind = "custom"`: an HMAC scheme described in configuration, for a sender the catalogue does
+/// not have.
+///
+/// ```toml
+/// [endpoint.verify]
+/// kind = "custom"
+/// algorithm = "sha256"                  # sha1 | sha256 | sha512
+/// signed = "{timestamp}.{body}"         # {body}, {timestamp}, {header:NAME}, literal text
+/// header = "X-Acme-Signature"
+/// separator = ","                       # a list such as `t=..,v1=..`: its separator,
+/// signature_key = "v1"                  # the key of the signatures,
+/// timestamp_key = "t"                   # and the key of the timestamp
+/// encoding = "hex"                      # hex | base64
+/// secrets_env = "ACME_SECRET"
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomVerify {
+    /// The hash; unset: SHA-256.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// The signed string as a template; unset: `{body}`.
+    #[serde(default = "body_only")]
+    pub signed: String,
+    /// The header carrying the signature.
+    pub header: String,
+    /// Text before a single signature (`sha256=`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// For a header that lists `key=value` items: what separates them.
+    #[serde(default)]
+    pub separator: Option<char>,
+    /// For a list: the key of the signature items (several are accepted).
+    #[serde(default)]
+    pub signature_key: Option<String>,
+    /// How each signature is written; unset: hex.
+    #[serde(default)]
+    pub encoding: Option<SignatureEncoding>,
+    /// The header carrying the signed timestamp.
+    #[serde(default)]
+    pub timestamp_header: Option<String>,
+    /// For a list: the key of the timestamp item.
+    #[serde(default)]
+    pub timestamp_key: Option<String>,
+    /// What the timestamp counts; unset: seconds.
+    #[serde(default)]
+    pub timestamp_unit: Unit,
+    /// Accepted clock skew; unset: the SDK's default.
+    #[serde(default)]
+    pub tolerance_secs: Option<u64>,
+    /// Signing secrets (several for rotation).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub secrets: Vec<ConfigSecret>,
+}
+
+fn body_only() -> String {
+    "{body}".to_owned()
+}
+
+/// `algorithm` of a custom scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// HMAC-SHA1.
+    Sha1,
+    /// HMAC-SHA256.
+    #[default]
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// `timestamp_unit` of a custom scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Unix seconds.
+    #[default]
+    Seconds,
+    /// Unix milliseconds.
+    Milliseconds,
+}
+
+impl CustomVerify {
+    /// The SDK scheme this describes, or the key at fault and why.
+    pub fn scheme(&self) -> Result<HmacScheme, (&'static str, String)> {
+        let header = |key: &'static str, name: &str| {
+            HeaderName::try_from(name)
+                .map_err(|_| (key, format!("`{name}` is not a valid header name")))
+        };
+        let message =
+            SignedPart::parse_template(&self.signed).map_err(|e| ("signed", e.to_string()))?;
+        let layout = match (self.separator, &self.signature_key) {
+            (None, None) => SignatureLayout::Plain {
+                prefix: self.prefix.clone().map(Cow::Owned),
+            },
+            (Some(separator), Some(key)) if self.prefix.is_none() => SignatureLayout::List {
+                separator,
+                signature_key: Cow::Owned(key.clone()),
+            },
+            (Some(_), Some(_)) => {
+                return Err(("prefix", "a list (`separator`) has no `prefix`".into()));
+            }
+            (Some(_), None) => {
+                return Err((
+                    "signature_key",
+                    "a list (`separator`) needs `signature_key`".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "separator",
+                    "`signature_key` needs the list's `separator`".into(),
+                ));
+            }
+        };
+        let listed = matches!(layout, SignatureLayout::List { .. });
+        let source = match (&self.timestamp_header, &self.timestamp_key) {
+            (Some(name), None) => Some(TimestampSource::Header(header("timestamp_header", name)?)),
+            (None, Some(key)) if listed => Some(TimestampSource::Key(Cow::Owned(key.clone()))),
+            (None, Some(_)) => {
+                return Err((
+                    "timestamp_key",
+                    "`timestamp_key` is an item of a list: set `separator` and `signature_key`"
+                        .into(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err((
+                    "timestamp_key",
+                    "give `timestamp_header` or `timestamp_key`, not both".into(),
+                ));
+            }
+            (None, None) => None,
+        };
+        let signs_timestamp = message.contains(&SignedPart::Timestamp);
+        if signs_timestamp != source.is_some() {
+            let problem = if signs_timestamp {
+                "`{timestamp}` is signed but neither `timestamp_header` nor `timestamp_key` says where it is"
+            } else {
+                "a timestamp is read but `{timestamp}` is not in the signed string, so it would go unchecked"
+            };
+            return Err(("signed", problem.into()));
+        }
+        Ok(HmacScheme {
+            algorithm: match self.algorithm {
+                Algorithm::Sha1 => HmacAlgorithm::Sha1,
+                Algorithm::Sha256 => HmacAlgorithm::Sha256,
+                Algorithm::Sha512 => HmacAlgorithm::Sha512,
+            },
+            message: message.into(),
+            header: header("header", &self.header)?,
+            layout,
+            encoding: self.encoding.unwrap_or(SignatureEncoding::Hex),
+            timestamp: source.map(|source| SignedTimestamp {
+                source,
+                unit: match self.timestamp_unit {
+                    Unit::Seconds => TimestampUnit::Seconds,
+                    Unit::Milliseconds => TimestampUnit::Milliseconds,
+                },
+            }),
+        })
+    }
+}
+
 /// A scheme whose only setting is its secrets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +329,7 @@ const OWN_KINDS: &[&str] = &[
     "standard-webhooks",
     "stripe",
     "slack",
+    "custom",
 ];
 
 /// Reads `[endpoint.verify]`: a catalogue provider's name as [`ProviderVerify`], any other kind
@@ -221,6 +393,14 @@ pub enum BuildError {
     /// The SDK refused the secrets or credentials.
     #[error(transparent)]
     Verifier(#[from] receiver_sdk::verify::SecretError),
+    /// A custom scheme's settings do not describe one.
+    #[error("`{key}`: {problem}")]
+    Custom {
+        /// The key at fault.
+        key: &'static str,
+        /// Why.
+        problem: String,
+    },
 }
 
 impl VerifyConfig {
@@ -237,6 +417,7 @@ impl VerifyConfig {
             Self::StandardWebhooks(_) => "standard-webhooks",
             Self::Stripe(_) => "stripe",
             Self::Slack(_) => "slack",
+            Self::Custom(_) => "custom",
             Self::Provider(provider) => receiver_sdk::verify::providers()
                 .find(|name| *name == provider.kind)
                 .unwrap_or("provider"),
@@ -255,6 +436,7 @@ impl VerifyConfig {
             Self::StandardWebhooks(signing) | Self::Stripe(signing) | Self::Slack(signing) => {
                 Some(&signing.secrets)
             }
+            Self::Custom(custom) => Some(&custom.secrets),
             Self::Provider(provider) => Some(&provider.secrets),
         }
     }
@@ -304,6 +486,15 @@ impl VerifyConfig {
                 Verifier::slack(secrets(&signing.secrets))?,
                 signing.tolerance_secs,
             ),
+            Self::Custom(custom) => {
+                let scheme = custom
+                    .scheme()
+                    .map_err(|(key, problem)| BuildError::Custom { key, problem })?;
+                timestamped(
+                    Verifier::hmac(scheme, secrets(&custom.secrets))?,
+                    custom.tolerance_secs,
+                )
+            }
             Self::Provider(provider) => timestamped(
                 Verifier::provider(&provider.kind, secrets(&provider.secrets))?,
                 provider.tolerance_secs,
@@ -319,6 +510,9 @@ impl VerifyConfig {
                 "secrets",
                 format!("kind `{}` needs `secrets` or `secrets_env`", self.scheme()),
             ));
+        }
+        if let Self::Custom(custom) = self {
+            custom.scheme()?;
         }
         if let Self::Basic(basic) = self {
             if basic.user.is_some() != basic.password.is_some() {

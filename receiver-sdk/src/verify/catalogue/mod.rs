@@ -26,14 +26,16 @@
 
 mod engine;
 pub(super) mod schemes;
+mod template;
+
+use std::time::Duration;
 
 pub(super) use self::engine::{signature_value, SchemeHmac};
 pub use self::engine::{
     HmacAlgorithm, HmacScheme, SignatureLayout, SignedPart, SignedTimestamp, TimestampSource,
     TimestampUnit,
 };
-use std::time::Duration;
-
+pub use self::template::{TemplateError, MAX_TEMPLATE_LEN};
 use super::{SecretError, Verifier};
 use crate::Secret;
 
