@@ -489,19 +489,29 @@ async fn mailgun_webhooks_and_route_posts_verify_over_http() {
     let stale = json_body(at - 3_600, &sign::mailgun(key, at - 3_600, token));
     assert_eq!(post(&server, &[], &stale).await, 401);
 
-    let form = format!(
-        "type=inbound&timestamp={at}&token=f00dcafe&signature={}&recipient=bob%40example.com",
-        sign::mailgun(key, at, "f00dcafe")
-    );
-    let answer = client()
-        .post(server.url("/webhook"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
+    // A route's post: form fields. The endpoint verifies before it looks at the content
+    // type, so a signed form passes verification and is then refused as not JSON (415),
+    // while a forged one stops at 401.
+    let form = |signature: &str| {
+        format!(
+            "recipient=bob%40example.com&timestamp={at}&token=f00dcafe&signature={signature}&body-plain=Hi"
+        )
+    };
+    let post_form = |body: String| {
+        client()
+            .post(server.url("/webhook"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let signed = post_form(form(&sign::mailgun(key, at, "f00dcafe")))
         .await
         .unwrap();
-    // Verified; the endpoint's envelope reads JSON, so a form post goes no further than that.
-    assert_ne!(answer.status().as_u16(), 401);
+    assert_eq!(signed.status(), 415);
+    let forged = post_form(form(&sign::mailgun("key-guess", at, "f00dcafe")))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
     server.stop().await;
 }
 
