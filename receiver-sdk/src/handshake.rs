@@ -23,6 +23,7 @@
 //! | [Dropbox](Handshake::dropbox) | `GET ?challenge=C` | 200 `text/plain` `C` |
 //! | [Okta](Handshake::okta) | `GET`, `X-Okta-Verification-Challenge: C` | 200 `{"verification": C}` |
 //! | [Slack](Handshake::slack) | signed `POST {"type": "url_verification", "challenge": C}` | 200 `{"challenge": C}` |
+//! | [Twitch](Handshake::twitch) | signed `POST`, `Twitch-Eventsub-Message-Type: webhook_callback_verification`, `{"challenge": C, ..}` | 200 `text/plain` `C` |
 //! | [Zoom](Handshake::zoom) | signed `POST {"event": "endpoint.url_validation", "payload": {"plainToken": P}}` | 200 `{"plainToken": P, "encryptedToken": hex(HMAC-SHA256(secret token, P))}` |
 //! | [Discord](Handshake::discord) | signed `POST {"type": 1}` (an interactions PING) | 200 `{"type": 1}` (a PONG) |
 //! | [Asana](Handshake::asana) | `POST` with `X-Hook-Secret: S` | 200 with `X-Hook-Secret: S`; with [known secrets](Handshake::asana_expecting), an `S` not among them: 403 |
@@ -70,6 +71,7 @@ const ALLOWED_ORIGIN: HeaderName = HeaderName::from_static("webhook-allowed-orig
 const ALLOWED_RATE: HeaderName = HeaderName::from_static("webhook-allowed-rate");
 const REQUEST_ORIGIN: &str = "webhook-request-origin";
 const OKTA_CHALLENGE: &str = "x-okta-verification-challenge";
+const TWITCH_MESSAGE_TYPE: &str = "twitch-eventsub-message-type";
 const HOOK_SECRET: HeaderName = HeaderName::from_static("x-hook-secret");
 
 /// What an application does with the secret an Asana handshake offers (store it, to verify
@@ -102,6 +104,7 @@ enum Kind {
     Dropbox,
     Okta,
     Slack,
+    Twitch,
     Zoom {
         secret_token: Secret,
     },
@@ -197,6 +200,21 @@ impl Handshake {
     /// `{"challenge": C}`. An unsigned or forged one is answered 401 like any delivery.
     pub fn slack() -> Self {
         Self { kind: Kind::Slack }
+    }
+
+    /// Twitch EventSub's `webhook_callback_verification`: a `POST` with
+    /// `Twitch-Eventsub-Message-Type: webhook_callback_verification` that passes the
+    /// endpoint's verifier (use `Verifier::provider("twitch", ..)`) is answered 200
+    /// `text/plain` with the body's `challenge`. An unsigned or forged one is answered 401
+    /// like any delivery.
+    ///
+    /// A `revocation` message (the subscription was revoked: its `subscription.status` says
+    /// why) is no handshake: it is signed like a notification and goes through the pipeline as
+    /// a delivery, so the handler learns of it and it is answered 2xx once handled, as Twitch
+    /// asks. A handler that wants only notifications can tell them apart by the
+    /// `Twitch-Eventsub-Message-Type` header.
+    pub fn twitch() -> Self {
+        Self { kind: Kind::Twitch }
     }
 
     /// Zoom's `endpoint.url_validation`: a `POST` of `{"event": "endpoint.url_validation",
@@ -306,6 +324,7 @@ impl Handshake {
             Kind::Dropbox => "dropbox",
             Kind::Okta => "okta",
             Kind::Slack => "slack",
+            Kind::Twitch => "twitch",
             Kind::Zoom { .. } => "zoom",
             Kind::Discord => "discord",
             Kind::Asana { .. } => "asana",
@@ -320,7 +339,7 @@ impl Handshake {
             Kind::CloudEvents { .. } => method == Method::OPTIONS,
             Kind::MicrosoftGraph => method == Method::POST || method == Method::GET,
             Kind::Meta { .. } | Kind::Dropbox | Kind::Okta => method == Method::GET,
-            Kind::Slack | Kind::Zoom { .. } | Kind::Discord | Kind::Asana { .. } => {
+            Kind::Slack | Kind::Twitch | Kind::Zoom { .. } | Kind::Discord | Kind::Asana { .. } => {
                 method == Method::POST
             }
             Kind::Trello => method == Method::HEAD,
@@ -379,6 +398,20 @@ impl Handshake {
                 Some(echo(provider, "challenge", challenge, |p, c| {
                     Reply::json(p, json!({ "challenge": c }))
                 }))
+            }
+            Kind::Twitch => {
+                let kind = request.headers.get(TWITCH_MESSAGE_TYPE)?;
+                if kind.as_bytes() != b"webhook_callback_verification" {
+                    return None;
+                }
+                let body = request.signed_json()?;
+                let challenge = body.get("challenge").and_then(Value::as_str);
+                Some(echo(
+                    provider,
+                    "challenge",
+                    challenge.unwrap_or_default(),
+                    Reply::text,
+                ))
             }
             Kind::Zoom { secret_token } => {
                 let body = request.signed_json()?;

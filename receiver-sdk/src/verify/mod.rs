@@ -19,6 +19,8 @@
 //! * `ecdsa.rs`: ECDSA P-256 public keys: the SendGrid Event Webhook.
 //! * `slack.rs`: `X-Slack-Signature` with `X-Slack-Request-Timestamp`.
 //! * `basic.rs`: HTTP Basic and static tokens.
+//! * `mailgun.rs`: Mailgun, whose signature is in the body (JSON or form fields).
+//! * `graph.rs`: Microsoft Graph change notifications, each carrying a `clientState`.
 //! * `catalogue/`: every sender by name ([`Verifier::provider`], [`providers`]), and the one
 //!   HMAC engine ([`HmacScheme`], [`Verifier::hmac`]) its data entries share.
 //! * [`sign`]: the senders' side, to produce deliveries that verify.
@@ -56,7 +58,9 @@ mod diagnose;
 mod ecdsa;
 mod ed25519;
 mod failure;
+mod graph;
 mod hmac;
+mod mailgun;
 pub mod sign;
 mod slack;
 mod standard;
@@ -240,6 +244,8 @@ enum Scheme {
     StandardWebhooksV1a(ed25519::StandardWebhooksV1a),
     Discord(ed25519::Discord),
     SendGrid(ecdsa::SendGrid),
+    Mailgun(mailgun::Mailgun),
+    MicrosoftGraph(graph::ClientState),
     // A scheme from outside this crate; it judges timestamps itself, so the tolerance does
     // not apply to it.
     Custom(Arc<dyn Verify>),
@@ -406,6 +412,44 @@ impl Verifier {
         Ok(Self::with_scheme(Scheme::Slack(scheme)))
     }
 
+    /// Mailgun: the body carries `timestamp`, `token` and `signature` (the hex HMAC-SHA256 of
+    /// timestamp and token, keyed with the webhook signing key), as the `signature` object of
+    /// a JSON webhook or as form fields of a route's post; the timestamp is judged against the
+    /// tolerance. The signature does not cover the event, so this authenticates no body.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use http::HeaderMap;
+    /// use receiver_sdk::verify::{sign, Verifier};
+    ///
+    /// let verifier = Verifier::mailgun(["key-signing"])?;
+    /// let token = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+    /// let signature = sign::mailgun("key-signing", 1_700_000_000, token);
+    /// let body = format!(
+    ///     r#"{{"signature":{{"timestamp":"1700000000","token":"{token}","signature":"{signature}"}},"event-data":{{"event":"delivered"}}}}"#
+    /// );
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+    /// assert!(verifier.verify(&HeaderMap::new(), body.as_bytes(), now).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn mailgun(
+        signing_keys: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, SecretError> {
+        let scheme = mailgun::Mailgun::new(MacKeys::from_secrets(signing_keys)?);
+        Ok(Self::with_scheme(Scheme::Mailgun(scheme)))
+    }
+
+    /// Microsoft Graph change notifications: every item of the body's `value` array must carry
+    /// a `clientState` equal to one of `client_states` (compared in constant time), the secret
+    /// given when the subscription was created. Graph signs nothing, so this authenticates no
+    /// body; its validation request is a [handshake](crate::handshake::Handshake::microsoft_graph).
+    pub fn microsoft_graph(
+        client_states: impl IntoIterator<Item = impl Into<Secret>>,
+    ) -> Result<Self, SecretError> {
+        let scheme = graph::ClientState::new(client_states)?;
+        Ok(Self::with_scheme(Scheme::MicrosoftGraph(scheme)))
+    }
+
     /// Sets the accepted clock skew for timestamped schemes (default
     /// [`DEFAULT_TOLERANCE`]), applied both to old and to future timestamps.
     pub fn with_tolerance(self, tolerance: Duration) -> Self {
@@ -436,6 +480,8 @@ impl Verifier {
             Scheme::StandardWebhooksV1a(scheme) => scheme.verify(headers, body, clock),
             Scheme::Discord(scheme) => scheme.verify(headers, body, clock),
             Scheme::SendGrid(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Mailgun(scheme) => scheme.verify(headers, body, clock),
+            Scheme::MicrosoftGraph(scheme) => scheme.verify(body),
             Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
         };
         result.map_err(VerifyFailure::new)
@@ -446,13 +492,14 @@ impl Verifier {
     /// SendGrid. A delivery id or event type taken from a header is then the sender's word
     /// only, so a captured signed body can be replayed under fresh ids; the endpoint also
     /// dedupes such deliveries by their body. Standard Webhooks (`v1` and `v1a`) signs its
-    /// `webhook-id`, so it is not one.
+    /// `webhook-id`, and an [`HmacScheme`] that signs a header (Twitch's message id) signs
+    /// that, so they are not.
     pub fn authenticates_only_the_body(&self) -> bool {
         match &self.scheme {
+            Scheme::Described(scheme) => scheme.authenticates_only_the_body(),
             Scheme::Hmac(_)
             | Scheme::Stripe(_)
             | Scheme::Slack(_)
-            | Scheme::Described(_)
             | Scheme::Discord(_)
             | Scheme::SendGrid(_) => true,
             Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
@@ -460,7 +507,9 @@ impl Verifier {
             | Scheme::StandardWebhooks(_)
             | Scheme::StandardWebhooksV1a(_)
             | Scheme::Basic(_)
-            | Scheme::Token(_) => false,
+            | Scheme::Token(_)
+            | Scheme::Mailgun(_)
+            | Scheme::MicrosoftGraph(_) => false,
         }
     }
 
@@ -479,7 +528,9 @@ impl Verifier {
             | Scheme::Described(_)
             | Scheme::StandardWebhooksV1a(_)
             | Scheme::Discord(_)
-            | Scheme::SendGrid(_) => None,
+            | Scheme::SendGrid(_)
+            | Scheme::Mailgun(_)
+            | Scheme::MicrosoftGraph(_) => None,
         }
     }
 }

@@ -212,6 +212,51 @@ timed_signers! {
     zoom;
 }
 
+/// The `Twitch-Eventsub-Message-Signature` value (`sha256=<hex>`) for an EventSub message
+/// whose `Twitch-Eventsub-Message-Id` is `message_id` and whose
+/// `Twitch-Eventsub-Message-Timestamp` is `timestamp`, written as Twitch writes it (RFC 3339,
+/// such as `2023-07-19T10:11:12.123456789Z`).
+pub fn twitch(secret: impl AsRef<[u8]>, message_id: &str, timestamp: &str, body: &[u8]) -> String {
+    super::catalogue::signature_value(
+        &super::catalogue::schemes::twitch(),
+        secret.as_ref(),
+        body,
+        Some(timestamp),
+        |_| message_id.to_owned(),
+    )
+}
+
+/// The `signature` Mailgun sends beside `timestamp` (unix seconds) and `token`: the hex
+/// HMAC-SHA256 of the two concatenated, keyed with the webhook signing key.
+pub fn mailgun(signing_key: impl AsRef<[u8]>, timestamp: u64, token: &str) -> String {
+    let timestamp = timestamp.to_string();
+    hex::encode(tag(
+        signing_key.as_ref(),
+        &[timestamp.as_bytes(), token.as_bytes()],
+    ))
+}
+
+/// A Microsoft Graph change notification body (`{"value": [..]}`), one `updated` item per
+/// `resources` entry, each carrying `client_state` as Graph echoes it.
+pub fn microsoft_graph(client_state: &str, resources: &[&str]) -> String {
+    let value: Vec<serde_json::Value> = resources
+        .iter()
+        .enumerate()
+        .map(|(index, resource)| {
+            serde_json::json!({
+                "subscriptionId": "00000000-0000-0000-0000-000000000001",
+                "clientState": client_state,
+                "changeType": "updated",
+                "resource": resource,
+                "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z",
+                "tenantId": "00000000-0000-0000-0000-000000000002",
+                "resourceData": { "id": format!("item-{index}") },
+            })
+        })
+        .collect();
+    serde_json::json!({ "value": value }).to_string()
+}
+
 /// The `X-Signature-Ed25519` value (hex) for a Discord interaction whose
 /// `X-Signature-Timestamp` is `timestamp` (unix seconds).
 ///

@@ -81,7 +81,7 @@ pub enum SignatureLayout {
 pub struct SignedTimestamp {
     /// Where the sender puts it.
     pub source: TimestampSource,
-    /// Whether it counts seconds or milliseconds since the unix epoch.
+    /// How it is written: seconds or milliseconds since the unix epoch, or an RFC 3339 date.
     pub unit: TimestampUnit,
 }
 
@@ -94,15 +94,24 @@ pub enum TimestampSource {
     /// As an item of the signature header's [`SignatureLayout::List`] (`t`, `ts`), which
     /// must appear exactly once.
     Key(Cow<'static, str>),
+    /// As a top-level number of the JSON body (Linear's `webhookTimestamp`), so the signature
+    /// over the body covers it. It is read only once a signature matches, so an unsigned body
+    /// is never parsed; it is not a [`SignedPart::Timestamp`] of its own.
+    BodyField(Cow<'static, str>),
 }
 
-/// The unit of a signed timestamp.
+/// How a signed timestamp is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimestampUnit {
     /// Seconds since the unix epoch (most senders).
     Seconds,
-    /// Milliseconds since the unix epoch (WorkOS); judged against the tolerance to the second.
+    /// Milliseconds since the unix epoch (WorkOS, Linear); judged against the tolerance to the
+    /// second.
     Milliseconds,
+    /// An RFC 3339 date and time, fractional seconds allowed (Twitch EventSub:
+    /// `2023-07-19T10:11:12.123456789Z`); judged against the tolerance to the second.
+    Rfc3339,
 }
 
 /// An HMAC scheme described as data: what is signed, with which hash, and how the sender writes
@@ -226,12 +235,15 @@ impl SchemeHmac {
         let scheme = &self.scheme;
         let delivery = self.parse(headers)?;
         if let Some(timestamp) = &scheme.timestamp {
-            let raw = delivery.timestamp.unwrap_or_default();
             let header = match &timestamp.source {
-                TimestampSource::Header(header) => header,
-                TimestampSource::Key(_) => &scheme.header,
+                TimestampSource::Header(header) => Some(header),
+                TimestampSource::Key(_) => Some(&scheme.header),
+                TimestampSource::BodyField(_) => None,
             };
-            check_timestamp(clock, header, raw, timestamp.unit)?;
+            if let Some(header) = header {
+                let raw = delivery.timestamp.unwrap_or_default();
+                check_timestamp(clock, header, raw, timestamp.unit)?;
+            }
         }
         let mut message = Vec::with_capacity(scheme.message.len());
         for part in scheme.message.iter() {
@@ -267,11 +279,26 @@ impl SchemeHmac {
                 matched |= tag.ct_eq(candidate);
             }
         }
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(FailureKind::SignatureMismatch)
+        if !bool::from(matched) {
+            return Err(FailureKind::SignatureMismatch);
         }
+        match &scheme.timestamp {
+            Some(SignedTimestamp {
+                source: TimestampSource::BodyField(field),
+                unit,
+            }) => check_body_timestamp(clock, &scheme.header, body, field, *unit),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the signed string holds nothing from the request but the body and a timestamp:
+    /// a scheme that signs a header (Twitch's message id) authenticates that header too.
+    pub(in crate::verify) fn authenticates_only_the_body(&self) -> bool {
+        !self
+            .scheme
+            .message
+            .iter()
+            .any(|part| matches!(part, SignedPart::Header(_)))
     }
 
     fn malformed(&self) -> FailureKind {
@@ -340,26 +367,61 @@ impl SchemeHmac {
     }
 }
 
-/// Checks a timestamp in `unit` against the clock; milliseconds are judged to the second.
+/// Checks a timestamp in `unit` against the clock; milliseconds and RFC 3339 dates are judged
+/// to the second.
 fn check_timestamp(
     clock: Clock,
     header: &HeaderName,
     raw: &str,
     unit: TimestampUnit,
 ) -> Result<(), FailureKind> {
+    let malformed = || FailureKind::MalformedHeader {
+        header: header.clone(),
+    };
     match unit {
         TimestampUnit::Seconds => clock.check(header, raw),
         TimestampUnit::Milliseconds => {
-            let malformed = || FailureKind::MalformedHeader {
-                header: header.clone(),
-            };
             if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(malformed());
             }
             let millis = raw.parse::<u64>().map_err(|_| malformed())?;
             clock.check(header, &(millis / 1000).to_string())
         }
+        TimestampUnit::Rfc3339 => {
+            let sent = chrono::DateTime::parse_from_rfc3339(raw).map_err(|_| malformed())?;
+            let seconds = u64::try_from(sent.timestamp()).map_err(|_| malformed())?;
+            clock.check(header, &seconds.to_string())
+        }
     }
+}
+
+/// What a body without a usable timestamp field fails with: the body is the sender's (its
+/// signature matched), but it does not say when it was sent.
+const NO_BODY_TIMESTAMP: FailureKind = FailureKind::Other {
+    check: "the signed body has no valid timestamp field",
+};
+
+/// Checks the timestamp a signed JSON body carries in its top-level `field`: a whole number in
+/// `unit` (seconds or milliseconds).
+fn check_body_timestamp(
+    clock: Clock,
+    header: &HeaderName,
+    body: &[u8],
+    field: &str,
+    unit: TimestampUnit,
+) -> Result<(), FailureKind> {
+    let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| NO_BODY_TIMESTAMP)?;
+    let sent = json
+        .get(field)
+        .and_then(serde_json::Value::as_u64)
+        .ok_or(NO_BODY_TIMESTAMP)?;
+    let seconds = match unit {
+        TimestampUnit::Seconds => sent,
+        TimestampUnit::Milliseconds => sent / 1000,
+        TimestampUnit::Rfc3339 => return Err(NO_BODY_TIMESTAMP),
+    };
+    // Digits only, so the clock can fail it only as too old or too new, never as malformed.
+    clock.check(header, &seconds.to_string())
 }
 
 /// A signature decoded, only if it is exactly a tag's length; the encoded length is checked

@@ -227,7 +227,7 @@ fn names_are_sorted_unique_lower_case_and_hyphenated() {
             "{name}"
         );
     }
-    assert_eq!(names.len(), 36);
+    assert_eq!(names.len(), 39);
 }
 
 #[test]
@@ -404,4 +404,157 @@ fn public_key_senders_are_named_in_the_catalogue() {
             "{name}"
         );
     }
+}
+
+const TWITCH_BODY: &[u8] =
+    br#"{"subscription":{"type":"channel.follow"},"event":{"user_id":"1337"}}"#;
+const TWITCH_ID: &str = "e76c6bd4-55c9-4987-8304-da1588d8988b";
+const TWITCH_AT: &str = "2023-07-19T10:11:12.123456789Z";
+/// 2023-07-19T10:11:12Z in unix seconds.
+const TWITCH_UNIX: u64 = 1_689_761_472;
+
+fn twitch_delivery(id: &str, timestamp: &str, signature: &str) -> HeaderMap {
+    with(&[
+        ("twitch-eventsub-message-id", id),
+        ("twitch-eventsub-message-timestamp", timestamp),
+        ("twitch-eventsub-message-signature", signature),
+    ])
+}
+
+#[test]
+fn twitch_signs_message_id_timestamp_and_body() {
+    // Python: hmac.new(secret, id + timestamp + body, hashlib.sha256).hexdigest()
+    let signature = "sha256=d9725b182caedeab0f8c609871f631806b6e845b319b0f25da401ef548f546ce";
+    assert_eq!(
+        sign::twitch(
+            "twitch_secret_0123456789",
+            TWITCH_ID,
+            TWITCH_AT,
+            TWITCH_BODY
+        ),
+        signature
+    );
+    let verifier = verifier("twitch", "twitch_secret_0123456789");
+    let headers = twitch_delivery(TWITCH_ID, TWITCH_AT, signature);
+    assert_eq!(
+        verifier.verify(&headers, TWITCH_BODY, at(TWITCH_UNIX)),
+        Ok(())
+    );
+    let other_id = twitch_delivery("e76c6bd4-55c9-4987-8304-da1588d8988c", TWITCH_AT, signature);
+    assert_eq!(
+        kind(&verifier, &other_id, TWITCH_BODY, at(TWITCH_UNIX)),
+        FailureKind::SignatureMismatch
+    );
+    assert!(!verifier.authenticates_only_the_body(), "the id is signed");
+}
+
+#[test]
+fn twitch_refuses_messages_older_than_ten_minutes() {
+    let verifier = verifier("twitch", "s");
+    let signature = sign::twitch("s", TWITCH_ID, TWITCH_AT, TWITCH_BODY);
+    let headers = twitch_delivery(TWITCH_ID, TWITCH_AT, &signature);
+    assert_eq!(
+        verifier.verify(&headers, TWITCH_BODY, at(TWITCH_UNIX + 600)),
+        Ok(())
+    );
+    assert_eq!(
+        kind(&verifier, &headers, TWITCH_BODY, at(TWITCH_UNIX + 601)),
+        FailureKind::TimestampExpired
+    );
+    assert_eq!(
+        kind(&verifier, &headers, TWITCH_BODY, at(TWITCH_UNIX - 601)),
+        FailureKind::TimestampInFuture
+    );
+}
+
+#[test]
+fn twitch_timestamps_are_rfc_3339_with_or_without_fractions() {
+    let verifier = verifier("twitch", "s");
+    for timestamp in [
+        "2023-07-19T10:11:12Z",
+        "2023-07-19T10:11:12.5Z",
+        "2023-07-19T12:11:12+02:00",
+    ] {
+        let signature = sign::twitch("s", TWITCH_ID, timestamp, TWITCH_BODY);
+        let headers = twitch_delivery(TWITCH_ID, timestamp, &signature);
+        assert_eq!(
+            verifier.verify(&headers, TWITCH_BODY, at(TWITCH_UNIX)),
+            Ok(()),
+            "{timestamp}"
+        );
+    }
+    for timestamp in ["1689761472", "2023-07-19 10:11:12", "1969-12-31T23:59:59Z"] {
+        let signature = sign::twitch("s", TWITCH_ID, timestamp, TWITCH_BODY);
+        let headers = twitch_delivery(TWITCH_ID, timestamp, &signature);
+        assert_eq!(
+            kind(&verifier, &headers, TWITCH_BODY, at(TWITCH_UNIX)),
+            malformed("twitch-eventsub-message-timestamp"),
+            "{timestamp}"
+        );
+    }
+}
+
+const LINEAR_BODY: &[u8] =
+    br#"{"action":"create","type":"Issue","data":{"id":"iss_1"},"webhookTimestamp":1700000000123}"#;
+
+#[test]
+fn linear_signs_the_body_and_dates_it_by_webhook_timestamp() {
+    // Python: hmac.new(b"lin_wh_secret", body, hashlib.sha256).hexdigest()
+    let signature = "176e0da58fa8bb060dc9106435e62d94d59a1aab448299ffc6c6ed53654f892b";
+    assert_eq!(sign::linear("lin_wh_secret", LINEAR_BODY), signature);
+    let headers = with(&[("linear-signature", signature)]);
+    let verifier = verifier("linear", "lin_wh_secret");
+    assert_eq!(
+        verifier.verify(&headers, LINEAR_BODY, at(1_700_000_060)),
+        Ok(())
+    );
+    // Linear's SDK allows a minute either way.
+    assert_eq!(
+        kind(&verifier, &headers, LINEAR_BODY, at(1_700_000_061)),
+        FailureKind::TimestampExpired
+    );
+    assert_eq!(
+        kind(&verifier, &headers, LINEAR_BODY, at(1_699_999_939)),
+        FailureKind::TimestampInFuture
+    );
+}
+
+#[test]
+fn linear_without_a_webhook_timestamp_fails_even_when_signed() {
+    let verifier = verifier("linear", "s");
+    for body in [
+        &br#"{"action":"create","type":"Issue"}"#[..],
+        br#"{"webhookTimestamp":"1700000000123"}"#,
+        b"not json",
+    ] {
+        let headers = with(&[("linear-signature", &sign::linear("s", body))]);
+        assert!(
+            matches!(
+                kind(&verifier, &headers, body, at(1_700_000_000)),
+                FailureKind::Other { .. }
+            ),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn linear_checks_the_signature_before_it_reads_the_body() {
+    let verifier = verifier("linear", "s");
+    let headers = with(&[("linear-signature", &"ab".repeat(32))]);
+    assert_eq!(
+        kind(&verifier, &headers, b"not json", at(0)),
+        FailureKind::SignatureMismatch
+    );
+}
+
+#[test]
+fn a_documented_tolerance_still_yields_to_with_tolerance() {
+    let verifier = verifier("linear", "s").with_tolerance(std::time::Duration::from_secs(600));
+    let headers = with(&[("linear-signature", &sign::linear("s", LINEAR_BODY))]);
+    assert_eq!(
+        verifier.verify(&headers, LINEAR_BODY, at(1_700_000_500)),
+        Ok(())
+    );
 }

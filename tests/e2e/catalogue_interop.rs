@@ -1,0 +1,536 @@
+//! The catalogue's senders against their own published libraries, over HTTP: a delivery the
+//! SDK's `sign` helpers write must satisfy the sender's library (tests/interop/catalogue.mjs)
+//! and an endpoint built with `Verifier::provider(name, ..)`; one byte changed, a stale
+//! timestamp or another secret must fail both; and where a library exposes its signing
+//! function (Mux, Coinbase Commerce, Octokit), what it signs is answered 200. Libraries pinned in
+//! tests/interop/package.json:
+//!
+//! | provider | library | what it checks |
+//! | --- | --- | --- |
+//! | mux | `@mux/mux-node` 15.3.0 | `webhooks.verifySignature` (and `computeSignature` to sign) |
+//! | github-sha1 | `@octokit/webhooks-methods` 4.1.0, its last release with sha1 | `verify` (and `sign` with `algorithm: "sha1"`) |
+//! | razorpay | `razorpay` 2.9.8 | `validateWebhookSignature` |
+//! | line | `@line/bot-sdk` 11.2.0 | `validateSignature` |
+//! | coinbase-commerce | `coinbase-commerce-node` 1.0.4 | `Webhook.verifySigHeader` (and `computeSignature`) |
+//! | linear | `@linear/sdk` 98.0.0 | `LinearWebhookClient.verify`, with its `webhookTimestamp` check |
+//! | zoom | `@zoom/rivet` 0.4.0 | `AwsLambdaReceiver` (answers 200 or 400), and its `url_validation` answer |
+//! | twitch | `@twurple/eventsub-http` 8.1.4 | its EventSub signature check (Twitch publishes no library) |
+//!
+//! Mailgun and Microsoft Graph have no verifying library: they are checked here against their
+//! documented shapes, and their vectors are in the SDK's unit tests.
+
+use axum::Router;
+use end_to_end::{client, Recorder, Server};
+use receiver_sdk::envelope::{Envelope, Field, Mapping};
+use receiver_sdk::handshake::Handshake;
+use receiver_sdk::verify::{sign, Verifier};
+use receiver_sdk::Receiver;
+use serde_json::{json, Value};
+
+use crate::providers::{endpoint, now, one_byte_changed, post};
+
+type Headers = Vec<(String, String)>;
+
+/// Runs tests/interop/catalogue.mjs with `input` and returns what it prints.
+fn node(input: Value) -> Value {
+    serde_json::from_slice(&end_to_end::node("catalogue.mjs", &input))
+        .expect("catalogue.mjs prints JSON")
+}
+
+/// Whether the sender's library accepts `body` with `headers` for `secret`.
+fn library_accepts(scheme: &str, secret: &str, body: &str, headers: &Headers) -> bool {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
+        .collect();
+    let answer = node(json!({
+        "op": "verify", "scheme": scheme, "secret": secret, "body": body, "headers": headers,
+    }));
+    answer["valid"].as_bool().expect("{valid: bool}")
+}
+
+/// The headers the sender's library signs `body` with at `timestamp` (unix seconds).
+fn library_signs(scheme: &str, secret: &str, body: &str, timestamp: u64) -> Headers {
+    let answer = node(json!({
+        "op": "sign", "scheme": scheme, "secret": secret, "body": body, "timestamp": timestamp,
+    }));
+    let headers = answer["headers"].as_object().expect("{headers: {..}}");
+    headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn pairs(pairs: &[(&str, String)]) -> Headers {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect()
+}
+
+/// One catalogue sender as these tests drive it.
+struct Sender {
+    /// The catalogue name, which is also the scheme catalogue.mjs knows it by.
+    name: &'static str,
+    /// The body sent at `at` (unix seconds): Linear's carries the time itself.
+    body: fn(u64) -> String,
+    /// The headers the SDK signs `body` with, keyed with `secret`, at `at`.
+    sign: fn(&str, &str, u64) -> Headers,
+    /// Whether the library itself refuses a stale timestamp (not only the endpoint).
+    library_judges_time: bool,
+    /// Whether the scheme is timestamped at all.
+    timed: bool,
+}
+
+fn plain_body(_: u64) -> String {
+    r#"{"id":"evt_1","type":"payment.captured","data":{"name":"a"}}"#.to_owned()
+}
+
+/// A Linear body, dated as Linear dates it: `webhookTimestamp` in unix milliseconds.
+fn linear_body(at: u64) -> String {
+    format!(
+        r#"{{"action":"create","type":"Issue","data":{{"id":"iss_1","title":"a"}},"webhookTimestamp":{}}}"#,
+        at * 1000
+    )
+}
+
+/// A Twitch EventSub time (RFC 3339, nanoseconds) for `at`.
+fn twitch_time(at: u64) -> String {
+    chrono::DateTime::from_timestamp(at as i64, 123_456_789)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+const TWITCH_ID: &str = "befa7b53-d79d-478f-86b9-120f112b044e";
+
+fn twitch_body(_: u64) -> String {
+    r#"{"subscription":{"id":"f1c2a387","type":"channel.follow","version":"2","status":"enabled"},"event":{"user_id":"1337","user_name":"awesome_user"}}"#.to_owned()
+}
+
+fn twitch_headers(secret: &str, body: &str, at: u64) -> Headers {
+    let time = twitch_time(at);
+    pairs(&[
+        ("twitch-eventsub-message-id", TWITCH_ID.to_owned()),
+        ("twitch-eventsub-message-type", "notification".to_owned()),
+        ("twitch-eventsub-message-timestamp", time.clone()),
+        (
+            "twitch-eventsub-message-signature",
+            sign::twitch(secret, TWITCH_ID, &time, body.as_bytes()),
+        ),
+    ])
+}
+
+fn senders() -> Vec<Sender> {
+    vec![
+        Sender {
+            name: "mux",
+            body: plain_body,
+            sign: |secret, body, at| {
+                pairs(&[("mux-signature", sign::mux(secret, at, body.as_bytes()))])
+            },
+            library_judges_time: true,
+            timed: true,
+        },
+        Sender {
+            name: "github-sha1",
+            body: plain_body,
+            sign: |secret, body, _| {
+                pairs(&[(
+                    "x-hub-signature",
+                    sign::github_sha1(secret, body.as_bytes()),
+                )])
+            },
+            library_judges_time: false,
+            timed: false,
+        },
+        Sender {
+            name: "razorpay",
+            body: plain_body,
+            sign: |secret, body, _| {
+                pairs(&[(
+                    "x-razorpay-signature",
+                    sign::razorpay(secret, body.as_bytes()),
+                )])
+            },
+            library_judges_time: false,
+            timed: false,
+        },
+        Sender {
+            name: "line",
+            body: plain_body,
+            sign: |secret, body, _| {
+                pairs(&[("x-line-signature", sign::line(secret, body.as_bytes()))])
+            },
+            library_judges_time: false,
+            timed: false,
+        },
+        Sender {
+            name: "coinbase-commerce",
+            body: plain_body,
+            sign: |secret, body, _| {
+                pairs(&[(
+                    "x-cc-webhook-signature",
+                    sign::coinbase_commerce(secret, body.as_bytes()),
+                )])
+            },
+            library_judges_time: false,
+            timed: false,
+        },
+        Sender {
+            name: "linear",
+            body: linear_body,
+            sign: |secret, body, _| {
+                pairs(&[("linear-signature", sign::linear(secret, body.as_bytes()))])
+            },
+            library_judges_time: true,
+            timed: true,
+        },
+        Sender {
+            name: "zoom",
+            body: |_| {
+                r#"{"event":"meeting.started","payload":{"object":{"id":"85432"}},"type":"meeting.started"}"#.to_owned()
+            },
+            sign: |secret, body, at| {
+                pairs(&[
+                    ("x-zm-signature", sign::zoom(secret, at, body.as_bytes())),
+                    ("x-zm-request-timestamp", at.to_string()),
+                ])
+            },
+            // Zoom's receiver checks the signature only; the endpoint also checks the time.
+            library_judges_time: false,
+            timed: true,
+        },
+        Sender {
+            name: "twitch",
+            body: twitch_body,
+            sign: twitch_headers,
+            // Twurple drops stale notifications after answering; its signature check does not.
+            library_judges_time: false,
+            timed: true,
+        },
+    ]
+}
+
+/// An endpoint for `sender` with a rotated-out and a current secret.
+async fn sender_endpoint(sender: &Sender, secrets: &[&str]) -> Server {
+    if sender.name == "twitch" {
+        return twitch_endpoint(secrets, &Recorder::new()).await;
+    }
+    endpoint(sender.name, secrets).await
+}
+
+#[tokio::test]
+async fn the_senders_libraries_accept_what_we_sign_and_so_does_the_endpoint() {
+    let (old, new) = ("library-secret-old", "library-secret-new");
+    for sender in senders() {
+        let name = sender.name;
+        let server = sender_endpoint(&sender, &[old, new]).await;
+        let at = now();
+        let body = (sender.body)(at);
+        for secret in [old, new] {
+            let headers = (sender.sign)(secret, &body, at);
+            assert!(
+                library_accepts(name, secret, &body, &headers),
+                "{name} {secret}"
+            );
+            assert_eq!(post(&server, &headers, &body).await, 200, "{name} {secret}");
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_changed_byte_or_another_secret_fails_in_the_library_and_at_the_endpoint() {
+    let secret = "library-secret";
+    for sender in senders() {
+        let name = sender.name;
+        let server = sender_endpoint(&sender, &[secret]).await;
+        let at = now();
+        let body = (sender.body)(at);
+        let headers = (sender.sign)(secret, &body, at);
+        let changed = one_byte_changed(&body);
+        assert_ne!(changed, body, "{name}");
+        assert!(!library_accepts(name, secret, &changed, &headers), "{name}");
+        assert_eq!(post(&server, &headers, &changed).await, 401, "{name}");
+        let forged = (sender.sign)("another-secret", &body, at);
+        assert!(!library_accepts(name, secret, &body, &forged), "{name}");
+        assert_eq!(post(&server, &forged, &body).await, 401, "{name}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stale_timestamp_fails_at_the_endpoint_and_in_the_libraries_that_judge_time() {
+    let secret = "library-secret";
+    for sender in senders().into_iter().filter(|sender| sender.timed) {
+        let name = sender.name;
+        let server = sender_endpoint(&sender, &[secret]).await;
+        let stale = now() - 3_600;
+        let body = (sender.body)(stale);
+        let headers = (sender.sign)(secret, &body, stale);
+        if sender.library_judges_time {
+            assert!(!library_accepts(name, secret, &body, &headers), "{name}");
+        }
+        assert_eq!(post(&server, &headers, &body).await, 401, "{name}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn what_the_mux_coinbase_and_octokit_libraries_sign_is_answered_200() {
+    let secret = "library-secret";
+    for name in ["mux", "coinbase-commerce", "github-sha1"] {
+        let server = endpoint(name, &["rotated-out", secret]).await;
+        let body = plain_body(0);
+        let headers = library_signs(name, secret, &body, now());
+        assert_eq!(post(&server, &headers, &body).await, 200, "{name}");
+        let headers = library_signs(name, "another-secret", &body, now());
+        assert_eq!(post(&server, &headers, &body).await, 401, "{name}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn linear_within_a_minute_verifies_and_beyond_it_fails_like_its_sdk() {
+    let secret = "lin_wh_secret";
+    let server = endpoint("linear", &[secret]).await;
+    for (age, accepted) in [(30, true), (120, false)] {
+        let body = linear_body(now() - age);
+        let headers = pairs(&[("linear-signature", sign::linear(secret, body.as_bytes()))]);
+        assert_eq!(library_accepts("linear", secret, &body, &headers), accepted);
+        let status = if accepted { 200 } else { 401 };
+        assert_eq!(post(&server, &headers, &body).await, status, "{age}s old");
+    }
+    let undated = plain_body(0);
+    let headers = pairs(&[("linear-signature", sign::linear(secret, undated.as_bytes()))]);
+    assert!(!library_accepts("linear", secret, &undated, &headers));
+    assert_eq!(post(&server, &headers, &undated).await, 401);
+}
+
+#[tokio::test]
+async fn zoom_url_validation_is_answered_as_zooms_own_receiver_answers_it() {
+    let secret = "zoom_secret_token";
+    let receiver = Receiver::builder("zoom")
+        .verifier(Verifier::provider("zoom", [secret]).unwrap())
+        .handshake(Handshake::zoom(secret))
+        .envelope(Envelope::Custom(Mapping::new(
+            Field::pointer("/event").unwrap(),
+        )))
+        .store(receiver_sdk::store::MemoryStore::new())
+        .handler(Recorder::new().handler())
+        .build()
+        .unwrap();
+    let server = Server::start(Router::new().route_service("/webhook", receiver)).await;
+    let at = now();
+    let body = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+    let headers = pairs(&[
+        ("x-zm-signature", sign::zoom(secret, at, body.as_bytes())),
+        ("x-zm-request-timestamp", at.to_string()),
+    ]);
+    let theirs = library_signs_with_headers("zoom-url-validation", secret, body, &headers);
+    assert_eq!(theirs["status"], "200");
+    let theirs: Value = serde_json::from_str(theirs["body"].as_str().unwrap()).unwrap();
+    let mut request = client().post(server.url("/webhook")).body(body);
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    let answer = request.send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let ours: Value = answer.json().await.unwrap();
+    assert_eq!(ours, theirs);
+    server.stop().await;
+}
+
+/// catalogue.mjs's `sign` op for a scheme that also reads the request's headers.
+fn library_signs_with_headers(scheme: &str, secret: &str, body: &str, headers: &Headers) -> Value {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
+        .collect();
+    node(json!({
+        "op": "sign", "scheme": scheme, "secret": secret, "body": body, "headers": headers,
+    }))["headers"]
+        .clone()
+}
+
+/// A Twitch endpoint: the catalogue's verifier, its handshake, events typed by the
+/// subscription's type, recorded by `recorder`.
+async fn twitch_endpoint(secrets: &[&str], recorder: &Recorder) -> Server {
+    let receiver = Receiver::builder("twitch")
+        .verifier(Verifier::provider("twitch", secrets.iter().copied()).unwrap())
+        .handshake(Handshake::twitch())
+        .envelope(Envelope::Custom(
+            Mapping::new(Field::pointer("/subscription/type").unwrap())
+                .delivery_id(Field::header("twitch-eventsub-message-id").unwrap()),
+        ))
+        .store(receiver_sdk::store::MemoryStore::new())
+        .handler(recorder.handler())
+        .build()
+        .unwrap();
+    Server::start(Router::new().route_service("/webhook", receiver)).await
+}
+
+fn twitch_message(secret: &str, id: &str, kind: &str, body: &str, at: u64) -> Headers {
+    let time = twitch_time(at);
+    pairs(&[
+        ("twitch-eventsub-message-id", id.to_owned()),
+        ("twitch-eventsub-message-type", kind.to_owned()),
+        ("twitch-eventsub-message-timestamp", time.clone()),
+        (
+            "twitch-eventsub-message-signature",
+            sign::twitch(secret, id, &time, body.as_bytes()),
+        ),
+    ])
+}
+
+const TWITCH_CHALLENGE: &str = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"id":"f1c2a387-161a-49f9-a165-0f21d7a4e1c4","status":"webhook_callback_verification_pending","type":"channel.follow","version":"2"}}"#;
+
+#[tokio::test]
+async fn twitch_callback_verification_is_answered_with_the_challenge_as_text_when_signed() {
+    let secret = "twitch-secret";
+    let recorder = Recorder::new();
+    let server = twitch_endpoint(&["rotated-out", secret], &recorder).await;
+    let headers = twitch_message(
+        secret,
+        "e76c6bd4-55c9-4987-8304-da1588d8988b",
+        "webhook_callback_verification",
+        TWITCH_CHALLENGE,
+        now(),
+    );
+    assert!(library_accepts(
+        "twitch",
+        secret,
+        TWITCH_CHALLENGE,
+        &headers
+    ));
+    let mut request = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(TWITCH_CHALLENGE);
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    let answer = request.send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let content_type = answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_eq!(
+        answer.text().await.unwrap(),
+        "pogchamp-kappa-360noscope-vohiyo"
+    );
+    assert!(recorder.applied().is_empty(), "a handshake is no delivery");
+
+    let forged = twitch_message(
+        "not-the-secret",
+        "e76c6bd4-55c9-4987-8304-da1588d8988c",
+        "webhook_callback_verification",
+        TWITCH_CHALLENGE,
+        now(),
+    );
+    assert_eq!(post(&server, &forged, TWITCH_CHALLENGE).await, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn twitch_revocations_are_delivered_to_the_handler_and_answered_2xx() {
+    let secret = "twitch-secret";
+    let recorder = Recorder::new();
+    let server = twitch_endpoint(&[secret], &recorder).await;
+    let body = r#"{"subscription":{"id":"f1c2a387-161a-49f9-a165-0f21d7a4e1c4","status":"authorization_revoked","type":"channel.follow","version":"2"}}"#;
+    let headers = twitch_message(secret, "rev-1", "revocation", body, now());
+    assert!(library_accepts("twitch", secret, body, &headers));
+    let status = post(&server, &headers, body).await;
+    assert!((200..300).contains(&status), "{status}");
+    let applied = recorder.applied();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].event, "channel.follow");
+    assert_eq!(applied[0].delivery.as_deref(), Some("rev-1"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn twitch_resends_of_one_message_id_are_handled_once_and_a_new_id_needs_a_new_signature() {
+    let secret = "twitch-secret";
+    let recorder = Recorder::new();
+    let server = twitch_endpoint(&[secret], &recorder).await;
+    let body = twitch_body(0);
+    let headers = twitch_message(secret, "msg-1", "notification", &body, now());
+    assert_eq!(post(&server, &headers, &body).await, 200);
+    assert_eq!(post(&server, &headers, &body).await, 200);
+    assert_eq!(recorder.applied().len(), 1, "the resend is a duplicate");
+    // The id is signed: the same signature under another id is refused.
+    let mut replayed = headers.clone();
+    replayed[0].1 = "msg-2".to_owned();
+    assert_eq!(post(&server, &replayed, &body).await, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn mailgun_webhooks_and_route_posts_verify_over_http() {
+    let key = "key-mailgun-signing";
+    let server = endpoint("mailgun", &["key-rotated-out", key]).await;
+    let at = now();
+    let token = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+    let json_body = |timestamp: u64, signature: &str| {
+        json!({
+            "signature": {"timestamp": timestamp.to_string(), "token": token, "signature": signature},
+            "event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe"},
+            "type": "delivered",
+        })
+        .to_string()
+    };
+    let signed = json_body(at, &sign::mailgun(key, at, token));
+    assert_eq!(post(&server, &[], &signed).await, 200);
+    let forged = json_body(at, &sign::mailgun("key-guess", at, token));
+    assert_eq!(post(&server, &[], &forged).await, 401);
+    let stale = json_body(at - 3_600, &sign::mailgun(key, at - 3_600, token));
+    assert_eq!(post(&server, &[], &stale).await, 401);
+
+    // A route's post: form fields. The endpoint verifies before it looks at the content
+    // type, so a signed form passes verification and is then refused as not JSON (415),
+    // while a forged one stops at 401.
+    let form = |signature: &str| {
+        format!(
+            "recipient=bob%40example.com&timestamp={at}&token=f00dcafe&signature={signature}&body-plain=Hi"
+        )
+    };
+    let post_form = |body: String| {
+        client()
+            .post(server.url("/webhook"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let signed = post_form(form(&sign::mailgun(key, at, "f00dcafe")))
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 415);
+    let forged = post_form(form(&sign::mailgun("key-guess", at, "f00dcafe")))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn microsoft_graph_notifications_need_the_client_state_in_every_item() {
+    let server = endpoint("microsoft-graph", &["state-old", "state-new"]).await;
+    let typed = |body: String| {
+        let mut value: Value = serde_json::from_str(&body).unwrap();
+        value["type"] = json!("change");
+        value.to_string()
+    };
+    for state in ["state-old", "state-new"] {
+        let body = typed(sign::microsoft_graph(state, &["Users/1", "Users/2"]));
+        assert_eq!(post(&server, &[], &body).await, 200, "{state}");
+    }
+    let mut mixed: Value =
+        serde_json::from_str(&sign::microsoft_graph("state-new", &["Users/3", "Users/4"])).unwrap();
+    mixed["value"][1]["clientState"] = json!("state-guess");
+    mixed["type"] = json!("change");
+    assert_eq!(post(&server, &[], &mixed.to_string()).await, 401);
+    server.stop().await;
+}
