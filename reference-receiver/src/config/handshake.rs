@@ -63,6 +63,8 @@ pub enum HandshakeConfig {
     },
     /// Trello's `HEAD` on the callback URL.
     Trello {},
+    /// Twitch EventSub's signed `webhook_callback_verification`.
+    Twitch {},
 }
 
 /// `accept` of an Asana handshake.
@@ -92,13 +94,17 @@ impl HandshakeConfig {
             Self::Discord {} => "discord",
             Self::Asana { .. } => "asana",
             Self::Trello {} => "trello",
+            Self::Twitch {} => "twitch",
         }
     }
 
     /// Whether the handshake is judged by the endpoint's verifier (its challenge is signed),
     /// so an endpoint without one would answer anybody.
     fn is_signed(&self) -> bool {
-        matches!(self, Self::Slack {} | Self::Zoom { .. } | Self::Discord {})
+        matches!(
+            self,
+            Self::Slack {} | Self::Zoom { .. } | Self::Discord {} | Self::Twitch {}
+        )
     }
 
     fn build(&self, verify: &VerifyConfig) -> Handshake {
@@ -132,6 +138,7 @@ impl HandshakeConfig {
                 }
             },
             Self::Trello {} => Handshake::trello(),
+            Self::Twitch {} => Handshake::twitch(),
         }
     }
 
@@ -194,6 +201,7 @@ pub fn implied(verify: &VerifyConfig) -> Option<HandshakeConfig> {
             save_to: None,
         },
         "trello" => HandshakeConfig::Trello {},
+        "twitch" => HandshakeConfig::Twitch {},
         "microsoft-graph" => HandshakeConfig::MicrosoftGraph {},
         _ => return None,
     })

@@ -637,6 +637,8 @@ fn a_verify_kind_whose_sender_has_a_handshake_answers_it_by_default() {
         ("okta", "s", "okta"),
         ("dropbox", "s", "dropbox"),
         ("asana", "s", "asana"),
+        ("twitch", "s", "twitch"),
+        ("microsoft-graph", "s", "microsoft-graph"),
         (
             "discord",
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
@@ -686,6 +688,7 @@ fn an_unknown_handshake_name_is_refused_listing_the_known_ones() {
         "discord",
         "asana",
         "trello",
+        "twitch",
     ] {
         assert!(message.contains(known), "{known} not listed: {message}");
     }
