@@ -17,7 +17,7 @@ use crate::handshake::{self, Reply};
 use crate::ordering::{self, OrderingScope};
 use crate::outcome::{Mark, Outcome};
 use crate::store::{EventTime, OrderingKey};
-use crate::verify::VerifyFailure;
+use crate::verify::{SignedRequest, Verify as _, VerifyFailure};
 
 /// An endpoint's pure stage: what it decides from a request alone, without a store or a
 /// handler.
@@ -155,16 +155,88 @@ impl Assessor {
         truncated: bool,
         now: SystemTime,
     ) -> Assessment {
+        self.judge(method, query, None, headers, body, truncated, now)
+    }
+
+    /// [`assess`](Self::assess) for a request whose full URL is known, as the endpoint
+    /// builds it (see [`PublicUrl`](crate::PublicUrl)): what a scheme that signs the URL
+    /// (Twilio, Square, HubSpot, Trello) needs, and where the handshakes find their query.
+    /// [`assess`](Self::assess) and [`assess_query`](Self::assess_query) know no URL, so such
+    /// a scheme fails there with [`FailureKind::UrlNotGiven`](crate::verify::FailureKind).
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{HeaderMap, Method};
+    /// use receiver_sdk::verify::{sign, SignedRequest, Verifier};
+    /// use receiver_sdk::{Decision, Receiver};
+    ///
+    /// let stage = Receiver::builder("trello")
+    ///     .verifier(Verifier::provider("trello", ["app-secret"])?)
+    ///     .assessor();
+    /// let (url, body) = ("https://example.com/trello", br#"{"action":{}}"#);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-trello-webhook", sign::trello("app-secret", url, body).parse()?);
+    /// let request = SignedRequest::new(&Method::POST, url, &headers, body);
+    /// let assessment = stage.assess_request(&request, false, SystemTime::now());
+    /// assert_eq!(assessment.verification, Some(Ok(())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn assess_request(
+        &self,
+        request: &SignedRequest<'_>,
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
+        let SignedRequest {
+            method,
+            url,
+            headers,
+            body,
+            ..
+        } = *request;
+        let query = url.split_once('?').map(|(_, query)| query);
+        self.judge(method, query, Some(url), headers, body, truncated, now)
+    }
+
+    /// The verifier's judgement of a request, with its URL where known.
+    pub(super) fn verify(
+        &self,
+        method: &Method,
+        url: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        let verifier = &self.options.verifier;
+        match url {
+            Some(url) => {
+                verifier.verify_request(&SignedRequest::new(method, url, headers, body), now)
+            }
+            None => verifier.verify(headers, body, now),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        method: &Method,
+        query: Option<&str>,
+        url: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
         if let Some(early) = self.admit(method, truncated) {
             // Shown even where the answer does not depend on it.
             let whole = *method != Method::HEAD && !truncated;
             return Assessment {
-                verification: whole.then(|| self.options.verifier.verify(headers, body, now)),
+                verification: whole.then(|| self.verify(method, url, headers, body, now)),
                 event: whole.then(|| self.event(headers, body)).flatten(),
                 decision: early.into(),
             };
         }
-        let verified = self.options.verifier.verify(headers, body, now);
+        let verified = self.verify(method, url, headers, body, now);
         if let Some(reply) = self.handshake(method, query, headers, body, &verified) {
             return Assessment {
                 verification: Some(verified),

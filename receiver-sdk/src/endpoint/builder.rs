@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use super::assess::Assessor;
 use super::handler::{self, Delivery, ErasedHandler, HandlerError};
 use super::layer::ReceiverLayer;
+use super::public_url::PublicUrl;
 use super::{
     BuildError, Inner, OnDeadline, Receiver, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
@@ -47,6 +48,8 @@ pub(super) struct Options {
     pub(super) events: Option<HashSet<String>>,
     // Tried in the order given; the first that recognises a request answers it.
     pub(super) handshakes: Vec<Handshake>,
+    // `None`: the URL a sender signs is rebuilt from the `Host` header (see `PublicUrl`).
+    pub(super) public_url: Option<PublicUrl>,
     pub(super) clock: Clock,
 }
 
@@ -149,6 +152,7 @@ impl ReceiverBuilder {
                 unsigned_tests: false,
                 events: None,
                 handshakes: Vec::new(),
+                public_url: None,
                 clock: Arc::new(SystemTime::now),
             },
             store: None,
@@ -325,6 +329,28 @@ impl ReceiverBuilder {
     /// ```
     pub fn handshake(mut self, handshake: Handshake) -> Self {
         self.options.handshakes.push(handshake);
+        self
+    }
+
+    /// The public base of this endpoint's URL, as the sender was given it, for the schemes
+    /// that sign the URL (Twilio, Square, HubSpot, Trello): set it whenever a proxy or load
+    /// balancer stands in front, since the host, scheme or path the receiver sees then differ
+    /// from what the sender signed. The request's path and query are joined to it; see
+    /// [`PublicUrl`] for how, and for what is used without one.
+    ///
+    /// ```
+    /// use receiver_sdk::verify::Verifier;
+    /// use receiver_sdk::{PublicUrl, Receiver};
+    ///
+    /// let stage = Receiver::builder("twilio")
+    ///     .verifier(Verifier::provider("twilio", ["auth-token"])?)
+    ///     .public_url(PublicUrl::parse("https://example.com/hooks")?)
+    ///     .assessor();
+    /// # drop(stage);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn public_url(mut self, url: PublicUrl) -> Self {
+        self.options.public_url = Some(url);
         self
     }
 

@@ -6,12 +6,13 @@
 //! * `pipeline`: reading the body, then the store's checks, the handler and the commit.
 //! * `handler`: [`Delivery`], [`HandlerError`] and the handler's type erasure.
 //! * `layer`: the pipeline in front of your own service ([`ReceiverLayer`]).
+//! * `public_url`: the URL a sender signed, rebuilt from the request ([`PublicUrl`]).
 //! * `purge`: forgetting expired delivery ids and marks past the horizon.
 //!
 //! ```text
 //! HEAD -> 200, no body, no store access
 //! POST (or a method a configured handshake takes) -> read body (limit, timeout)
-//!      -> verify raw bytes -> a configured handshake: its reply, no handler, no store
+//!      -> verify raw bytes (and the public URL) -> a configured handshake: its reply, no handler, no store
 //!      -> JSON -> envelope
 //!      -> dedupe -> lock key -> ordering guard -> handler -> durable commit -> answer
 //! ```
@@ -39,12 +40,14 @@ mod builder;
 mod handler;
 mod layer;
 mod pipeline;
+mod public_url;
 mod purge;
 
 pub use assess::{Assessment, Assessor, Checks, Decision};
 pub use builder::ReceiverBuilder;
 pub use handler::{Delivery, HandlerError};
 pub use layer::{ReceiverLayer, ReceiverService, WebhookEvent};
+pub use public_url::{InvalidPublicUrl, PublicUrl};
 
 use builder::Options;
 use handler::{BoxFuture, ErasedHandler};

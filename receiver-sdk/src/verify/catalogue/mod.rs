@@ -26,12 +26,14 @@
 
 mod engine;
 pub(super) mod schemes;
+mod twilio;
 
 pub(super) use self::engine::{signature_value, SchemeHmac};
 pub use self::engine::{
     HmacAlgorithm, HmacScheme, SignatureLayout, SignedPart, SignedTimestamp, TimestampSource,
     TimestampUnit,
 };
+pub(super) use self::twilio::{body_hash as twilio_body_hash, Twilio};
 use super::{SecretError, Verifier};
 use crate::Secret;
 
@@ -174,6 +176,14 @@ fn polar(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
     Verifier::standard_webhooks(encoded)
 }
 
+/// Twilio's verifier: the engine's scheme at each URL form Twilio's library accepts.
+fn twilio(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
+    let scheme = SchemeHmac::new(schemes::twilio(), secrets)?;
+    Ok(Verifier::with_scheme(super::Scheme::Twilio(Twilio::new(
+        scheme,
+    ))))
+}
+
 /// A static token that must equal the whole value of `header`.
 fn token(header: &'static str, secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
     Verifier::token(http::HeaderName::from_static(header), secrets)
@@ -192,6 +202,7 @@ const CATALOGUE: &[Entry] = &[
     own("github", Verifier::github),
     hmac("github-sha1", schemes::github_sha1),
     own("gitlab", |tokens| token("x-gitlab-token", tokens)),
+    hmac("hubspot", schemes::hubspot),
     hmac("intercom", schemes::intercom),
     hmac("lemon-squeezy", schemes::lemon_squeezy),
     hmac("line", schemes::line),
@@ -209,6 +220,7 @@ const CATALOGUE: &[Entry] = &[
     hmac("sentry", schemes::sentry),
     own("shopify", Verifier::shopify),
     own("slack", Verifier::slack),
+    hmac("square", schemes::square),
     own("standard-webhooks", standard_webhooks),
     own("standard-webhooks-v1a", |keys| {
         Verifier::standard_webhooks_v1a(text(keys))
@@ -216,6 +228,8 @@ const CATALOGUE: &[Entry] = &[
     own("stripe", Verifier::stripe),
     own("superoffice", Verifier::superoffice),
     own("svix", standard_webhooks),
+    hmac("trello", schemes::trello),
+    own("twilio", twilio),
     hmac("typeform", schemes::typeform),
     hmac("vercel", schemes::vercel),
     hmac("workos", schemes::workos),
