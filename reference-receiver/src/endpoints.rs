@@ -60,6 +60,9 @@ pub(crate) fn receiver(
     if config.acknowledge_unsigned_tests {
         builder = builder.acknowledge_unsigned_tests();
     }
+    if let Some(url) = &config.public_url {
+        builder = builder.public_url(url.clone());
+    }
     if let Some(ms) = config.deadline_ms {
         builder = builder.deadline(Duration::from_millis(ms));
         // A queued relay's 2xx promises the outbox entry, the mark and the delivery id are

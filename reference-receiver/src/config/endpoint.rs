@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use receiver_sdk::envelope::{Envelope, Mapping};
 use receiver_sdk::ordering::{OrderingScope, TiePolicy};
+use receiver_sdk::PublicUrl;
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
@@ -48,6 +49,14 @@ pub struct EndpointConfig {
     /// Answer a registration test (`X-Hook-Test: true`) 200 even when it fails verification.
     #[serde(default)]
     pub acknowledge_unsigned_tests: bool,
+    /// The public base of the endpoint's URL as the sender was given it, for senders that sign
+    /// the URL (Twilio, Square, HubSpot, Trello); unset: `http://` and the `Host` header.
+    #[serde(
+        default,
+        deserialize_with = "deserialize_public_url",
+        serialize_with = "serialize_public_url"
+    )]
+    pub public_url: Option<PublicUrl>,
     /// Authentication.
     #[serde(
         default,
@@ -58,6 +67,23 @@ pub struct EndpointConfig {
     /// Where accepted events go.
     #[serde(default)]
     pub relay: Option<RelayConfig>,
+}
+
+/// `public_url` checked as it is read, so a bad one is refused naming its key.
+fn deserialize_public_url<'de, D>(deserializer: D) -> Result<Option<PublicUrl>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let url = Option::<String>::deserialize(deserializer)?;
+    url.map(|url| PublicUrl::parse(&url).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+fn serialize_public_url<S>(url: &Option<PublicUrl>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+{
+    url.as_ref().map(PublicUrl::as_str).serialize(serializer)
 }
 
 fn default_envelope() -> EnvelopeKind {
