@@ -345,8 +345,10 @@ impl Assessor {
                 challenge: options.verifier.challenge(),
             });
         }
-        if options.strict_content_type {
-            if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = headers.get(header::CONTENT_TYPE);
+        let form = content_type.is_some_and(is_form);
+        if options.strict_content_type && !form {
+            if let Some(content_type) = content_type {
                 if !is_json(content_type) {
                     return Err(Outcome::UnsupportedMediaType(
                         String::from_utf8_lossy(content_type.as_bytes()).into_owned(),
@@ -357,8 +359,12 @@ impl Assessor {
         if body.is_empty() {
             return Err(Outcome::Malformed("body is empty; expected JSON".into()));
         }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| Outcome::Malformed(format!("body is not valid JSON: {e}")))?;
+        let value: Value = if form {
+            form_value(body)
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| Outcome::Malformed(format!("body is not valid JSON: {e}")))?
+        };
         let event = options
             .envelope
             .extract(headers, &value)
@@ -415,6 +421,32 @@ impl Assessor {
     }
 }
 
+/// Whether the content type is `application/x-www-form-urlencoded`, as Twilio posts.
+fn is_form(content_type: &HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(|value| {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+/// A form body as a JSON object of its decoded parameters, so envelopes and handlers read it
+/// as they read JSON (`/MessageSid`): a name sent once is a string, one sent more often an
+/// array of its values in order.
+fn form_value(body: &[u8]) -> Value {
+    let mut object = serde_json::Map::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        let value = Value::String(value.into_owned());
+        match object.get_mut(name.as_ref()) {
+            None => {
+                object.insert(name.into_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+    Value::Object(object)
+}
+
 fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
         return false;
@@ -464,6 +496,33 @@ mod tests {
 
     fn sonar() -> Assessor {
         Receiver::builder("e").envelope(Envelope::Sonar).assessor()
+    }
+
+    #[test]
+    fn a_form_body_is_read_as_an_object_of_its_parameters() {
+        use crate::envelope::{Field, Mapping};
+        let mapping = Mapping::new(Field::pointer("/SmsStatus").expect("a pointer"));
+        let stage = Receiver::builder("sms")
+            .envelope(Envelope::Custom(mapping))
+            .assessor();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        let body = b"SmsStatus=delivered&To=%2B15550001111&MediaUrl=a&MediaUrl=b";
+        let now = SystemTime::now();
+        let assessment = stage.assess(&Method::POST, &headers, body, false, now);
+        let Decision::Check(checks) = assessment.decision else {
+            panic!("{:?}", assessment.decision);
+        };
+        assert_eq!(checks.event.event_type, "delivered");
+        assert_eq!(
+            checks.value,
+            serde_json::json!({
+                "SmsStatus": "delivered", "To": "+15550001111", "MediaUrl": ["a", "b"]
+            })
+        );
     }
 
     fn post(stage: &Assessor, body: &[u8], truncated: bool) -> Assessment {

@@ -288,7 +288,9 @@ impl ReceiverBuilder {
     }
 
     /// Accepts any content type as long as the body is JSON (default: a content type other
-    /// than JSON is refused with 415; a missing one is accepted).
+    /// than JSON is refused with 415; a missing one is accepted). An
+    /// `application/x-www-form-urlencoded` body (Twilio's) is always accepted, read as a JSON
+    /// object of its parameters (a name sent several times: an array of its values).
     pub fn accept_any_content_type(mut self) -> Self {
         self.options.strict_content_type = false;
         self
