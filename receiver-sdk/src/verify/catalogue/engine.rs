@@ -78,7 +78,7 @@ impl SignedPart {
     };
 
     /// Whether the part needs the request's method or URL.
-    fn from_request_line(&self) -> bool {
+    fn needs_request_line(&self) -> bool {
         matches!(self, Self::Method | Self::Url { .. })
     }
 }
@@ -263,7 +263,7 @@ impl SchemeHmac {
         }
         let line = match delivery.request {
             Some(request) => (request.method.as_str(), request.url),
-            None if scheme.message.iter().any(SignedPart::from_request_line) => {
+            None if scheme.message.iter().any(SignedPart::needs_request_line) => {
                 return Err(FailureKind::UrlNotGiven)
             }
             None => ("", ""),
