@@ -468,11 +468,13 @@ fn a_provider_kind_is_shown_under_its_name_with_secrets_redacted() {
 fn public_url_is_read_as_a_base_and_a_bad_one_is_refused_by_key() {
     let endpoint = "[[endpoint]]\nname = \"sms\"\npath = \"/twilio\"\n";
     let config = parse(&format!(
-        "{endpoint}public_url = \"https://hooks.example.com/inbound/\""
+        "{endpoint}public_url = \"https://hooks.example.com/inbound/\"\n\
+         [endpoint.verify]\nkind = \"twilio\"\nsecrets = [\"auth-token\"]"
     ))
     .expect("a valid public URL");
     let url = config.endpoints[0].public_url.as_ref().expect("set");
     assert_eq!(url.as_str(), "https://hooks.example.com/inbound");
+    assert!(config.endpoints[0].verify.build().is_ok());
     assert_eq!(
         parse(endpoint).expect("valid").endpoints[0].public_url,
         None
