@@ -328,6 +328,28 @@ mod url_signing {
     }
 
     #[tokio::test]
+    async fn twilio_shared_key_webhooks_signed_with_hmac_sha256_verify() {
+        let (auth_token, shared_key) = ("twilio_auth_token", "twilio_shared_key");
+        let server = endpoint("twilio", &[auth_token, shared_key], "/SmsStatus", None).await;
+        let url = server.url("/webhook");
+        let body = "MessageSid=SM1&SmsStatus=delivered";
+        let input =
+            json!({"secret": shared_key, "algorithm": "HMAC_SHA256", "url": url, "body": body});
+        let (url, headers) = signed("twilio", input);
+        assert_eq!(post(&server, &url, FORM, &headers, body).await.0, 200);
+        let changed = body.replacen("delivered", "deliverec", 1);
+        assert_eq!(post(&server, &url, FORM, &headers, &changed).await.0, 401);
+
+        let ours = sign::twilio_sha256(shared_key, &url, body.as_bytes());
+        let check = |body: &str| {
+            json!({"secret": shared_key, "algorithm": "HMAC_SHA256", "url": url, "body": body,
+                   "signature": ours})
+        };
+        assert!(accepted("twilio", check(body)));
+        assert!(!accepted("twilio", check(&changed)));
+    }
+
+    #[tokio::test]
     async fn behind_a_proxy_the_signed_url_is_public_url_joined_with_the_path() {
         let token = "twilio_token";
         let base = "https://hooks.example.com/inbound";

@@ -1,7 +1,7 @@
 // The senders that sign the URL, through their own published libraries: `sign` prints the
 // headers (and the URL, which Twilio extends with bodySHA256 for JSON) the sender would send;
 // `verify` prints whether the library accepts a signature our SDK wrote. Reads JSON on stdin:
-// {op, provider, secret, url, method, body, json, timestamp, signature}.
+// {op, provider, secret, url, method, body, json, algorithm, timestamp, signature}.
 import { readFileSync } from "node:fs";
 import twilio from "twilio";
 import { WebhooksHelper } from "square";
@@ -40,12 +40,15 @@ if (op === "sign") {
     case "twilio": {
       const url = twilioUrl();
       const params = input.json ? null : formParams(body);
-      output = {
-        url,
-        headers: {
-          "x-twilio-signature": twilio.getExpectedTwilioSignature(secret, url, params),
-        },
+      // A SharedKey webhook names HMAC_SHA256 in its settings header; the default is HMAC_SHA1.
+      const algorithm = input.algorithm || twilio.HMAC_SHA1;
+      const headers = {
+        "x-twilio-signature": twilio.getExpectedTwilioSignature(secret, url, params, algorithm),
       };
+      if (input.algorithm) {
+        headers["x-twilio-webhooks-signature-settings"] = `key=webhooks_sharedkey_1,algorithm=${algorithm}`;
+      }
+      output = { url, headers };
       break;
     }
     case "hubspot": {
@@ -69,8 +72,8 @@ if (op === "sign") {
   switch (provider) {
     case "twilio":
       valid = input.json
-        ? twilio.validateRequestWithBody(secret, signature, input.url, body)
-        : twilio.validateRequest(secret, signature, input.url, formParams(body));
+        ? twilio.validateRequestWithBody(secret, signature, input.url, body, input.algorithm)
+        : twilio.validateRequest(secret, signature, input.url, formParams(body), input.algorithm);
       break;
     case "square":
       valid = await WebhooksHelper.verifySignature({

@@ -187,13 +187,32 @@ fn catalogue_request(
 /// assert_eq!(sign::twilio("12345", url, body), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
 /// ```
 pub fn twilio(auth_token: impl AsRef<[u8]>, url: &str, body: &[u8]) -> String {
+    twilio_with(
+        super::catalogue::schemes::twilio(),
+        auth_token.as_ref(),
+        url,
+        body,
+    )
+}
+
+/// [`twilio`] for a webhook signed with a SharedKey whose
+/// `X-Twilio-Webhooks-Signature-Settings` names `algorithm=HMAC_SHA256`: the same string,
+/// HMAC-SHA256 keyed with the SharedKey secret.
+pub fn twilio_sha256(shared_key: impl AsRef<[u8]>, url: &str, body: &[u8]) -> String {
+    let scheme = super::HmacScheme {
+        algorithm: super::HmacAlgorithm::Sha256,
+        ..super::catalogue::schemes::twilio()
+    };
+    twilio_with(scheme, shared_key.as_ref(), url, body)
+}
+
+fn twilio_with(scheme: super::HmacScheme, secret: &[u8], url: &str, body: &[u8]) -> String {
     let form = if super::catalogue::twilio_body_hash(url).is_some() {
         &b""[..]
     } else {
         body
     };
-    let scheme = super::catalogue::schemes::twilio();
-    catalogue_request(scheme, auth_token.as_ref(), ("POST", url), form, None)
+    catalogue_request(scheme, secret, ("POST", url), form, None)
 }
 
 /// The hex SHA-256 of `body`, which Twilio puts in the `bodySHA256` query parameter of the URL

@@ -178,10 +178,8 @@ fn polar(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
 
 /// Twilio's verifier: the engine's scheme at each URL form Twilio's library accepts.
 fn twilio(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
-    let scheme = SchemeHmac::new(schemes::twilio(), secrets)?;
-    Ok(Verifier::with_scheme(super::Scheme::Twilio(Twilio::new(
-        scheme,
-    ))))
+    let scheme = Twilio::new(schemes::twilio, secrets)?;
+    Ok(Verifier::with_scheme(super::Scheme::Twilio(scheme)))
 }
 
 /// A static token that must equal the whole value of `header`.

@@ -654,3 +654,27 @@ fn url_delivery(name: &str, secret: &str, url: &str, body: &[u8]) -> HeaderMap {
         other => panic!("{other} does not sign the URL"),
     }
 }
+
+#[test]
+fn twilio_shared_key_webhooks_name_hmac_sha256_in_their_settings_header() {
+    // `getExpectedTwilioSignature(.., "HMAC_SHA256")` of `twilio` 6.3.1; Python agrees.
+    let signature = "n0r6IgmnSCBvvkr6la/Droqluvnv4/JqgRrW9rneReQ=";
+    assert_eq!(
+        sign::twilio_sha256("shared-secret", TWILIO_URL, TWILIO_FORM),
+        signature
+    );
+    let verifier = Verifier::provider("twilio", ["auth-token", "shared-secret"]).expect("secrets");
+    let settings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256";
+    let headers = with(&[
+        ("x-twilio-signature", signature),
+        ("x-twilio-webhooks-signature-settings", settings),
+    ]);
+    let request = posted(TWILIO_URL, &headers, TWILIO_FORM);
+    assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
+    // Without the settings header the signature is read as HMAC-SHA1, whose tags are 20 bytes.
+    let unnamed = with(&[("x-twilio-signature", signature)]);
+    assert_eq!(
+        request_kind(&verifier, &posted(TWILIO_URL, &unnamed, TWILIO_FORM), 0),
+        malformed("x-twilio-signature")
+    );
+}

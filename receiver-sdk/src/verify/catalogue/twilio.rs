@@ -6,15 +6,24 @@
 //! Twilio's own library (`twilio` 6.3.1 on npm, `validateRequest`) accepts the signature for
 //! the URL as received, with the scheme's default port added, or with the port removed, since
 //! Twilio signs the URL as configured and proxies add or drop the port; this does the same.
-//! (It also re-encodes the query in two legacy forms, which this does not.)
+//! (It also re-encodes the query in two legacy forms, which this does not.) A webhook signed
+//! with a SharedKey names its algorithm in `X-Twilio-Webhooks-Signature-Settings`
+//! (`key=..,algorithm=HMAC_SHA256`); without that header, or without `algorithm=` in it, the
+//! signature is HMAC-SHA1, as the library reads it.
 
 use std::borrow::Cow;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::engine::SchemeHmac;
-use crate::verify::{Clock, Delivery, FailureKind, SignedRequest};
+use http::{HeaderMap, HeaderName};
+
+use super::engine::{HmacAlgorithm, HmacScheme, SchemeHmac};
+use crate::verify::{Clock, Delivery, FailureKind, SecretError, SignedRequest};
+use crate::Secret;
+
+/// The header a SharedKey-signed webhook names its algorithm in.
+const SETTINGS: HeaderName = HeaderName::from_static("x-twilio-webhooks-signature-settings");
 
 /// The query parameter carrying the body's hash, for bodies that are not forms.
 const BODY_HASH: &str = "bodySHA256";
@@ -23,12 +32,27 @@ const BODY_HASH: &str = "bodySHA256";
 /// Twilio's library accepts, and the body hash for JSON bodies.
 #[derive(Debug, Clone)]
 pub(in crate::verify) struct Twilio {
-    scheme: SchemeHmac,
+    // The same secrets keyed for each algorithm a delivery may name.
+    sha1: SchemeHmac,
+    sha256: SchemeHmac,
 }
 
 impl Twilio {
-    pub(in crate::verify) fn new(scheme: SchemeHmac) -> Self {
-        Self { scheme }
+    pub(in crate::verify) fn new(
+        scheme: impl Fn() -> HmacScheme,
+        secrets: Vec<Secret>,
+    ) -> Result<Self, SecretError> {
+        let keyed = |algorithm| {
+            let scheme = HmacScheme {
+                algorithm,
+                ..scheme()
+            };
+            SchemeHmac::new(scheme, secrets.iter().cloned())
+        };
+        Ok(Self {
+            sha1: keyed(HmacAlgorithm::Sha1)?,
+            sha256: keyed(HmacAlgorithm::Sha256)?,
+        })
     }
 
     pub(in crate::verify) fn verify(
@@ -37,6 +61,10 @@ impl Twilio {
         clock: Clock,
     ) -> Result<(), FailureKind> {
         let request = delivery.request.ok_or(FailureKind::UrlNotGiven)?;
+        let scheme = match algorithm(delivery.headers)? {
+            HmacAlgorithm::Sha256 => &self.sha256,
+            _ => &self.sha1,
+        };
         let body_hash = body_hash(request.url);
         // With the body's hash in the signed URL, the form part is empty: the body is
         // authenticated through its hash instead.
@@ -56,7 +84,7 @@ impl Twilio {
                 request: Some(&request),
                 ..*delivery
             };
-            result = self.scheme.verify(&delivery, clock);
+            result = scheme.verify(&delivery, clock);
             if result != Err(FailureKind::UrlSignatureMismatch) {
                 break;
             }
@@ -70,6 +98,31 @@ impl Twilio {
                 matches.then_some(()).ok_or(FailureKind::BodyHashMismatch)
             }
         }
+    }
+}
+
+/// The algorithm `X-Twilio-Webhooks-Signature-Settings` names: HMAC-SHA1 when the header or
+/// its `algorithm=` is absent or empty, as `getSignatureAlgorithm` reads it; a name other than
+/// `HMAC_SHA1` or `HMAC_SHA256` (either case) makes the header malformed.
+fn algorithm(headers: &HeaderMap) -> Result<HmacAlgorithm, FailureKind> {
+    let malformed = || FailureKind::MalformedHeader { header: SETTINGS };
+    let mut values = headers.get_all(SETTINGS).iter();
+    let Some(value) = values.next() else {
+        return Ok(HmacAlgorithm::Sha1);
+    };
+    if values.next().is_some() {
+        return Err(FailureKind::DuplicateHeader { header: SETTINGS });
+    }
+    let value = value.to_str().map_err(|_| malformed())?;
+    let named = value
+        .split(',')
+        .filter_map(|part| part.split_once('='))
+        .find(|(key, value)| key.trim() == "algorithm" && !value.trim().is_empty())
+        .map(|(_, value)| value.trim().to_ascii_uppercase());
+    match named.as_deref() {
+        None | Some("HMAC_SHA1") => Ok(HmacAlgorithm::Sha1),
+        Some("HMAC_SHA256") => Ok(HmacAlgorithm::Sha256),
+        Some(_) => Err(malformed()),
     }
 }
 
@@ -177,6 +230,28 @@ mod tests {
             ]
         );
         assert_eq!(forms("/relative"), ["/relative"]);
+    }
+
+    #[test]
+    fn the_settings_header_names_the_algorithm_as_twilios_library_reads_it() {
+        let read = |value: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(SETTINGS, http::HeaderValue::from_static(value));
+            }
+            algorithm(&headers)
+        };
+        assert_eq!(read(None), Ok(HmacAlgorithm::Sha1));
+        assert_eq!(read(Some("key=k1")), Ok(HmacAlgorithm::Sha1));
+        assert_eq!(read(Some("key=k1, algorithm=")), Ok(HmacAlgorithm::Sha1));
+        assert_eq!(
+            read(Some("key=webhooks_sharedkey_1, algorithm = hmac_sha256")),
+            Ok(HmacAlgorithm::Sha256)
+        );
+        assert_eq!(
+            read(Some("algorithm=HMAC_MD5")),
+            Err(FailureKind::MalformedHeader { header: SETTINGS })
+        );
     }
 
     #[test]
