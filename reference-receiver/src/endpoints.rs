@@ -60,6 +60,9 @@ pub(crate) fn receiver(
     if config.acknowledge_unsigned_tests {
         builder = builder.acknowledge_unsigned_tests();
     }
+    if config.accept_form_bodies {
+        builder = builder.accept_form_bodies();
+    }
     if let Some(url) = &config.public_url {
         builder = builder.public_url(url.clone());
     }

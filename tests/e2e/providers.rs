@@ -241,6 +241,7 @@ mod url_signing {
                 Field::pointer(pointer).unwrap(),
             )))
             .store(receiver_sdk::store::MemoryStore::new())
+            .accept_form_bodies()
             .handler(Recorder::new().handler());
         if let Some(url) = public_url {
             builder = builder.public_url(receiver_sdk::PublicUrl::parse(url).unwrap());

@@ -346,7 +346,7 @@ impl Assessor {
             });
         }
         let content_type = headers.get(header::CONTENT_TYPE);
-        let form = content_type.is_some_and(is_form);
+        let form = options.form_bodies && content_type.is_some_and(is_form);
         if options.strict_content_type && !form {
             if let Some(content_type) = content_type {
                 if !is_json(content_type) {
@@ -504,6 +504,7 @@ mod tests {
         let mapping = Mapping::new(Field::pointer("/SmsStatus").expect("a pointer"));
         let stage = Receiver::builder("sms")
             .envelope(Envelope::Custom(mapping))
+            .accept_form_bodies()
             .assessor();
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -523,6 +524,12 @@ mod tests {
                 "SmsStatus": "delivered", "To": "+15550001111", "MediaUrl": ["a", "b"]
             })
         );
+        let json_only = Receiver::builder("json").envelope(Envelope::Raw).assessor();
+        let assessment = json_only.assess(&Method::POST, &headers, body, false, now);
+        assert!(matches!(
+            assessment.decision,
+            Decision::Answer(Outcome::UnsupportedMediaType(_))
+        ));
     }
 
     fn post(stage: &Assessor, body: &[u8], truncated: bool) -> Assessment {

@@ -44,6 +44,7 @@ pub(super) struct Options {
     pub(super) on_deadline: OnDeadline,
     pub(super) limits: IdLimits,
     pub(super) strict_content_type: bool,
+    pub(super) form_bodies: bool,
     pub(super) unsigned_tests: bool,
     pub(super) events: Option<HashSet<String>>,
     // Tried in the order given; the first that recognises a request answers it.
@@ -149,6 +150,7 @@ impl ReceiverBuilder {
                     ids: DEFAULT_MAX_ID_BYTES,
                 },
                 strict_content_type: true,
+                form_bodies: false,
                 unsigned_tests: false,
                 events: None,
                 handshakes: Vec::new(),
@@ -288,11 +290,18 @@ impl ReceiverBuilder {
     }
 
     /// Accepts any content type as long as the body is JSON (default: a content type other
-    /// than JSON is refused with 415; a missing one is accepted). An
-    /// `application/x-www-form-urlencoded` body (Twilio's) is always accepted, read as a JSON
-    /// object of its parameters (a name sent several times: an array of its values).
+    /// than JSON is refused with 415; a missing one is accepted).
     pub fn accept_any_content_type(mut self) -> Self {
         self.options.strict_content_type = false;
+        self
+    }
+
+    /// Accepts `application/x-www-form-urlencoded` bodies, as Twilio posts them, read as a
+    /// JSON object of their parameters (a name sent several times: an array of its values),
+    /// so envelopes and handlers read them as JSON (`/MessageSid`). Off by default: a form
+    /// body is then refused with 415 like any other content type but JSON.
+    pub fn accept_form_bodies(mut self) -> Self {
+        self.options.form_bodies = true;
         self
     }
 

@@ -192,6 +192,60 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::{SignedRequest, Verify, VerifyFailure};
+
+    /// A scheme of its own that signs the URL: it passes only the one URL it was given.
+    #[derive(Debug)]
+    struct OnlyAt(&'static str);
+
+    impl Verify for OnlyAt {
+        fn verify(&self, _: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyFailure> {
+            Err(VerifyFailure::other("needs the URL"))
+        }
+
+        fn verify_request(
+            &self,
+            request: &SignedRequest<'_>,
+            _: SystemTime,
+        ) -> Result<(), VerifyFailure> {
+            (request.method == Method::POST && request.url == self.0)
+                .then_some(())
+                .ok_or(VerifyFailure::other("another URL"))
+        }
+    }
+
+    async fn status(receiver: &Receiver, uri: &str) -> u16 {
+        let request = http::Request::post(uri)
+            .header(http::header::HOST, "10.0.0.5:8080")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"type":"t"}"#))
+            .expect("a request");
+        receiver.handle(request).await.status().as_u16()
+    }
+
+    fn receiver(verifier: OnlyAt, public_url: Option<&str>) -> Receiver {
+        let mut builder = Receiver::builder("url")
+            .verifier(verifier)
+            .envelope(crate::envelope::Envelope::Raw)
+            .dedupe(false)
+            .handler(|_: Delivery| async { Ok(()) });
+        if let Some(url) = public_url {
+            builder = builder.public_url(PublicUrl::parse(url).expect("a base"));
+        }
+        builder.build().expect("an endpoint")
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_verifies_the_request_at_its_public_url_or_its_host() {
+        let behind = receiver(
+            OnlyAt("https://hooks.example.com/in/hook?a=%2B1"),
+            Some("https://hooks.example.com/in"),
+        );
+        assert_eq!(status(&behind, "/hook?a=%2B1").await, 200);
+        assert_eq!(status(&behind, "/hook?a=%2B2").await, 401);
+        let direct = receiver(OnlyAt("http://10.0.0.5:8080/hook"), None);
+        assert_eq!(status(&direct, "/hook").await, 200);
+    }
 
     #[test]
     fn regression_default_retention_outlasts_every_senders_retry_window() {

@@ -49,6 +49,9 @@ pub struct EndpointConfig {
     /// Answer a registration test (`X-Hook-Test: true`) 200 even when it fails verification.
     #[serde(default)]
     pub acknowledge_unsigned_tests: bool,
+    /// Accept `application/x-www-form-urlencoded` bodies (Twilio's), read as a JSON object.
+    #[serde(default)]
+    pub accept_form_bodies: bool,
     /// The public base of the endpoint's URL as the sender was given it, for senders that sign
     /// the URL (Twilio, Square, HubSpot, Trello); unset: `http://` and the `Host` header.
     #[serde(
