@@ -2,7 +2,9 @@
 //!
 //! A [`Verifier`] is built once per endpoint from configuration and then checks each delivery with
 //! [`Verifier::verify`]: a pure function of the headers, the raw body bytes and the current time,
-//! so it needs no server to test and never parses the body. An endpoint asks only for the
+//! so it needs no server to test and never parses the body. The senders that sign the URL too
+//! (Twilio, Square, HubSpot, Trello) are checked with [`Verifier::verify_request`], which takes
+//! the method and the full URL as well ([`SignedRequest`]). An endpoint asks only for the
 //! [`Verify`] trait, which `Verifier` implements and a scheme of your own can implement too.
 //!
 //! # Layout
