@@ -25,9 +25,6 @@ use crate::Secret;
 /// The header a SharedKey-signed webhook names its algorithm in.
 const SETTINGS: HeaderName = HeaderName::from_static("x-twilio-webhooks-signature-settings");
 
-/// The query parameter carrying the body's hash, for bodies that are not forms.
-const BODY_HASH: &str = "bodySHA256";
-
 /// The Twilio verifier: the engine's scheme ([`super::schemes::twilio`]), run at each URL form
 /// Twilio's library accepts, and the body hash for JSON bodies.
 #[derive(Debug, Clone)]
@@ -85,7 +82,7 @@ impl Twilio {
                 ..*delivery
             };
             result = scheme.verify(&delivery, clock);
-            if result != Err(FailureKind::UrlSignatureMismatch) {
+            if !matches!(result, Err(FailureKind::UrlSignatureMismatch)) {
                 break;
             }
         }
@@ -131,7 +128,7 @@ pub(in crate::verify) fn body_hash(url: &str) -> Option<String> {
     let (_, query) = url.split_once('?')?;
     let query = query.split('#').next().unwrap_or_default();
     form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == BODY_HASH)
+        .find(|(name, _)| name == "bodySHA256")
         .map(|(_, value)| value.into_owned())
 }
 
@@ -141,20 +138,21 @@ fn url_forms(url: &str) -> Vec<Cow<'_, str>> {
     let mut forms = vec![Cow::Borrowed(url)];
     if let Some(parts) = split(url) {
         let rest = &url[parts.rest..];
-        let without = format!("{}{}", &url[..parts.port], rest);
-        let with = if parts.port == parts.rest {
+        let host = &url[..parts.host_end];
+        let without = format!("{host}{rest}");
+        let with = if parts.host_end < parts.rest {
+            url.to_owned()
+        } else {
             let port = if url[..parts.scheme_end].eq_ignore_ascii_case("https://") {
                 ":443"
             } else {
                 ":80"
             };
-            format!("{}{port}{rest}", &url[..parts.port])
-        } else {
-            url.to_owned()
+            format!("{host}{port}{rest}")
         };
-        for form in [with, without] {
-            if !forms.iter().any(|known| *known == form) {
-                forms.push(Cow::Owned(form));
+        for form in [with, without].map(Cow::Owned) {
+            if !forms.contains(&form) {
+                forms.push(form);
             }
         }
     }
@@ -165,8 +163,8 @@ fn url_forms(url: &str) -> Vec<Cow<'_, str>> {
 struct Split {
     /// The end of `scheme://`.
     scheme_end: usize,
-    /// Where the port (`:443`) begins; equal to `rest` when there is none.
-    port: usize,
+    /// Where the host ends: where its port (`:443`) begins, or `rest` when it has none.
+    host_end: usize,
     /// Where the path (or query) begins.
     rest: usize,
 }
@@ -189,12 +187,12 @@ fn split(url: &str) -> Option<Split> {
     let host_and_port = &authority[host_start..];
     // A colon begins the port only after the closing bracket of an IPv6 literal.
     let search_from = host_and_port.rfind(']').map_or(0, |at| at + 1);
-    let port = host_and_port[search_from..]
+    let host_end = host_and_port[search_from..]
         .find(':')
         .map_or(rest, |at| scheme_end + host_start + search_from + at);
     Some(Split {
         scheme_end,
-        port,
+        host_end,
         rest,
     })
 }
