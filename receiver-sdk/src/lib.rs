@@ -86,7 +86,8 @@
 //!
 //! * `endpoint`: the axum/tower face ([`Receiver`], [`ReceiverBuilder`], [`ReceiverLayer`],
 //!   [`ReceiverService`]), what a handler gets and returns ([`Delivery`], [`WebhookEvent`],
-//!   [`HandlerError`]), the pipeline itself and the purge of expired delivery ids.
+//!   [`HandlerError`]), the URL a sender signed ([`PublicUrl`]), the pipeline itself and the
+//!   purge of expired delivery ids.
 //! * `secret`: [`Secret`], key material with a redacted `Debug`.
 //! * `detach`: runs a handler and its commit to the end even when the sender hangs up, and
 //!   turns a panic into a 500 answer.
@@ -207,9 +208,10 @@ pub mod store;
 pub mod verify;
 
 pub use endpoint::{
-    Assessment, Assessor, BuildError, Checks, Decision, Delivery, HandlerError, OnDeadline,
-    Receiver, ReceiverBuilder, ReceiverLayer, ReceiverService, WebhookEvent, DEFAULT_BODY_LIMIT,
-    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
+    Assessment, Assessor, BuildError, Checks, Decision, Delivery, HandlerError, InvalidPublicUrl,
+    OnDeadline, PublicUrl, Receiver, ReceiverBuilder, ReceiverLayer, ReceiverService, WebhookEvent,
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES,
+    DEFAULT_RETENTION,
 };
 pub use outcome::Outcome;
 pub use secret::Secret;

@@ -68,6 +68,12 @@ pub(crate) fn receiver(
     if config.acknowledge_unsigned_tests {
         builder = builder.acknowledge_unsigned_tests();
     }
+    if config.accept_form_bodies {
+        builder = builder.accept_form_bodies();
+    }
+    if let Some(url) = &config.public_url {
+        builder = builder.public_url(url.clone());
+    }
     if let Some(ms) = config.deadline_ms {
         builder = builder.deadline(Duration::from_millis(ms));
         // A queued relay's 2xx promises the outbox entry, the mark and the delivery id are
@@ -166,6 +172,33 @@ mod tests {
                 "{verify}: {error}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_configured_public_url_is_the_base_of_the_url_a_sender_signed() {
+        let whole = config(
+            "public_url = \"https://hooks.example.com/inbound\"\n\
+             [endpoint.verify]\nkind = \"square\"\nsecrets = [\"sq-key\"]",
+        );
+        let store = Arc::new(receiver_sdk::store::MemoryStore::new());
+        let receiver = receiver(&whole.endpoints[0], &whole.server, store, Sink::Log).unwrap();
+        let body = r#"{"type":"payment.updated"}"#;
+        let post = |signed_for: &str| {
+            let signature =
+                receiver_sdk::verify::sign::square("sq-key", signed_for, body.as_bytes());
+            http::Request::post("/e?x=1")
+                .header("host", "10.0.0.5:8080")
+                .header("content-type", "application/json")
+                .header("x-square-hmacsha256-signature", signature)
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        };
+        let public = receiver
+            .handle(post("https://hooks.example.com/inbound/e?x=1"))
+            .await;
+        assert_eq!(public.status(), 200);
+        let seen = receiver.handle(post("http://10.0.0.5:8080/e?x=1")).await;
+        assert_eq!(seen.status(), 401);
     }
 
     /// A sled store whose commit takes a while, and which says when one has completed.

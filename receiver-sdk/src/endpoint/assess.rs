@@ -17,7 +17,7 @@ use crate::handshake::{self, Reply};
 use crate::ordering::{self, OrderingScope};
 use crate::outcome::{Mark, Outcome};
 use crate::store::{EventTime, OrderingKey};
-use crate::verify::VerifyFailure;
+use crate::verify::{SignedRequest, Verify as _, VerifyFailure};
 
 /// An endpoint's pure stage: what it decides from a request alone, without a store or a
 /// handler.
@@ -155,16 +155,88 @@ impl Assessor {
         truncated: bool,
         now: SystemTime,
     ) -> Assessment {
+        self.judge(method, query, None, headers, body, truncated, now)
+    }
+
+    /// [`assess`](Self::assess) for a request whose full URL is known, as the endpoint
+    /// builds it (see [`PublicUrl`](crate::PublicUrl)): what a scheme that signs the URL
+    /// (Twilio, Square, HubSpot, Trello) needs, and where the handshakes find their query.
+    /// [`assess`](Self::assess) and [`assess_query`](Self::assess_query) know no URL, so such
+    /// a scheme fails there with [`FailureKind::UrlNotGiven`](crate::verify::FailureKind).
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{HeaderMap, Method};
+    /// use receiver_sdk::verify::{sign, SignedRequest, Verifier};
+    /// use receiver_sdk::{Decision, Receiver};
+    ///
+    /// let stage = Receiver::builder("trello")
+    ///     .verifier(Verifier::provider("trello", ["app-secret"])?)
+    ///     .assessor();
+    /// let (url, body) = ("https://example.com/trello", br#"{"action":{}}"#);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-trello-webhook", sign::trello("app-secret", url, body).parse()?);
+    /// let request = SignedRequest::new(&Method::POST, url, &headers, body);
+    /// let assessment = stage.assess_request(&request, false, SystemTime::now());
+    /// assert_eq!(assessment.verification, Some(Ok(())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn assess_request(
+        &self,
+        request: &SignedRequest<'_>,
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
+        let SignedRequest {
+            method,
+            url,
+            headers,
+            body,
+            ..
+        } = *request;
+        let query = url.split_once('?').map(|(_, query)| query);
+        self.judge(method, query, Some(url), headers, body, truncated, now)
+    }
+
+    /// The verifier's judgement of a request, with its URL where known.
+    pub(super) fn verify(
+        &self,
+        method: &Method,
+        url: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        let verifier = &self.options.verifier;
+        match url {
+            Some(url) => {
+                verifier.verify_request(&SignedRequest::new(method, url, headers, body), now)
+            }
+            None => verifier.verify(headers, body, now),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        method: &Method,
+        query: Option<&str>,
+        url: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+        truncated: bool,
+        now: SystemTime,
+    ) -> Assessment {
         if let Some(early) = self.admit(method, truncated) {
             // Shown even where the answer does not depend on it.
             let whole = *method != Method::HEAD && !truncated;
             return Assessment {
-                verification: whole.then(|| self.options.verifier.verify(headers, body, now)),
+                verification: whole.then(|| self.verify(method, url, headers, body, now)),
                 event: whole.then(|| self.event(headers, body)).flatten(),
                 decision: early.into(),
             };
         }
-        let verified = self.options.verifier.verify(headers, body, now);
+        let verified = self.verify(method, url, headers, body, now);
         if let Some(reply) = self.handshake(method, query, headers, body, &verified) {
             return Assessment {
                 verification: Some(verified),
@@ -274,8 +346,10 @@ impl Assessor {
                 challenge: options.verifier.challenge(),
             });
         }
-        if options.strict_content_type {
-            if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = headers.get(header::CONTENT_TYPE);
+        let form = options.form_bodies && content_type.is_some_and(is_form);
+        if options.strict_content_type && !form {
+            if let Some(content_type) = content_type {
                 if !is_json(content_type) {
                     return Err(Outcome::UnsupportedMediaType(
                         String::from_utf8_lossy(content_type.as_bytes()).into_owned(),
@@ -286,8 +360,12 @@ impl Assessor {
         if body.is_empty() {
             return Err(Outcome::Malformed("body is empty; expected JSON".into()));
         }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| Outcome::Malformed(format!("body is not valid JSON: {e}")))?;
+        let value: Value = if form {
+            form_value(body)
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| Outcome::Malformed(format!("body is not valid JSON: {e}")))?
+        };
         let event = options
             .envelope
             .extract(headers, &value)
@@ -344,6 +422,32 @@ impl Assessor {
     }
 }
 
+/// Whether the content type is `application/x-www-form-urlencoded`, as Twilio posts.
+fn is_form(content_type: &HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(|value| {
+        let essence = value.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+/// A form body as a JSON object of its decoded parameters, so envelopes and handlers read it
+/// as they read JSON (`/MessageSid`): a name sent once is a string, one sent more often an
+/// array of its values in order.
+fn form_value(body: &[u8]) -> Value {
+    let mut object = serde_json::Map::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        let value = Value::String(value.into_owned());
+        match object.get_mut(name.as_ref()) {
+            None => {
+                object.insert(name.into_owned(), value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+    Value::Object(object)
+}
+
 fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(value) = content_type.to_str() else {
         return false;
@@ -393,6 +497,40 @@ mod tests {
 
     fn sonar() -> Assessor {
         Receiver::builder("e").envelope(Envelope::Sonar).assessor()
+    }
+
+    #[test]
+    fn a_form_body_is_read_as_an_object_of_its_parameters() {
+        use crate::envelope::{Field, Mapping};
+        let mapping = Mapping::new(Field::pointer("/SmsStatus").expect("a pointer"));
+        let stage = Receiver::builder("sms")
+            .envelope(Envelope::Custom(mapping))
+            .accept_form_bodies()
+            .assessor();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        let body = b"SmsStatus=delivered&To=%2B15550001111&MediaUrl=a&MediaUrl=b";
+        let now = SystemTime::now();
+        let assessment = stage.assess(&Method::POST, &headers, body, false, now);
+        let Decision::Check(checks) = assessment.decision else {
+            panic!("{:?}", assessment.decision);
+        };
+        assert_eq!(checks.event.event_type, "delivered");
+        assert_eq!(
+            checks.value,
+            serde_json::json!({
+                "SmsStatus": "delivered", "To": "+15550001111", "MediaUrl": ["a", "b"]
+            })
+        );
+        let json_only = Receiver::builder("json").envelope(Envelope::Raw).assessor();
+        let assessment = json_only.assess(&Method::POST, &headers, body, false, now);
+        assert!(matches!(
+            assessment.decision,
+            Decision::Answer(Outcome::UnsupportedMediaType(_))
+        ));
     }
 
     fn post(stage: &Assessor, body: &[u8], truncated: bool) -> Assessment {

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use super::assess::Assessor;
 use super::handler::{self, Delivery, ErasedHandler, HandlerError};
 use super::layer::ReceiverLayer;
+use super::public_url::PublicUrl;
 use super::{
     BuildError, Inner, OnDeadline, Receiver, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
@@ -43,10 +44,13 @@ pub(super) struct Options {
     pub(super) on_deadline: OnDeadline,
     pub(super) limits: IdLimits,
     pub(super) strict_content_type: bool,
+    pub(super) form_bodies: bool,
     pub(super) unsigned_tests: bool,
     pub(super) events: Option<HashSet<String>>,
     // Tried in the order given; the first that recognises a request answers it.
     pub(super) handshakes: Vec<Handshake>,
+    // `None`: the URL a sender signs is rebuilt from the `Host` header (see `PublicUrl`).
+    pub(super) public_url: Option<PublicUrl>,
     pub(super) clock: Clock,
 }
 
@@ -146,9 +150,11 @@ impl ReceiverBuilder {
                     ids: DEFAULT_MAX_ID_BYTES,
                 },
                 strict_content_type: true,
+                form_bodies: false,
                 unsigned_tests: false,
                 events: None,
                 handshakes: Vec::new(),
+                public_url: None,
                 clock: Arc::new(SystemTime::now),
             },
             store: None,
@@ -290,6 +296,15 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Accepts `application/x-www-form-urlencoded` bodies, as Twilio posts them, read as a
+    /// JSON object of their parameters (a name sent several times: an array of its values),
+    /// so envelopes and handlers read them as JSON (`/MessageSid`). Off by default: a form
+    /// body is then refused with 415 like any other content type but JSON.
+    pub fn accept_form_bodies(mut self) -> Self {
+        self.options.form_bodies = true;
+        self
+    }
+
     /// Answers a registration test that fails verification (header `X-Hook-Test: true`, as
     /// SuperOffice sends before saving a webhook) with 200 `ignored` instead of 401, so a
     /// sender that does not sign its test can still register the endpoint. Safe because a test
@@ -325,6 +340,28 @@ impl ReceiverBuilder {
     /// ```
     pub fn handshake(mut self, handshake: Handshake) -> Self {
         self.options.handshakes.push(handshake);
+        self
+    }
+
+    /// The public base of this endpoint's URL, as the sender was given it, for the schemes
+    /// that sign the URL (Twilio, Square, HubSpot, Trello): set it whenever a proxy or load
+    /// balancer stands in front, since the host, scheme or path the receiver sees then differ
+    /// from what the sender signed. The request's path and query are joined to it; see
+    /// [`PublicUrl`] for how, and for what is used without one.
+    ///
+    /// ```
+    /// use receiver_sdk::verify::Verifier;
+    /// use receiver_sdk::{PublicUrl, Receiver};
+    ///
+    /// let stage = Receiver::builder("twilio")
+    ///     .verifier(Verifier::provider("twilio", ["auth-token"])?)
+    ///     .public_url(PublicUrl::parse("https://example.com/hooks")?)
+    ///     .assessor();
+    /// # drop(stage);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn public_url(mut self, url: PublicUrl) -> Self {
+        self.options.public_url = Some(url);
         self
     }
 

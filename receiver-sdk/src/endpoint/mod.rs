@@ -6,12 +6,13 @@
 //! * `pipeline`: reading the body, then the store's checks, the handler and the commit.
 //! * `handler`: [`Delivery`], [`HandlerError`] and the handler's type erasure.
 //! * `layer`: the pipeline in front of your own service ([`ReceiverLayer`]).
+//! * `public_url`: the URL a sender signed, rebuilt from the request ([`PublicUrl`]).
 //! * `purge`: forgetting expired delivery ids and marks past the horizon.
 //!
 //! ```text
 //! HEAD -> 200, no body, no store access
 //! POST (or a method a configured handshake takes) -> read body (limit, timeout)
-//!      -> verify raw bytes -> a configured handshake: its reply, no handler, no store
+//!      -> verify raw bytes (and the public URL) -> a configured handshake: its reply, no handler, no store
 //!      -> JSON -> envelope
 //!      -> dedupe -> lock key -> ordering guard -> handler -> durable commit -> answer
 //! ```
@@ -39,12 +40,14 @@ mod builder;
 mod handler;
 mod layer;
 mod pipeline;
+mod public_url;
 mod purge;
 
 pub use assess::{Assessment, Assessor, Checks, Decision};
 pub use builder::ReceiverBuilder;
 pub use handler::{Delivery, HandlerError};
 pub use layer::{ReceiverLayer, ReceiverService, WebhookEvent};
+pub use public_url::{InvalidPublicUrl, PublicUrl};
 
 use builder::Options;
 use handler::{BoxFuture, ErasedHandler};
@@ -189,6 +192,60 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::{SignedRequest, Verify, VerifyFailure};
+
+    /// A scheme of its own that signs the URL: it passes only the one URL it was given.
+    #[derive(Debug)]
+    struct OnlyAt(&'static str);
+
+    impl Verify for OnlyAt {
+        fn verify(&self, _: &HeaderMap, _: &[u8], _: SystemTime) -> Result<(), VerifyFailure> {
+            Err(VerifyFailure::other("needs the URL"))
+        }
+
+        fn verify_request(
+            &self,
+            request: &SignedRequest<'_>,
+            _: SystemTime,
+        ) -> Result<(), VerifyFailure> {
+            (request.method == Method::POST && request.url == self.0)
+                .then_some(())
+                .ok_or(VerifyFailure::other("another URL"))
+        }
+    }
+
+    async fn status(receiver: &Receiver, uri: &str) -> u16 {
+        let request = http::Request::post(uri)
+            .header(http::header::HOST, "10.0.0.5:8080")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"type":"t"}"#))
+            .expect("a request");
+        receiver.handle(request).await.status().as_u16()
+    }
+
+    fn receiver(verifier: OnlyAt, public_url: Option<&str>) -> Receiver {
+        let mut builder = Receiver::builder("url")
+            .verifier(verifier)
+            .envelope(crate::envelope::Envelope::Raw)
+            .dedupe(false)
+            .handler(|_: Delivery| async { Ok(()) });
+        if let Some(url) = public_url {
+            builder = builder.public_url(PublicUrl::parse(url).expect("a base"));
+        }
+        builder.build().expect("an endpoint")
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_verifies_the_request_at_its_public_url_or_its_host() {
+        let behind = receiver(
+            OnlyAt("https://hooks.example.com/in/hook?a=%2B1"),
+            Some("https://hooks.example.com/in"),
+        );
+        assert_eq!(status(&behind, "/hook?a=%2B1").await, 200);
+        assert_eq!(status(&behind, "/hook?a=%2B2").await, 401);
+        let direct = receiver(OnlyAt("http://10.0.0.5:8080/hook"), None);
+        assert_eq!(status(&direct, "/hook").await, 200);
+    }
 
     #[test]
     fn regression_default_retention_outlasts_every_senders_retry_window() {

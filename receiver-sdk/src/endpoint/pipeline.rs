@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::assess::{Checks, Early};
 use super::handler::{self, Parsed, Run};
-use super::{Inner, OnDeadline};
+use super::{public_url, Inner, OnDeadline};
 use crate::dedupe::DeliveryKeys;
 use crate::detach::{Detachable, Panicked};
 use crate::envelope::EventMeta;
@@ -140,7 +140,12 @@ impl Inner {
     ) -> Result<Processed, Outcome> {
         let (parts, body) = self.read_body(request).await?;
         let now = (self.options().clock)();
-        let verified = self.options().verifier.verify(&parts.headers, &body, now);
+        let url = public_url::request_url(
+            self.options().public_url.as_ref(),
+            &parts.uri,
+            &parts.headers,
+        );
+        let verified = (self.stage).verify(&parts.method, Some(&url), &parts.headers, &body, now);
         let query = parts.uri.query();
         let method = &parts.method;
         if let Some(reply) = self

@@ -76,6 +76,23 @@ pub enum FailureKind {
     /// Well-formed signatures were sent, but none matches any configured secret.
     #[error("no signature matches")]
     SignatureMismatch,
+    /// Well-formed signatures were sent, but none matches any configured secret, for a scheme
+    /// that signs the URL as well as the body: the commonest cause is a URL other than the
+    /// one the sender signs (a proxy in front, a different host or scheme), so the message
+    /// says where to look.
+    #[error(
+        "no signature matches this URL and body; is public_url set to the URL the sender was given?"
+    )]
+    UrlSignatureMismatch,
+    /// The scheme signs the request's URL, and the verifier was given headers and a body only
+    /// ([`Verifier::verify`](super::Verifier::verify) rather than
+    /// [`verify_request`](super::Verifier::verify_request)).
+    #[error("the scheme signs the request URL, which the verifier was not given")]
+    UrlNotGiven,
+    /// The signed URL carries a hash of the body (Twilio's `bodySHA256`), and the body received
+    /// does not have it.
+    #[error("the body does not match the hash in the signed URL")]
+    BodyHashMismatch,
     /// The signed timestamp is older than the tolerance allows (a late delivery or a replay).
     #[error("timestamp is older than the accepted tolerance")]
     TimestampExpired,

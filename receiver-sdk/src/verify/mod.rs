@@ -2,7 +2,9 @@
 //!
 //! A [`Verifier`] is built once per endpoint from configuration and then checks each delivery with
 //! [`Verifier::verify`]: a pure function of the headers, the raw body bytes and the current time,
-//! so it needs no server to test and never parses the body. An endpoint asks only for the
+//! so it needs no server to test and never parses the body. The senders that sign the URL too
+//! (Twilio, Square, HubSpot, Trello) are checked with [`Verifier::verify_request`], which takes
+//! the method and the full URL as well ([`SignedRequest`]). An endpoint asks only for the
 //! [`Verify`] trait, which `Verifier` implements and a scheme of your own can implement too.
 //!
 //! # Layout
@@ -73,7 +75,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ::hmac::digest::{Key, KeyInit};
 use ::hmac::Mac;
 use base64::Engine as _;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -160,6 +162,18 @@ pub trait Verify: fmt::Debug + Send + Sync + 'static {
         now: SystemTime,
     ) -> Result<(), VerifyFailure>;
 
+    /// Checks one delivery seen whole: its method and the URL the sender posted to as well as
+    /// its headers and body. This is what the endpoint calls; a scheme that signs the URL
+    /// (Twilio, Square, HubSpot, Trello) implements it. Default: [`verify`](Self::verify),
+    /// so a scheme that signs only headers and body implements that alone.
+    fn verify_request(
+        &self,
+        request: &SignedRequest<'_>,
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        self.verify(request.headers, request.body, now)
+    }
+
     /// The `WWW-Authenticate` value to send with a 401, if the scheme has one. Default: none.
     fn challenge(&self) -> Option<HeaderValue> {
         None
@@ -188,6 +202,14 @@ macro_rules! forward_verify {
                 (**self).verify(headers, body, now)
             }
 
+            fn verify_request(
+                &self,
+                request: &SignedRequest<'_>,
+                now: SystemTime,
+            ) -> Result<(), VerifyFailure> {
+                (**self).verify_request(request, now)
+            }
+
             fn challenge(&self) -> Option<HeaderValue> {
                 (**self).challenge()
             }
@@ -211,12 +233,73 @@ impl Verify for Verifier {
         Verifier::verify(self, headers, body, now)
     }
 
+    fn verify_request(
+        &self,
+        request: &SignedRequest<'_>,
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        Verifier::verify_request(self, request, now)
+    }
+
     fn challenge(&self) -> Option<HeaderValue> {
         Verifier::challenge(self)
     }
 
     fn authenticates_only_the_body(&self) -> bool {
         Verifier::authenticates_only_the_body(self)
+    }
+}
+
+/// One delivery as a scheme that signs the request line sees it: the method, the full URL the
+/// sender posted to, the headers and the raw body.
+///
+/// The endpoint builds it for every request, the URL from
+/// [`ReceiverBuilder::public_url`](crate::ReceiverBuilder::public_url) (or the `Host` header)
+/// joined with the path and query the request came with; see
+/// [`PublicUrl`](crate::PublicUrl).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use http::{HeaderMap, Method};
+/// use receiver_sdk::verify::{sign, SignedRequest, Verifier};
+///
+/// let url = "https://example.com/hooks/square";
+/// let body = br#"{"type":"payment.updated"}"#;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-square-hmacsha256-signature", sign::square("sq-key", url, body).parse()?);
+/// let verifier = Verifier::provider("square", ["sq-key"])?;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let request = SignedRequest::new(&Method::POST, url, &headers, body);
+/// assert!(verifier.verify_request(&request, now).is_ok());
+///
+/// let elsewhere = SignedRequest::new(&Method::POST, "https://example.com/other", &headers, body);
+/// let failure = verifier.verify_request(&elsewhere, now).unwrap_err();
+/// assert!(failure.to_string().contains("is public_url set to the URL the sender was given?"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SignedRequest<'a> {
+    /// The request's method.
+    pub method: &'a Method,
+    /// The full URL the sender posted to, query included, as the sender wrote it
+    /// (percent-encoding kept).
+    pub url: &'a str,
+    /// The request's headers.
+    pub headers: &'a HeaderMap,
+    /// The raw body, exactly as received.
+    pub body: &'a [u8],
+}
+
+impl<'a> SignedRequest<'a> {
+    /// A delivery of `body` with `headers`, sent with `method` to `url`.
+    pub fn new(method: &'a Method, url: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Self {
+        Self {
+            method,
+            url,
+            headers,
+            body,
+        }
     }
 }
 
@@ -241,6 +324,8 @@ enum Scheme {
     Token(basic::Token),
     // An HMAC scheme described as data (the provider catalogue's).
     Described(catalogue::SchemeHmac),
+    // Twilio: the engine's URL and form parts, tried at each URL form Twilio's library accepts.
+    Twilio(catalogue::Twilio),
     StandardWebhooksV1a(ed25519::StandardWebhooksV1a),
     Discord(ed25519::Discord),
     SendGrid(ecdsa::SendGrid),
@@ -458,12 +543,41 @@ impl Verifier {
 
     /// Checks one delivery: `body` must be the raw bytes as received, and `now` the time of
     /// receipt (injected so tests control the clock).
+    ///
+    /// A scheme that signs the URL cannot be checked this way: it fails with
+    /// [`FailureKind::UrlNotGiven`]; use [`verify_request`](Self::verify_request).
     pub fn verify(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), VerifyFailure> {
+        let delivery = Delivery {
+            headers,
+            body,
+            request: None,
+        };
+        self.check(&delivery, now)
+    }
+
+    /// Checks one delivery with the method and URL it came with, which the schemes that sign
+    /// them (Twilio, Square, HubSpot, Trello) need; the others check headers and body as
+    /// [`verify`](Self::verify) does.
+    pub fn verify_request(
+        &self,
+        request: &SignedRequest<'_>,
+        now: SystemTime,
+    ) -> Result<(), VerifyFailure> {
+        let delivery = Delivery {
+            headers: request.headers,
+            body: request.body,
+            request: Some(request),
+        };
+        self.check(&delivery, now)
+    }
+
+    fn check(&self, delivery: &Delivery<'_>, now: SystemTime) -> Result<(), VerifyFailure> {
+        let (headers, body) = (delivery.headers, delivery.body);
         let clock = Clock {
             now,
             tolerance: self.tolerance,
@@ -476,13 +590,19 @@ impl Verifier {
             Scheme::Slack(scheme) => scheme.verify(headers, body, clock),
             Scheme::Basic(scheme) => scheme.verify(headers),
             Scheme::Token(scheme) => scheme.verify(headers),
-            Scheme::Described(scheme) => scheme.verify(headers, body, clock),
+            Scheme::Described(scheme) => scheme.verify(delivery, clock),
+            Scheme::Twilio(scheme) => scheme.verify(delivery, clock),
             Scheme::StandardWebhooksV1a(scheme) => scheme.verify(headers, body, clock),
             Scheme::Discord(scheme) => scheme.verify(headers, body, clock),
             Scheme::SendGrid(scheme) => scheme.verify(headers, body, clock),
             Scheme::Mailgun(scheme) => scheme.verify(headers, body, clock),
             Scheme::MicrosoftGraph(scheme) => scheme.verify(body),
-            Scheme::Custom(scheme) => return scheme.verify(headers, body, now),
+            Scheme::Custom(scheme) => {
+                return match delivery.request {
+                    Some(request) => scheme.verify_request(request, now),
+                    None => scheme.verify(headers, body, now),
+                }
+            }
         };
         result.map_err(VerifyFailure::new)
     }
@@ -500,6 +620,7 @@ impl Verifier {
             Scheme::Hmac(_)
             | Scheme::Stripe(_)
             | Scheme::Slack(_)
+            | Scheme::Twilio(_)
             | Scheme::Discord(_)
             | Scheme::SendGrid(_) => true,
             Scheme::Custom(scheme) => scheme.authenticates_only_the_body(),
@@ -526,6 +647,7 @@ impl Verifier {
             | Scheme::Stripe(_)
             | Scheme::Slack(_)
             | Scheme::Described(_)
+            | Scheme::Twilio(_)
             | Scheme::StandardWebhooksV1a(_)
             | Scheme::Discord(_)
             | Scheme::SendGrid(_)
@@ -656,6 +778,15 @@ fn check_signatures<'v>(
     } else {
         Err(FailureKind::SignatureMismatch)
     }
+}
+
+/// What a built-in scheme is given of a delivery: headers and body always, the method and URL
+/// when the caller had them ([`Verifier::verify_request`]).
+#[derive(Clone, Copy)]
+struct Delivery<'r> {
+    headers: &'r HeaderMap,
+    body: &'r [u8],
+    request: Option<&'r SignedRequest<'r>>,
 }
 
 /// The current time and the accepted skew, for schemes that sign a timestamp.

@@ -130,7 +130,133 @@ pub fn hmac_scheme(
         let value = headers.get(name).map(http::HeaderValue::as_bytes);
         String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
     };
-    super::catalogue::signature_value(scheme, secret.as_ref(), body, timestamp.as_deref(), header)
+    let line = ("POST", "");
+    let (secret, timestamp) = (secret.as_ref(), timestamp.as_deref());
+    super::catalogue::signature_value(scheme, secret, line, body, timestamp, header)
+}
+
+/// [`hmac_scheme`] for a scheme that signs the request's method or URL
+/// ([`SignedPart::Method`](super::SignedPart::Method),
+/// [`SignedPart::Url`](super::SignedPart::Url)): the signature header's value for `request`.
+pub fn hmac_request(
+    scheme: &super::HmacScheme,
+    secret: impl AsRef<[u8]>,
+    timestamp: Option<u64>,
+    request: &super::SignedRequest<'_>,
+) -> String {
+    let timestamp = timestamp.map(|timestamp| timestamp.to_string());
+    let header = |name: &http::HeaderName| {
+        let value = request.headers.get(name).map(http::HeaderValue::as_bytes);
+        String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
+    };
+    let line = (request.method.as_str(), request.url);
+    let (secret, timestamp) = (secret.as_ref(), timestamp.as_deref());
+    super::catalogue::signature_value(scheme, secret, line, request.body, timestamp, header)
+}
+
+/// The signature of a scheme over the request line, the body and perhaps a timestamp, with no
+/// signed header.
+fn catalogue_request(
+    scheme: super::HmacScheme,
+    secret: &[u8],
+    (method, url): (&str, &str),
+    body: &[u8],
+    timestamp: Option<u64>,
+) -> String {
+    let timestamp = timestamp.map(|timestamp| timestamp.to_string());
+    let none = |_: &http::HeaderName| String::new();
+    let timestamp = timestamp.as_deref();
+    super::catalogue::signature_value(&scheme, secret, (method, url), body, timestamp, none)
+}
+
+/// The `X-Twilio-Signature` value Twilio sends for a delivery of `body` to `url` (the full URL
+/// configured in Twilio, query included), keyed with the auth token: base64 HMAC-SHA1 of the
+/// URL followed by the form parameters of `body` sorted by name.
+///
+/// For a body that is not a form (JSON), Twilio adds `bodySHA256=` and the body's
+/// [`twilio_body_sha256`] to the URL and signs the URL alone; pass that URL here and the body
+/// is not signed, as Twilio does.
+///
+/// ```
+/// use receiver_sdk::verify::sign;
+///
+/// // The example of Twilio's webhook security documentation.
+/// let body = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234\
+///              &From=%2B12349013030&To=%2B18005551212";
+/// let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+/// assert_eq!(sign::twilio("12345", url, body), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+/// ```
+pub fn twilio(auth_token: impl AsRef<[u8]>, url: &str, body: &[u8]) -> String {
+    twilio_with(
+        super::catalogue::schemes::twilio(),
+        auth_token.as_ref(),
+        url,
+        body,
+    )
+}
+
+/// [`twilio`] for a webhook signed with a SharedKey whose
+/// `X-Twilio-Webhooks-Signature-Settings` names `algorithm=HMAC_SHA256`: the same string,
+/// HMAC-SHA256 keyed with the SharedKey secret.
+pub fn twilio_sha256(shared_key: impl AsRef<[u8]>, url: &str, body: &[u8]) -> String {
+    let scheme = super::HmacScheme {
+        algorithm: super::HmacAlgorithm::Sha256,
+        ..super::catalogue::schemes::twilio()
+    };
+    twilio_with(scheme, shared_key.as_ref(), url, body)
+}
+
+fn twilio_with(scheme: super::HmacScheme, secret: &[u8], url: &str, body: &[u8]) -> String {
+    let form = if super::catalogue::twilio_body_hash(url).is_some() {
+        &b""[..]
+    } else {
+        body
+    };
+    catalogue_request(scheme, secret, ("POST", url), form, None)
+}
+
+/// The hex SHA-256 of `body`, which Twilio puts in the `bodySHA256` query parameter of the URL
+/// it signs when the body is not a form.
+pub fn twilio_body_sha256(body: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(body))
+}
+
+/// The `x-square-hmacsha256-signature` value Square sends for a delivery of `body` to
+/// `notification_url` (the subscription's URL, as configured), keyed with the signature key.
+pub fn square(signature_key: impl AsRef<[u8]>, notification_url: &str, body: &[u8]) -> String {
+    let scheme = super::catalogue::schemes::square();
+    let line = ("POST", notification_url);
+    catalogue_request(scheme, signature_key.as_ref(), line, body, None)
+}
+
+/// The `X-HubSpot-Signature-v3` value HubSpot sends for a request with `method` to `uri` (the
+/// full URL) whose `X-HubSpot-Request-Timestamp` is `timestamp_ms` (milliseconds since the unix
+/// epoch), keyed with the app's client secret. The escapes HubSpot decodes before signing
+/// (`%3A`, `%2F`, ...) are decoded in `uri` first, so either form of it may be passed.
+pub fn hubspot(
+    client_secret: impl AsRef<[u8]>,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+    timestamp_ms: u64,
+) -> String {
+    let scheme = super::catalogue::schemes::hubspot();
+    let line = (method, uri);
+    catalogue_request(
+        scheme,
+        client_secret.as_ref(),
+        line,
+        body,
+        Some(timestamp_ms),
+    )
+}
+
+/// The `X-Trello-Webhook` value Trello sends for a delivery of `body` to `callback_url` (exactly
+/// as given when the webhook was created), keyed with the application's secret.
+pub fn trello(secret: impl AsRef<[u8]>, callback_url: &str, body: &[u8]) -> String {
+    let scheme = super::catalogue::schemes::trello();
+    catalogue_request(scheme, secret.as_ref(), ("POST", callback_url), body, None)
 }
 
 fn catalogue_body(scheme: super::HmacScheme, secret: &[u8], body: &[u8]) -> String {
@@ -220,6 +346,7 @@ pub fn twitch(secret: impl AsRef<[u8]>, message_id: &str, timestamp: &str, body:
     super::catalogue::signature_value(
         &super::catalogue::schemes::twitch(),
         secret.as_ref(),
+        ("", ""),
         body,
         Some(timestamp),
         |_| message_id.to_owned(),

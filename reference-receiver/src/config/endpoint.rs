@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use receiver_sdk::envelope::{envelopes, Envelope, Mapping};
 use receiver_sdk::ordering::{OrderingScope, TiePolicy};
+use receiver_sdk::PublicUrl;
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
@@ -56,6 +57,17 @@ pub struct EndpointConfig {
     /// More handshakes, or the verify kind's own with settings (`[[endpoint.handshake]]`).
     #[serde(default, rename = "handshake", skip_serializing_if = "Vec::is_empty")]
     pub handshakes: Vec<HandshakeConfig>,
+    /// Accept `application/x-www-form-urlencoded` bodies (Twilio's), read as a JSON object.
+    #[serde(default)]
+    pub accept_form_bodies: bool,
+    /// The public base of the endpoint's URL as the sender was given it, for senders that sign
+    /// the URL (Twilio, Square, HubSpot, Trello); unset: `http://` and the `Host` header.
+    #[serde(
+        default,
+        deserialize_with = "deserialize_public_url",
+        serialize_with = "serialize_public_url"
+    )]
+    pub public_url: Option<PublicUrl>,
     /// Authentication.
     #[serde(
         default,
@@ -66,6 +78,23 @@ pub struct EndpointConfig {
     /// Where accepted events go.
     #[serde(default)]
     pub relay: Option<RelayConfig>,
+}
+
+/// `public_url` checked as it is read, so a bad one is refused naming its key.
+fn deserialize_public_url<'de, D>(deserializer: D) -> Result<Option<PublicUrl>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let url = Option::<String>::deserialize(deserializer)?;
+    url.map(|url| PublicUrl::parse(&url).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+fn serialize_public_url<S>(url: &Option<PublicUrl>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+{
+    url.as_ref().map(PublicUrl::as_str).serialize(serializer)
 }
 
 fn default_envelope() -> EnvelopeKind {

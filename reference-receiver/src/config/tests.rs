@@ -740,3 +740,28 @@ fn a_handshake_that_cannot_be_judged_safely_is_refused() {
     ));
     assert_eq!(origins.key, "endpoint[0].handshake[0].origins");
 }
+
+#[test]
+fn public_url_is_read_as_a_base_and_a_bad_one_is_refused_by_key() {
+    let endpoint = "[[endpoint]]\nname = \"sms\"\npath = \"/twilio\"\n";
+    let config = parse(&format!(
+        "{endpoint}public_url = \"https://hooks.example.com/inbound/\"\n\
+         [endpoint.verify]\nkind = \"twilio\"\nsecrets = [\"auth-token\"]"
+    ))
+    .expect("a valid public URL");
+    let url = config.endpoints[0].public_url.as_ref().expect("set");
+    assert_eq!(url.as_str(), "https://hooks.example.com/inbound");
+    assert!(config.endpoints[0].verify.build().is_ok());
+    assert_eq!(
+        parse(endpoint).expect("valid").endpoints[0].public_url,
+        None
+    );
+    for (bad, reason) in [
+        ("hooks.example.com", "begins with http:// or https://"),
+        ("https://hooks.example.com/?a=1", "no query"),
+    ] {
+        let error = error_of(&format!("{endpoint}public_url = \"{bad}\"")).to_string();
+        assert!(error.contains("endpoint[0].public_url"), "{error}");
+        assert!(error.contains(reason), "{error}");
+    }
+}

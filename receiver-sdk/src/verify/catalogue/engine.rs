@@ -2,6 +2,7 @@
 //! a header": the scheme is data ([`HmacScheme`]), so a provider is an entry, not code.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ::hmac::digest::{Key, KeyInit};
@@ -13,7 +14,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::verify::{check_secret, single_header, Clock, FailureKind, SecretError};
+use crate::verify::{check_secret, single_header, Clock, Delivery, FailureKind, SecretError};
 use crate::verify::{SignatureEncoding, MAX_HEADER_LEN};
 use crate::Secret;
 
@@ -53,6 +54,33 @@ pub enum SignedPart {
     Header(HeaderName),
     /// Fixed text, such as a separator (`.`, `:`) or a version (`v0`).
     Literal(Cow<'static, str>),
+    /// The request's method, upper case as sent (`POST`).
+    Method,
+    /// The full URL the sender posted to, query included
+    /// ([`SignedRequest::url`](crate::verify::SignedRequest)), with the percent-escapes of the
+    /// ASCII characters in `decoded` decoded first (HubSpot signs `%3A` as `:`); with `decoded`
+    /// empty, exactly as received.
+    Url {
+        /// The characters whose escapes (`%3A`, `%3a`) are decoded before signing.
+        decoded: Cow<'static, str>,
+    },
+    /// The parameters of an `application/x-www-form-urlencoded` body, decoded, sorted by name,
+    /// each written as its name then its value with nothing between (Twilio's form). A name
+    /// sent several times has its distinct values sorted, each after the name. A body that is
+    /// not a form gives whatever pairs it parses to, so it is never left unsigned.
+    SortedFormParams,
+}
+
+impl SignedPart {
+    /// The URL exactly as the sender posted to it.
+    pub const URL: Self = Self::Url {
+        decoded: Cow::Borrowed(""),
+    };
+
+    /// Whether the part needs the request's method or URL.
+    fn needs_request_line(&self) -> bool {
+        matches!(self, Self::Method | Self::Url { .. })
+    }
 }
 
 /// How the signature header's value is laid out.
@@ -193,7 +221,7 @@ impl fmt::Debug for MacState {
 }
 
 /// What the signature header (and the timestamp's source) carried, borrowed from the request.
-struct Delivery<'r> {
+struct Sent<'r> {
     signatures: Vec<&'r str>,
     timestamp: Option<&'r str>,
 }
@@ -228,12 +256,12 @@ impl SchemeHmac {
 
     pub(in crate::verify) fn verify(
         &self,
-        headers: &HeaderMap,
-        body: &[u8],
+        delivery: &Delivery<'_>,
         clock: Clock,
     ) -> Result<(), FailureKind> {
         let scheme = &self.scheme;
-        let delivery = self.parse(headers)?;
+        let (headers, body) = (delivery.headers, delivery.body);
+        let sent = self.parse(headers)?;
         if let Some(timestamp) = &scheme.timestamp {
             let header = match &timestamp.source {
                 TimestampSource::Header(header) => Some(header),
@@ -241,20 +269,45 @@ impl SchemeHmac {
                 TimestampSource::BodyField(_) => None,
             };
             if let Some(header) = header {
-                let raw = delivery.timestamp.unwrap_or_default();
+                let raw = sent.timestamp.unwrap_or_default();
                 check_timestamp(clock, header, raw, timestamp.unit)?;
             }
         }
-        let mut message = Vec::with_capacity(scheme.message.len());
+        let line = match delivery.request {
+            Some(request) => (request.method.as_str(), request.url),
+            None if scheme.message.iter().any(SignedPart::needs_request_line) => {
+                return Err(FailureKind::UrlNotGiven)
+            }
+            None => ("", ""),
+        };
+        let mut owned = Vec::new();
+        let mut pieces = Vec::with_capacity(scheme.message.len());
         for part in scheme.message.iter() {
-            message.push(match part {
-                SignedPart::Body => body,
-                SignedPart::Timestamp => delivery.timestamp.unwrap_or_default().as_bytes(),
-                SignedPart::Header(header) => single_header(headers, header)?.as_bytes(),
-                SignedPart::Literal(text) => text.as_bytes(),
+            pieces.push(match part {
+                SignedPart::Body => Piece::Borrowed(body),
+                SignedPart::Timestamp => {
+                    Piece::Borrowed(sent.timestamp.unwrap_or_default().as_bytes())
+                }
+                SignedPart::Header(header) => {
+                    Piece::Borrowed(single_header(headers, header)?.as_bytes())
+                }
+                SignedPart::Literal(text) => Piece::Borrowed(text.as_bytes()),
+                SignedPart::Method => Piece::Borrowed(line.0.as_bytes()),
+                SignedPart::Url { decoded } => match decode_escapes(line.1, decoded) {
+                    Cow::Borrowed(url) => Piece::Borrowed(url.as_bytes()),
+                    Cow::Owned(url) => Piece::owned(&mut owned, url.into_bytes()),
+                },
+                SignedPart::SortedFormParams => Piece::owned(&mut owned, sorted_form_params(body)),
             });
         }
-        if delivery.signatures.is_empty() {
+        let message: Vec<&[u8]> = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Borrowed(bytes) => *bytes,
+                Piece::Owned(index) => owned[*index].as_slice(),
+            })
+            .collect();
+        if sent.signatures.is_empty() {
             return Err(FailureKind::NoSupportedSignature {
                 header: scheme.header.clone(),
             });
@@ -262,7 +315,7 @@ impl SchemeHmac {
         let tag_len = scheme.algorithm.tag_len();
         // A garbled entry is skipped rather than failing the delivery, so it cannot veto a valid
         // one beside it; only when none decodes is the header malformed.
-        let candidates: Vec<Vec<u8>> = delivery
+        let candidates: Vec<Vec<u8>> = sent
             .signatures
             .iter()
             .filter_map(|encoded| decode(scheme.encoding, encoded, tag_len))
@@ -280,7 +333,15 @@ impl SchemeHmac {
             }
         }
         if !bool::from(matched) {
-            return Err(FailureKind::SignatureMismatch);
+            let signs_url = scheme
+                .message
+                .iter()
+                .any(|part| matches!(part, SignedPart::Url { .. }));
+            return Err(if signs_url {
+                FailureKind::UrlSignatureMismatch
+            } else {
+                FailureKind::SignatureMismatch
+            });
         }
         match &scheme.timestamp {
             Some(SignedTimestamp {
@@ -308,7 +369,7 @@ impl SchemeHmac {
     }
 
     /// The signatures and the timestamp as the sender wrote them.
-    fn parse<'r>(&self, headers: &'r HeaderMap) -> Result<Delivery<'r>, FailureKind> {
+    fn parse<'r>(&self, headers: &'r HeaderMap) -> Result<Sent<'r>, FailureKind> {
         let scheme = &self.scheme;
         let value = single_header(headers, &scheme.header)?;
         let timestamp_key = match &scheme.timestamp {
@@ -318,7 +379,7 @@ impl SchemeHmac {
             }) => Some(key.as_ref()),
             _ => None,
         };
-        let mut delivery = Delivery {
+        let mut delivery = Sent {
             signatures: Vec::new(),
             timestamp: None,
         };
@@ -424,6 +485,71 @@ fn check_body_timestamp(
     clock.check(header, &seconds.to_string())
 }
 
+/// One piece of the signed message: borrowed from the request, or computed from it (a decoded
+/// URL, the sorted form), kept by index in a list the message then borrows from.
+enum Piece<'r> {
+    Borrowed(&'r [u8]),
+    Owned(usize),
+}
+
+impl Piece<'_> {
+    fn owned(store: &mut Vec<Vec<u8>>, bytes: Vec<u8>) -> Self {
+        store.push(bytes);
+        Self::Owned(store.len() - 1)
+    }
+}
+
+/// `url` with the percent-escapes of the ASCII characters in `decoded` decoded (either hex
+/// case); every other escape, and every other byte, as it was.
+fn decode_escapes<'u>(url: &'u str, decoded: &str) -> Cow<'u, str> {
+    if decoded.is_empty() || !url.contains('%') {
+        return Cow::Borrowed(url);
+    }
+    let bytes = url.as_bytes();
+    let mut out = String::with_capacity(url.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = bytes
+            .get(index + 1..index + 3)
+            .filter(|_| bytes[index] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|byte| byte.is_ascii() && decoded.contains(char::from(*byte)));
+        match escaped {
+            Some(byte) => {
+                out.push(char::from(byte));
+                index += 3;
+            }
+            None => {
+                // Up to the next `%` (past this one, if it is one): `index` is always at a
+                // character boundary, since `%` and decoded escapes are single bytes.
+                let from = index + usize::from(bytes[index] == b'%');
+                let next = url[from..].find('%').map_or(url.len(), |at| from + at);
+                out.push_str(&url[index..next]);
+                index = next;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The [`SignedPart::SortedFormParams`] of `body`: names sorted, each name's distinct values
+/// sorted, every value written after its name.
+fn sorted_form_params(body: &[u8]) -> Vec<u8> {
+    let mut params: BTreeMap<Cow<'_, str>, BTreeSet<Cow<'_, str>>> = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        params.entry(name).or_default().insert(value);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    for (name, values) in &params {
+        for value in values {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out
+}
+
 /// A signature decoded, only if it is exactly a tag's length; the encoded length is checked
 /// first, which bounds the work on hostile input.
 fn decode(encoding: SignatureEncoding, text: &str, tag_len: usize) -> Option<Vec<u8>> {
@@ -440,12 +566,13 @@ fn decode(encoding: SignatureEncoding, text: &str, tag_len: usize) -> Option<Vec
     (decoded.len() == tag_len).then_some(decoded)
 }
 
-/// The signature header's value for `body` keyed with `secret`, as the scheme's sender writes
-/// it: `timestamp` as sent (placed in the list where the scheme keeps it there), a signed
+/// The signature header's value for `body` keyed with `secret`, sent with `method` to `url`, as
+/// the scheme's sender writes it: `timestamp` as sent (placed in the list where the scheme keeps it there), a signed
 /// header's value from `header_value`. What the [`sign`](crate::verify::sign) helpers return.
 pub(in crate::verify) fn signature_value(
     scheme: &HmacScheme,
     secret: &[u8],
+    (method, url): (&str, &str),
     body: &[u8],
     timestamp: Option<&str>,
     header_value: impl Fn(&HeaderName) -> String,
@@ -458,6 +585,9 @@ pub(in crate::verify) fn signature_value(
             SignedPart::Timestamp => timestamp.unwrap_or_default().as_bytes().to_vec(),
             SignedPart::Header(header) => header_value(header).into_bytes(),
             SignedPart::Literal(text) => text.as_bytes().to_vec(),
+            SignedPart::Method => method.as_bytes().to_vec(),
+            SignedPart::Url { decoded } => decode_escapes(url, decoded).as_bytes().to_vec(),
+            SignedPart::SortedFormParams => sorted_form_params(body),
         })
         .collect();
     let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();

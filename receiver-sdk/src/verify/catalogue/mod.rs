@@ -27,6 +27,7 @@
 mod engine;
 pub(super) mod schemes;
 mod template;
+mod twilio;
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ pub use self::engine::{
     TimestampUnit,
 };
 pub use self::template::{TemplateError, MAX_TEMPLATE_LEN};
+pub(super) use self::twilio::{body_hash as twilio_body_hash, Twilio};
 use super::{SecretError, Verifier};
 use crate::Secret;
 
@@ -195,6 +197,12 @@ fn polar(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
     Verifier::standard_webhooks(encoded)
 }
 
+/// Twilio's verifier: the engine's scheme at each URL form Twilio's library accepts.
+fn twilio(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
+    let scheme = Twilio::new(schemes::twilio, secrets)?;
+    Ok(Verifier::with_scheme(super::Scheme::Twilio(scheme)))
+}
+
 /// A static token that must equal the whole value of `header`.
 fn token(header: &'static str, secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
     Verifier::token(http::HeaderName::from_static(header), secrets)
@@ -213,6 +221,7 @@ const CATALOGUE: &[Entry] = &[
     own("github", Verifier::github),
     hmac("github-sha1", schemes::github_sha1),
     own("gitlab", |tokens| token("x-gitlab-token", tokens)),
+    hmac("hubspot", schemes::hubspot),
     hmac("intercom", schemes::intercom),
     hmac("lemon-squeezy", schemes::lemon_squeezy),
     hmac("line", schemes::line),
@@ -233,6 +242,7 @@ const CATALOGUE: &[Entry] = &[
     hmac("sentry", schemes::sentry),
     own("shopify", Verifier::shopify),
     own("slack", Verifier::slack),
+    hmac("square", schemes::square),
     own("standard-webhooks", standard_webhooks),
     own("standard-webhooks-v1a", |keys| {
         Verifier::standard_webhooks_v1a(text(keys))
@@ -240,8 +250,10 @@ const CATALOGUE: &[Entry] = &[
     own("stripe", Verifier::stripe),
     own("superoffice", Verifier::superoffice),
     own("svix", standard_webhooks),
+    hmac("trello", schemes::trello),
     // Twitch: "make sure the timestamp isn't older than 10 minutes".
     hmac_within("twitch", schemes::twitch, 600),
+    own("twilio", twilio),
     hmac("typeform", schemes::typeform),
     hmac("vercel", schemes::vercel),
     hmac("workos", schemes::workos),

@@ -55,6 +55,37 @@ pub(in crate::verify) fn intercom() -> HmacScheme {
     body(HmacAlgorithm::Sha1, "x-hub-signature", Some("sha1="))
 }
 
+/// HubSpot (signature v3): `X-HubSpot-Signature-v3`, base64 HMAC-SHA256 of
+/// `{method}{uri}{body}{X-HubSpot-Request-Timestamp}`, the timestamp in milliseconds, keyed
+/// with the app's client secret. HubSpot's documentation has the URI's escapes of
+/// `: / ? @ ! $ ' ( ) * , ;` decoded before signing; `@hubspot/api-client`'s
+/// `Signature.isValid` decodes nothing itself and signs the `url` its caller passes, so the
+/// decoding is the receiver's, done here.
+pub(in crate::verify) fn hubspot() -> HmacScheme {
+    HmacScheme {
+        algorithm: HmacAlgorithm::Sha256,
+        message: vec![
+            SignedPart::Method,
+            SignedPart::Url {
+                decoded: Cow::Borrowed(HUBSPOT_DECODED),
+            },
+            SignedPart::Body,
+            SignedPart::Timestamp,
+        ]
+        .into(),
+        header: HeaderName::from_static("x-hubspot-signature-v3"),
+        layout: SignatureLayout::Plain { prefix: None },
+        encoding: SignatureEncoding::Base64,
+        timestamp: Some(SignedTimestamp {
+            source: TimestampSource::Header(HeaderName::from_static("x-hubspot-request-timestamp")),
+            unit: TimestampUnit::Milliseconds,
+        }),
+    }
+}
+
+/// The characters whose percent-escapes HubSpot's v3 validation decodes in the URI.
+const HUBSPOT_DECODED: &str = ":/?@!$'()*,;";
+
 /// Lemon Squeezy: `X-Signature`, hex HMAC-SHA256 of the body with the webhook's signing secret.
 pub(in crate::verify) fn lemon_squeezy() -> HmacScheme {
     body(HmacAlgorithm::Sha256, "x-signature", None)
@@ -133,6 +164,26 @@ pub(in crate::verify) fn sentry() -> HmacScheme {
     body(HmacAlgorithm::Sha256, "sentry-hook-signature", None)
 }
 
+/// Square: `x-square-hmacsha256-signature`, base64 HMAC-SHA256 of the notification URL (as
+/// configured for the subscription) followed by the body, keyed with the signature key.
+pub(in crate::verify) fn square() -> HmacScheme {
+    base64_of(
+        HmacAlgorithm::Sha256,
+        "x-square-hmacsha256-signature",
+        &[SignedPart::URL, SignedPart::Body],
+    )
+}
+
+/// Trello: `X-Trello-Webhook`, base64 HMAC-SHA1 of the body followed by the callback URL
+/// exactly as given when the webhook was created, keyed with the application's secret.
+pub(in crate::verify) fn trello() -> HmacScheme {
+    base64_of(
+        HmacAlgorithm::Sha1,
+        "x-trello-webhook",
+        &[SignedPart::Body, SignedPart::URL],
+    )
+}
+
 /// Twitch EventSub: `Twitch-Eventsub-Message-Signature: sha256=<hex>` over the message id,
 /// the timestamp and the body, concatenated, from `Twitch-Eventsub-Message-Id` and
 /// `Twitch-Eventsub-Message-Timestamp` (RFC 3339, fractional seconds). Twitch asks that
@@ -163,6 +214,16 @@ pub(in crate::verify) const TWITCH_MESSAGE_ID: &str = "twitch-eventsub-message-i
 
 /// The header of the RFC 3339 time Twitch signs with each EventSub message.
 pub(in crate::verify) const TWITCH_TIMESTAMP: &str = "twitch-eventsub-message-timestamp";
+/// Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 of the URL followed by the form parameters
+/// sorted by name, keyed with the auth token. The verifier built on it
+/// ([`super::twilio`]) also handles the URL's port and JSON bodies (`bodySHA256`).
+pub(in crate::verify) fn twilio() -> HmacScheme {
+    base64_of(
+        HmacAlgorithm::Sha1,
+        "x-twilio-signature",
+        &[SignedPart::URL, SignedPart::SortedFormParams],
+    )
+}
 
 /// Typeform: `Typeform-Signature: sha256=<base64>` of the body.
 pub(in crate::verify) fn typeform() -> HmacScheme {
@@ -228,6 +289,19 @@ fn body(
         },
         encoding: SignatureEncoding::Hex,
         timestamp: None,
+    }
+}
+
+/// A bare base64 HMAC of `message` in `header`: the shape of the senders that sign the URL.
+fn base64_of(
+    algorithm: HmacAlgorithm,
+    header: &'static str,
+    message: &'static [SignedPart],
+) -> HmacScheme {
+    HmacScheme {
+        message: Cow::Borrowed(message),
+        encoding: SignatureEncoding::Base64,
+        ..body(algorithm, header, None)
     }
 }
 

@@ -227,7 +227,7 @@ fn names_are_sorted_unique_lower_case_and_hyphenated() {
             "{name}"
         );
     }
-    assert_eq!(names.len(), 39);
+    assert_eq!(names.len(), 43);
 }
 
 #[test]
@@ -556,5 +556,278 @@ fn a_documented_tolerance_still_yields_to_with_tolerance() {
     assert_eq!(
         verifier.verify(&headers, LINEAR_BODY, at(1_700_000_500)),
         Ok(())
+    );
+}
+
+// The senders that sign the URL: Twilio, Square, HubSpot v3, Trello. Their vectors are Python's
+// `hmac` over the string each sender's documentation describes.
+
+use crate::verify::SignedRequest;
+
+fn posted<'a>(url: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> SignedRequest<'a> {
+    SignedRequest::new(&http::Method::POST, url, headers, body)
+}
+
+fn request_kind(verifier: &Verifier, request: &SignedRequest<'_>, now: u64) -> FailureKind {
+    verifier
+        .verify_request(request, at(now))
+        .expect_err("the delivery must be refused")
+        .kind()
+        .clone()
+}
+
+const TWILIO_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+const TWILIO_FORM: &[u8] = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234\
+    &From=%2B12349013030&To=%2B18005551212";
+// Twilio's webhook security documentation, and `getExpectedTwilioSignature` of `twilio` 6.3.1.
+const TWILIO_SIGNATURE: &str = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
+
+#[test]
+fn twilio_signs_the_url_and_the_sorted_form_parameters() {
+    let headers = with(&[("x-twilio-signature", TWILIO_SIGNATURE)]);
+    let verifier = verifier("twilio", "12345");
+    let request = posted(TWILIO_URL, &headers, TWILIO_FORM);
+    assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
+    assert_eq!(
+        sign::twilio("12345", TWILIO_URL, TWILIO_FORM),
+        TWILIO_SIGNATURE
+    );
+    // The order the parameters are sent in does not matter; their values do.
+    let reordered = b"To=%2B18005551212&From=%2B12349013030&Digits=1234\
+        &Caller=%2B12349013030&CallSid=CA1234567890ABCDE";
+    let request = posted(TWILIO_URL, &headers, reordered);
+    assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
+    let changed = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1235\
+        &From=%2B12349013030&To=%2B18005551212";
+    let request = posted(TWILIO_URL, &headers, changed);
+    assert_eq!(
+        request_kind(&verifier, &request, 0),
+        FailureKind::UrlSignatureMismatch
+    );
+}
+
+#[test]
+fn twilio_accepts_the_url_with_or_without_its_default_port() {
+    let headers = with(&[("x-twilio-signature", TWILIO_SIGNATURE)]);
+    let verifier = verifier("twilio", "12345");
+    let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+    let request = posted(with_port, &headers, TWILIO_FORM);
+    assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
+    let signed_with_port = sign::twilio("12345", with_port, TWILIO_FORM);
+    let headers = with(&[("x-twilio-signature", &signed_with_port)]);
+    let request = posted(TWILIO_URL, &headers, TWILIO_FORM);
+    assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
+    let other_port = "https://mycompany.com:8443/myapp.php?foo=1&bar=2";
+    let request = posted(other_port, &headers, TWILIO_FORM);
+    assert_eq!(
+        request_kind(&verifier, &request, 0),
+        FailureKind::UrlSignatureMismatch
+    );
+}
+
+#[test]
+fn twilio_json_is_authenticated_by_the_body_hash_in_the_signed_url() {
+    let body = br#"{"event":"message.delivered","sid":"SM1"}"#;
+    let url = format!(
+        "https://example.com/twilio?bodySHA256={}",
+        sign::twilio_body_sha256(body)
+    );
+    // Python: hashlib.sha256(body).hexdigest()
+    assert!(url.ends_with("6c0f1c6b00798ada1422ed57955ab78e3e405389d24c51e88de934ce88aec256"));
+    let signature = sign::twilio("auth-token", &url, body);
+    let headers = with(&[("x-twilio-signature", &signature)]);
+    let verifier = verifier("twilio", "auth-token");
+    assert_eq!(
+        verifier.verify_request(&posted(&url, &headers, body), at(0)),
+        Ok(())
+    );
+    let changed = br#"{"event":"message.delivered","sid":"SM2"}"#;
+    assert_eq!(
+        request_kind(&verifier, &posted(&url, &headers, changed), 0),
+        FailureKind::BodyHashMismatch
+    );
+}
+
+#[test]
+fn twilio_repeated_parameters_are_signed_once_each_value_sorted() {
+    // As `twilio` 6.3.1 signs an array parameter: its distinct values sorted, each after the
+    // name; `getExpectedTwilioSignature` agrees. Python:
+    // hmac.new(b"t", b"https://x.test/hAbMediaUrlaMediaUrlb", sha1)
+    let url = "https://x.test/h";
+    let body = b"MediaUrl=b&Ab=&MediaUrl=a&MediaUrl=b";
+    let signature = sign::twilio("t", url, body);
+    assert_eq!(signature, "67zjAscGTan3I3kXyW2sSf3c5dU=");
+    let headers = with(&[("x-twilio-signature", &signature)]);
+    assert_eq!(
+        verifier("twilio", "t").verify_request(&posted(url, &headers, body), at(0)),
+        Ok(())
+    );
+}
+
+#[test]
+fn square_signs_the_notification_url_then_the_body() {
+    let url = "https://example.com/webhooks/square";
+    let body = br#"{"merchant_id":"MLEFBHHSJGVHD","type":"payment.updated","event_id":"ev_1"}"#;
+    let signature = "bCQD8uAPRR7wnwAmovZBtpKdeNfbWVLXCVJooYJkDYI=";
+    assert_eq!(sign::square("sq-signature-key", url, body), signature);
+    let headers = with(&[("x-square-hmacsha256-signature", signature)]);
+    let verifier = Verifier::provider("square", ["old-key", "sq-signature-key"]).expect("keys");
+    assert_eq!(
+        verifier.verify_request(&posted(url, &headers, body), at(0)),
+        Ok(())
+    );
+    let elsewhere = posted("https://example.com/webhooks/other", &headers, body);
+    assert_eq!(
+        request_kind(&verifier, &elsewhere, 0),
+        FailureKind::UrlSignatureMismatch
+    );
+}
+
+#[test]
+fn hubspot_signs_method_decoded_uri_body_and_millisecond_timestamp() {
+    let body = br#"[{"eventId":1,"subscriptionType":"contact.creation","objectId":123}]"#;
+    // HubSpot decodes `%3A`, `%2F` (and the rest of its list) in the URI before signing.
+    let received = "https://example.com/hubspot?return=https%3A%2F%2Fx.test%2Fa%3ab";
+    let signature = "l/mE5IPcflfEqXyEm0zJ2HFgQZEbNme8oWMMmUyKajA=";
+    let signed_at = 1_700_000_000_123;
+    assert_eq!(
+        sign::hubspot("hubspot-client-secret", "POST", received, body, signed_at),
+        signature
+    );
+    let headers = with(&[
+        ("x-hubspot-signature-v3", signature),
+        ("x-hubspot-request-timestamp", "1700000000123"),
+    ]);
+    let verifier = verifier("hubspot", "hubspot-client-secret");
+    let request = posted(received, &headers, body);
+    assert_eq!(verifier.verify_request(&request, at(1_700_000_100)), Ok(()));
+    assert_eq!(
+        request_kind(&verifier, &request, 1_700_000_000 + 301),
+        FailureKind::TimestampExpired
+    );
+    let put = SignedRequest::new(&http::Method::PUT, received, &headers, body);
+    assert_eq!(
+        request_kind(&verifier, &put, 1_700_000_000),
+        FailureKind::UrlSignatureMismatch
+    );
+}
+
+#[test]
+fn hubspot_decodes_only_the_escapes_its_documentation_lists() {
+    // `%20` and `%2B` are not in HubSpot's list: they are signed as sent.
+    let body = b"[]";
+    let encoded = "https://example.com/h?q=a%20b%2Bc%3F";
+    let decoded = "https://example.com/h?q=a%20b%2Bc?";
+    assert_eq!(
+        sign::hubspot("s", "POST", encoded, body, 1),
+        sign::hubspot("s", "POST", decoded, body, 1)
+    );
+    assert_ne!(
+        sign::hubspot("s", "POST", encoded, body, 1),
+        sign::hubspot("s", "POST", "https://example.com/h?q=a b+c?", body, 1)
+    );
+}
+
+#[test]
+fn trello_signs_the_body_then_the_callback_url() {
+    // Trello publishes no vector: this is HMAC-SHA1 of body + callbackURL as its
+    // documentation describes, computed with Python.
+    let url = "https://example.com/trelloCallback";
+    let body = br#"{"action":{"type":"updateCard"},"model":{"id":"4d5ea62fd76aa1136000000c"}}"#;
+    let signature = "CDCUi42Y02MpPJWDLmrvGiygR1Y=";
+    assert_eq!(sign::trello("trello-app-secret", url, body), signature);
+    let headers = with(&[("x-trello-webhook", signature)]);
+    let verifier = verifier("trello", "trello-app-secret");
+    assert_eq!(
+        verifier.verify_request(&posted(url, &headers, body), at(0)),
+        Ok(())
+    );
+}
+
+#[test]
+fn url_signing_senders_accept_either_rotated_secret_and_refuse_a_third() {
+    let url = "https://example.com/hook?tenant=7";
+    let body = b"Body=hello&From=%2B15550001111";
+    for name in ["twilio", "square", "hubspot", "trello"] {
+        let verifier = Verifier::provider(name, ["old-secret", "new-secret"]).expect("secrets");
+        for (secret, accepted) in [("old-secret", true), ("new-secret", true), ("other", false)] {
+            let headers = url_delivery(name, secret, url, body);
+            let result = verifier.verify_request(&posted(url, &headers, body), at(1_700_000_000));
+            assert_eq!(result.is_ok(), accepted, "{name} with {secret}");
+        }
+    }
+}
+
+#[test]
+fn url_signing_senders_need_the_url() {
+    let url = "https://example.com/hook";
+    let body = b"Body=hello";
+    for name in ["twilio", "square", "hubspot", "trello"] {
+        let headers = url_delivery(name, "s", url, body);
+        assert_eq!(
+            kind(&verifier(name, "s"), &headers, body, at(1_700_000_000)),
+            FailureKind::UrlNotGiven,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_signature_for_another_url_says_to_check_public_url() {
+    let body = b"Body=hello";
+    let headers = url_delivery("square", "s", "https://public.example/hook", body);
+    let request = posted("http://10.0.0.5:8080/hook", &headers, body);
+    let failure = verifier("square", "s")
+        .verify_request(&request, at(0))
+        .expect_err("another URL");
+    assert!(
+        failure
+            .to_string()
+            .contains("is public_url set to the URL the sender was given?"),
+        "{failure}"
+    );
+}
+
+/// The headers `name` sends for `body` posted to `url`, signed with `secret` at 1700000000.
+fn url_delivery(name: &str, secret: &str, url: &str, body: &[u8]) -> HeaderMap {
+    match name {
+        "twilio" => with(&[("x-twilio-signature", &sign::twilio(secret, url, body))]),
+        "square" => with(&[(
+            "x-square-hmacsha256-signature",
+            &sign::square(secret, url, body),
+        )]),
+        "hubspot" => with(&[
+            (
+                "x-hubspot-signature-v3",
+                &sign::hubspot(secret, "POST", url, body, 1_700_000_000_000),
+            ),
+            ("x-hubspot-request-timestamp", "1700000000000"),
+        ]),
+        "trello" => with(&[("x-trello-webhook", &sign::trello(secret, url, body))]),
+        other => panic!("{other} does not sign the URL"),
+    }
+}
+
+#[test]
+fn twilio_shared_key_webhooks_name_hmac_sha256_in_their_settings_header() {
+    // `getExpectedTwilioSignature(.., "HMAC_SHA256")` of `twilio` 6.3.1; Python agrees.
+    let signature = "n0r6IgmnSCBvvkr6la/Droqluvnv4/JqgRrW9rneReQ=";
+    assert_eq!(
+        sign::twilio_sha256("shared-secret", TWILIO_URL, TWILIO_FORM),
+        signature
+    );
+    let verifier = Verifier::provider("twilio", ["auth-token", "shared-secret"]).expect("secrets");
+    let settings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256";
+    let headers = with(&[
+        ("x-twilio-signature", signature),
+        ("x-twilio-webhooks-signature-settings", settings),
+    ]);
+    let request = posted(TWILIO_URL, &headers, TWILIO_FORM);
+    assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
+    // Without the settings header the signature is read as HMAC-SHA1, whose tags are 20 bytes.
+    let unnamed = with(&[("x-twilio-signature", signature)]);
+    assert_eq!(
+        request_kind(&verifier, &posted(TWILIO_URL, &unnamed, TWILIO_FORM), 0),
+        malformed("x-twilio-signature")
     );
 }
