@@ -354,6 +354,8 @@ fn secret_material_is_compared_only_with_subtle_and_every_other_equality_has_a_c
         "signature_key",
         "timestamp_key",
         "entry.name == name",
+        "a public provider name",
+        "a public field name",
     ];
     let mut unexplained = Vec::new();
     for (name, code) in &sources {

@@ -47,7 +47,7 @@ pub use assess::{Assessment, Assessor, Checks, Decision};
 pub use builder::ReceiverBuilder;
 pub use handler::{Delivery, HandlerError};
 pub use layer::{ReceiverLayer, ReceiverService, WebhookEvent};
-pub use public_url::{InvalidPublicUrl, PublicUrl};
+pub use public_url::{request_url, InvalidPublicUrl, PublicUrl};
 
 use builder::Options;
 use handler::{BoxFuture, ErasedHandler};

@@ -96,8 +96,20 @@ impl fmt::Display for PublicUrl {
 }
 
 /// The URL the sender posted to, as [`PublicUrl`] describes: `base` (or the request's own
-/// scheme and `Host`) joined with the path and query of `uri`.
-pub(super) fn request_url(base: Option<&PublicUrl>, uri: &Uri, headers: &HeaderMap) -> String {
+/// scheme and `Host`) joined with the path and query of `uri`. The endpoint verifies with this
+/// URL; a tool judging a request the way an endpoint would (the inspector) builds it the same
+/// way.
+///
+/// ```
+/// use http::{HeaderMap, Uri};
+/// use receiver_sdk::{request_url, PublicUrl};
+///
+/// let base = PublicUrl::parse("https://hooks.example.com/in")?;
+/// let uri: Uri = "/twilio?x=1".parse()?;
+/// assert_eq!(request_url(Some(&base), &uri, &HeaderMap::new()), "https://hooks.example.com/in/twilio?x=1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn request_url(base: Option<&PublicUrl>, uri: &Uri, headers: &HeaderMap) -> String {
     let path = uri.path_and_query().map_or("/", |path| path.as_str());
     match base {
         Some(base) => format!("{}{path}", base.as_str()),

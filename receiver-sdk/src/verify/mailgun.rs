@@ -110,7 +110,7 @@ fn signed_fields<'b>(headers: &HeaderMap, body: &'b [u8]) -> Option<Signed<'b>> 
         "application/x-www-form-urlencoded" => {
             let field = |name: &str| {
                 form_urlencoded::parse(body)
-                    .find(|(key, _)| key == name)
+                    .find(|(key, _)| key == name) // a public field name: "timestamp", "token", ..
                     .map(|(_, value)| value)
             };
             Some(Signed {

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue, StatusCode};
 use receiver_sdk::envelope::{Envelope, Mapping};
 use receiver_sdk::ordering::{OrderingScope, TiePolicy};
-use receiver_sdk::{Assessor, Receiver};
+use receiver_sdk::verify::Verifier;
+use receiver_sdk::{Assessor, Receiver, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -147,6 +148,8 @@ pub(crate) struct Settings {
     pub(crate) stage: Assessor,
     /// What equal timestamps would do.
     pub(crate) ties: TiePolicy,
+    /// What a failed signature is diagnosed with.
+    pub(crate) diagnosis: Diagnosis,
     /// Captures kept.
     pub(crate) max_captures: usize,
     /// Age at which captures are pruned.
@@ -164,6 +167,18 @@ impl std::fmt::Debug for Settings {
             .field("view", &self.view)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`receiver_sdk::verify::diagnose`] needs to tell why a capture's signature failed: the
+/// bin's verifier, its sender's catalogue name if it is one, and the secrets it was built from.
+#[derive(Clone)]
+pub(crate) struct Diagnosis {
+    /// The bin's verifier.
+    pub(crate) verifier: Verifier,
+    /// The catalogue name of the bin's sender (`github`, `zoom`), if it is one.
+    pub(crate) provider: Option<&'static str>,
+    /// The secrets as configured.
+    pub(crate) secrets: Vec<Secret>,
 }
 
 /// The settings as the API shows them.
@@ -293,6 +308,16 @@ impl Settings {
         let ties = spec.ties;
         // Named "": the keys it forms are the ones the bin's trees have always held (each bin
         // prefixes its own).
+        let diagnosis = Diagnosis {
+            verifier: verifier.clone(),
+            provider: receiver_sdk::verify::providers().find(|name| *name == verify.scheme()),
+            secrets: verify
+                .secrets()
+                .unwrap_or_default()
+                .iter()
+                .map(|secret| secret.0.clone())
+                .collect(),
+        };
         let mut stage = Receiver::builder("").verifier(verifier);
         for handshake in handshakes {
             stage = stage.handshake(handshake);
@@ -310,6 +335,7 @@ impl Settings {
             scheme,
             stage,
             ties,
+            diagnosis,
             max_captures,
             max_age: Duration::from_secs(max_age_secs),
             view,

@@ -65,6 +65,12 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
         }
     };
     let received_at = Utc::now();
+    // The URL the sender posted to, as the bin's URL is shown to users.
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!(
+        "{}{path_and_query}",
+        super::api::base_url(&inspector, &parts.headers)
+    );
     let verdict::Assessed {
         verdicts,
         pending,
@@ -72,7 +78,7 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
     } = verdict::assess(
         &settings,
         &parts.method,
-        parts.uri.query(),
+        &url,
         &parts.headers,
         &body,
         truncated,

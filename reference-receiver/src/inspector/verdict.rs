@@ -17,6 +17,7 @@ use receiver_sdk::handshake::Reply;
 use receiver_sdk::ordering::TiePolicy;
 use receiver_sdk::outcome::Mark;
 use receiver_sdk::store::EventTime;
+use receiver_sdk::verify::{diagnose, SignedRequest};
 use receiver_sdk::{Decision, Outcome};
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,10 @@ pub(crate) struct Signature {
     /// Which check failed.
     #[serde(default)]
     pub(crate) reason: Option<String>,
+    /// Why it likely failed, where that can be told (a re-serialised body, a secret written
+    /// another way, a timestamp outside the tolerance, the wrong sender chosen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) hint: Option<String>,
 }
 
 /// The event fields an envelope read.
@@ -112,26 +117,40 @@ pub(crate) struct Assessed {
     pub(crate) handshake: Option<Reply>,
 }
 
-/// The first verdicts on a capture (the URL's query string is where some handshakes come),
-/// and what is left to look up.
+/// The first verdicts on a capture sent with `method` to `url` (the full URL the sender used:
+/// senders that sign the URL need it, and some handshakes come in its query), and what is left
+/// to look up.
 pub(crate) fn assess(
     settings: &Settings,
     method: &Method,
-    query: Option<&str>,
+    url: &str,
     headers: &HeaderMap,
     body: &[u8],
     truncated: bool,
     now: SystemTime,
 ) -> Assessed {
-    let assessment = settings
-        .stage
-        .assess_query(method, query, headers, body, truncated, now);
+    let request = SignedRequest::new(method, url, headers, body);
+    let assessment = settings.stage.assess_request(&request, truncated, now);
     let verification = assessment.verification.as_ref();
+    let failed = verification.is_some_and(Result::is_err);
+    let diagnosis = &settings.diagnosis;
+    let hint = failed
+        .then(|| {
+            diagnose(
+                &diagnosis.verifier,
+                diagnosis.provider,
+                &diagnosis.secrets,
+                &request,
+                now,
+            )
+        })
+        .flatten();
     let mut verdicts = Verdicts {
         signature: Signature {
             scheme: settings.scheme.clone(),
             passed: verification.map(Result::is_ok),
             reason: verification.and_then(|v| v.as_ref().err().map(ToString::to_string)),
+            hint: hint.map(|cause| cause.to_string()),
         },
         delivery: dedupe::body_hash(body),
         ..Verdicts::default()
@@ -249,14 +268,69 @@ mod tests {
     use receiver_sdk::verify::sign;
     use serde_json::json;
 
+    const URL: &str = "http://127.0.0.1:8080/in/bin";
+
     fn settings(spec: serde_json::Value) -> Settings {
         Settings::from_json(spec, &InspectorConfig::default()).unwrap()
     }
 
     fn post(settings: &Settings, headers: &HeaderMap, body: &[u8]) -> (Verdicts, Option<Pending>) {
         let now = SystemTime::now();
-        let assessed = assess(settings, &Method::POST, None, headers, body, false, now);
+        let assessed = assess(settings, &Method::POST, URL, headers, body, false, now);
         (assessed.verdicts, assessed.pending)
+    }
+
+    #[test]
+    fn a_failed_signature_says_its_likely_cause_and_a_valid_one_none() {
+        let settings = settings(json!({"verify": {"kind": "github", "secrets": ["s3cret"]}}));
+        let body = br#"{"action":"opened"}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        // Signed the way Bitbucket signs, sent to a bin set up for GitHub.
+        let bitbucket = sign::bitbucket("s3cret", body);
+        headers.insert("x-hub-signature", bitbucket.parse().unwrap());
+        let (verdicts, _) = post(&settings, &headers, body);
+        assert_eq!(verdicts.signature.passed, Some(false));
+        let hint = verdicts.signature.hint.expect("a likely cause");
+        assert!(hint.contains("verifies as `bitbucket`"), "{hint}");
+        assert!(!hint.contains("s3cret"), "{hint}");
+        headers.insert(
+            "x-hub-signature-256",
+            sign::github("s3cret", body).parse().unwrap(),
+        );
+        let (verdicts, _) = post(&settings, &headers, body);
+        assert_eq!(
+            (verdicts.signature.passed, verdicts.signature.hint),
+            (Some(true), None)
+        );
+    }
+
+    #[test]
+    fn a_sender_that_signs_the_url_is_judged_at_the_bins_url() {
+        let settings = settings(json!({"verify": {"kind": "square", "secrets": ["sq-key"]}}));
+        let body = br#"{"type":"payment.updated","event_id":"e1"}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let signature = sign::square("sq-key", URL, body);
+        headers.insert("x-square-hmacsha256-signature", signature.parse().unwrap());
+        let (verdicts, _) = post(&settings, &headers, body);
+        assert_eq!(
+            verdicts.signature.passed,
+            Some(true),
+            "{:?}",
+            verdicts.signature
+        );
+        let elsewhere = assess(
+            &settings,
+            &Method::POST,
+            "https://other.example.com/in/bin",
+            &headers,
+            body,
+            false,
+            SystemTime::now(),
+        );
+        let reason = elsewhere.verdicts.signature.reason.expect("refused");
+        assert!(reason.contains("public_url"), "{reason}");
     }
 
     #[test]
@@ -346,7 +420,7 @@ mod tests {
             assess(
                 &settings,
                 &method,
-                None,
+                URL,
                 &HeaderMap::new(),
                 b"{}",
                 false,

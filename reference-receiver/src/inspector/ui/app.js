@@ -581,6 +581,7 @@ function renderDetail(capture) {
   fact(vf, "Signature", sig.passed === null ? `${sig.scheme}: not checked` :
     sig.scheme === "none" ? "none configured" :
       sig.passed ? `${sig.scheme}: valid` : `${sig.scheme}: ${sig.reason}`);
+  if (sig.hint) fact(vf, "Likely cause", sig.hint);
   if (v.event) {
     fact(vf, "Event type", v.event.event_type);
     fact(vf, "Entity", [v.event.entity_type, v.event.entity_id].filter(Boolean).join(" "));
