@@ -112,12 +112,16 @@ fn the_configuration_guide_example_config_passes_check_config() {
         .env("SHOPIFY_SECRET", "shopify-secret")
         .env("META_APP_SECRET", "meta-app-secret")
         .env("META_VERIFY_TOKEN", "meta-verify-token")
+        .env("ZOOM_SECRET_TOKEN", "zoom-secret-token")
+        .env("ACME_SECRET", "acme-secret")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for name in ["sonar", "billing", "crm", "jobs", "shop", "whatsapp"] {
+    for name in [
+        "sonar", "billing", "crm", "jobs", "zoom", "acme", "shop", "whatsapp",
+    ] {
         assert!(stdout.contains(&format!("name = \"{name}\"")), "{stdout}");
     }
     for secret in [
@@ -126,6 +130,8 @@ fn the_configuration_guide_example_config_passes_check_config() {
         "source-key",
         "jobs-password",
         "meta-verify-token",
+        "zoom-secret-token",
+        "acme-secret",
     ] {
         assert!(!stdout.contains(secret), "{secret} printed: {stdout}");
     }

@@ -251,9 +251,9 @@ const CATALOGUE: &[Entry] = &[
     own("superoffice", Verifier::superoffice),
     own("svix", standard_webhooks),
     hmac("trello", schemes::trello),
+    own("twilio", twilio),
     // Twitch: "make sure the timestamp isn't older than 10 minutes".
     hmac_within("twitch", schemes::twitch, 600),
-    own("twilio", twilio),
     hmac("typeform", schemes::typeform),
     hmac("vercel", schemes::vercel),
     hmac("workos", schemes::workos),
