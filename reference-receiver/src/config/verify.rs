@@ -122,7 +122,7 @@ pub struct HmacVerify {
 /// [endpoint.verify]
 /// kind = "custom"
 /// algorithm = "sha256"                  # sha1 | sha256 | sha512
-/// signed = "{timestamp}.{body}"         # {body}, {timestamp}, {header:NAME}, literal text
+/// signed = "{timestamp}.{body}"         # {body} {timestamp} {header:NAME} {method} {url} {form}
 /// header = "X-Acme-Signature"
 /// separator = ","                       # a list such as `t=..,v1=..`: its separator,
 /// signature_key = "v1"                  # the key of the signatures,

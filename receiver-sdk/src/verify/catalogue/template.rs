@@ -30,7 +30,8 @@ pub enum TemplateError {
     },
     /// A `{name}` that is not a part.
     #[error(
-        "unknown part `{{{name}}}`; the parts are {{body}}, {{timestamp}} and {{header:NAME}}"
+        "unknown part `{{{name}}}`; the parts are {{body}}, {{timestamp}}, {{header:NAME}}, \
+         {{method}}, {{url}} and {{form}}"
     )]
     UnknownPart {
         /// What was between the braces.
@@ -43,14 +44,16 @@ pub enum TemplateError {
         name: String,
     },
     /// The body is not signed, so anyone could change it.
-    #[error("the signed string does not contain `{{body}}`, so the body would go unchecked")]
+    #[error("the signed string does not contain `{{body}}` or `{{form}}`, so the body would go unchecked")]
     NoBody,
 }
 
 impl SignedPart {
     /// Reads a signed string written as text: `{body}` (the raw body), `{timestamp}` (the
-    /// timestamp as sent), `{header:NAME}` (a header's value) and literal text between them,
-    /// `{{` and `}}` for braces. The body must be signed.
+    /// timestamp as sent), `{header:NAME}` (a header's value), `{method}` and `{url}` (the
+    /// request line: the full URL posted to, as received), `{form}` (the form parameters sorted
+    /// by name, Twilio's way) and literal text between them, `{{` and `}}` for braces. The body
+    /// must be signed, by `{body}` or `{form}`.
     ///
     /// ```
     /// use http::HeaderName;
@@ -104,7 +107,7 @@ impl SignedPart {
         if !literal.is_empty() {
             parts.push(Self::Literal(Cow::Owned(literal)));
         }
-        if !parts.contains(&Self::Body) {
+        if !parts.contains(&Self::Body) && !parts.contains(&Self::SortedFormParams) {
             return Err(TemplateError::NoBody);
         }
         Ok(parts)
@@ -115,6 +118,9 @@ fn part(name: &str) -> Result<SignedPart, TemplateError> {
     match name {
         "body" => Ok(SignedPart::Body),
         "timestamp" => Ok(SignedPart::Timestamp),
+        "method" => Ok(SignedPart::Method),
+        "url" => Ok(SignedPart::URL),
+        "form" => Ok(SignedPart::SortedFormParams),
         _ => match name.strip_prefix("header:") {
             Some(header) => HeaderName::try_from(header)
                 .map(SignedPart::Header)
@@ -150,6 +156,24 @@ mod tests {
         assert_eq!(
             SignedPart::parse_template("{body}"),
             Ok(vec![SignedPart::Body])
+        );
+    }
+
+    #[test]
+    fn the_request_line_and_the_form_are_parts() {
+        assert_eq!(
+            SignedPart::parse_template("{method}{url}{body}{timestamp}"),
+            Ok(vec![
+                SignedPart::Method,
+                SignedPart::URL,
+                SignedPart::Body,
+                SignedPart::Timestamp
+            ])
+        );
+        // Twilio's shape: the form signs the body.
+        assert_eq!(
+            SignedPart::parse_template("{url}{form}"),
+            Ok(vec![SignedPart::URL, SignedPart::SortedFormParams])
         );
     }
 
@@ -208,7 +232,8 @@ mod tests {
         let unknown = TemplateError::UnknownPart { name: "bdy".into() };
         assert_eq!(
             unknown.to_string(),
-            "unknown part `{bdy}`; the parts are {body}, {timestamp} and {header:NAME}"
+            "unknown part `{bdy}`; the parts are {body}, {timestamp}, {header:NAME}, {method}, \
+             {url} and {form}"
         );
         assert_eq!(
             TemplateError::Unbalanced { at: 3 }.to_string(),
