@@ -443,7 +443,14 @@ fn prepare(
         (None, Some(data)) => (data.clone().into_bytes(), "from --data"),
         (None, None) => (sample::payload(profile, &facts)?, "sample payload"),
     };
-    let headers = sender.headers(&facts, &credentials, &args.credentials.header, &body)?;
+    let body = sender.seal(&credentials, body)?;
+    let headers = sender.headers(
+        &facts,
+        &credentials,
+        &args.credentials.header,
+        args.url.as_str(),
+        &body,
+    )?;
     Ok(Prepared {
         notes,
         ..plain(Method::POST, headers, Bytes::from(body), origin)
@@ -502,6 +509,7 @@ fn prepare_handshake(
             facts,
             credentials,
             &args.credentials.header,
+            url.as_str(),
             &challenge.body,
         )?;
         headers.retain(|(header, _)| header != http::header::CONTENT_TYPE);

@@ -270,7 +270,7 @@ fn every_catalogue_provider_has_a_sender() {
 }
 
 #[test]
-fn every_sample_is_json_that_carries_its_event_and_its_delivery_id() {
+fn every_sample_is_json_or_a_form_that_carries_its_event_and_its_delivery_id() {
     for sender in Sender::all() {
         let name = sender.name();
         let mut line = vec!["http://x/", "--as", name];
@@ -287,8 +287,13 @@ fn every_sample_is_json_that_carries_its_event_and_its_delivery_id() {
         }
         let prepared = prepare_at(&line).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let text = String::from_utf8(prepared.body.to_vec()).unwrap();
-        serde_json::from_str::<serde_json::Value>(&text)
-            .unwrap_or_else(|e| panic!("{name}: the sample is not JSON: {e}\n{text}"));
+        if sender.profile().content_type == "application/x-www-form-urlencoded" {
+            let fields = form_urlencoded::parse(text.as_bytes()).count();
+            assert!(fields > 1, "{name}: the sample is not a form: {text}");
+        } else {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{name}: the sample is not JSON: {e}\n{text}"));
+        }
         let headers: Vec<String> = prepared
             .headers
             .iter()
@@ -427,4 +432,62 @@ fn a_slack_challenge_echoed_as_plain_text_will_do() {
     assert!(expect
         .check(ok, &HeaderMap::new(), br#"{"challenge":"c-2"}"#)
         .is_err());
+}
+
+/// The senders whose signature covers the URL posted to, or whose body carries the credential.
+const REQUEST_SIGNERS: [&str; 7] = [
+    "hubspot",
+    "mailgun",
+    "microsoft-graph",
+    "square",
+    "trello",
+    "twilio",
+    "twitch",
+];
+
+fn verifies(name: &str, secret: &str, prepared: &Prepared, url: &str) -> bool {
+    let verifier = receiver_sdk::verify::Verifier::provider(name, [secret]).unwrap();
+    let headers = header_map(prepared);
+    let request =
+        receiver_sdk::verify::SignedRequest::new(&prepared.method, url, &headers, &prepared.body);
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_709_287_200);
+    verifier.verify_request(&request, at).is_ok()
+}
+
+#[test]
+fn request_signed_deliveries_verify_with_the_catalogue_and_only_with_their_secret() {
+    let url = "https://hooks.example.com/in/orders?source=send";
+    for name in REQUEST_SIGNERS {
+        let prepared = prepare_at(&[url, "--as", name, "--secret", "s3cret"]).unwrap();
+        let sent = prepared.url.as_str();
+        assert!(verifies(name, "s3cret", &prepared, sent), "{name}");
+        assert!(!verifies(name, "other", &prepared, sent), "{name}");
+    }
+}
+
+#[test]
+fn url_signed_deliveries_do_not_verify_at_another_url() {
+    let url = "https://hooks.example.com/in/orders";
+    for name in ["hubspot", "square", "trello", "twilio"] {
+        let prepared = prepare_at(&[url, "--as", name, "--secret", "s3cret"]).unwrap();
+        let elsewhere = "https://hooks.example.com/in/refunds";
+        assert!(verifies(name, "s3cret", &prepared, url), "{name}");
+        assert!(!verifies(name, "s3cret", &prepared, elsewhere), "{name}");
+    }
+}
+
+#[test]
+fn a_credential_in_the_body_is_written_into_data_given_too() {
+    let data = r#"{"value":[{"changeType":"created"},{"changeType":"updated"}]}"#;
+    let line = ["http://x/", "--as", "microsoft-graph", "--secret", "state"];
+    let prepared = prepare_at(&[&line[..], &["--data", data]].concat()).unwrap();
+    let states: Vec<_> = body(&prepared)["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["clientState"].clone())
+        .collect();
+    assert_eq!(states, ["state", "state"]);
+    let refused = prepare_at(&[&line[..], &["--data", "not json"]].concat());
+    assert!(refused.is_err());
 }
