@@ -57,12 +57,14 @@ const GITHUB_SAMPLES: Sample = Sample::PerEvent(&[
 pub(super) const SENDERS: &[Profile] = &[
     Profile {
         name: "asana",
-        help: "Asana: X-Hook-Signature (hex HMAC-SHA256), keyed with the X-Hook-Secret",
+        help: "Asana: X-Hook-Signature (hex HMAC-SHA256), keyed with the X-Hook-Secret; \
+               --handshake sends that X-Hook-Secret (--secret, or a fresh one)",
         sample: any("changed", include_str!("samples/asana.json")),
         signatures: &[Signing::Body {
             header: "x-hook-signature",
             sign: |secret, body| sign::asana(secret, body),
         }],
+        handshake: Some(Handshake::Asana),
         ..Profile::BASE
     },
     Profile {
@@ -150,12 +152,14 @@ pub(super) const SENDERS: &[Profile] = &[
     Profile {
         name: "discord",
         help: "Discord interactions: X-Signature-Ed25519, X-Signature-Timestamp; --secret is an \
-               Ed25519 seed (hex), the public key to configure is printed",
+               Ed25519 seed (hex), the public key to configure is printed; --handshake sends \
+               the signed PING",
         sample: any("blep", include_str!("samples/discord.json")),
         id: Some(IdForm::Hex("", 8)),
         user_agent: Some("Discord-Interactions/1.0 (+https://discord.com)"),
         headers: &[("x-signature-timestamp", "{{unix}}")],
         signatures: &[Signing::Discord],
+        handshake: Some(Handshake::Discord),
         ..Profile::BASE
     },
     Profile {
@@ -617,13 +621,14 @@ pub(super) const SENDERS: &[Profile] = &[
     Profile {
         name: "trello",
         help: "Trello: X-Trello-Webhook (base64 HMAC-SHA1 of the body and the URL posted to), \
-               keyed with the application's secret",
+               keyed with the application's secret; --handshake sends its HEAD",
         sample: any("updateCard", include_str!("samples/trello.json")),
         id: Some(IdForm::Hex("", 12)),
         signatures: &[Signing::Request {
             header: "x-trello-webhook",
             sign: |secret, request| sign::trello(secret, request.url, request.body),
         }],
+        handshake: Some(Handshake::Trello),
         ..Profile::BASE
     },
     Profile {
@@ -645,7 +650,8 @@ pub(super) const SENDERS: &[Profile] = &[
     Profile {
         name: "twitch",
         help: "Twitch EventSub: Twitch-Eventsub-Message-Id, -Timestamp and -Signature (sha256= \
-               over id, timestamp and body)",
+               over id, timestamp and body); --handshake sends the signed \
+               webhook_callback_verification",
         sample: any("channel.follow", include_str!("samples/twitch.json")),
         id: Some(IdForm::Uuid),
         headers: &[
@@ -664,6 +670,7 @@ pub(super) const SENDERS: &[Profile] = &[
                 sign::twitch(secret, id, at, request.body)
             },
         }],
+        handshake: Some(Handshake::Twitch),
         ..Profile::BASE
     },
     Profile {
