@@ -491,3 +491,61 @@ fn a_credential_in_the_body_is_written_into_data_given_too() {
     let refused = prepare_at(&[&line[..], &["--data", "not json"]].concat());
     assert!(refused.is_err());
 }
+
+#[test]
+fn only_a_pong_is_what_discord_requires() {
+    let ok = http::StatusCode::OK;
+    let none = HeaderMap::new();
+    let pong = handshake::Expect::Pong;
+    assert!(pong.check(ok, &none, br#"{"type":1}"#).is_ok());
+    assert!(pong.check(ok, &none, br#"{"type":4}"#).is_err());
+    assert!(pong.check(ok, &none, b"").is_err());
+}
+
+#[test]
+fn asana_requires_its_secret_back_in_the_header() {
+    let expect = handshake::Expect::HeaderEcho {
+        name: "x-hook-secret",
+        value: Secret::from("s-1"),
+    };
+    let ok = http::StatusCode::OK;
+    let mut headers = HeaderMap::new();
+    assert!(expect.check(ok, &headers, b"").is_err());
+    headers.insert("x-hook-secret", "s-2".parse().unwrap());
+    assert!(expect.check(ok, &headers, b"").is_err());
+    headers.insert("x-hook-secret", "s-1".parse().unwrap());
+    assert!(expect.check(ok, &headers, b"").is_ok());
+}
+
+#[test]
+fn twitch_verification_is_signed_and_says_its_message_type_once() {
+    let line = [
+        "http://x/",
+        "--as",
+        "twitch",
+        "--secret",
+        "s",
+        "--handshake",
+    ];
+    let prepared = prepare_at(&line).unwrap();
+    let types: Vec<_> = prepared
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "twitch-eventsub-message-type")
+        .map(|(_, value)| value.to_str().unwrap())
+        .collect();
+    assert_eq!(types, ["webhook_callback_verification"]);
+    assert!(body(&prepared)["challenge"].is_string());
+    assert!(verifies("twitch", "s", &prepared, prepared.url.as_str()));
+}
+
+#[test]
+fn asana_and_trello_handshakes_carry_no_signature() {
+    let asana = prepare_at(&["http://x/", "--as", "asana", "--secret", "s", "--handshake"]);
+    let asana = asana.unwrap();
+    assert_eq!(header(&asana, "x-hook-secret"), Some("s"));
+    assert_eq!(header(&asana, "x-hook-signature"), None);
+    let trello = prepare_at(&["http://x/", "--as", "trello", "--handshake"]).unwrap();
+    assert_eq!(trello.method, http::Method::HEAD);
+    assert_eq!(header(&trello, "x-trello-webhook"), None);
+}
