@@ -1,7 +1,8 @@
 // Checks a delivery `reference-receiver send --as <provider>` sent, as it was captured, with
-// the provider's own published library. Reads {provider, key, headers, body} as JSON on stdin
-// (`key` is the secret, or for the public-key senders the public key `send` printed; header
-// names in lower case) and prints {"valid": true|false}.
+// the provider's own published library. Reads {provider, key, headers, body, url} as JSON on
+// stdin (`key` is the secret, or for the public-key senders the public key `send` printed;
+// header names in lower case; `url` the URL posted to, which Twilio, Square and HubSpot sign)
+// and prints {"valid": true|false}.
 import { readFileSync } from "node:fs";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
@@ -11,8 +12,12 @@ import { Paddle } from "@paddle/paddle-node-sdk";
 import { WorkOS } from "@workos-inc/node";
 import { verifyKey } from "discord-interactions";
 import sendgrid from "@sendgrid/eventwebhook";
+import twilio from "twilio";
+import { WebhooksHelper } from "square";
+import { Signature } from "@hubspot/api-client";
+import { EventSubMiddleware } from "@twurple/eventsub-http";
 
-const { provider, key, headers, body } = JSON.parse(readFileSync(0, "utf8"));
+const { provider, key, headers, body, url } = JSON.parse(readFileSync(0, "utf8"));
 
 // The libraries that throw on a bad signature count a throw as invalid.
 async function accepts(check) {
@@ -84,6 +89,53 @@ switch (provider) {
     );
     break;
   }
+  case "twilio":
+    // The form parameters as Express's urlencoded parser hands them to Twilio's library.
+    valid = await accepts(() =>
+      twilio.validateRequest(
+        key,
+        headers["x-twilio-signature"],
+        url,
+        Object.fromEntries(new URLSearchParams(body)),
+      ),
+    );
+    break;
+  case "square":
+    valid = await accepts(() =>
+      WebhooksHelper.verifySignature({
+        requestBody: body,
+        signatureHeader: headers["x-square-hmacsha256-signature"],
+        signatureKey: key,
+        notificationUrl: url,
+      }),
+    );
+    break;
+  case "hubspot":
+    // isValid also throws for a timestamp older than five minutes.
+    valid = await accepts(() =>
+      Signature.isValid({
+        signatureVersion: "v3",
+        signature: headers["x-hubspot-signature-v3"],
+        clientSecret: key,
+        method: "POST",
+        url,
+        requestBody: body,
+        timestamp: Number(headers["x-hubspot-request-timestamp"]),
+      }),
+    );
+    break;
+  case "twitch":
+    // Twurple's own check of an EventSub message (the HMAC of id, timestamp and body).
+    valid = await accepts(() =>
+      EventSubMiddleware.prototype._verifyData.call(
+        { _secret: key },
+        headers["twitch-eventsub-message-id"],
+        headers["twitch-eventsub-message-timestamp"],
+        body,
+        headers["twitch-eventsub-message-signature"],
+      ),
+    );
+    break;
   default:
     console.error(`no library for ${provider}`);
     process.exit(2);

@@ -5,7 +5,9 @@
 //! what the sender checks: Slack the echoed `challenge`, Zoom `encryptedToken` (hex
 //! HMAC-SHA256 of `plainToken` keyed with the secret token), Meta and Dropbox the echoed
 //! challenge, Microsoft Graph the echoed `validationToken` as `text/plain`, Okta
-//! `{"verification": ..}`, a CloudEvents sender `WebHook-Allowed-Origin`.
+//! `{"verification": ..}`, a CloudEvents sender `WebHook-Allowed-Origin`, Discord a PONG
+//! (`{"type": 1}`), Twitch the `challenge` as `text/plain`, Asana its `X-Hook-Secret` echoed,
+//! Trello a 200 to its `HEAD`.
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use receiver_sdk::verify::{sign, HmacHeader, SignatureEncoding};
@@ -17,8 +19,12 @@ use super::sample;
 /// A setup handshake `send --handshake` can make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Handshake {
+    /// Asana's first `POST` to a new webhook, with `X-Hook-Secret`.
+    Asana,
     /// The CloudEvents webhook spec's abuse protection: `OPTIONS` with `WebHook-Request-Origin`.
     CloudEvents,
+    /// Discord's signed PING (`{"type": 1}`) to an interactions endpoint.
+    Discord,
     /// Dropbox's `GET ?challenge=`.
     Dropbox,
     /// Meta's `GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..`.
@@ -29,6 +35,10 @@ pub(super) enum Handshake {
     Okta,
     /// Slack's signed `url_verification` event.
     Slack,
+    /// Trello's `HEAD` to the callback URL of a webhook being created.
+    Trello,
+    /// Twitch EventSub's signed `webhook_callback_verification`.
+    Twitch,
     /// Zoom's signed `endpoint.url_validation` event.
     Zoom,
 }
@@ -45,6 +55,9 @@ pub(super) struct Challenge {
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
     /// Its body: a POST's JSON, signed as a delivery is; empty otherwise.
     pub(super) body: Vec<u8>,
+    /// Whether a POST is signed as the sender's deliveries are (Asana's is not: it hands
+    /// over the secret instead).
+    pub(super) signed: bool,
     /// The `Content-Type` of a POST.
     pub(super) content_type: &'static str,
     /// What the answer must be.
@@ -80,6 +93,17 @@ pub(super) enum Expect {
     },
     /// 200 with `WebHook-Allowed-Origin` naming the origin sent, or `*`.
     AllowedOrigin(String),
+    /// 200 with the header `name` carrying `value` back (Asana's `X-Hook-Secret`).
+    HeaderEcho {
+        /// The header.
+        name: &'static str,
+        /// What it must carry: a credential, never printed.
+        value: Secret,
+    },
+    /// Discord's PONG: 200 `application/json` whose `type` is 1.
+    Pong,
+    /// Just 200 (Trello).
+    Ok,
 }
 
 /// The inputs a handshake may need beyond the sender's secret.
@@ -104,6 +128,7 @@ impl Handshake {
             query,
             headers: Vec::new(),
             body: Vec::new(),
+            signed: false,
             content_type: "application/json",
             expect,
         };
@@ -112,10 +137,87 @@ impl Handshake {
             query: Vec::new(),
             headers: Vec::new(),
             body: body.to_string().into_bytes(),
+            signed: true,
             content_type: "application/json",
             expect,
         };
         Ok(match self {
+            Self::Asana => {
+                // Asana makes the secret; the one given stands for it, so the endpoint's
+                // verifier can be configured with it beforehand.
+                let secret = match inputs.secret {
+                    Some(secret) => secret.clone(),
+                    None => Secret::from(value),
+                };
+                let mut header = HeaderValue::from_bytes(secret.expose())
+                    .map_err(|_| anyhow::anyhow!("the secret cannot go in X-Hook-Secret"))?;
+                header.set_sensitive(true);
+                Challenge {
+                    method: Method::POST,
+                    query: Vec::new(),
+                    headers: vec![(HeaderName::from_static(ASANA_SECRET), header)],
+                    body: Vec::new(),
+                    signed: false,
+                    content_type: "application/json",
+                    expect: Expect::HeaderEcho {
+                        name: ASANA_SECRET,
+                        value: secret,
+                    },
+                }
+            }
+            Self::Discord => json_post(
+                json!({
+                    "application_id": "1171184210485542933",
+                    "id": "1171184210485542935",
+                    "token": format!("aW50ZXJhY3Rpb246{value}"),
+                    "type": 1,
+                    "user": {
+                        "id": "1171184210485542934",
+                        "username": "discord",
+                        "discriminator": "0000",
+                    },
+                    "version": 1,
+                }),
+                Expect::Pong,
+            ),
+            Self::Trello => Challenge {
+                method: Method::HEAD,
+                query: Vec::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                signed: false,
+                content_type: "application/json",
+                expect: Expect::Ok,
+            },
+            Self::Twitch => {
+                let mut challenge = json_post(
+                    json!({
+                        "challenge": value,
+                        "subscription": {
+                            "id": "f1c2a387-161a-49f9-a165-0f21d7a4e1c4",
+                            "status": "webhook_callback_verification_pending",
+                            "type": "channel.follow",
+                            "version": "2",
+                            "cost": 0,
+                            "condition": {
+                                "broadcaster_user_id": "1337",
+                                "moderator_user_id": "1337",
+                            },
+                            "transport": {
+                                "method": "webhook",
+                                "callback": "https://example.com/webhooks/callback",
+                            },
+                            "created_at": "2026-11-29T09:15:00.000000000Z",
+                        },
+                    }),
+                    Expect::Echo { value, plain: true },
+                );
+                challenge.headers.push((
+                    HeaderName::from_static("twitch-eventsub-message-type"),
+                    HeaderValue::from_static("webhook_callback_verification"),
+                ));
+                challenge
+            }
             Self::CloudEvents => Challenge {
                 method: Method::OPTIONS,
                 query: Vec::new(),
@@ -131,6 +233,7 @@ impl Handshake {
                     ),
                 ],
                 body: Vec::new(),
+                signed: false,
                 content_type: "application/json",
                 expect: Expect::AllowedOrigin(inputs.origin.to_owned()),
             },
@@ -169,6 +272,7 @@ impl Handshake {
                 query: vec![("validationToken", value.clone(), false)],
                 headers: Vec::new(),
                 body: Vec::new(),
+                signed: false,
                 content_type: "text/plain; charset=utf-8",
                 expect: Expect::Echo { value, plain: true },
             },
@@ -218,6 +322,9 @@ impl Handshake {
         })
     }
 }
+
+/// The header in which Asana hands over a new webhook's secret, and wants it back.
+const ASANA_SECRET: &str = "x-hook-secret";
 
 /// hex HMAC-SHA256 of `plain` keyed with Zoom's secret token.
 fn zoom_token(secret: &Secret, plain: &str) -> String {
@@ -292,6 +399,24 @@ impl Expect {
                     None => Err("the body has no encryptedToken".to_owned()),
                 }
             }
+            Self::HeaderEcho { name, value } => {
+                let sent = headers.get(*name).map(HeaderValue::as_bytes);
+                let echoed = sent.is_some_and(|sent| Secret::new(sent).ct_eq(value));
+                if echoed {
+                    Ok(())
+                } else {
+                    Err(format!("the answer does not carry the {name} sent"))
+                }
+            }
+            Self::Pong => {
+                let pong = json().is_some_and(|json| json["type"] == 1);
+                if pong {
+                    Ok(())
+                } else {
+                    Err(r#"the body is not a PONG, {"type": 1}"#.to_owned())
+                }
+            }
+            Self::Ok => Ok(()),
             Self::AllowedOrigin(origin) => {
                 let allowed = headers
                     .get("webhook-allowed-origin")

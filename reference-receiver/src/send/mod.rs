@@ -220,8 +220,10 @@ pub struct SendingArgs {
     /// Slack's signed url_verification, Zoom's signed endpoint.url_validation (the answer's
     /// encryptedToken is checked against --secret), Meta's hub.challenge GET (with
     /// --verify-token), Microsoft Graph's ?validationToken=, Dropbox's ?challenge=, Okta's
-    /// X-Okta-Verification-Challenge, and the CloudEvents OPTIONS (with --origin). Exits 0 only
-    /// when the answer is the one the sender requires.
+    /// X-Okta-Verification-Challenge, the CloudEvents OPTIONS (with --origin), Discord's signed
+    /// PING (the answer must be {"type": 1}), Twitch's signed webhook_callback_verification
+    /// (the challenge back as text/plain), Asana's X-Hook-Secret (echoed back) and Trello's
+    /// HEAD (a 200). Exits 0 only when the answer is the one the sender requires.
     #[arg(long, conflicts_with_all = ["body", "data", "head", "test"])]
     pub handshake: bool,
 
@@ -443,7 +445,14 @@ fn prepare(
         (None, Some(data)) => (data.clone().into_bytes(), "from --data"),
         (None, None) => (sample::payload(profile, &facts)?, "sample payload"),
     };
-    let headers = sender.headers(&facts, &credentials, &args.credentials.header, &body)?;
+    let body = sender.seal(&credentials, body)?;
+    let headers = sender.headers(
+        &facts,
+        &credentials,
+        &args.credentials.header,
+        args.url.as_str(),
+        &body,
+    )?;
     Ok(Prepared {
         notes,
         ..plain(Method::POST, headers, Bytes::from(body), origin)
@@ -494,7 +503,7 @@ fn prepare_handshake(
         let shown_value = if *credential { "[redacted]" } else { value };
         shown.query_pairs_mut().append_pair(key, shown_value);
     }
-    let mut headers = if challenge.method == Method::POST {
+    let mut headers = if challenge.signed {
         if secret.is_none() && sender.profile().secret == SecretUse::Required {
             anyhow::bail!("{name}'s handshake is signed, so it needs --secret or --secret-env");
         }
@@ -502,6 +511,7 @@ fn prepare_handshake(
             facts,
             credentials,
             &args.credentials.header,
+            url.as_str(),
             &challenge.body,
         )?;
         headers.retain(|(header, _)| header != http::header::CONTENT_TYPE);
@@ -516,6 +526,9 @@ fn prepare_handshake(
     } else {
         sender.probe_headers()
     };
+    // The handshake's own headers stand in for the sender's of the same name (Twitch's message
+    // type); none of them is signed.
+    headers.retain(|(name, _)| challenge.headers.iter().all(|(own, _)| own != name));
     headers.extend(challenge.headers);
     Ok(Prepared {
         method: challenge.method,

@@ -96,6 +96,9 @@ pub(super) struct Profile {
     pub(super) test: Option<(&'static str, &'static str)>,
     /// Its setup handshake, sent with `--handshake`.
     pub(super) handshake: Option<Handshake>,
+    /// How it writes its credential into a JSON body (Mailgun, Microsoft Graph), when the
+    /// body rather than a header carries it.
+    pub(super) in_body: Option<InBody>,
 }
 
 impl Profile {
@@ -116,6 +119,7 @@ impl Profile {
         secret: SecretUse::Required,
         test: None,
         handshake: None,
+        in_body: None,
     };
 
     /// The event the sample payload describes unless --event says otherwise.
@@ -202,6 +206,31 @@ pub(super) enum WhsecKey {
     Raw,
 }
 
+/// A credential carried in the JSON body: the secret and the body, in; the body with the
+/// credential written into it, out.
+pub(super) type InBody = fn(&[u8], &mut serde_json::Value) -> anyhow::Result<()>;
+
+/// What a signature over the whole request sees: the URL posted to, the body, and the headers
+/// made so far (the signed timestamp and id headers among them).
+pub(super) struct Request<'a> {
+    /// The URL the delivery is posted to, as sent.
+    pub(super) url: &'a str,
+    /// The body.
+    pub(super) body: &'a [u8],
+    headers: &'a [(HeaderName, HeaderValue)],
+}
+
+impl Request<'_> {
+    /// The value of the header `name` already made for this delivery, or `""`.
+    pub(super) fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.as_str() == name)
+            .and_then(|(_, value)| value.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
 /// One signature (or credential) header and how its value is made.
 pub(super) enum Signing {
     /// An HMAC of the body alone.
@@ -219,6 +248,14 @@ pub(super) enum Signing {
         unit: Unit,
         /// The SDK's signer.
         sign: fn(&[u8], u64, &[u8]) -> String,
+    },
+    /// A signature over the request (the URL posted to, the body, headers such as a signed
+    /// timestamp): Twilio, Square, HubSpot, Trello, Twitch.
+    Request {
+        /// The header it goes in.
+        header: &'static str,
+        /// The signer, over the SDK's sign helper.
+        sign: fn(&[u8], &Request<'_>) -> String,
     },
     /// Standard Webhooks `v1` over `{id}.{timestamp}.{body}` (the id and timestamp headers
     /// are the profile's `headers`).
@@ -251,7 +288,7 @@ pub(super) enum Signing {
 impl Signing {
     fn secret_kind(&self) -> &'static str {
         match self {
-            Self::Body { .. } | Self::Timed { .. } => "the signing secret",
+            Self::Body { .. } | Self::Timed { .. } | Self::Request { .. } => "the signing secret",
             Self::StandardWebhooks {
                 key: WhsecKey::Base64,
                 ..
@@ -333,7 +370,23 @@ impl Sender {
             .collect()
     }
 
-    /// Every header of a POST of `body`, signatures included.
+    /// `body` with the credential written into it, for a sender whose body carries it; as it
+    /// is otherwise.
+    pub(super) fn seal(self, credentials: &Credentials, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        let (Some(write), Credentials::Secret(secret)) = (self.0.in_body, credentials) else {
+            return Ok(body);
+        };
+        let mut json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+            anyhow::anyhow!(
+                "{} carries its credential in a JSON body, and this body is not JSON",
+                self.0.name
+            )
+        })?;
+        write(secret.expose(), &mut json)?;
+        Ok(serde_json::to_vec(&json)?)
+    }
+
+    /// Every header of a POST of `body` to `url`, signatures included.
     ///
     /// `token_header` is where a [`Signing::ChosenToken`] goes.
     pub(super) fn headers(
@@ -341,6 +394,7 @@ impl Sender {
         facts: &Facts,
         credentials: &Credentials,
         token_header: &HeaderName,
+        url: &str,
         body: &[u8],
     ) -> anyhow::Result<Headers> {
         let profile = self.0;
@@ -364,7 +418,12 @@ impl Sender {
             return Ok(headers);
         };
         for signing in profile.signatures {
-            let (name, value) = signing.header(secret, facts, token_header, body)?;
+            let request = Request {
+                url,
+                body,
+                headers: &headers,
+            };
+            let (name, value) = signing.header(secret, facts, token_header, &request)?;
             headers.push((name, value));
         }
         Ok(headers)
@@ -378,9 +437,10 @@ impl Signing {
         secret: &Secret,
         facts: &Facts,
         token_header: &HeaderName,
-        body: &[u8],
+        request: &Request<'_>,
     ) -> anyhow::Result<(HeaderName, HeaderValue)> {
         let key = secret.expose();
+        let body = request.body;
         let seconds = || facts.timestamp(Unit::Seconds);
         let id = facts.id.as_deref().unwrap_or_default();
         let signed = |header: &'static str, value: String| {
@@ -397,6 +457,7 @@ impl Signing {
             Self::Timed { header, unit, sign } => {
                 signed(header, sign(key, facts.timestamp(*unit)?, body))
             }
+            Self::Request { header, sign } => signed(header, sign(key, request)),
             Self::StandardWebhooks { header, key: form } => {
                 let text = match form {
                     WhsecKey::Base64 => text(secret, "the secret")?.to_owned(),

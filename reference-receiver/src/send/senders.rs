@@ -1,6 +1,6 @@
 //! Every sender `send --as` imitates, one [`Profile`] each, alphabetically: the catalogue's
 //! providers under their catalogue names, and the senders without a scheme of their own
-//! (`basic`, `cloudevents`, `microsoft-graph`, `plain`, `sonar`, `token`).
+//! (`basic`, `cloudevents`, `plain`, `sonar`, `token`).
 //!
 //! Each entry follows the sender's published documentation: its documented example event as
 //! the sample (in `samples/`), the event, id and timestamp headers it adds, its `User-Agent`
@@ -57,12 +57,14 @@ const GITHUB_SAMPLES: Sample = Sample::PerEvent(&[
 pub(super) const SENDERS: &[Profile] = &[
     Profile {
         name: "asana",
-        help: "Asana: X-Hook-Signature (hex HMAC-SHA256), keyed with the X-Hook-Secret",
+        help: "Asana: X-Hook-Signature (hex HMAC-SHA256), keyed with the X-Hook-Secret; \
+               --handshake sends that X-Hook-Secret (--secret, or a fresh one)",
         sample: any("changed", include_str!("samples/asana.json")),
         signatures: &[Signing::Body {
             header: "x-hook-signature",
             sign: |secret, body| sign::asana(secret, body),
         }],
+        handshake: Some(Handshake::Asana),
         ..Profile::BASE
     },
     Profile {
@@ -150,12 +152,14 @@ pub(super) const SENDERS: &[Profile] = &[
     Profile {
         name: "discord",
         help: "Discord interactions: X-Signature-Ed25519, X-Signature-Timestamp; --secret is an \
-               Ed25519 seed (hex), the public key to configure is printed",
+               Ed25519 seed (hex), the public key to configure is printed; --handshake sends \
+               the signed PING",
         sample: any("blep", include_str!("samples/discord.json")),
         id: Some(IdForm::Hex("", 8)),
         user_agent: Some("Discord-Interactions/1.0 (+https://discord.com)"),
         headers: &[("x-signature-timestamp", "{{unix}}")],
         signatures: &[Signing::Discord],
+        handshake: Some(Handshake::Discord),
         ..Profile::BASE
     },
     Profile {
@@ -212,6 +216,26 @@ pub(super) const SENDERS: &[Profile] = &[
         ..Profile::BASE
     },
     Profile {
+        name: "hubspot",
+        help: "HubSpot v3: X-HubSpot-Signature-v3 over the method, the URL posted to, the body \
+               and X-HubSpot-Request-Timestamp (ms), keyed with the client secret",
+        sample: any(
+            "contact.propertyChange",
+            include_str!("samples/hubspot.json"),
+        ),
+        user_agent: Some("HubSpot Connect 2.0 (http://dev.hubspot.com/)"),
+        headers: &[("x-hubspot-request-timestamp", "{{unix_ms}}")],
+        signatures: &[Signing::Request {
+            header: "x-hubspot-signature-v3",
+            sign: |secret, request| {
+                let at = request.header("x-hubspot-request-timestamp");
+                let at = at.parse().unwrap_or_default();
+                sign::hubspot(secret, "POST", request.url, request.body, at)
+            },
+        }],
+        ..Profile::BASE
+    },
+    Profile {
         name: "intercom",
         help: "Intercom: X-Hub-Signature (sha1=, keyed with the client secret)",
         sample: any(
@@ -262,6 +286,25 @@ pub(super) const SENDERS: &[Profile] = &[
         ..Profile::BASE
     },
     Profile {
+        name: "mailgun",
+        help: "Mailgun: the body's signature object (timestamp, token, hex HMAC-SHA256), keyed \
+               with the webhook signing key",
+        sample: any("delivered", include_str!("samples/mailgun.json")),
+        id: Some(IdForm::Hex("", 11)),
+        in_body: Some(|key, body| {
+            let field = |name: &str| body["signature"][name].as_str().map(str::to_owned);
+            let (Some(timestamp), Some(token)) = (field("timestamp"), field("token")) else {
+                anyhow::bail!("a Mailgun body needs signature.timestamp and signature.token");
+            };
+            let timestamp = timestamp
+                .parse()
+                .map_err(|_| anyhow::anyhow!("signature.timestamp is not unix seconds"))?;
+            body["signature"]["signature"] = sign::mailgun(key, timestamp, &token).into();
+            Ok(())
+        }),
+        ..Profile::BASE
+    },
+    Profile {
         name: "meta",
         help: "Meta (WhatsApp, Facebook, Instagram): X-Hub-Signature-256 and X-Hub-Signature \
                (the app secret); --handshake sends the hub.challenge GET with --verify-token",
@@ -283,11 +326,22 @@ pub(super) const SENDERS: &[Profile] = &[
     },
     Profile {
         name: "microsoft-graph",
-        help: "Microsoft Graph change notifications, unsigned; --handshake sends \
-               ?validationToken=",
+        help: "Microsoft Graph change notifications: --secret is the subscription's clientState, \
+               written into each notification; --handshake sends ?validationToken=",
         sample: any("created", include_str!("samples/microsoft-graph.json")),
         id: Some(IdForm::Uuid),
-        secret: SecretUse::Unused,
+        secret: SecretUse::Optional,
+        in_body: Some(|client_state, body| {
+            let client_state = std::str::from_utf8(client_state)
+                .map_err(|_| anyhow::anyhow!("the clientState is not UTF-8 text"))?;
+            let Some(notifications) = body["value"].as_array_mut() else {
+                anyhow::bail!("a Microsoft Graph body is {{\"value\": [notifications]}}");
+            };
+            for notification in notifications {
+                notification["clientState"] = client_state.into();
+            }
+            Ok(())
+        }),
         handshake: Some(Handshake::MicrosoftGraph),
         ..Profile::BASE
     },
@@ -470,6 +524,19 @@ pub(super) const SENDERS: &[Profile] = &[
         ..Profile::BASE
     },
     Profile {
+        name: "square",
+        help: "Square: x-square-hmacsha256-signature (base64 HMAC-SHA256 of the URL posted to \
+               and the body), keyed with the subscription's signature key",
+        sample: any("payment.updated", include_str!("samples/square.json")),
+        id: Some(IdForm::Uuid),
+        user_agent: Some("Square Connect v2"),
+        signatures: &[Signing::Request {
+            header: "x-square-hmacsha256-signature",
+            sign: |secret, request| sign::square(secret, request.url, request.body),
+        }],
+        ..Profile::BASE
+    },
+    Profile {
         name: "standard-webhooks",
         help: "Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature (whsec_ \
                secret)",
@@ -549,6 +616,61 @@ pub(super) const SENDERS: &[Profile] = &[
         help: "A static token in a header (--header; by default Authorization: Bearer)",
         sample: any("UPDATE", include_str!("samples/integration.json")),
         signatures: &[Signing::ChosenToken],
+        ..Profile::BASE
+    },
+    Profile {
+        name: "trello",
+        help: "Trello: X-Trello-Webhook (base64 HMAC-SHA1 of the body and the URL posted to), \
+               keyed with the application's secret; --handshake sends its HEAD",
+        sample: any("updateCard", include_str!("samples/trello.json")),
+        id: Some(IdForm::Hex("", 12)),
+        signatures: &[Signing::Request {
+            header: "x-trello-webhook",
+            sign: |secret, request| sign::trello(secret, request.url, request.body),
+        }],
+        handshake: Some(Handshake::Trello),
+        ..Profile::BASE
+    },
+    Profile {
+        name: "twilio",
+        help: "Twilio: X-Twilio-Signature (base64 HMAC-SHA1 of the URL posted to and the form \
+               parameters), keyed with the auth token; a form body, so the endpoint needs \
+               accept_form_bodies",
+        sample: any("delivered", include_str!("samples/twilio.form")),
+        id: Some(IdForm::Uuid),
+        user_agent: Some("TwilioProxy/1.1"),
+        content_type: "application/x-www-form-urlencoded",
+        headers: &[("i-twilio-idempotency-token", "{{id}}")],
+        signatures: &[Signing::Request {
+            header: "x-twilio-signature",
+            sign: |secret, request| sign::twilio(secret, request.url, request.body),
+        }],
+        ..Profile::BASE
+    },
+    Profile {
+        name: "twitch",
+        help: "Twitch EventSub: Twitch-Eventsub-Message-Id, -Timestamp and -Signature (sha256= \
+               over id, timestamp and body); --handshake sends the signed \
+               webhook_callback_verification",
+        sample: any("channel.follow", include_str!("samples/twitch.json")),
+        id: Some(IdForm::Uuid),
+        headers: &[
+            ("twitch-eventsub-message-id", "{{id}}"),
+            ("twitch-eventsub-message-retry", "0"),
+            ("twitch-eventsub-message-type", "notification"),
+            ("twitch-eventsub-message-timestamp", "{{iso_us}}"),
+            ("twitch-eventsub-subscription-type", "{{event}}"),
+            ("twitch-eventsub-subscription-version", "2"),
+        ],
+        signatures: &[Signing::Request {
+            header: "twitch-eventsub-message-signature",
+            sign: |secret, request| {
+                let id = request.header("twitch-eventsub-message-id");
+                let at = request.header("twitch-eventsub-message-timestamp");
+                sign::twitch(secret, id, at, request.body)
+            },
+        }],
+        handshake: Some(Handshake::Twitch),
         ..Profile::BASE
     },
     Profile {

@@ -270,7 +270,7 @@ fn every_catalogue_provider_has_a_sender() {
 }
 
 #[test]
-fn every_sample_is_json_that_carries_its_event_and_its_delivery_id() {
+fn every_sample_is_json_or_a_form_that_carries_its_event_and_its_delivery_id() {
     for sender in Sender::all() {
         let name = sender.name();
         let mut line = vec!["http://x/", "--as", name];
@@ -287,8 +287,13 @@ fn every_sample_is_json_that_carries_its_event_and_its_delivery_id() {
         }
         let prepared = prepare_at(&line).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let text = String::from_utf8(prepared.body.to_vec()).unwrap();
-        serde_json::from_str::<serde_json::Value>(&text)
-            .unwrap_or_else(|e| panic!("{name}: the sample is not JSON: {e}\n{text}"));
+        if sender.profile().content_type == "application/x-www-form-urlencoded" {
+            let fields = form_urlencoded::parse(text.as_bytes()).count();
+            assert!(fields > 1, "{name}: the sample is not a form: {text}");
+        } else {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{name}: the sample is not JSON: {e}\n{text}"));
+        }
         let headers: Vec<String> = prepared
             .headers
             .iter()
@@ -427,4 +432,120 @@ fn a_slack_challenge_echoed_as_plain_text_will_do() {
     assert!(expect
         .check(ok, &HeaderMap::new(), br#"{"challenge":"c-2"}"#)
         .is_err());
+}
+
+/// The senders whose signature covers the URL posted to, or whose body carries the credential.
+const REQUEST_SIGNERS: [&str; 7] = [
+    "hubspot",
+    "mailgun",
+    "microsoft-graph",
+    "square",
+    "trello",
+    "twilio",
+    "twitch",
+];
+
+fn verifies(name: &str, secret: &str, prepared: &Prepared, url: &str) -> bool {
+    let verifier = receiver_sdk::verify::Verifier::provider(name, [secret]).unwrap();
+    let headers = header_map(prepared);
+    let request =
+        receiver_sdk::verify::SignedRequest::new(&prepared.method, url, &headers, &prepared.body);
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_709_287_200);
+    verifier.verify_request(&request, at).is_ok()
+}
+
+#[test]
+fn request_signed_deliveries_verify_with_the_catalogue_and_only_with_their_secret() {
+    let url = "https://hooks.example.com/in/orders?source=send";
+    for name in REQUEST_SIGNERS {
+        let prepared = prepare_at(&[url, "--as", name, "--secret", "s3cret"]).unwrap();
+        let sent = prepared.url.as_str();
+        assert!(verifies(name, "s3cret", &prepared, sent), "{name}");
+        assert!(!verifies(name, "other", &prepared, sent), "{name}");
+    }
+}
+
+#[test]
+fn url_signed_deliveries_do_not_verify_at_another_url() {
+    let url = "https://hooks.example.com/in/orders";
+    for name in ["hubspot", "square", "trello", "twilio"] {
+        let prepared = prepare_at(&[url, "--as", name, "--secret", "s3cret"]).unwrap();
+        let elsewhere = "https://hooks.example.com/in/refunds";
+        assert!(verifies(name, "s3cret", &prepared, url), "{name}");
+        assert!(!verifies(name, "s3cret", &prepared, elsewhere), "{name}");
+    }
+}
+
+#[test]
+fn a_credential_in_the_body_is_written_into_data_given_too() {
+    let data = r#"{"value":[{"changeType":"created"},{"changeType":"updated"}]}"#;
+    let line = ["http://x/", "--as", "microsoft-graph", "--secret", "state"];
+    let prepared = prepare_at(&[&line[..], &["--data", data]].concat()).unwrap();
+    let states: Vec<_> = body(&prepared)["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["clientState"].clone())
+        .collect();
+    assert_eq!(states, ["state", "state"]);
+    let refused = prepare_at(&[&line[..], &["--data", "not json"]].concat());
+    assert!(refused.is_err());
+}
+
+#[test]
+fn only_a_pong_is_what_discord_requires() {
+    let ok = http::StatusCode::OK;
+    let none = HeaderMap::new();
+    let pong = handshake::Expect::Pong;
+    assert!(pong.check(ok, &none, br#"{"type":1}"#).is_ok());
+    assert!(pong.check(ok, &none, br#"{"type":4}"#).is_err());
+    assert!(pong.check(ok, &none, b"").is_err());
+}
+
+#[test]
+fn asana_requires_its_secret_back_in_the_header() {
+    let expect = handshake::Expect::HeaderEcho {
+        name: "x-hook-secret",
+        value: Secret::from("s-1"),
+    };
+    let ok = http::StatusCode::OK;
+    let mut headers = HeaderMap::new();
+    assert!(expect.check(ok, &headers, b"").is_err());
+    headers.insert("x-hook-secret", "s-2".parse().unwrap());
+    assert!(expect.check(ok, &headers, b"").is_err());
+    headers.insert("x-hook-secret", "s-1".parse().unwrap());
+    assert!(expect.check(ok, &headers, b"").is_ok());
+}
+
+#[test]
+fn twitch_verification_is_signed_and_says_its_message_type_once() {
+    let line = [
+        "http://x/",
+        "--as",
+        "twitch",
+        "--secret",
+        "s",
+        "--handshake",
+    ];
+    let prepared = prepare_at(&line).unwrap();
+    let types: Vec<_> = prepared
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "twitch-eventsub-message-type")
+        .map(|(_, value)| value.to_str().unwrap())
+        .collect();
+    assert_eq!(types, ["webhook_callback_verification"]);
+    assert!(body(&prepared)["challenge"].is_string());
+    assert!(verifies("twitch", "s", &prepared, prepared.url.as_str()));
+}
+
+#[test]
+fn asana_and_trello_handshakes_carry_no_signature() {
+    let asana = prepare_at(&["http://x/", "--as", "asana", "--secret", "s", "--handshake"]);
+    let asana = asana.unwrap();
+    assert_eq!(header(&asana, "x-hook-secret"), Some("s"));
+    assert_eq!(header(&asana, "x-hook-signature"), None);
+    let trello = prepare_at(&["http://x/", "--as", "trello", "--handshake"]).unwrap();
+    assert_eq!(trello.method, http::Method::HEAD);
+    assert_eq!(header(&trello, "x-trello-webhook"), None);
 }

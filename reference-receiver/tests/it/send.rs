@@ -11,7 +11,7 @@ use axum::Router;
 use http::HeaderName;
 use receiver_sdk::envelope::{Envelope, EventMeta, Field, Mapping};
 use receiver_sdk::handshake::Handshake;
-use receiver_sdk::verify::{sign, Verifier};
+use receiver_sdk::verify::{sign, SignedRequest, Verifier};
 use receiver_sdk::{Delivery, HandlerError, Receiver, Secret};
 use tokio::net::TcpListener;
 
@@ -688,6 +688,19 @@ async fn send_captured(capture: &Capture, provider: &str) -> (Captured, String) 
     (capture.take(), configured)
 }
 
+/// The URL a captured request was posted to, as its receiver rebuilds it from `Host`.
+fn posted_to(captured: &Captured) -> String {
+    let host = captured.headers[http::header::HOST].to_str().unwrap();
+    format!("http://{host}{}", captured.uri)
+}
+
+/// Whether `verifier` takes the captured request, its method and URL as received.
+fn verifies(verifier: &Verifier, captured: &Captured, body: &[u8]) -> bool {
+    let url = posted_to(captured);
+    let request = SignedRequest::new(&captured.method, &url, &captured.headers, body);
+    verifier.verify_request(&request, SystemTime::now()).is_ok()
+}
+
 #[tokio::test]
 async fn every_catalogue_provider_sent_verifies_with_the_sdk_verifier_of_that_provider() {
     let capture = Capture::start().await;
@@ -695,27 +708,47 @@ async fn every_catalogue_provider_sent_verifies_with_the_sdk_verifier_of_that_pr
         let (captured, key) = send_captured(&capture, provider).await;
         assert_eq!(captured.method, http::Method::POST, "{provider}");
         let verifier = Verifier::provider(provider, [key.as_str()]).unwrap();
-        let verified = verifier.verify(&captured.headers, &captured.body, SystemTime::now());
         assert!(
-            verified.is_ok(),
-            "{provider}: {verified:?} for {captured:#?}"
+            verifies(&verifier, &captured, &captured.body),
+            "{provider}: refused {captured:#?}"
         );
-        serde_json::from_slice::<serde_json::Value>(&captured.body)
-            .unwrap_or_else(|e| panic!("{provider}: the sample is not JSON: {e}"));
+        if provider == "twilio" {
+            let fields = form_urlencoded::parse(&captured.body).count();
+            assert!(fields > 1, "twilio: the sample is not a form");
+        } else {
+            serde_json::from_slice::<serde_json::Value>(&captured.body)
+                .unwrap_or_else(|e| panic!("{provider}: the sample is not JSON: {e}"));
+        }
 
         assert_eq!(captured.uri.path(), "/webhook", "{provider}");
 
-        // A static token does not cover the body; every signature does.
-        let refused = if ["gitlab", "okta"].contains(&provider) {
+        // A static token, Mailgun's signature and Graph's clientState do not cover the body;
+        // every other signature does.
+        let refused = if ["gitlab", "okta", "mailgun", "microsoft-graph"].contains(&provider) {
             let other = Verifier::provider(provider, [WRONG_SECRET]).unwrap();
-            other.verify(&captured.headers, &captured.body, SystemTime::now())
+            verifies(&other, &captured, &captured.body)
         } else {
             let mut changed = captured.body.clone();
             let last = changed.len() - 2;
             changed[last] ^= 1;
-            verifier.verify(&captured.headers, &changed, SystemTime::now())
+            verifies(&verifier, &captured, &changed)
         };
-        assert!(refused.is_err(), "{provider}: a forgery verified");
+        assert!(!refused, "{provider}: a forgery verified");
+    }
+}
+
+#[tokio::test]
+async fn url_signed_deliveries_verify_only_at_the_url_posted_to() {
+    let capture = Capture::start().await;
+    for provider in ["hubspot", "square", "trello", "twilio"] {
+        let (mut captured, key) = send_captured(&capture, provider).await;
+        let verifier = Verifier::provider(provider, [key.as_str()]).unwrap();
+        assert!(verifies(&verifier, &captured, &captured.body), "{provider}");
+        captured.uri = http::Uri::from_static("/elsewhere");
+        assert!(
+            !verifies(&verifier, &captured, &captured.body),
+            "{provider}: verified at another URL"
+        );
     }
 }
 
@@ -752,6 +785,10 @@ async fn senders_with_an_official_library_are_verified_by_that_library() {
         "workos",
         "discord",
         "sendgrid",
+        "twilio",
+        "square",
+        "hubspot",
+        "twitch",
     ];
     for provider in with_library {
         let (captured, key) = send_captured(&capture, provider).await;
@@ -764,13 +801,19 @@ async fn senders_with_an_official_library_are_verified_by_that_library() {
         let check = |body: &str| {
             let input = serde_json::json!({
                 "provider": provider, "key": key, "headers": headers, "body": body,
+                "url": posted_to(&captured),
             });
             let output: serde_json::Value =
                 serde_json::from_slice(&end_to_end::node("send.mjs", &input)).unwrap();
             output["valid"].as_bool().expect("send.mjs prints {valid}")
         };
         assert!(check(&body), "{provider}'s library refused {captured:#?}");
-        let changed = body.replacen('"', "'", 1);
+        // A changed JSON string, or (Twilio's form) a changed parameter.
+        let changed = if body.contains('"') {
+            body.replacen('"', "'", 1)
+        } else {
+            body.replacen('=', "=x", 1)
+        };
         assert!(!check(&changed), "{provider}'s library took a changed body");
     }
 }
@@ -826,6 +869,7 @@ fn assert_handshake_answered(sender: &str, run: &Run) {
 #[tokio::test]
 async fn each_handshake_is_answered_as_its_sender_requires() {
     let provider = |name| Verifier::provider(name, [SECRET]).unwrap();
+    let discord_public = sign::discord_public_key(DISCORD_SEED).unwrap();
     let cases = [
         (
             "slack",
@@ -859,6 +903,26 @@ async fn each_handshake_is_answered_as_its_sender_requires() {
             Handshake::cloud_events(["eventemitter.example.com"]),
             &[],
         ),
+        (
+            "discord",
+            Verifier::provider("discord", [discord_public.as_str()]).unwrap(),
+            Handshake::discord(),
+            &["--secret", DISCORD_SEED],
+        ),
+        (
+            "twitch",
+            provider("twitch"),
+            Handshake::twitch(),
+            &["--secret", SECRET],
+        ),
+        (
+            "asana",
+            provider("asana"),
+            Handshake::asana_expecting([SECRET]),
+            &["--secret", SECRET],
+        ),
+        ("asana", provider("asana"), Handshake::asana(), &[]),
+        ("trello", provider("trello"), Handshake::trello(), &[]),
     ];
     for (sender, verifier, answers, options) in cases {
         let run = handshake(sender, verifier, answers, options).await;
@@ -917,6 +981,54 @@ async fn a_wrong_meta_verify_token_is_refused_and_never_printed() {
 }
 
 #[tokio::test]
+async fn a_badly_signed_discord_ping_is_refused_and_so_not_what_discord_requires() {
+    let other_seed = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+    let public = sign::discord_public_key(other_seed).unwrap();
+    let verifier = Verifier::provider("discord", [public.as_str()]).unwrap();
+    let run = handshake(
+        "discord",
+        verifier,
+        Handshake::discord(),
+        &["--secret", DISCORD_SEED],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(
+        run.stderr.contains("401 Unauthorized, not 200 OK"),
+        "{run:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_twitch_verification_signed_with_another_secret_is_refused() {
+    let verifier = Verifier::provider("twitch", [SECRET]).unwrap();
+    let run = handshake(
+        "twitch",
+        verifier,
+        Handshake::twitch(),
+        &["--secret", WRONG_SECRET],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(!run.shows(WRONG_SECRET), "{run:#?}");
+}
+
+#[tokio::test]
+async fn an_asana_secret_the_endpoint_does_not_expect_is_refused_and_never_printed() {
+    let verifier = Verifier::provider("asana", [SECRET]).unwrap();
+    let run = handshake(
+        "asana",
+        verifier,
+        Handshake::asana_expecting([SECRET]),
+        &["--secret", WRONG_SECRET],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr.contains("403 Forbidden"), "{run:#?}");
+    assert!(!run.shows(WRONG_SECRET), "{run:#?}");
+}
+
+#[tokio::test]
 async fn a_cloudevents_origin_the_endpoint_does_not_allow_is_not_consent() {
     let run = handshake(
         "cloudevents",
@@ -940,7 +1052,7 @@ async fn a_sender_without_a_handshake_says_which_have_one() {
     assert_eq!(sent.code, Some(1), "{sent:#?}");
     assert!(
         sent.stderr
-            .contains("github has no setup handshake; --handshake is for cloudevents"),
+            .contains("github has no setup handshake; --handshake is for asana, cloudevents"),
         "{sent:#?}"
     );
 }
