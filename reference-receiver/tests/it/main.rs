@@ -23,6 +23,7 @@ mod inspector_browser;
 mod inspector_cli;
 mod inspector_hostile;
 mod outbox;
+mod providers;
 mod relay;
 mod replicas;
 mod send;
