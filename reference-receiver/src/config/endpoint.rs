@@ -189,16 +189,19 @@ impl TryFrom<String> for EnvelopeKind {
             .find(|sender| *sender == name)
             .map(Self::Provider)
             .ok_or_else(|| {
-                let own = OWN_ENVELOPES.iter().map(|(own, _)| *own);
-                let senders = envelopes()
-                    .filter(|sender| !OWN_ENVELOPES.iter().any(|(own, _)| own == sender));
-                let known: Vec<_> = own.chain(senders).collect();
                 format!(
                     "unknown envelope {name:?}; expected one of {}",
-                    known.join(", ")
+                    envelope_kinds().join(", ")
                 )
             })
     }
+}
+
+/// Every `envelope`: the presets, then the catalogue's senders that have one.
+pub fn envelope_kinds() -> Vec<&'static str> {
+    let own = OWN_ENVELOPES.iter().map(|(own, _)| *own);
+    let senders = envelopes().filter(|sender| !OWN_ENVELOPES.iter().any(|(own, _)| own == sender));
+    own.chain(senders).collect()
 }
 
 impl<'de> Deserialize<'de> for EnvelopeKind {

@@ -370,15 +370,16 @@ fn provider_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<St
     if receiver_sdk::verify::providers().any(|known| known == name) {
         return Ok(name);
     }
-    let known: Vec<&str> = OWN_KINDS
-        .iter()
-        .copied()
-        .chain(receiver_sdk::verify::providers().filter(|name| !OWN_KINDS.contains(name)))
-        .collect();
     Err(serde::de::Error::custom(format!(
         "unknown verify kind {name:?}; expected one of {}",
-        known.join(", ")
+        verify_kinds().join(", ")
     )))
+}
+
+/// Every `kind` of `[endpoint.verify]`: the built-in ones, then the catalogue's other senders.
+pub fn verify_kinds() -> Vec<&'static str> {
+    let others = receiver_sdk::verify::providers().filter(|name| !OWN_KINDS.contains(name));
+    OWN_KINDS.iter().copied().chain(others).collect()
 }
 
 /// Why a verify section builds no [`Verifier`].

@@ -173,6 +173,14 @@ pub(crate) async fn create_bin(
         .into_response())
 }
 
+/// `GET /api/kinds`: the verify kinds and envelopes a bin (or endpoint) takes, by name.
+pub(crate) async fn kinds() -> Json<Value> {
+    Json(json!({
+        "verify": crate::config::verify_kinds(),
+        "envelope": crate::config::envelope_kinds(),
+    }))
+}
+
 /// `GET /api/bins`.
 pub(crate) async fn list_bins(
     State(inspector): State<Arc<Inspector>>,

@@ -194,6 +194,7 @@ pub(crate) fn mount(
 
 fn router(inspector: Arc<Inspector>, root_is_free: bool) -> Router {
     let guarded = Router::new()
+        .route("/api/kinds", get(api::kinds))
         .route("/api/bins", post(api::create_bin).get(api::list_bins))
         .route(
             "/api/bins/{token}",

@@ -1124,3 +1124,37 @@ async fn a_bin_with_unsigned_delivery_ids_calls_a_replay_under_a_new_id_a_duplic
     )
     .await;
 }
+
+#[tokio::test]
+async fn bins_take_every_catalogue_sender_by_name_and_say_why_a_signature_failed() {
+    use receiver_sdk::verify::sign;
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "").await;
+    // The settings form offers every kind and envelope the receiver knows.
+    let kinds = served.get_json("/api/kinds").await;
+    for (list, name) in [
+        ("verify", "zoom"),
+        ("verify", "twilio"),
+        ("envelope", "zoom"),
+    ] {
+        let names = kinds[list].as_array().unwrap();
+        assert!(names.contains(&json!(name)), "{list}: {names:?}");
+    }
+    assert_eq!(kinds["verify"][0], "none");
+    let token = served
+        .new_bin(json!({"verify": {"kind": "bitbucket", "secrets": ["bb-secret"]}}))
+        .await;
+    let body = br#"{"push":{"changes":[]}}"#;
+    // Signed as GitHub signs, with the same secret: the wrong sender chosen.
+    let signature = sign::github("bb-secret", body);
+    let extra = format!("X-Hub-Signature-256: {signature}\r\n");
+    let id =
+        inspector_support::plant_with(&served.base, &format!("/in/{token}"), "POST", &extra, body)
+            .await;
+    let capture = served.capture(&token, id).await;
+    let signature = &capture["verdicts"]["signature"];
+    assert_eq!(signature["passed"], false, "{signature}");
+    let hint = signature["hint"].as_str().expect("a likely cause");
+    assert!(hint.contains("verifies as `github`"), "{hint}");
+    served.stop().await;
+}

@@ -821,9 +821,22 @@ function start() {
       if (capture) renderBody(capture);
     });
   }
-  loadBins().catch((e) => {
+  loadKinds().then(loadBins).catch((e) => {
     document.body.prepend(el("p", { class: "problem banner", text: `Cannot reach the inspector API: ${e.message}` }));
   });
+}
+
+// Every verify kind and envelope the receiver knows (the catalogue's senders by name), added
+// to the settings' selects after the ones the page lists first.
+async function loadKinds() {
+  const kinds = await api("GET", "/api/kinds");
+  for (const [id, names] of [["#set-verify-kind", kinds.verify], ["#set-envelope", kinds.envelope]]) {
+    const select = $(id);
+    const present = new Set([...select.options].map((option) => option.value));
+    for (const name of names) {
+      if (!present.has(name)) select.append(el("option", { value: name, text: name }));
+    }
+  }
 }
 
 document.addEventListener("DOMContentLoaded", start);
