@@ -125,14 +125,9 @@ pub fn hmac_scheme(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> String {
-    let timestamp = timestamp.map(|timestamp| timestamp.to_string());
-    let header = |name: &http::HeaderName| {
-        let value = headers.get(name).map(http::HeaderValue::as_bytes);
-        String::from_utf8_lossy(value.unwrap_or_default()).into_owned()
-    };
-    let line = ("POST", "");
-    let (secret, timestamp) = (secret.as_ref(), timestamp.as_deref());
-    super::catalogue::signature_value(scheme, secret, line, body, timestamp, header)
+    // No request line: a scheme that signs one gets an empty URL, as a POST.
+    let request = super::SignedRequest::new(&http::Method::POST, "", headers, body);
+    hmac_request(scheme, secret, timestamp, &request)
 }
 
 /// [`hmac_scheme`] for a scheme that signs the request's method or URL
