@@ -208,10 +208,10 @@ pub mod store;
 pub mod verify;
 
 pub use endpoint::{
-    request_url, Assessment, Assessor, BuildError, Checks, Decision, Delivery, HandlerError,
-    InvalidPublicUrl, OnDeadline, PublicUrl, Receiver, ReceiverBuilder, ReceiverLayer,
-    ReceiverService, WebhookEvent, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES,
-    DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
+    request_url, Assessment, Assessor, Batch, BatchEvent, BuildError, Checks, Decision, Delivery,
+    HandlerError, InBatch, InvalidPublicUrl, OnDeadline, PublicUrl, Receiver, ReceiverBuilder,
+    ReceiverLayer, ReceiverService, WebhookEvent, DEFAULT_BATCH_LIMIT, DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
-pub use outcome::Outcome;
+pub use outcome::{BatchCounts, Outcome};
 pub use secret::Secret;

@@ -3,6 +3,7 @@
 //! | outcome | status | when |
 //! | --- | --- | --- |
 //! | `handled` | 200 | the handler succeeded; mark and delivery id are durable |
+//! | `batch` | 200 | every event of a [batch](crate::envelope::Envelope::batch) was handled, or skipped as one of the outcomes below; the message counts them |
 //! | `ignored` | 200 | a sender's test delivery, or an event type the endpoint does not take |
 //! | `stale` | 200 | older than the newest event handled for its key; not handled |
 //! | `duplicate` | 200 | this delivery was handled already; not handled again |
@@ -11,7 +12,7 @@
 //! | `unauthorized` | 401 | authentication or signature check failed (says which) |
 //! | `method_not_allowed` | 405 | anything but HEAD and POST (`Allow: HEAD, POST`) |
 //! | `timeout` | 408 | the body did not arrive in time |
-//! | `too_large` | 413 | the body is over the endpoint's limit |
+//! | `too_large` | 413 | the body is over the endpoint's limit, or a batch has more events than it takes |
 //! | `unsupported_media_type` | 415 | a content type other than JSON |
 //! | `unprocessable` | 422 | valid JSON that does not fit the handler's payload type |
 //! | `rejected` | handler's | the handler refused the event, with its message |
@@ -21,6 +22,10 @@
 //!
 //! Every answer carries the outcome in an `X-Webhook-Outcome` header and in the body:
 //! `{"outcome": "stale", "message": "..."}`.
+//!
+//! A batch stops at its first event that fails: the answer is that event's outcome, its
+//! message saying which event it was ([`Outcome::BatchFailed`]). The events before it are
+//! recorded, so the sender's retry of the whole batch skips them as duplicates.
 
 use std::time::Duration;
 
@@ -50,6 +55,27 @@ pub enum Outcome {
     },
     /// Already handled.
     Duplicate,
+    /// Every event of a batch was handled or skipped; the counts say which.
+    Batch(BatchCounts),
+    /// One event of a batch failed, so the batch stopped there: answered with that event's
+    /// outcome (its status and name), the message naming the event.
+    BatchFailed {
+        /// The failed event's place in the batch, from 0.
+        index: usize,
+        /// How many events the batch holds.
+        len: usize,
+        /// How many events before it were done (handled or skipped); a retry skips them.
+        done: usize,
+        /// What the failed event came to.
+        outcome: Box<Outcome>,
+    },
+    /// A batch with more events than the endpoint takes in one delivery.
+    TooManyEvents {
+        /// How many the batch holds.
+        events: usize,
+        /// The endpoint's limit.
+        limit: usize,
+    },
     /// The handler is still running after the endpoint's deadline.
     Accepted,
     /// The body is not JSON or lacks an envelope field.
@@ -112,6 +138,41 @@ pub enum Mark {
     },
 }
 
+/// What became of the events of a [batch](Outcome::Batch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchCounts {
+    /// Handled by the handler, now durable.
+    pub handled: usize,
+    /// Handled already, by an earlier delivery or earlier in this one.
+    pub duplicate: usize,
+    /// Older than what their ordering key knows.
+    pub stale: usize,
+    /// Test events, or event types the endpoint does not take.
+    pub ignored: usize,
+}
+
+impl BatchCounts {
+    /// Counts one event's outcome (one of the four a batch goes on after); `false` for any
+    /// other, which stops the batch.
+    pub(crate) fn count(&mut self, outcome: &Outcome) -> bool {
+        let count = match outcome {
+            Outcome::Handled => &mut self.handled,
+            Outcome::Duplicate => &mut self.duplicate,
+            Outcome::Stale { .. } => &mut self.stale,
+            Outcome::Ignored(_) => &mut self.ignored,
+            _ => return false,
+        };
+        *count += 1;
+        true
+    }
+
+    /// How many events were counted.
+    pub fn total(&self) -> usize {
+        self.handled + self.duplicate + self.stale + self.ignored
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     outcome: &'a str,
@@ -122,15 +183,18 @@ impl Outcome {
     /// The status code this outcome is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Handled | Self::Ignored(_) | Self::Stale { .. } | Self::Duplicate => {
-                StatusCode::OK
-            }
+            Self::Handled
+            | Self::Ignored(_)
+            | Self::Stale { .. }
+            | Self::Duplicate
+            | Self::Batch(_) => StatusCode::OK,
+            Self::BatchFailed { outcome, .. } => outcome.status(),
             Self::Accepted => StatusCode::ACCEPTED,
             Self::Malformed(_) | Self::FieldTooLong { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::TooManyEvents { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Rejected(status, _) => *status,
@@ -146,12 +210,14 @@ impl Outcome {
             Self::Ignored(_) => "ignored",
             Self::Stale { .. } => "stale",
             Self::Duplicate => "duplicate",
+            Self::Batch(_) => "batch",
+            Self::BatchFailed { outcome, .. } => outcome.name(),
             Self::Accepted => "accepted",
             Self::Malformed(_) | Self::FieldTooLong { .. } => "malformed",
             Self::Unauthorized { .. } => "unauthorized",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Timeout => "timeout",
-            Self::TooLarge { .. } => "too_large",
+            Self::TooLarge { .. } | Self::TooManyEvents { .. } => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unprocessable(_) => "unprocessable",
             Self::Rejected(..) => "rejected",
@@ -175,6 +241,24 @@ impl Outcome {
             Self::MethodNotAllowed => "only HEAD and POST are accepted".into(),
             Self::Timeout => "the request body did not arrive in time".into(),
             Self::TooLarge { limit } => format!("body is larger than the limit of {limit} bytes"),
+            Self::TooManyEvents { events, limit } => {
+                format!("the batch holds {events} events, more than the limit of {limit}")
+            }
+            Self::Batch(counts) => batch_message(counts),
+            Self::BatchFailed {
+                index,
+                len,
+                done,
+                outcome,
+            } => {
+                let mut message = format!("event {} of {len}: {}", index + 1, outcome.message());
+                if *done > 0 {
+                    message.push_str(&format!(
+                        "; the {done} before it are recorded, so a retry skips them"
+                    ));
+                }
+                message
+            }
             Self::Stale { created_at, mark } => stale_message(*created_at, *mark),
             Self::FieldTooLong {
                 field,
@@ -197,6 +281,24 @@ impl Outcome {
     /// Whether the sender should consider the delivery done (2xx).
     pub fn is_success(&self) -> bool {
         self.status().is_success()
+    }
+}
+
+fn batch_message(counts: &BatchCounts) -> String {
+    let parts: Vec<String> = [
+        (counts.handled, "handled"),
+        (counts.duplicate, "duplicate"),
+        (counts.stale, "stale"),
+        (counts.ignored, "ignored"),
+    ]
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, name)| format!("{count} {name}"))
+    .collect();
+    match counts.total() {
+        0 => "an empty batch; nothing to handle".into(),
+        1 => format!("a batch of 1 event: {}", parts.join(", ")),
+        total => format!("a batch of {total} events: {}", parts.join(", ")),
     }
 }
 
@@ -306,6 +408,46 @@ mod tests {
         assert_eq!(
             outcome.message(),
             "body is larger than the limit of 1000 bytes"
+        );
+    }
+
+    #[test]
+    fn a_batch_counts_its_events_and_a_failed_one_answers_as_its_event() {
+        let mut counts = BatchCounts::default();
+        for outcome in [Outcome::Handled, Outcome::Handled, Outcome::Duplicate] {
+            assert!(counts.count(&outcome));
+        }
+        assert!(!counts.count(&Outcome::Pending));
+        let batch = Outcome::Batch(counts);
+        assert_eq!((batch.status(), batch.name()), (StatusCode::OK, "batch"));
+        assert_eq!(
+            batch.message(),
+            "a batch of 3 events: 2 handled, 1 duplicate"
+        );
+        assert_eq!(
+            Outcome::Batch(BatchCounts::default()).message(),
+            "an empty batch; nothing to handle"
+        );
+        let failed = Outcome::BatchFailed {
+            index: 2,
+            len: 5,
+            done: 2,
+            outcome: Box::new(Outcome::Unavailable("store unavailable".into())),
+        };
+        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(failed.name(), "unavailable");
+        assert_eq!(
+            failed.message(),
+            "event 3 of 5: store unavailable; the 2 before it are recorded, so a retry skips them"
+        );
+        let too_many = Outcome::TooManyEvents {
+            events: 1001,
+            limit: 1000,
+        };
+        assert_eq!(too_many.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            too_many.message(),
+            "the batch holds 1001 events, more than the limit of 1000"
         );
     }
 

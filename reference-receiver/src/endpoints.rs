@@ -46,6 +46,7 @@ pub(crate) fn receiver(
         .dedupe(config.dedupe)
         .retention(Duration::from_secs(config.retention_secs))
         .body_limit(server.body_limit_bytes)
+        .batch_limit(config.max_batch_events)
         .body_timeout(Duration::from_secs(server.request_timeout_secs))
         .store(store);
     let handshakes = crate::config::handshakes(

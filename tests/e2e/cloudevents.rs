@@ -142,30 +142,3 @@ async fn a_delivery_without_a_required_attribute_is_400_naming_it() {
     assert!(recorder.applied().is_empty());
     server.stop().await;
 }
-
-#[tokio::test]
-async fn a_batch_is_refused_with_400_saying_batch_mode_is_not_accepted() {
-    let dir = tempfile::tempdir().unwrap();
-    let recorder = Recorder::new();
-    let server = cloudevents_server(dir.path(), &recorder).await;
-    let batch = json!([{
-        "specversion": "1.0", "type": "com.example.someevent", "source": "/mycontext",
-        "id": "1", "time": "2018-04-05T17:31:00Z", "subject": "123"
-    }]);
-    let response = client()
-        .post(server.url("/events"))
-        .header("content-type", "application/cloudevents-batch+json")
-        .body(batch.to_string())
-        .send()
-        .await
-        .unwrap();
-    let (status, outcome, body) = answer(response).await;
-    assert_eq!((status, outcome.as_str()), (400, "malformed"));
-    let message = body["message"].as_str().unwrap();
-    assert!(
-        message.contains("batch mode") && message.starts_with("not accepted"),
-        "{message}"
-    );
-    assert!(recorder.applied().is_empty());
-    server.stop().await;
-}

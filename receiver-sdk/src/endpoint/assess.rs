@@ -5,12 +5,14 @@
 //! the store: whether the delivery was handled, and the mark of its ordering key.
 
 use std::fmt;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 use http::{header, HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 
 use super::builder::Options;
+use super::handler::InBatch;
 use crate::dedupe::DeliveryKeys;
 use crate::envelope::EventMeta;
 use crate::handshake::{self, Reply};
@@ -76,6 +78,34 @@ pub enum Decision {
     Answer(Outcome),
     /// Passed every check a request alone can fail; the store has the last word.
     Check(Box<Checks>),
+    /// A [batch](crate::envelope::Envelope::batch) whose every event passed the checks a
+    /// request alone can fail or was answered by them (a test event, an event type the
+    /// endpoint does not take, one older than the horizon). An event that fails them refuses
+    /// the whole batch, as [`Outcome::BatchFailed`] in [`Decision::Answer`].
+    Batch(Box<Batch>),
+}
+
+/// The events of a batch, in order, as the pure stage left each.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Batch {
+    /// One entry per event of the batch.
+    pub events: Vec<BatchEvent>,
+}
+
+/// Where the pure stage left one event of a batch.
+#[derive(Debug)]
+pub enum BatchEvent {
+    /// Answered without the store, with a success the batch goes on after (`ignored`,
+    /// `stale`).
+    Answer {
+        /// The event as the envelope reads it.
+        event: EventMeta,
+        /// What it came to.
+        outcome: Outcome,
+    },
+    /// Left to the store, like a delivery of its own.
+    Check(Box<Checks>),
 }
 
 /// What a delivery that passed the pure stage still needs: the store's lookups, and the
@@ -87,10 +117,30 @@ pub struct Checks {
     pub ordering: Option<(OrderingKey, EventTime)>,
     /// The dedupe keys (none when dedupe is off).
     pub deliveries: DeliveryKeys,
-    /// The body, parsed once.
+    /// The body (a batch event's own part of it), parsed once.
     pub value: Value,
     // The handler's copy of the event (the assessment's own is for display and logs).
     pub(super) event: EventMeta,
+    // Where a batch event is: its place, and its bytes' range in the body.
+    pub(super) item: Option<(InBatch, Range<usize>)>,
+}
+
+impl Checks {
+    /// The event as the envelope reads it.
+    pub fn event(&self) -> &EventMeta {
+        &self.event
+    }
+
+    /// A batch event's place in its batch; `None` for a delivery of one event.
+    pub fn in_batch(&self) -> Option<InBatch> {
+        self.item.as_ref().map(|(place, _)| *place)
+    }
+}
+
+/// What [`Assessor::examine`] leaves to the store: one event, or a batch of them.
+pub(super) enum Examined {
+    One(Box<Checks>),
+    Batch(Batch),
 }
 
 /// What the endpoint answers before it reads a body.
@@ -253,7 +303,8 @@ impl Assessor {
         }
         let mut event = None;
         let decision = match self.examine(headers, body, now, &verified, &mut event) {
-            Ok(checks) => Decision::Check(Box::new(checks)),
+            Ok(Examined::One(checks)) => Decision::Check(checks),
+            Ok(Examined::Batch(batch)) => Decision::Batch(Box::new(batch)),
             Err(outcome) => {
                 // The endpoint stops reading where its checks stop; the assessment still
                 // shows what the envelope reads.
@@ -332,7 +383,7 @@ impl Assessor {
         now: SystemTime,
         verified: &Result<(), VerifyFailure>,
         seen: &mut Option<EventMeta>,
-    ) -> Result<Checks, Outcome> {
+    ) -> Result<Examined, Outcome> {
         let options = &self.options;
         if let Err(failure) = verified {
             if options.unsigned_tests && is_hook_test(headers) {
@@ -360,6 +411,14 @@ impl Assessor {
         if body.is_empty() {
             return Err(Outcome::Malformed("body is empty; expected JSON".into()));
         }
+        if !form {
+            if let Some(items) = options.envelope.batch(headers, body) {
+                let items = items.map_err(|e| Outcome::Malformed(e.to_string()))?;
+                return self
+                    .examine_batch(headers, body, &items, now)
+                    .map(Examined::Batch);
+            }
+        }
         let value: Value = if form {
             form_value(body)
         } else {
@@ -373,6 +432,77 @@ impl Assessor {
         // Before anything else sees the event (the log line included, which would carry it).
         options.limits.check(&event)?;
         *seen = Some(event.clone());
+        let unsigned_id = options.envelope.delivery_id_from_headers();
+        self.check_event(event, value, body, unsigned_id, now)
+            .map(|checks| Examined::One(Box::new(checks)))
+    }
+
+    /// The checks of each event of a batch whose events are `items` (parts of `body`). An
+    /// event that fails them refuses the batch, naming it.
+    fn examine_batch(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        items: &[&[u8]],
+        now: SystemTime,
+    ) -> Result<Batch, Outcome> {
+        let options = &self.options;
+        let len = items.len();
+        if len > options.batch_limit {
+            return Err(Outcome::TooManyEvents {
+                events: len,
+                limit: options.batch_limit,
+            });
+        }
+        let shared_id = options.envelope.item_id_from_headers();
+        let mut events = Vec::with_capacity(len);
+        for (index, item) in items.iter().enumerate() {
+            let failed = |outcome| Outcome::BatchFailed {
+                index,
+                len,
+                done: 0,
+                outcome: Box::new(outcome),
+            };
+            let place = InBatch { index, len };
+            let value: Value = serde_json::from_slice(item)
+                .map_err(|e| failed(Outcome::Malformed(format!("not valid JSON: {e}"))))?;
+            let mut event = options
+                .envelope
+                .extract_item(headers, &value)
+                .map_err(|e| failed(Outcome::Malformed(e.to_string())))?;
+            if shared_id {
+                // One header id for the whole batch: each event is known by it and its place.
+                event.delivery_id = event.delivery_id.map(|id| format!("{id}#{index}"));
+            }
+            options.limits.check(&event).map_err(failed)?;
+            match self.check_event(event.clone(), value, item, shared_id, now) {
+                Ok(mut checks) => {
+                    // `item` is a part of `body`, so its offset is the distance between them.
+                    let start = item.as_ptr() as usize - body.as_ptr() as usize;
+                    checks.item = Some((place, start..start + item.len()));
+                    events.push(BatchEvent::Check(Box::new(checks)));
+                }
+                Err(outcome) if outcome.is_success() => {
+                    events.push(BatchEvent::Answer { event, outcome });
+                }
+                Err(outcome) => return Err(failed(outcome)),
+            }
+        }
+        Ok(Batch { events })
+    }
+
+    /// The checks of one event after its envelope: test, the events filter, the ordering
+    /// key, the horizon, and its dedupe keys (of `bytes`, the event's own). `header_id`
+    /// says its delivery id may come from a header.
+    fn check_event(
+        &self,
+        event: EventMeta,
+        value: Value,
+        bytes: &[u8],
+        header_id: bool,
+        now: SystemTime,
+    ) -> Result<Checks, Outcome> {
+        let options = &self.options;
         if event.test {
             return Err(Outcome::Ignored("test delivery acknowledged".into()));
         }
@@ -397,9 +527,8 @@ impl Assessor {
             }
         }
         let deliveries = if options.dedupe {
-            let unsigned_id = options.verifier.authenticates_only_the_body()
-                && options.envelope.delivery_id_from_headers();
-            DeliveryKeys::of(&options.name, &event, body, unsigned_id)
+            let unsigned_id = options.verifier.authenticates_only_the_body() && header_id;
+            DeliveryKeys::of(&options.name, &event, bytes, unsigned_id)
         } else {
             DeliveryKeys::default()
         };
@@ -408,6 +537,7 @@ impl Assessor {
             deliveries,
             value,
             event,
+            item: None,
         })
     }
 

@@ -14,8 +14,8 @@ use super::handler::{self, Delivery, ErasedHandler, HandlerError};
 use super::layer::ReceiverLayer;
 use super::public_url::PublicUrl;
 use super::{
-    BuildError, Inner, OnDeadline, Receiver, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
-    DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
+    BuildError, Inner, OnDeadline, Receiver, DEFAULT_BATCH_LIMIT, DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_TYPE_BYTES, DEFAULT_RETENTION,
 };
 use crate::envelope::{Envelope, EventMeta};
 use crate::handshake::Handshake;
@@ -39,6 +39,7 @@ pub(super) struct Options {
     pub(super) dedupe: bool,
     pub(super) retention: Duration,
     pub(super) body_limit: usize,
+    pub(super) batch_limit: usize,
     pub(super) body_timeout: Duration,
     pub(super) deadline: Option<Duration>,
     pub(super) on_deadline: OnDeadline,
@@ -142,6 +143,7 @@ impl ReceiverBuilder {
                 dedupe: true,
                 retention: DEFAULT_RETENTION,
                 body_limit: DEFAULT_BODY_LIMIT,
+                batch_limit: DEFAULT_BATCH_LIMIT,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 deadline: None,
                 on_deadline: OnDeadline::Accept,
@@ -243,6 +245,13 @@ impl ReceiverBuilder {
     /// The largest body accepted (default 1 MiB); larger ones get 413.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.options.body_limit = bytes;
+        self
+    }
+
+    /// The most events one [batch](crate::envelope::Envelope::batch) may hold (default
+    /// [`DEFAULT_BATCH_LIMIT`]); a larger batch gets 413 before any of it is handled.
+    pub fn batch_limit(mut self, events: usize) -> Self {
+        self.options.batch_limit = events;
         self
     }
 

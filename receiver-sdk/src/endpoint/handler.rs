@@ -26,10 +26,24 @@ pub struct Delivery<T = Value> {
     pub event: EventMeta,
     /// The request headers, as received.
     pub headers: HeaderMap,
-    /// The raw body, byte for byte.
+    /// The raw body, byte for byte; for an event of a batch, that event's own bytes as they
+    /// are in the body.
     pub body: Bytes,
     /// The name of the endpoint that received it.
     pub endpoint: Arc<str>,
+    /// The event's place in its [batch](crate::envelope::Envelope::batch), if it came in one:
+    /// the handler is called once per event, in order.
+    pub batch: Option<InBatch>,
+}
+
+/// An event's place in the batch it came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InBatch {
+    /// Its position, from 0.
+    pub index: usize,
+    /// How many events the batch holds.
+    pub len: usize,
 }
 
 /// A handler's refusal: answered with its status and message so the sender can show it.
@@ -112,6 +126,7 @@ pub(super) struct Parsed {
     pub(super) parts: http::request::Parts,
     pub(super) body: Bytes,
     pub(super) endpoint: Arc<str>,
+    pub(super) batch: Option<InBatch>,
 }
 
 /// Erases a typed handler: the payload is deserialised when the delivery is prepared (a
@@ -131,6 +146,7 @@ where
             headers: parsed.parts.headers,
             body: parsed.body,
             endpoint: parsed.endpoint,
+            batch: parsed.batch,
         };
         let handler = Arc::clone(&handler);
         Ok(Box::new(move || {

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http::{header, HeaderValue};
 use tower::util::ServiceExt;
 use tower::{Layer, Service};
 
@@ -99,8 +100,19 @@ where
         Box::pin(async move {
             let response = inner
                 .respond(request.map(Body::new), move |parsed| {
-                    let mut request = Request::from_parts(parsed.parts, Body::from(parsed.body));
+                    let service = service.clone();
+                    let mut parts = parsed.parts;
+                    if parsed.batch.is_some() {
+                        // Each event of a batch is a request of its own, with its own length.
+                        parts
+                            .headers
+                            .insert(header::CONTENT_LENGTH, HeaderValue::from(parsed.body.len()));
+                    }
+                    let mut request = Request::from_parts(parts, Body::from(parsed.body));
                     request.extensions_mut().insert(WebhookEvent(parsed.event));
+                    if let Some(place) = parsed.batch {
+                        request.extensions_mut().insert(place);
+                    }
                     Ok(Box::new(move || {
                         Box::pin(async move {
                             let response = match service.oneshot(request).await {
@@ -122,7 +134,9 @@ where
 }
 
 /// The envelope of a delivery that passed the [`ReceiverLayer`] pipeline: an extractor for
-/// handlers behind the layer.
+/// handlers behind the layer. The wrapped service is called once per event of a
+/// [batch](crate::envelope::Envelope::batch), with that event's bytes as the body and its
+/// [`InBatch`](crate::InBatch) place in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct WebhookEvent(pub EventMeta);
 

@@ -43,15 +43,19 @@ mod pipeline;
 mod public_url;
 mod purge;
 
-pub use assess::{Assessment, Assessor, Checks, Decision};
+pub use assess::{Assessment, Assessor, Batch, BatchEvent, Checks, Decision};
 pub use builder::ReceiverBuilder;
-pub use handler::{Delivery, HandlerError};
+pub use handler::{Delivery, HandlerError, InBatch};
 pub use layer::{ReceiverLayer, ReceiverService, WebhookEvent};
 pub use public_url::{request_url, InvalidPublicUrl, PublicUrl};
 
 use builder::Options;
 use handler::{BoxFuture, ErasedHandler};
 
+/// The default largest number of events in one [batch](crate::envelope::Envelope::batch):
+/// HubSpot sends at most 100, SendGrid and LINE fewer than this; each event is handled and
+/// recorded in turn, so the limit bounds how long one delivery can keep the endpoint busy.
+pub const DEFAULT_BATCH_LIMIT: usize = 1000;
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The default time a sender has to deliver the whole body.

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::assess::{Checks, Early};
+use super::assess::{BatchEvent, Checks, Early, Examined};
 use super::handler::{self, Parsed, Run};
 use super::{public_url, Inner, OnDeadline};
 use crate::dedupe::DeliveryKeys;
@@ -19,7 +19,7 @@ use crate::detach::{Detachable, Panicked};
 use crate::envelope::EventMeta;
 use crate::handshake::Reply;
 use crate::ordering::Verdict;
-use crate::outcome::{Mark, Outcome, OUTCOME_HEADER};
+use crate::outcome::{BatchCounts, Mark, Outcome, OUTCOME_HEADER};
 use crate::store::{Commit, EventTime, LeaseKey, OrderingKey, StoreError, UnixSeconds};
 
 /// What a sender is told when the store fails: the backend's own text (a database error
@@ -31,6 +31,26 @@ const STORE_UNAVAILABLE: &str = "store unavailable";
 struct Answer {
     outcome: Outcome,
     response: Option<Response>,
+}
+
+/// What is left to do for a delivery once it is prepared.
+enum Work {
+    One(Job),
+    Batch(Vec<Step>),
+}
+
+/// One event's handler, to run under the store's checks of its ordering mark and delivery
+/// keys.
+struct Job {
+    mark: Option<(OrderingKey, EventTime)>,
+    delivery: DeliveryKeys,
+    run: Run,
+}
+
+/// One event of a batch: its job, or its answer from the pure stage (an event skipped).
+enum Step {
+    Run(Job),
+    Answered(Outcome),
 }
 
 /// What reading and judging a request came to: a delivery's answer, or a handshake's reply.
@@ -52,7 +72,7 @@ impl Inner {
     pub(super) async fn respond(
         self: Arc<Self>,
         request: Request,
-        prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
+        prepare: impl FnMut(Parsed) -> Result<Run, Outcome>,
     ) -> Response {
         let started = Instant::now();
         let declared = request
@@ -136,7 +156,7 @@ impl Inner {
         self: &Arc<Self>,
         request: Request,
         seen: &mut Option<EventMeta>,
-        prepare: impl FnOnce(Parsed) -> Result<Run, Outcome>,
+        mut prepare: impl FnMut(Parsed) -> Result<Run, Outcome>,
     ) -> Result<Processed, Outcome> {
         let (parts, body) = self.read_body(request).await?;
         let now = (self.options().clock)();
@@ -157,27 +177,81 @@ impl Inner {
         if *method != http::Method::POST {
             return Err(Outcome::MethodNotAllowed);
         }
-        let Checks {
-            ordering,
-            deliveries,
-            value,
-            event,
-        } = self
+        let examined = self
             .stage
             .examine(&parts.headers, &body, now, &verified, seen)?;
-        let run = prepare(Parsed {
-            value,
-            event,
-            parts,
-            body,
-            endpoint: Arc::clone(&self.options().name),
-        })?;
+        let endpoint = Arc::clone(&self.options().name);
+        let work = match examined {
+            Examined::One(checks) => {
+                let Checks {
+                    ordering,
+                    deliveries,
+                    value,
+                    event,
+                    ..
+                } = *checks;
+                let run = prepare(Parsed {
+                    value,
+                    event,
+                    parts,
+                    body,
+                    endpoint,
+                    batch: None,
+                })?;
+                Work::One(Job {
+                    mark: ordering,
+                    delivery: deliveries,
+                    run,
+                })
+            }
+            Examined::Batch(batch) => {
+                let len = batch.events.len();
+                let mut steps = Vec::with_capacity(len);
+                for (index, event) in batch.events.into_iter().enumerate() {
+                    steps.push(match event {
+                        BatchEvent::Answer { outcome, .. } => Step::Answered(outcome),
+                        BatchEvent::Check(checks) => {
+                            let Checks {
+                                ordering,
+                                deliveries,
+                                value,
+                                event,
+                                item,
+                            } = *checks;
+                            let parsed = Parsed {
+                                value,
+                                event,
+                                parts: parts.clone(),
+                                body: item.as_ref().map_or_else(
+                                    || body.clone(),
+                                    |(_, range)| body.slice(range.clone()),
+                                ),
+                                endpoint: Arc::clone(&endpoint),
+                                batch: item.map(|(place, _)| place),
+                            };
+                            let run = prepare(parsed).map_err(|outcome| Outcome::BatchFailed {
+                                index,
+                                len,
+                                done: 0,
+                                outcome: Box::new(outcome),
+                            })?;
+                            Step::Run(Job {
+                                mark: ordering,
+                                delivery: deliveries,
+                                run,
+                            })
+                        }
+                    });
+                }
+                Work::Batch(steps)
+            }
+        };
         let now = UnixSeconds::at(now);
         // The rest (the dedupe check too, made once under the key's lock) cannot be cancelled:
         // a sender that hangs up mid-handler must not stop the handler between its side effects
         // and the commit that records them. It runs here, and goes on in a task of its own if
         // this request is dropped or its deadline passes.
-        let mut work = Detachable::new(Arc::clone(self).finish(ordering, deliveries, now, run));
+        let mut work = Detachable::new(Arc::clone(self).work(work, now));
         let finished = match self.options().deadline {
             None => (&mut work).await,
             Some(deadline) => match tokio::time::timeout(deadline, &mut work).await {
@@ -195,13 +269,42 @@ impl Inner {
             .map(Processed::Delivery)
     }
 
-    async fn finish(
-        self: Arc<Self>,
-        mark: Option<(OrderingKey, EventTime)>,
-        delivery: DeliveryKeys,
-        now: UnixSeconds,
-        run: Run,
-    ) -> Result<Answer, Outcome> {
+    /// The store's checks, the handler and the commit of one delivery, or of a batch's
+    /// events one by one, stopping at the first that fails.
+    async fn work(self: Arc<Self>, work: Work, now: UnixSeconds) -> Result<Answer, Outcome> {
+        let steps = match work {
+            Work::One(job) => return self.finish(job, now).await,
+            Work::Batch(steps) => steps,
+        };
+        let len = steps.len();
+        let mut counts = BatchCounts::default();
+        for (index, step) in steps.into_iter().enumerate() {
+            let outcome = match step {
+                Step::Answered(outcome) => outcome,
+                Step::Run(job) => match Arc::clone(&self).finish(job, now).await {
+                    Ok(answer) => answer.outcome,
+                    Err(outcome) => outcome,
+                },
+            };
+            let done = counts.total();
+            if !counts.count(&outcome) {
+                return Err(Outcome::BatchFailed {
+                    index,
+                    len,
+                    done,
+                    outcome: Box::new(outcome),
+                });
+            }
+        }
+        Ok(Outcome::Batch(counts).into())
+    }
+
+    async fn finish(self: Arc<Self>, job: Job, now: UnixSeconds) -> Result<Answer, Outcome> {
+        let Job {
+            mark,
+            delivery,
+            run,
+        } = job;
         // Without ordering, concurrent copies meet on the body's key where there is one: it
         // is what replays under fresh ids share.
         let lock_key = match (&mark, delivery.replay.as_ref().or(delivery.id.as_ref())) {

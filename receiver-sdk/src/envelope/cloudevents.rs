@@ -1,10 +1,11 @@
-//! CloudEvents 1.0 over HTTP: binary and structured content modes.
+//! CloudEvents 1.0 over HTTP: binary, structured and batched content modes.
 //!
 //! The HTTP protocol binding
 //! (<https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md>)
 //! tells the modes apart by `Content-Type` alone: `application/cloudevents...` is structured
 //! (the event, attributes and `data`, is the body), `application/cloudevents-batch...` is a
-//! batch, anything else is binary (attributes in `ce-*` headers, `data` is the body).
+//! batch (a JSON array of structured events, read one by one), anything else is binary
+//! (attributes in `ce-*` headers, `data` is the body).
 
 use chrono::{DateTime, Utc};
 use http::{header, HeaderMap};
@@ -50,20 +51,34 @@ struct Attributes {
     subject: Option<String>,
 }
 
+/// Whether the delivery is a batch (`application/cloudevents-batch+json`): a JSON array of
+/// events in the structured format, each read by [`extract_item`].
+pub(super) fn is_batch(headers: &HeaderMap) -> bool {
+    matches!(mode(headers), Mode::Batch)
+}
+
 pub(super) fn extract(headers: &HeaderMap, body: &Value) -> Result<EventMeta, EnvelopeError> {
     let attributes = match mode(headers) {
         Mode::Binary => binary(headers)?,
         Mode::Structured => structured(object(body)?)?,
-        // One delivery is one event to ordering, dedupe and the handler; a batch would need
-        // several answers to one request.
+        // The pipeline reads a batch event by event (see `Envelope::batch`).
         Mode::Batch => {
             return Err(EnvelopeError::Unsupported {
-                what: "CloudEvents batch mode (`application/cloudevents-batch+json`); \
-                       send each event in binary or structured mode"
+                what: "a CloudEvents batch (`application/cloudevents-batch+json`) as one \
+                       event; its events are read one by one"
                     .to_owned(),
             })
         }
     };
+    meta(attributes)
+}
+
+/// One event of a batch: the structured format, whatever the delivery's headers say.
+pub(super) fn extract_item(event: &Value) -> Result<EventMeta, EnvelopeError> {
+    meta(structured(object(event)?)?)
+}
+
+fn meta(attributes: Attributes) -> Result<EventMeta, EnvelopeError> {
     // The spec makes `source` a URI-reference, which holds no spaces: so the first space
     // splits the delivery id back into its parts, and two events cannot share one.
     if attributes.source.contains(char::is_whitespace) {
@@ -425,11 +440,21 @@ mod tests {
     }
 
     #[test]
-    fn batch_mode_is_refused_saying_so() {
+    fn a_batch_is_not_read_as_one_event_but_each_of_its_events_is() {
         let batch = headers(&[("content-type", "application/cloudevents-batch+json")]);
+        assert!(is_batch(&batch) && !is_batch(&structured_headers()));
         let error = extract(&batch, &json!([structured_event()])).unwrap_err();
         assert!(matches!(error, EnvelopeError::Unsupported { .. }));
-        assert!(error.to_string().contains("batch mode"), "{error}");
+        assert!(error.to_string().contains("one by one"), "{error}");
+        let item = extract_item(&structured_event()).expect("a structured event");
+        assert_eq!(
+            item,
+            extract(&structured_headers(), &structured_event()).unwrap()
+        );
+        assert_eq!(
+            extract_item(&json!("event")),
+            Err(EnvelopeError::NotAnObject { found: "a string" })
+        );
     }
 
     #[test]

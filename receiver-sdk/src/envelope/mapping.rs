@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::batch::BatchAt;
 use super::read::{header, header_time, id, optional, text, time};
 use super::{EnvelopeError, EventMeta};
 
@@ -73,6 +74,8 @@ pub struct Mapping {
     created_at: Option<Field>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delivery_id: Option<Field>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch: Option<BatchAt>,
 }
 
 impl Mapping {
@@ -84,6 +87,7 @@ impl Mapping {
             entity_id: None,
             created_at: None,
             delivery_id: None,
+            batch: None,
         }
     }
 
@@ -109,6 +113,36 @@ impl Mapping {
     pub fn delivery_id(mut self, field: Field) -> Self {
         self.delivery_id = Some(field);
         self
+    }
+
+    /// Reads every delivery as a batch of events: the array at `pointer` (a JSON pointer
+    /// such as `/events`, or `""` for a body that is the array itself), each event read by
+    /// the other fields with pointers into the event, not the body. In configuration this is
+    /// `batch = "/events"`.
+    ///
+    /// The endpoint handles the events one by one, in order, each with its own ordering mark
+    /// and delivery id. A delivery id read from a header is shared by the whole batch, so each
+    /// event is known by it and its place in the batch (`ID#0`, `ID#1`, ...).
+    ///
+    /// ```
+    /// use receiver_sdk::envelope::{Envelope, Field, Mapping};
+    ///
+    /// let line = Mapping::new(Field::pointer("/type")?)
+    ///     .delivery_id(Field::pointer("/webhookEventId")?)
+    ///     .batch("/events")?;
+    /// let body = br#"{"destination":"U1","events":[{"type":"follow","webhookEventId":"01H"}]}"#;
+    /// let events = Envelope::Custom(line).batch(&http::HeaderMap::new(), body);
+    /// assert_eq!(events, Some(Ok(vec![&br#"{"type":"follow","webhookEventId":"01H"}"#[..]])));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn batch(mut self, pointer: &str) -> Result<Self, FieldError> {
+        self.batch = Some(BatchAt::new(pointer)?);
+        Ok(self)
+    }
+
+    /// Where the events are, when every delivery is a batch.
+    pub(super) fn batch_at(&self) -> Option<&str> {
+        self.batch.as_ref().map(BatchAt::pointer)
     }
 
     /// Whether the delivery id is read from a header.

@@ -29,6 +29,7 @@
 //!   refused, because serde_json would round them and two ids could become one.
 //! * Times go through [`parse_timestamp`].
 
+mod batch;
 mod catalogue;
 mod cloudevents;
 mod mapping;
@@ -164,9 +165,9 @@ pub enum Envelope {
     /// entity only "in the context of the event producer (identified by source)". `time` must
     /// be RFC 3339, as the spec's Timestamp type requires. `specversion` must be `1.0`.
     ///
-    /// Batch mode (`application/cloudevents-batch+json`) is refused with
-    /// [`EnvelopeError::Unsupported`]: one delivery is one event to ordering, dedupe and the
-    /// handler. Ordering is off by default, because `subject` and `time` are optional.
+    /// A batch (`application/cloudevents-batch+json`, a JSON array of structured events) is
+    /// handled event by event: see [`Envelope::batch`]. Ordering is off by default, because
+    /// `subject` and `time` are optional.
     CloudEvents,
     /// Your own mapping of fields to JSON pointers or headers.
     Custom(Mapping),
@@ -197,10 +198,75 @@ impl Envelope {
             Self::GitHub => presets::github(headers),
             Self::Stripe => presets::stripe(body),
             Self::CloudEvents => cloudevents::extract(headers, body),
-            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
-                mapping.extract(headers, body)
-            }
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => match mapping.batch_at() {
+                None => mapping.extract(headers, body),
+                Some(_) => Err(EnvelopeError::Unsupported {
+                    what: "a batch as one event; its events are read one by one".to_owned(),
+                }),
+            },
             Self::Raw => Ok(presets::raw()),
+        }
+    }
+
+    /// The events of a batch delivery, each as its bytes exactly as sent, in order; `None`
+    /// when the delivery is one event. A delivery is a batch when it is a CloudEvents batch
+    /// (`Content-Type: application/cloudevents-batch+json`: the body is the array) or its
+    /// mapping says where its events are ([`Mapping::batch`]).
+    ///
+    /// An endpoint handles a batch event by event, in order; each is read with
+    /// [`extract_item`](Self::extract_item) and has its own ordering mark and delivery id.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use receiver_sdk::envelope::Envelope;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("content-type", "application/cloudevents-batch+json".parse()?);
+    /// let body = br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"}]"#;
+    /// let events = Envelope::CloudEvents.batch(&headers, body).expect("a batch")?;
+    /// let event: serde_json::Value = serde_json::from_slice(events[0])?;
+    /// let meta = Envelope::CloudEvents.extract_item(&headers, &event)?;
+    /// assert_eq!(meta.delivery_id.as_deref(), Some("/s 1"));
+    /// assert!(Envelope::CloudEvents.batch(&HeaderMap::new(), body).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn batch<'a>(
+        &self,
+        headers: &HeaderMap,
+        body: &'a [u8],
+    ) -> Option<Result<Vec<&'a [u8]>, EnvelopeError>> {
+        let pointer = match self {
+            Self::CloudEvents => cloudevents::is_batch(headers).then_some("")?,
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => mapping.batch_at()?,
+            _ => return None,
+        };
+        Some(batch::items(body, pointer))
+    }
+
+    /// Reads one event of a [batch](Self::batch), parsed: a CloudEvents batch holds events
+    /// in the structured format, a mapping's fields point into the event.
+    pub fn extract_item(
+        &self,
+        headers: &HeaderMap,
+        item: &Value,
+    ) -> Result<EventMeta, EnvelopeError> {
+        match self {
+            Self::CloudEvents => cloudevents::extract_item(item),
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
+                mapping.extract(headers, item)
+            }
+            other => other.extract(headers, item),
+        }
+    }
+
+    /// Whether a batch event's delivery id comes from a header, and so is the whole batch's
+    /// (a CloudEvents batch keeps each event's id in the event).
+    pub(crate) fn item_id_from_headers(&self) -> bool {
+        match self {
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
+                mapping.delivery_id_from_header()
+            }
+            _ => false,
         }
     }
 
@@ -316,6 +382,17 @@ pub enum EnvelopeError {
     Unsupported {
         /// What was sent, and what to send instead.
         what: String,
+    },
+    /// The body is not JSON (a batch is cut into its events before they are parsed).
+    #[error("body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// Where a batch keeps its events there is something other than an array.
+    #[error("{field} is {found}, expected an array of events")]
+    NotABatch {
+        /// The body, or the batch's pointer.
+        field: String,
+        /// What is there instead, e.g. "an object".
+        found: &'static str,
     },
     /// A header is present but its value cannot be used.
     #[error("header `{header}` {problem}")]

@@ -43,6 +43,9 @@ pub struct EndpointConfig {
     /// Handle only these event types.
     #[serde(default)]
     pub events: Option<Vec<String>>,
+    /// The most events one batch (a CloudEvents batch, a mapping's `batch`) may hold.
+    #[serde(default = "default_max_batch_events")]
+    pub max_batch_events: usize,
     /// Answer 202 after this long and let handling go on.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
@@ -107,6 +110,10 @@ fn yes() -> bool {
 
 fn default_retention() -> u64 {
     receiver_sdk::DEFAULT_RETENTION.as_secs()
+}
+
+fn default_max_batch_events() -> usize {
+    receiver_sdk::DEFAULT_BATCH_LIMIT
 }
 
 /// The `envelope` presets, and the catalogue senders' envelopes by name (`"zoom"`), written

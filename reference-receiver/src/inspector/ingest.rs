@@ -107,7 +107,7 @@ pub(crate) async fn capture(State(inspector): State<Arc<Inspector>>, request: Re
         &settings,
         &mut meta,
         &body,
-        pending.as_ref(),
+        &pending,
         status.is_success(),
     ) {
         Ok(trimmed) => trimmed,

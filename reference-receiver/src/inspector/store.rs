@@ -5,7 +5,7 @@
 //! | `inspector_bins` | token | the bin: store key, creation time, settings JSON |
 //! | `inspector_captures` | bin key (8 bytes BE) + capture id (8 bytes BE) | see `capture` |
 //! | `inspector_marks` | bin key + ordering key | newest would-be handled event time (ns, BE) + id of the capture that set it |
-//! | `inspector_mark_owners` | bin key + capture id | the ordering key that capture set |
+//! | `inspector_mark_owners` | bin key + capture id (+ a batch event's index) | the ordering key that capture (or that event) set |
 //! | `inspector_deliveries` | bin key + delivery key | id of the capture that would have handled it |
 //!
 //! Keys sort by bin, then by id, so a bin's captures are one range, oldest first.
@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::bin::{Bin, Settings};
 use super::capture::{self, Meta, View};
-use super::verdict::{self, Judgement, Pending};
+use super::verdict::{self, Judgement, Lookups, Pending};
 use super::{Change, Inspector};
 use crate::config::InspectorConfig;
 
@@ -239,16 +239,32 @@ impl Store {
         settings: &Settings,
         meta: &mut Meta,
         body: &[u8],
-        pending: Option<&Pending>,
+        pending: &Lookups,
         answered_ok: bool,
     ) -> anyhow::Result<Vec<u64>> {
         let mut state = bin.state.lock().unwrap_or_else(|e| e.into_inner());
         meta.id = self.new_id()?;
-        if let Some(pending) = pending {
-            let judgement = self.judge(bin.key, pending)?;
-            verdict::conclude(&mut meta.verdicts, &judgement);
-            if judgement == Judgement::Fresh && answered_ok {
-                self.commit(bin.key, pending, meta.id)?;
+        match pending {
+            Lookups::Nothing => {}
+            Lookups::One(pending) => {
+                let judgement = self.judge(bin.key, pending)?;
+                verdict::conclude(&mut meta.verdicts, &judgement);
+                if judgement == Judgement::Fresh && answered_ok {
+                    self.commit(bin.key, pending, meta.id, None)?;
+                }
+            }
+            // In order, each judged after the ones before it are recorded, as an endpoint
+            // takes a batch.
+            Lookups::Batch(events) => {
+                for (index, pending) in events {
+                    let judgement = self.judge(bin.key, pending)?;
+                    verdict::conclude_event(&mut meta.verdicts, *index, &judgement);
+                    if judgement == Judgement::Fresh && answered_ok {
+                        let place = u32::try_from(*index).context("a batch index")?;
+                        self.commit(bin.key, pending, meta.id, Some(place))?;
+                    }
+                }
+                verdict::conclude_batch(&mut meta.verdicts);
             }
         }
         let record = capture::encode(meta, body)?;
@@ -298,7 +314,15 @@ impl Store {
         Ok(Judgement::Fresh)
     }
 
-    fn commit(&self, bin: u64, pending: &Pending, id: u64) -> anyhow::Result<()> {
+    /// Records a delivery's would-be dedupe keys and mark as capture `id`'s; `place` is a
+    /// batch event's index, so each event of one capture owns its own mark.
+    fn commit(
+        &self,
+        bin: u64,
+        pending: &Pending,
+        id: u64,
+        place: Option<u32>,
+    ) -> anyhow::Result<()> {
         for delivery in &pending.deliveries {
             self.deliveries
                 .insert(prefixed(bin, delivery), &id.to_be_bytes())?;
@@ -308,8 +332,11 @@ impl Store {
             mark[..8].copy_from_slice(&created_at.to_be_bytes());
             mark[8..].copy_from_slice(&id.to_be_bytes());
             self.marks.insert(prefixed(bin, key), &mark)?;
-            self.mark_owners
-                .insert(capture_key(bin, id), key.as_slice())?;
+            let mut owner = capture_key(bin, id).to_vec();
+            if let Some(place) = place {
+                owner.extend_from_slice(&place.to_be_bytes());
+            }
+            self.mark_owners.insert(owner, key.as_slice())?;
         }
         Ok(())
     }
@@ -318,17 +345,27 @@ impl Store {
     /// (a mark a later capture has moved on belongs to that one now).
     fn remove_record(&self, bin: u64, key: &[u8], record: &[u8]) -> anyhow::Result<()> {
         self.captures.remove(key)?;
-        if let Some(mark_key) = self.mark_owners.remove(key)? {
+        // The capture's own mark, and a batch's one per event (keyed by the capture's key and
+        // the event's place).
+        let owned: Vec<_> = self
+            .mark_owners
+            .scan_prefix(key)
+            .collect::<Result<_, _>>()?;
+        for (owner, mark_key) in owned {
+            self.mark_owners.remove(owner)?;
             let mark = prefixed(bin, &mark_key);
-            let owner = self.marks.get(&mark)?;
-            if owner.as_deref().and_then(|m| m.get(8..16)) == key.get(8..16) {
+            let holder = self.marks.get(&mark)?;
+            if holder.as_deref().and_then(|m| m.get(8..16)) == key.get(8..16) {
                 self.marks.remove(mark)?;
             }
         }
         if let Some((meta, body)) = capture::decode(record) {
-            // The delivery id, and the replay key the capture may have recorded beside it.
+            // The delivery id, and the replay key the capture may have recorded beside it;
+            // a batch's events' keys.
             let replay = receiver_sdk::dedupe::body_hash(body);
-            for delivery in [meta.verdicts.delivery.as_str(), replay.as_str()] {
+            let events = meta.verdicts.events.iter().flat_map(|entry| &entry.keys);
+            let keys = [&meta.verdicts.delivery, &replay].into_iter().chain(events);
+            for delivery in keys {
                 let delivery = prefixed(bin, delivery.as_bytes());
                 if self.deliveries.get(&delivery)?.as_deref() == Some(&meta.id.to_be_bytes()[..]) {
                     self.deliveries.remove(delivery)?;
@@ -609,7 +646,14 @@ mod tests {
     fn record(store: &Store, bin: &Bin, body: &[u8]) -> u64 {
         let mut meta = meta(Utc::now());
         store
-            .record(bin, &bin.settings(), &mut meta, body, None, true)
+            .record(
+                bin,
+                &bin.settings(),
+                &mut meta,
+                body,
+                &Lookups::Nothing,
+                true,
+            )
             .unwrap();
         meta.id
     }
@@ -658,7 +702,14 @@ mod tests {
         for _ in 0..5 {
             let mut meta = meta(old);
             store
-                .record(&bin, &bin.settings(), &mut meta, b"", None, true)
+                .record(
+                    &bin,
+                    &bin.settings(),
+                    &mut meta,
+                    b"",
+                    &Lookups::Nothing,
+                    true,
+                )
                 .unwrap();
         }
         let young = record(&store, &bin, b"");
@@ -705,7 +756,14 @@ mod tests {
             ties: receiver_sdk::ordering::TiePolicy::Deliver,
         };
         store
-            .record(bin, &bin.settings(), &mut meta, b"", Some(&pending), true)
+            .record(
+                bin,
+                &bin.settings(),
+                &mut meta,
+                b"",
+                &Lookups::One(pending.clone()),
+                true,
+            )
             .unwrap();
         meta.id
     }
@@ -733,7 +791,7 @@ mod tests {
                 &bin.settings(),
                 &mut first,
                 body,
-                Some(&pending),
+                &Lookups::One(pending.clone()),
                 true,
             )
             .unwrap();

@@ -18,7 +18,7 @@ use receiver_sdk::ordering::TiePolicy;
 use receiver_sdk::outcome::Mark;
 use receiver_sdk::store::EventTime;
 use receiver_sdk::verify::{diagnose, SignedRequest};
-use receiver_sdk::{Decision, Outcome};
+use receiver_sdk::{BatchCounts, BatchEvent, Checks, Decision, Outcome};
 use serde::{Deserialize, Serialize};
 
 use super::bin::Settings;
@@ -43,6 +43,22 @@ pub(crate) struct Verdicts {
     pub(crate) ordering: Option<String>,
     /// What retries of one delivery share: the sender's delivery id, or `sha256:` of the body.
     pub(crate) delivery: String,
+    /// A batch's events, in order, each as an endpoint would take it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) events: Vec<BatchEntry>,
+}
+
+/// One event of a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BatchEntry {
+    /// The event as the envelope reads it.
+    pub(crate) event: Event,
+    /// `handled`, `duplicate`, `stale` or `ignored`.
+    pub(crate) outcome: String,
+    /// The dedupe keys it records when handled (its delivery id, and a replay key where
+    /// that is unsigned), so removing the capture forgets them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) keys: Vec<String>,
 }
 
 /// The signature or credentials check.
@@ -106,12 +122,24 @@ pub(crate) enum Judgement {
     },
 }
 
+/// What is left to look up in the bin's store for a capture.
+#[derive(Debug, Clone)]
+pub(crate) enum Lookups {
+    /// Nothing: the answer is known.
+    Nothing,
+    /// One delivery's.
+    One(Pending),
+    /// Each event of a batch that got past the pure stage, with its place in
+    /// [`Verdicts::events`].
+    Batch(Vec<(usize, Pending)>),
+}
+
 /// What the pure stage made of a capture.
 pub(crate) struct Assessed {
     /// The first verdicts.
     pub(crate) verdicts: Verdicts,
     /// What is left to look up in the bin's store.
-    pub(crate) pending: Option<Pending>,
+    pub(crate) pending: Lookups,
     /// The reply of a setup handshake the bin is configured for: sent instead of the bin's
     /// own answer, as an endpoint would send it.
     pub(crate) handshake: Option<Reply>,
@@ -176,7 +204,7 @@ pub(crate) fn assess(
             );
             return Assessed {
                 verdicts,
-                pending: None,
+                pending: Lookups::Nothing,
                 handshake: Some(reply),
             };
         }
@@ -184,24 +212,62 @@ pub(crate) fn assess(
             set_outcome(&mut verdicts, &outcome);
             return Assessed::done(verdicts);
         }
-        Decision::Check(checks) => Pending {
-            deliveries: [&checks.deliveries.id, &checks.deliveries.replay]
-                .into_iter()
-                .flatten()
-                .map(|key| key.id.clone().into_bytes())
-                .collect(),
-            mark: checks
-                .ordering
-                .as_ref()
-                .map(|(key, created_at)| (key.encode(), created_at.as_nanos())),
-            ties: settings.ties,
-        },
+        Decision::Check(checks) => Lookups::One(pending(&checks, settings.ties)),
+        Decision::Batch(batch) => {
+            let mut lookups = Vec::new();
+            for (index, event) in batch.events.iter().enumerate() {
+                let entry = match event {
+                    BatchEvent::Answer { event, outcome } => BatchEntry {
+                        event: view(event),
+                        outcome: outcome.name().into(),
+                        keys: Vec::new(),
+                    },
+                    BatchEvent::Check(checks) => {
+                        let pending = pending(checks, settings.ties);
+                        let keys = pending
+                            .deliveries
+                            .iter()
+                            .map(|key| String::from_utf8_lossy(key).into_owned())
+                            .collect();
+                        lookups.push((index, pending));
+                        BatchEntry {
+                            event: view(checks.event()),
+                            outcome: Outcome::Handled.name().into(),
+                            keys,
+                        }
+                    }
+                };
+                verdicts.events.push(entry);
+            }
+            conclude_batch(&mut verdicts);
+            return Assessed {
+                verdicts,
+                pending: Lookups::Batch(lookups),
+                handshake: None,
+            };
+        }
     };
     set_outcome(&mut verdicts, &Outcome::Handled);
     Assessed {
         verdicts,
-        pending: Some(pending),
+        pending,
         handshake: None,
+    }
+}
+
+/// The store lookups of one event that passed the pure stage.
+fn pending(checks: &Checks, ties: TiePolicy) -> Pending {
+    Pending {
+        deliveries: [&checks.deliveries.id, &checks.deliveries.replay]
+            .into_iter()
+            .flatten()
+            .map(|key| key.id.clone().into_bytes())
+            .collect(),
+        mark: checks
+            .ordering
+            .as_ref()
+            .map(|(key, created_at)| (key.encode(), created_at.as_nanos())),
+        ties,
     }
 }
 
@@ -210,7 +276,7 @@ impl Assessed {
     fn done(verdicts: Verdicts) -> Self {
         Self {
             verdicts,
-            pending: None,
+            pending: Lookups::Nothing,
             handshake: None,
         }
     }
@@ -218,7 +284,38 @@ impl Assessed {
 
 /// Applies the store's judgement.
 pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement) {
-    let outcome = match *judgement {
+    let outcome = judged(verdicts, judgement);
+    set_outcome(verdicts, &outcome);
+}
+
+/// Applies the store's judgement of the batch event at `index`; [`conclude_batch`] sums them.
+pub(crate) fn conclude_event(verdicts: &mut Verdicts, index: usize, judgement: &Judgement) {
+    let outcome = judged(&mut Verdicts::default(), judgement);
+    if let Some(entry) = verdicts.events.get_mut(index) {
+        entry.outcome = outcome.name().into();
+    }
+}
+
+/// The batch's outcome from its events' outcomes, in the endpoint's words.
+pub(crate) fn conclude_batch(verdicts: &mut Verdicts) {
+    let mut counts = BatchCounts::default();
+    for entry in &verdicts.events {
+        let count = match entry.outcome.as_str() {
+            "duplicate" => &mut counts.duplicate,
+            "stale" => &mut counts.stale,
+            "ignored" => &mut counts.ignored,
+            _ => &mut counts.handled,
+        };
+        *count += 1;
+    }
+    let outcome = Outcome::Batch(counts);
+    verdicts.outcome = outcome.name().into();
+    verdicts.status = outcome.status().as_u16();
+    verdicts.message = format!("would be {}", outcome.message());
+}
+
+fn judged(verdicts: &mut Verdicts, judgement: &Judgement) -> Outcome {
+    match *judgement {
         Judgement::Fresh => {
             verdicts.ordering = Some("fresh".into());
             Outcome::Handled
@@ -234,8 +331,7 @@ pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement) {
                 mark: Mark::Handled(EventTime::from_nanos(mark)),
             }
         }
-    };
-    set_outcome(verdicts, &outcome);
+    }
 }
 
 /// The outcome's name, status and message, in the inspector's words where it is not an
@@ -274,7 +370,7 @@ mod tests {
         Settings::from_json(spec, &InspectorConfig::default()).unwrap()
     }
 
-    fn post(settings: &Settings, headers: &HeaderMap, body: &[u8]) -> (Verdicts, Option<Pending>) {
+    fn post(settings: &Settings, headers: &HeaderMap, body: &[u8]) -> (Verdicts, Lookups) {
         let now = SystemTime::now();
         let assessed = assess(settings, &Method::POST, URL, headers, body, false, now);
         (assessed.verdicts, assessed.pending)
@@ -362,8 +458,11 @@ mod tests {
             ("invoice.paid", Some("in_1"))
         );
         assert_eq!(verdicts.delivery, "msg_1");
+        let Lookups::One(pending) = pending else {
+            panic!("one delivery's lookups, not {pending:?}");
+        };
         assert_eq!(
-            pending.unwrap().deliveries,
+            pending.deliveries,
             [b"msg_1".to_vec()],
             "a signed delivery id needs no replay key"
         );
@@ -377,7 +476,7 @@ mod tests {
             verdicts.signature.reason.as_deref(),
             Some("no signature matches")
         );
-        assert!(pending.is_none());
+        assert!(matches!(pending, Lookups::Nothing));
     }
 
     #[test]

@@ -1158,3 +1158,69 @@ async fn bins_take_every_catalogue_sender_by_name_and_say_why_a_signature_failed
     assert!(hint.contains("verifies as `github`"), "{hint}");
     served.stop().await;
 }
+
+#[tokio::test]
+async fn a_batch_is_judged_event_by_event_and_a_trimmed_capture_forgets_each_events_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "").await;
+    let token = served
+        .new_bin(json!({"envelope": "cloudevents", "ordering": "per-entity", "max_captures": 2}))
+        .await;
+    let event = |id: &str, subject: &str, time: &str| {
+        json!({"specversion": "1.0", "type": "order.updated", "source": "/shop", "id": id,
+               "subject": subject, "time": time})
+    };
+    let batch = json!([
+        event("e1", "o1", "2024-01-01T00:00:02Z"),
+        event("e2", "o1", "2024-01-01T00:00:01Z"),
+        event("e3", "o2", "2024-01-01T00:00:01Z"),
+    ])
+    .to_string();
+    let post = |content_type: &'static str, body: String| {
+        client()
+            .post(served.url(&format!("/in/{token}")))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let latest = || async { served.requests(&token, "").await[0]["verdicts"].clone() };
+    post("application/cloudevents-batch+json", batch.clone())
+        .await
+        .unwrap();
+    let verdicts = latest().await;
+    assert_eq!(verdicts["outcome"], "batch");
+    assert_eq!(
+        verdicts["message"],
+        "would be a batch of 3 events: 2 handled, 1 stale"
+    );
+    let events = verdicts["events"].as_array().unwrap();
+    let outcomes: Vec<_> = events
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["handled", "stale", "handled"]);
+    assert_eq!(events[2]["event"]["delivery_id"], "/shop e3");
+
+    // The sender's retry: the handled events were recorded, the stale one is stale again.
+    post("application/cloudevents-batch+json", batch.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        latest().await["message"],
+        "would be a batch of 3 events: 2 duplicate, 1 stale"
+    );
+    // Two more captures trim both batches from the bin, and the first one's keys and marks
+    // go with it: the batch is new again.
+    for id in ["x1", "x2"] {
+        let single = event(id, "o9", "2024-01-01T00:00:00Z").to_string();
+        post("application/cloudevents+json", single).await.unwrap();
+    }
+    post("application/cloudevents-batch+json", batch)
+        .await
+        .unwrap();
+    assert_eq!(
+        latest().await["message"],
+        "would be a batch of 3 events: 2 handled, 1 stale"
+    );
+    served.stop().await;
+}

@@ -582,3 +582,53 @@ async fn regression_templates_see_only_the_environment_variables_allowed() {
         "the admin token is not in templates"
     );
 }
+
+#[tokio::test]
+async fn a_batch_is_relayed_one_request_per_event_in_order_and_its_retry_relays_nothing() {
+    let downstream = FakeApi::new(|_| (StatusCode::OK, "{}".into()));
+    let base = downstream.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[[endpoint]]
+name = "line"
+path = "/hooks/line"
+envelope = "custom"
+ordering = "per-entity"
+[endpoint.mapping]
+batch = "/events"
+event_type = "/type"
+entity_id = "/source/userId"
+created_at = "/timestamp"
+delivery_id = "/webhookEventId"
+[endpoint.relay]
+mode = "sync"
+url = "{base}/users/{{{{ entity }}}}"
+"#
+    );
+    let running = serve_config(dir.path(), &config, &[]);
+    let url = format!("{}/hooks/line", running.base);
+    let event = |id: &str, user: &str, at: u64| {
+        format!(
+            r#"{{"type":"message","webhookEventId":"{id}","timestamp":{at},"source":{{"userId":"{user}"}}}}"#
+        )
+    };
+    let events = [
+        event("E1", "U1", 1_700_000_000_000),
+        event("E2", "U2", 1_700_000_000_001),
+        event("E3", "U1", 1_699_999_999_999),
+    ];
+    let body = format!(r#"{{"destination":"U0","events":[{}]}}"#, events.join(","));
+    let (status, outcome, message) = post(&url, &body, &[]).await;
+    assert_eq!((status, outcome.as_str()), (200, "batch"), "{message}");
+    assert_eq!(message, "a batch of 3 events: 2 handled, 1 stale");
+    let seen = downstream.seen();
+    let paths: Vec<_> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, ["/users/U1", "/users/U2"]);
+    assert_eq!(seen[1].body, events[1].as_bytes(), "each event's own bytes");
+    assert_eq!(seen[0].headers["idempotency-key"], "line:E1");
+
+    let (_, _, message) = post(&url, &body, &[]).await;
+    assert_eq!(message, "a batch of 3 events: 2 duplicate, 1 stale");
+    assert_eq!(downstream.seen().len(), 2);
+}

@@ -1,0 +1,176 @@
+//! Batches: deliveries that carry several events (a CloudEvents batch, HubSpot's array, LINE's
+//! and Asana's `events`): where the events are, and each one's bytes exactly as sent.
+//!
+//! The events are cut out of the raw body rather than re-encoded from parsed JSON, so a
+//! handler gets each event's own bytes and two deliveries of the same event hash alike.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::timestamp::describe;
+use super::{EnvelopeError, FieldError};
+
+/// Where a batch keeps its events: a JSON pointer to an array, empty for a body that is the
+/// array itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub(super) struct BatchAt(String);
+
+impl BatchAt {
+    /// `pointer` checked to be empty or an RFC 6901 pointer.
+    pub(super) fn new(pointer: &str) -> Result<Self, FieldError> {
+        if pointer.is_empty() {
+            return Ok(Self(String::new()));
+        }
+        // The same rules as a field's pointer, so the two read alike.
+        super::Field::pointer(pointer).map(|_| Self(pointer.to_owned()))
+    }
+
+    pub(super) fn pointer(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BatchAt {
+    type Error = FieldError;
+
+    fn try_from(pointer: String) -> Result<Self, Self::Error> {
+        Self::new(&pointer)
+    }
+}
+
+impl From<BatchAt> for String {
+    fn from(at: BatchAt) -> Self {
+        at.0
+    }
+}
+
+impl fmt::Display for BatchAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The bytes of each event of the array at `pointer` in `body`, in order.
+pub(super) fn items<'a>(body: &'a [u8], pointer: &str) -> Result<Vec<&'a [u8]>, EnvelopeError> {
+    let invalid = |e: serde_json::Error| EnvelopeError::InvalidJson(e.to_string());
+    let whole: &RawValue = serde_json::from_slice(body).map_err(invalid)?;
+    let field = || {
+        if pointer.is_empty() {
+            "the body".to_owned()
+        } else {
+            format!("`{pointer}`")
+        }
+    };
+    let at = raw_at(whole, pointer)
+        .map_err(invalid)?
+        .filter(|raw| raw.get() != "null")
+        .ok_or_else(|| EnvelopeError::Missing {
+            field: pointer.to_owned(),
+        })?;
+    let items: Vec<&RawValue> = serde_json::from_str(at.get()).map_err(|_| {
+        // Parsed once already, so the only way it fails is by not being an array.
+        let found = serde_json::from_str(at.get())
+            .map(|value| describe(&value))
+            .unwrap_or("not JSON");
+        EnvelopeError::NotABatch {
+            field: field(),
+            found,
+        }
+    })?;
+    Ok(items.into_iter().map(|raw| raw.get().as_bytes()).collect())
+}
+
+/// The value at `pointer` in `raw`, still raw; `None` when a step is absent or cannot be
+/// taken (a key into an array, past the end).
+fn raw_at<'a>(raw: &'a RawValue, pointer: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
+    let mut here = raw;
+    for token in pointer.split('/').skip(1) {
+        // RFC 6901 unescapes `~1` before `~0`, so `~01` is `~1`, not `/`.
+        let key = token.replace("~1", "/").replace("~0", "~");
+        let next = match here.get().as_bytes().first() {
+            Some(b'{') => {
+                let object: HashMap<String, &'a RawValue> = serde_json::from_str(here.get())?;
+                object.get(&key).copied()
+            }
+            Some(b'[') => {
+                let array: Vec<&'a RawValue> = serde_json::from_str(here.get())?;
+                key.parse::<usize>()
+                    .ok()
+                    .and_then(|index| array.get(index).copied())
+            }
+            _ => None,
+        };
+        match next {
+            Some(next) => here = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(here))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_is_cut_out_byte_for_byte() {
+        let body = br#"[ {"a": 1,  "b":[2]} ,{"c":"\u00e9"}]"#;
+        let items = items(body, "").unwrap();
+        assert_eq!(items, [&br#"{"a": 1,  "b":[2]}"#[..], br#"{"c":"\u00e9"}"#]);
+    }
+
+    #[test]
+    fn a_pointer_reaches_a_nested_array_and_unescapes_its_tokens() {
+        let body = br#"{"destination":"U1","events":[{"type":"message"}],"a/b":{"~":[[1]]}}"#;
+        assert_eq!(
+            items(body, "/events").unwrap(),
+            [&br#"{"type":"message"}"#[..]]
+        );
+        assert_eq!(items(body, "/a~1b/~0/0").unwrap(), [&b"1"[..]]);
+        assert_eq!(items(b"[]", "").unwrap(), Vec::<&[u8]>::new());
+    }
+
+    #[test]
+    fn what_is_not_a_batch_says_what_it_is() {
+        assert_eq!(
+            items(br#"{"events":{"type":"x"}}"#, "/events"),
+            Err(EnvelopeError::NotABatch {
+                field: "`/events`".into(),
+                found: "an object"
+            })
+        );
+        assert_eq!(
+            items(br#"{"type":"x"}"#, ""),
+            Err(EnvelopeError::NotABatch {
+                field: "the body".into(),
+                found: "an object"
+            })
+        );
+        for absent in [&br#"{"other":[]}"#[..], br#"{"events":null}"#, br#"[1]"#] {
+            assert_eq!(
+                items(absent, "/events"),
+                Err(EnvelopeError::Missing {
+                    field: "/events".into()
+                }),
+                "{}",
+                String::from_utf8_lossy(absent)
+            );
+        }
+        assert!(matches!(
+            items(b"[{]", ""),
+            Err(EnvelopeError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_batch_pointer_is_empty_or_well_formed() {
+        assert_eq!(BatchAt::new("").unwrap().pointer(), "");
+        assert_eq!(BatchAt::new("/events").unwrap().to_string(), "/events");
+        assert!(BatchAt::new("events").is_err());
+        assert!(BatchAt::new("/a~2").is_err());
+    }
+}
