@@ -311,7 +311,7 @@ pub(crate) fn conclude_batch(verdicts: &mut Verdicts) {
     let outcome = Outcome::Batch(counts);
     verdicts.outcome = outcome.name().into();
     verdicts.status = outcome.status().as_u16();
-    verdicts.message = format!("would be {}", outcome.message());
+    verdicts.message = outcome.message();
 }
 
 fn judged(verdicts: &mut Verdicts, judgement: &Judgement) -> Outcome {

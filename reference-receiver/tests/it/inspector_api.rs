@@ -1191,7 +1191,7 @@ async fn a_batch_is_judged_event_by_event_and_a_trimmed_capture_forgets_each_eve
     assert_eq!(verdicts["outcome"], "batch");
     assert_eq!(
         verdicts["message"],
-        "would be a batch of 3 events: 2 handled, 1 stale"
+        "a batch of 3 events: 2 handled, 1 stale"
     );
     let events = verdicts["events"].as_array().unwrap();
     let outcomes: Vec<_> = events
@@ -1207,7 +1207,7 @@ async fn a_batch_is_judged_event_by_event_and_a_trimmed_capture_forgets_each_eve
         .unwrap();
     assert_eq!(
         latest().await["message"],
-        "would be a batch of 3 events: 2 duplicate, 1 stale"
+        "a batch of 3 events: 2 duplicate, 1 stale"
     );
     // Two more captures trim both batches from the bin, and the first one's keys and marks
     // go with it: the batch is new again.
@@ -1220,7 +1220,7 @@ async fn a_batch_is_judged_event_by_event_and_a_trimmed_capture_forgets_each_eve
         .unwrap();
     assert_eq!(
         latest().await["message"],
-        "would be a batch of 3 events: 2 handled, 1 stale"
+        "a batch of 3 events: 2 handled, 1 stale"
     );
     served.stop().await;
 }

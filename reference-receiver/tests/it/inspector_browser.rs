@@ -530,3 +530,55 @@ async fn regression_copy_as_curl_is_inert_for_a_planted_method_headers_and_body(
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_batch_capture_lists_each_event_with_what_an_endpoint_would_make_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "").await;
+    let token = served
+        .new_bin(json!({"envelope": "cloudevents", "ordering": "per-entity"}))
+        .await;
+    let event = |id: &str, time: &str| {
+        json!({"specversion": "1.0", "type": "order.updated", "source": "/shop",
+                           "id": id, "subject": "o1", "time": time})
+    };
+    let batch = json!([
+        event("e1", "2024-01-01T00:00:02Z"),
+        event("e2", "2024-01-01T00:00:01Z")
+    ]);
+    client()
+        .post(served.url(&format!("/in/{token}")))
+        .header("content-type", "application/cloudevents-batch+json")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    let browser = Browser::start().await;
+    browser
+        .client()
+        .goto(&served.url(&format!("/ui#/{token}")))
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the batch in the list",
+            "return !!document.querySelector(\"#captures li[data-outcome='batch']\")",
+        )
+        .await;
+    browser.click("#captures li[data-outcome='batch']").await;
+    browser
+        .until(
+            "the batch verdict",
+            "return document.querySelector('#verdict').dataset.outcome === 'batch'",
+        )
+        .await;
+    let verdict = browser.text("#verdict").await;
+    for expected in [
+        "a batch of 2 events: 1 handled, 1 stale",
+        "handled: order.updated /shop o1 (/shop e1)",
+        "stale: order.updated /shop o1 (/shop e2)",
+    ] {
+        assert!(verdict.contains(expected), "{expected:?} not in {verdict}");
+    }
+    browser.close().await;
+}

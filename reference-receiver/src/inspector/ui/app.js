@@ -589,6 +589,12 @@ function renderDetail(capture) {
     fact(vf, "Delivery id", v.event.delivery_id);
     if (v.event.test) fact(vf, "Test", "a sender's test delivery");
   }
+  (v.events || []).forEach((entry, index) => {
+    const e = entry.event;
+    const about = [e.event_type, e.entity_type, e.entity_id].filter(Boolean).join(" ");
+    const id = e.delivery_id ? ` (${e.delivery_id})` : "";
+    fact(vf, `Event ${index + 1}`, `${entry.outcome}: ${about}${id}`);
+  });
   fact(vf, "Ordering", v.ordering);
   $("#v-facts").dataset.signature = sig.passed === null ? "unchecked" : String(sig.passed);
 
