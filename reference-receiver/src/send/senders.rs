@@ -142,7 +142,8 @@ pub(super) const SENDERS: &[Profile] = &[
             include_str!("samples/coinbase-commerce.json"),
         ),
         id: Some(IdForm::Uuid),
-        // As Coinbase's notification docs show its POST, and as receivers quote its headers.
+        // As receivers quote Coinbase Commerce's deliveries (captured headers beside
+        // `X-Cc-Webhook-Signature`); Coinbase's documentation names no User-Agent.
         user_agent: Some("weipay-webhooks"),
         signatures: &[Signing::Body {
             header: "x-cc-webhook-signature",
@@ -650,7 +651,8 @@ pub(super) const SENDERS: &[Profile] = &[
                accept_form_bodies",
         sample: any("delivered", include_str!("samples/twilio.form")),
         id: Some(IdForm::Uuid),
-        // As quoted from Twilio's webhook requests (beside `I-Twilio-Idempotency-Token`).
+        // As captured from Twilio's webhook requests (beside `I-Twilio-Idempotency-Token`) in
+        // public receivers' request dumps.
         user_agent: Some("TwilioProxy/1.1"),
         content_type: "application/x-www-form-urlencoded",
         headers: &[("i-twilio-idempotency-token", "{{id}}")],
@@ -729,7 +731,7 @@ pub(super) const SENDERS: &[Profile] = &[
         help: "Zoom: x-zm-request-timestamp, x-zm-signature (v0=; the secret token); \
                --handshake sends the signed endpoint.url_validation",
         sample: any("meeting.started", include_str!("samples/zoom.json")),
-        // As Zoom's own webhook sample logs the headers of a delivery.
+        // As Zoom's own sample receiver (zoom/webhook-sample) shows a delivery's headers.
         user_agent: Some("Zoom Marketplace/1.0a"),
         headers: &[("x-zm-request-timestamp", "{{unix}}")],
         signatures: &[Signing::Timed {
