@@ -15,9 +15,11 @@
 //! | linear | `@linear/sdk` 98.0.0 | `LinearWebhookClient.verify`, with its `webhookTimestamp` check |
 //! | zoom | `@zoom/rivet` 0.4.0 | `AwsLambdaReceiver` (answers 200 or 400), and its `url_validation` answer |
 //! | twitch | `@twurple/eventsub-http` 8.1.4 | its EventSub signature check (Twitch publishes no library) |
+//! | mailgun | `mailgun` 1.10.0 (PyPI, Mailgun's Python SDK; pinned in tests/interop/requirements.txt) | `SecurityGuard.verify_webhook`, with its 15-minute age check |
 //!
-//! Mailgun and Microsoft Graph have no verifying library: they are checked here against their
-//! documented shapes, and their vectors are in the SDK's unit tests.
+//! mailgun.js has no webhook check, so Mailgun's is the one Python library here
+//! (tests/interop/mailgun_verify.py). Microsoft Graph has no verifying library: it is checked
+//! here against its documented shape, and its vectors are in the SDK's unit tests.
 
 use axum::Router;
 use end_to_end::{client, Recorder, Server};
@@ -468,26 +470,74 @@ async fn twitch_resends_of_one_message_id_are_handled_once_and_a_new_id_needs_a_
     server.stop().await;
 }
 
+const MAILGUN_TOKEN: &str = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+
+/// A Mailgun webhook's JSON body, its signature block carrying `timestamp`, `token` and
+/// `signature`.
+fn mailgun_event(timestamp: u64, token: &str, signature: &str) -> String {
+    json!({
+        "signature": {"timestamp": timestamp.to_string(), "token": token, "signature": signature},
+        "event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe"},
+        "type": "delivered",
+    })
+    .to_string()
+}
+
+/// Whether Mailgun's Python SDK accepts `signature` for `timestamp` and `token` under `key`
+/// (tests/interop/mailgun_verify.py).
+fn mailgun_sdk_accepts(key: &str, timestamp: u64, token: &str, signature: &str) -> bool {
+    let input = json!({
+        "signing_key": key, "timestamp": timestamp.to_string(), "token": token, "signature": signature,
+    });
+    let answer: Value = serde_json::from_slice(&end_to_end::python("mailgun_verify.py", &input))
+        .expect("mailgun_verify.py prints JSON");
+    answer["valid"].as_bool().expect("{valid: bool}")
+}
+
+#[tokio::test]
+async fn mailguns_sdk_and_the_endpoint_accept_what_we_sign_and_refuse_the_same_forgeries() {
+    let key = "key-mailgun-signing";
+    let server = endpoint("mailgun", &["key-rotated-out", key]).await;
+    let at = now();
+    let signature = sign::mailgun(key, at, MAILGUN_TOKEN);
+    assert!(mailgun_sdk_accepts(key, at, MAILGUN_TOKEN, &signature));
+    let signed = mailgun_event(at, MAILGUN_TOKEN, &signature);
+    assert_eq!(post(&server, &[], &signed).await, 200);
+
+    // One byte of the signed string changed: Mailgun signs the token, not the event.
+    let token = one_byte_changed(MAILGUN_TOKEN);
+    assert_ne!(token, MAILGUN_TOKEN);
+    assert!(!mailgun_sdk_accepts(key, at, &token, &signature));
+    let changed = mailgun_event(at, &token, &signature);
+    assert_eq!(post(&server, &[], &changed).await, 401);
+
+    let forged = sign::mailgun("key-guess", at, MAILGUN_TOKEN);
+    assert!(!mailgun_sdk_accepts(key, at, MAILGUN_TOKEN, &forged));
+    let forged = mailgun_event(at, MAILGUN_TOKEN, &forged);
+    assert_eq!(post(&server, &[], &forged).await, 401);
+
+    // An hour old: past the SDK's 15 minutes and the endpoint's 5.
+    let stale = at - 3_600;
+    let signature = sign::mailgun(key, stale, MAILGUN_TOKEN);
+    assert!(!mailgun_sdk_accepts(key, stale, MAILGUN_TOKEN, &signature));
+    let stale = mailgun_event(stale, MAILGUN_TOKEN, &signature);
+    assert_eq!(post(&server, &[], &stale).await, 401);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn mailgun_webhooks_and_route_posts_verify_over_http() {
     let key = "key-mailgun-signing";
     let server = endpoint("mailgun", &["key-rotated-out", key]).await;
     let at = now();
-    let token = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
-    let json_body = |timestamp: u64, signature: &str| {
-        json!({
-            "signature": {"timestamp": timestamp.to_string(), "token": token, "signature": signature},
-            "event-data": {"event": "delivered", "id": "CPgfbmQMTCKtHW6uIWtuVe"},
-            "type": "delivered",
-        })
-        .to_string()
-    };
-    let signed = json_body(at, &sign::mailgun(key, at, token));
+    let signed = mailgun_event(at, MAILGUN_TOKEN, &sign::mailgun(key, at, MAILGUN_TOKEN));
     assert_eq!(post(&server, &[], &signed).await, 200);
-    let forged = json_body(at, &sign::mailgun("key-guess", at, token));
+    let forged = mailgun_event(
+        at,
+        MAILGUN_TOKEN,
+        &sign::mailgun("key-guess", at, MAILGUN_TOKEN),
+    );
     assert_eq!(post(&server, &[], &forged).await, 401);
-    let stale = json_body(at - 3_600, &sign::mailgun(key, at - 3_600, token));
-    assert_eq!(post(&server, &[], &stale).await, 401);
 
     // A route's post: form fields. The endpoint verifies before it looks at the content
     // type, so a signed form passes verification and is then refused as not JSON (415),

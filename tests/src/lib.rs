@@ -31,6 +31,7 @@ pub struct ReadmeDoctests;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -235,26 +236,45 @@ pub fn real_verifier(scheme: &str, secret: &str, body: &str, signature: &str) ->
         .expect("verify.mjs prints {\"valid\": bool}")
 }
 
-/// Runs one of tests/interop's scripts with `input` as JSON on stdin; its standard output.
+/// Runs one of tests/interop's node scripts with `input` as JSON on stdin; its standard output.
 pub fn node(script: &str, input: &serde_json::Value) -> Vec<u8> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    run_script(Command::new("node"), &interop_dir(), script, input)
+}
 
-    let mut child = Command::new("node")
+/// Runs one of tests/interop's Python scripts, in the environment of the senders' PyPI
+/// libraries (tests/interop/requirements.txt, installed on first use), with `input` as JSON on
+/// stdin; its standard output.
+pub fn python(script: &str, input: &serde_json::Value) -> Vec<u8> {
+    // Only the PyPI libraries: node_modules is not installed for these.
+    run_script(Command::new(python_env()), &interop_path(), script, input)
+}
+
+/// Runs `program script` in `dir` with `input` on stdin; its standard output, which must come
+/// with a successful exit.
+fn run_script(
+    mut program: Command,
+    dir: &std::path::Path,
+    script: &str,
+    input: &serde_json::Value,
+) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let mut child = program
         .arg(script)
-        .current_dir(interop_dir())
+        .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("node must be installed for the interop tests");
+        .unwrap_or_else(|error| panic!("{script} could not start: {error}"));
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input.to_string().as_bytes())
-        .expect("write to node");
-    let output = child.wait_with_output().expect("node ran");
+        .expect("write to the script");
+    let output = child.wait_with_output().expect("the script ran");
     assert!(
         output.status.success(),
         "{script} failed: {}",
@@ -263,19 +283,71 @@ pub fn node(script: &str, input: &serde_json::Value) -> Vec<u8> {
     output.stdout
 }
 
+/// The Python of tests/interop/.venv, a virtual environment holding the senders' PyPI
+/// libraries, created with the machine's `python3` and installed on first use.
+fn python_env() -> std::path::PathBuf {
+    static INSTALLED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dir = interop_path();
+            let venv = dir.join(".venv");
+            let python = venv.join("bin").join("python");
+            // As for node_modules: installed again when the pins changed since.
+            let pins = std::fs::read(dir.join("requirements.txt")).expect("requirements.txt");
+            let stamp = venv.join(".installed-from-requirements");
+            if std::fs::read(&stamp).ok().as_deref() != Some(&pins[..]) {
+                let created = Command::new("python3")
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv)
+                    .status()
+                    .expect("python3 must be installed for the interop tests");
+                assert!(
+                    created.success(),
+                    "python3 -m venv {} failed",
+                    venv.display()
+                );
+                let installed = Command::new(&python)
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                    ])
+                    .args(["-r", "requirements.txt"])
+                    .current_dir(&dir)
+                    .status()
+                    .expect("the environment's pip");
+                assert!(
+                    installed.success(),
+                    "pip install in {} failed",
+                    dir.display()
+                );
+                std::fs::write(&stamp, &pins).expect("write the install stamp");
+            }
+            python
+        })
+        .clone()
+}
+
+/// tests/interop, where the senders' libraries and the scripts that drive them are.
+fn interop_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
+}
+
 /// The directory of the senders' libraries (tests/interop), installed with `npm ci` on first use,
 /// for tests that run a script of their own there.
 pub fn interop_dir() -> std::path::PathBuf {
     static INSTALLED: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     INSTALLED
         .get_or_init(|| {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+            let dir = interop_path();
             // Installed for this very lock file: a node_modules left from an older lock (a
             // library added since) is installed again rather than missing the new package.
             let lock = std::fs::read(dir.join("package-lock.json")).expect("package-lock.json");
             let stamp = dir.join("node_modules").join(".installed-from-lock");
             if std::fs::read(&stamp).ok().as_deref() != Some(&lock[..]) {
-                let status = std::process::Command::new("npm")
+                let status = Command::new("npm")
                     .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
                     .current_dir(&dir)
                     .status()

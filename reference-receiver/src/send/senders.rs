@@ -142,6 +142,8 @@ pub(super) const SENDERS: &[Profile] = &[
             include_str!("samples/coinbase-commerce.json"),
         ),
         id: Some(IdForm::Uuid),
+        // As receivers quote Coinbase Commerce's deliveries (captured headers beside
+        // `X-Cc-Webhook-Signature`); Coinbase's documentation names no User-Agent.
         user_agent: Some("weipay-webhooks"),
         signatures: &[Signing::Body {
             header: "x-cc-webhook-signature",
@@ -223,7 +225,12 @@ pub(super) const SENDERS: &[Profile] = &[
             "contact.propertyChange",
             include_str!("samples/hubspot.json"),
         ),
-        user_agent: Some("HubSpot Connect 2.0 (http://dev.hubspot.com/)"),
+        // As captured from HubSpot's webhook deliveries (with `X-HubSpot-Signature-v3`) in
+        // public receivers' request dumps; HubSpot's documentation names no User-Agent.
+        user_agent: Some(
+            "HubSpot Connect 2.0 (http://dev.hubspot.com/) (namespace: webhooks-nio-http-client) \
+             - WebhooksExecutorDaemon-executor",
+        ),
         headers: &[("x-hubspot-request-timestamp", "{{unix_ms}}")],
         signatures: &[Signing::Request {
             header: "x-hubspot-signature-v3",
@@ -363,7 +370,9 @@ pub(super) const SENDERS: &[Profile] = &[
                --handshake sends X-Okta-Verification-Challenge",
         sample: any("user.session.start", include_str!("samples/okta.json")),
         id: Some(IdForm::Uuid),
-        user_agent: Some("Okta Event Hooks"),
+        // Okta documents its event hooks' Accept, Content-Type and Authorization headers and no
+        // User-Agent, and none was found quoted: ours is sent rather than an invented one.
+        user_agent: None,
         signatures: &[Signing::Token {
             header: "authorization",
         }],
@@ -468,7 +477,9 @@ pub(super) const SENDERS: &[Profile] = &[
                secret)",
         sample: any("created", include_str!("samples/sentry.json")),
         id: Some(IdForm::Uuid),
-        user_agent: Some("sentry"),
+        // Sentry documents its four Sentry-Hook headers and no User-Agent, and none was found
+        // quoted: ours is sent rather than an invented one.
+        user_agent: None,
         headers: &[
             ("sentry-hook-resource", "issue"),
             ("sentry-hook-timestamp", "{{unix}}"),
@@ -529,7 +540,9 @@ pub(super) const SENDERS: &[Profile] = &[
                and the body), keyed with the subscription's signature key",
         sample: any("payment.updated", include_str!("samples/square.json")),
         id: Some(IdForm::Uuid),
-        user_agent: Some("Square Connect v2"),
+        // Square documents its notifications' square-* metadata headers and no User-Agent, and
+        // none was found quoted from a real delivery: ours is sent rather than an invented one.
+        user_agent: None,
         signatures: &[Signing::Request {
             header: "x-square-hmacsha256-signature",
             sign: |secret, request| sign::square(secret, request.url, request.body),
@@ -638,6 +651,8 @@ pub(super) const SENDERS: &[Profile] = &[
                accept_form_bodies",
         sample: any("delivered", include_str!("samples/twilio.form")),
         id: Some(IdForm::Uuid),
+        // As captured from Twilio's webhook requests (beside `I-Twilio-Idempotency-Token`) in
+        // public receivers' request dumps.
         user_agent: Some("TwilioProxy/1.1"),
         content_type: "application/x-www-form-urlencoded",
         headers: &[("i-twilio-idempotency-token", "{{id}}")],
@@ -690,7 +705,9 @@ pub(super) const SENDERS: &[Profile] = &[
         help: "Vercel: x-vercel-signature (hex HMAC-SHA1)",
         sample: any("deployment.succeeded", include_str!("samples/vercel.json")),
         id: Some(IdForm::Hex("", 10)),
-        user_agent: Some("Vercel"),
+        // Vercel documents x-vercel-signature and no User-Agent, and none was found quoted:
+        // ours is sent rather than an invented one.
+        user_agent: None,
         signatures: &[Signing::Body {
             header: "x-vercel-signature",
             sign: |secret, body| sign::vercel(secret, body),
@@ -714,6 +731,7 @@ pub(super) const SENDERS: &[Profile] = &[
         help: "Zoom: x-zm-request-timestamp, x-zm-signature (v0=; the secret token); \
                --handshake sends the signed endpoint.url_validation",
         sample: any("meeting.started", include_str!("samples/zoom.json")),
+        // As Zoom's own sample receiver (zoom/webhook-sample) shows a delivery's headers.
         user_agent: Some("Zoom Marketplace/1.0a"),
         headers: &[("x-zm-request-timestamp", "{{unix}}")],
         signatures: &[Signing::Timed {

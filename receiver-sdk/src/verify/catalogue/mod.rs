@@ -262,3 +262,5 @@ const CATALOGUE: &[Entry] = &[
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
