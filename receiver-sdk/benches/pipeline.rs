@@ -383,6 +383,51 @@ fn envelopes(c: &mut Criterion) {
     group.finish();
 }
 
+/// The pure stage of one endpoint on 100 events: as one CloudEvents batch, and as 100
+/// structured deliveries of one event each. Per event, a batch should cost no more than a
+/// delivery of its own (it cuts each event out of the body once, then reads it alone).
+fn batches(c: &mut Criterion) {
+    let now = SystemTime::now();
+    let events: Vec<String> = (0..100)
+        .map(|n| {
+            format!(
+                r#"{{"specversion":"1.0","type":"com.example.order.updated","source":"/shop","id":"e{n}","subject":"o{n}","time":"2026-01-01T00:00:00Z","data":{{"order":"o{n}","total":1250,"currency":"EUR","lines":[{{"sku":"A-1","qty":2}}]}}}}"#
+            )
+        })
+        .collect();
+    let batch = format!("[{}]", events.join(","));
+    let stage = receiver_sdk::Receiver::builder("bench")
+        .envelope(Envelope::CloudEvents)
+        .assessor();
+    let batch_headers = headers(&[("content-type", "application/cloudevents-batch+json".into())]);
+    let one_headers = headers(&[("content-type", "application/cloudevents+json".into())]);
+    let mut group = c.benchmark_group("assess 100 CloudEvents");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("one batch", |b| {
+        b.iter(|| {
+            let assessment =
+                stage.assess(&Method::POST, &batch_headers, batch.as_bytes(), false, now);
+            assert!(matches!(
+                assessment.decision,
+                receiver_sdk::Decision::Batch(_)
+            ));
+        })
+    });
+    group.bench_function("100 deliveries", |b| {
+        b.iter(|| {
+            for event in &events {
+                let assessment =
+                    stage.assess(&Method::POST, &one_headers, event.as_bytes(), false, now);
+                assert!(matches!(
+                    assessment.decision,
+                    receiver_sdk::Decision::Check(_)
+                ));
+            }
+        })
+    });
+    group.finish();
+}
+
 fn ordering(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -433,5 +478,5 @@ fn ordering(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, verifiers, catalogue, envelopes, ordering);
+criterion_group!(benches, verifiers, catalogue, envelopes, batches, ordering);
 criterion_main!(benches);

@@ -137,6 +137,12 @@ impl Checks {
     }
 }
 
+/// An event the pure stage answered: the answer, and the event for a batch to show.
+pub(super) struct Skipped {
+    outcome: Outcome,
+    event: EventMeta,
+}
+
 /// What [`Assessor::examine`] leaves to the store: one event, or a batch of them.
 pub(super) enum Examined {
     One(Box<Checks>),
@@ -435,6 +441,7 @@ impl Assessor {
         let unsigned_id = options.envelope.delivery_id_from_headers();
         self.check_event(event, value, body, unsigned_id, now)
             .map(|checks| Examined::One(Box::new(checks)))
+            .map_err(|skipped| skipped.outcome)
     }
 
     /// The checks of each event of a batch whose events are `items` (parts of `body`). An
@@ -475,17 +482,17 @@ impl Assessor {
                 event.delivery_id = event.delivery_id.map(|id| format!("{id}#{index}"));
             }
             options.limits.check(&event).map_err(failed)?;
-            match self.check_event(event.clone(), value, item, shared_id, now) {
+            match self.check_event(event, value, item, shared_id, now) {
                 Ok(mut checks) => {
                     // `item` is a part of `body`, so its offset is the distance between them.
                     let start = item.as_ptr() as usize - body.as_ptr() as usize;
                     checks.item = Some((place, start..start + item.len()));
                     events.push(BatchEvent::Check(Box::new(checks)));
                 }
-                Err(outcome) if outcome.is_success() => {
+                Err(Skipped { outcome, event }) if outcome.is_success() => {
                     events.push(BatchEvent::Answer { event, outcome });
                 }
-                Err(outcome) => return Err(failed(outcome)),
+                Err(Skipped { outcome, .. }) => return Err(failed(outcome)),
             }
         }
         Ok(Batch { events })
@@ -501,7 +508,20 @@ impl Assessor {
         bytes: &[u8],
         header_id: bool,
         now: SystemTime,
-    ) -> Result<Checks, Outcome> {
+    ) -> Result<Checks, Skipped> {
+        match self.pass(&event, now) {
+            Ok(ordering) => Ok(self.checks(event, value, bytes, header_id, ordering)),
+            Err(outcome) => Err(Skipped { outcome, event }),
+        }
+    }
+
+    /// The checks an event can fail on its own: test, the events filter, its ordering key,
+    /// the horizon; its ordering key and time when it passes.
+    fn pass(
+        &self,
+        event: &EventMeta,
+        now: SystemTime,
+    ) -> Result<Option<(OrderingKey, EventTime)>, Outcome> {
         let options = &self.options;
         if event.test {
             return Err(Outcome::Ignored("test delivery acknowledged".into()));
@@ -515,7 +535,7 @@ impl Assessor {
             }
         }
         let ordering =
-            ordering::key_for(&options.name, options.ordering(), &options.envelope, &event)?;
+            ordering::key_for(&options.name, options.ordering(), &options.envelope, event)?;
         if let (Some((_, created_at)), Some((horizon, cutoff))) =
             (&ordering, self.horizon_cutoff(now))
         {
@@ -526,19 +546,32 @@ impl Assessor {
                 });
             }
         }
+        Ok(ordering)
+    }
+
+    /// What a passed event leaves to the store: its ordering key and its dedupe keys.
+    fn checks(
+        &self,
+        event: EventMeta,
+        value: Value,
+        bytes: &[u8],
+        header_id: bool,
+        ordering: Option<(OrderingKey, EventTime)>,
+    ) -> Checks {
+        let options = &self.options;
         let deliveries = if options.dedupe {
             let unsigned_id = options.verifier.authenticates_only_the_body() && header_id;
             DeliveryKeys::of(&options.name, &event, bytes, unsigned_id)
         } else {
             DeliveryKeys::default()
         };
-        Ok(Checks {
+        Checks {
             ordering,
             deliveries,
             value,
             event,
             item: None,
-        })
+        }
     }
 
     /// The horizon and the time before which events are stale by it at `now`, if the

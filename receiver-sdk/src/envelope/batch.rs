@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::timestamp::describe;
 use super::{EnvelopeError, FieldError};
@@ -55,9 +56,11 @@ impl fmt::Display for BatchAt {
 }
 
 /// The bytes of each event of the array at `pointer` in `body`, in order.
+///
+/// One pass over a body that is the array itself; a pointer adds one pass over each value on
+/// its way (each object or array is read once to find the next step).
 pub(super) fn items<'a>(body: &'a [u8], pointer: &str) -> Result<Vec<&'a [u8]>, EnvelopeError> {
     let invalid = |e: serde_json::Error| EnvelopeError::InvalidJson(e.to_string());
-    let whole: &RawValue = serde_json::from_slice(body).map_err(invalid)?;
     let field = || {
         if pointer.is_empty() {
             "the body".to_owned()
@@ -65,23 +68,30 @@ pub(super) fn items<'a>(body: &'a [u8], pointer: &str) -> Result<Vec<&'a [u8]>, 
             format!("`{pointer}`")
         }
     };
-    let at = raw_at(whole, pointer)
-        .map_err(invalid)?
-        .filter(|raw| raw.get() != "null")
-        .ok_or_else(|| EnvelopeError::Missing {
-            field: pointer.to_owned(),
-        })?;
-    let items: Vec<&RawValue> = serde_json::from_str(at.get()).map_err(|_| {
-        // Parsed once already, so the only way it fails is by not being an array.
-        let found = serde_json::from_str(at.get())
-            .map(|value| describe(&value))
-            .unwrap_or("not JSON");
-        EnvelopeError::NotABatch {
-            field: field(),
-            found,
-        }
-    })?;
-    Ok(items.into_iter().map(|raw| raw.get().as_bytes()).collect())
+    let at: &[u8] = if pointer.is_empty() {
+        body
+    } else {
+        let whole: &RawValue = serde_json::from_slice(body).map_err(invalid)?;
+        let found = raw_at(whole, pointer).map_err(invalid)?;
+        found
+            .filter(|raw| raw.get() != "null")
+            .ok_or_else(|| EnvelopeError::Missing {
+                field: pointer.to_owned(),
+            })?
+            .get()
+            .as_bytes()
+    };
+    match serde_json::from_slice::<Vec<&RawValue>>(at) {
+        Ok(items) => Ok(items.into_iter().map(|raw| raw.get().as_bytes()).collect()),
+        // Not an array, or not JSON at all: told apart only now, on the way out.
+        Err(error) => match serde_json::from_slice::<Value>(at) {
+            Ok(value) => Err(EnvelopeError::NotABatch {
+                field: field(),
+                found: describe(&value),
+            }),
+            Err(_) => Err(invalid(error)),
+        },
+    }
 }
 
 /// The value at `pointer` in `raw`, still raw; `None` when a step is absent or cannot be
