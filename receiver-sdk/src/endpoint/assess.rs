@@ -137,12 +137,6 @@ impl Checks {
     }
 }
 
-/// An event the pure stage answered: the answer, and the event for a batch to show.
-pub(super) struct Skipped {
-    outcome: Outcome,
-    event: EventMeta,
-}
-
 /// What [`Assessor::examine`] leaves to the store: one event, or a batch of them.
 pub(super) enum Examined {
     One(Box<Checks>),
@@ -439,9 +433,9 @@ impl Assessor {
         options.limits.check(&event)?;
         *seen = Some(event.clone());
         let unsigned_id = options.envelope.delivery_id_from_headers();
-        self.check_event(event, value, body, unsigned_id, now)
-            .map(|checks| Examined::One(Box::new(checks)))
-            .map_err(|skipped| skipped.outcome)
+        let ordering = self.pass(&event, now)?;
+        let checks = self.checks(event, value, body, unsigned_id, ordering);
+        Ok(Examined::One(Box::new(checks)))
     }
 
     /// The checks of each event of a batch whose events are `items` (parts of `body`). An
@@ -482,37 +476,21 @@ impl Assessor {
                 event.delivery_id = event.delivery_id.map(|id| format!("{id}#{index}"));
             }
             options.limits.check(&event).map_err(failed)?;
-            match self.check_event(event, value, item, shared_id, now) {
-                Ok(mut checks) => {
+            match self.pass(&event, now) {
+                Ok(ordering) => {
+                    let mut checks = self.checks(event, value, item, shared_id, ordering);
                     // `item` is a part of `body`, so its offset is the distance between them.
                     let start = item.as_ptr() as usize - body.as_ptr() as usize;
                     checks.item = Some((place, start..start + item.len()));
                     events.push(BatchEvent::Check(Box::new(checks)));
                 }
-                Err(Skipped { outcome, event }) if outcome.is_success() => {
+                Err(outcome) if outcome.is_success() => {
                     events.push(BatchEvent::Answer { event, outcome });
                 }
-                Err(Skipped { outcome, .. }) => return Err(failed(outcome)),
+                Err(outcome) => return Err(failed(outcome)),
             }
         }
         Ok(Batch { events })
-    }
-
-    /// The checks of one event after its envelope: test, the events filter, the ordering
-    /// key, the horizon, and its dedupe keys (of `bytes`, the event's own). `header_id`
-    /// says its delivery id may come from a header.
-    fn check_event(
-        &self,
-        event: EventMeta,
-        value: Value,
-        bytes: &[u8],
-        header_id: bool,
-        now: SystemTime,
-    ) -> Result<Checks, Skipped> {
-        match self.pass(&event, now) {
-            Ok(ordering) => Ok(self.checks(event, value, bytes, header_id, ordering)),
-            Err(outcome) => Err(Skipped { outcome, event }),
-        }
     }
 
     /// The checks an event can fail on its own: test, the events filter, its ordering key,
@@ -549,7 +527,8 @@ impl Assessor {
         Ok(ordering)
     }
 
-    /// What a passed event leaves to the store: its ordering key and its dedupe keys.
+    /// What a passed event leaves to the store: its ordering key and its dedupe keys (of
+    /// `bytes`, the event's own). `header_id` says its delivery id may come from a header.
     fn checks(
         &self,
         event: EventMeta,
