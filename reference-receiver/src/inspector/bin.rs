@@ -54,6 +54,12 @@ struct Spec {
     max_age_secs: Option<u64>,
 }
 
+/// The most events of one batch a bin judges: each event judged is kept with its capture (its
+/// fields and dedupe keys, so removing the capture forgets them), so a batch must not make a
+/// capture many times larger than its body. A larger batch is judged `too_large` (413) with
+/// this limit in its message.
+const BIN_BATCH_LIMIT: usize = 100;
+
 fn raw() -> EnvelopeKind {
     EnvelopeKind::Raw
 }
@@ -328,6 +334,7 @@ impl Settings {
             .ties(ties)
             .dedupe(spec.dedupe)
             .body_limit(limits.max_body_bytes)
+            .batch_limit(BIN_BATCH_LIMIT)
             .assessor();
         Ok(Self {
             json,

@@ -1224,3 +1224,41 @@ async fn a_batch_is_judged_event_by_event_and_a_trimmed_capture_forgets_each_eve
     );
     served.stop().await;
 }
+
+#[tokio::test]
+async fn a_bin_judges_batches_of_up_to_100_events_so_a_capture_stays_near_its_bodys_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "").await;
+    let token = served.new_bin(json!({"envelope": "cloudevents"})).await;
+    let batch = |len: usize| {
+        let events: Vec<_> = (0..len)
+            .map(
+                |n| json!({"specversion": "1.0", "type": "t", "source": "/s", "id": n.to_string()}),
+            )
+            .collect();
+        json!(events).to_string()
+    };
+    for len in [100, 101] {
+        client()
+            .post(served.url(&format!("/in/{token}")))
+            .header("content-type", "application/cloudevents-batch+json")
+            .body(batch(len))
+            .send()
+            .await
+            .unwrap();
+    }
+    let captures = served.requests(&token, "").await;
+    let (over, within) = (&captures[0]["verdicts"], &captures[1]["verdicts"]);
+    assert_eq!(within["outcome"], "batch");
+    assert_eq!(within["events"].as_array().unwrap().len(), 100);
+    assert_eq!(
+        (over["outcome"].as_str(), over["status"].as_u64()),
+        (Some("too_large"), Some(413))
+    );
+    assert_eq!(
+        over["message"],
+        "the batch holds 101 events, more than the limit of 100"
+    );
+    assert!(over.get("events").is_none(), "no event of it is kept");
+    served.stop().await;
+}
