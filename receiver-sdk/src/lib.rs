@@ -69,7 +69,9 @@
 //!   Shopify and SuperOffice, Stripe, Slack, Basic, static token), pure functions over headers
 //!   and raw bytes; [`verify::sign`] makes the headers each sender sends, for tests.
 //! * [`envelope`]: where each sender puts the event type, entity, time and delivery id (one
-//!   preset per sender, or a [custom mapping](envelope::Mapping) of JSON pointers and headers).
+//!   preset per sender, or a [custom mapping](envelope::Mapping) of JSON pointers and headers),
+//!   and where a [batch](envelope::Envelope::batch) keeps its events: an endpoint handles a
+//!   batch event by event, each ordered and deduped on its own.
 //! * [`ordering`]: the ordering guard's policy ([`OrderingScope`](ordering::OrderingScope),
 //!   [`TiePolicy`](ordering::TiePolicy)) and per-key serialisation.
 //! * [`store`]: the [`Store`](store::Store) trait and one file per backend:
