@@ -142,3 +142,101 @@ async fn a_delivery_without_a_required_attribute_is_400_naming_it() {
     assert!(recorder.applied().is_empty());
     server.stop().await;
 }
+
+/// Messages the official CloudEvents SDK (npm `cloudevents`, tests/interop/cloudevents.mjs)
+/// makes of `events` in `mode`, each with what the SDK itself reads back from it.
+fn sdk_messages(mode: &str, events: serde_json::Value) -> Vec<serde_json::Value> {
+    let input = json!({"mode": mode, "events": events});
+    serde_json::from_slice(&end_to_end::node("cloudevents.mjs", &input)).unwrap()
+}
+
+async fn send_sdk_message(server: &Server, message: &serde_json::Value) -> (u16, String) {
+    let mut request = client().post(server.url("/events"));
+    for (name, value) in message["headers"].as_object().unwrap() {
+        // Header values as bytes: the SDK writes attribute values as they are, UTF-8 too.
+        let value = reqwest::header::HeaderValue::from_bytes(value.as_str().unwrap().as_bytes());
+        request = request.header(name.as_str(), value.unwrap());
+    }
+    let response = request
+        .body(message["body"].as_str().unwrap().to_owned())
+        .send()
+        .await
+        .unwrap();
+    let (status, outcome, _) = answer(response).await;
+    (status, outcome)
+}
+
+#[tokio::test]
+async fn every_mode_of_the_official_sdk_is_read_as_the_sdk_reads_it() {
+    let events = json!([
+        {"source": SOURCE, "type": "com.github.pull_request.opened", "subject": "123",
+         "time": "2018-04-05T17:31:00Z", "data": {"number": 123}},
+        {"source": SOURCE, "type": "com.github.pull_request.closed", "subject": "123",
+         "time": "2018-04-05T17:32:00Z", "data": {"number": 123}},
+    ]);
+    for mode in ["binary", "structured", "batch"] {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new();
+        let server = cloudevents_server(dir.path(), &recorder).await;
+        let messages = sdk_messages(mode, events.clone());
+        let mut expected = Vec::new();
+        for message in &messages {
+            let (status, outcome) = send_sdk_message(&server, message).await;
+            let answered = if mode == "batch" { "batch" } else { "handled" };
+            assert_eq!((status, outcome.as_str()), (200, answered), "{mode}");
+            expected.extend(message["parsed"].as_array().unwrap().iter().cloned());
+        }
+        let applied = recorder.applied();
+        assert_eq!(applied.len(), 2, "{mode}");
+        for (ours, sdk) in applied.iter().zip(&expected) {
+            let id = format!(
+                "{} {}",
+                sdk["source"].as_str().unwrap(),
+                sdk["id"].as_str().unwrap()
+            );
+            assert_eq!(ours.delivery.as_deref(), Some(id.as_str()), "{mode}");
+            assert_eq!(ours.event, sdk["type"].as_str().unwrap(), "{mode}");
+            assert_eq!(
+                ours.entity,
+                sdk["subject"].as_str().map(str::to_owned),
+                "{mode}"
+            );
+            let time = chrono::DateTime::parse_from_rfc3339(sdk["time"].as_str().unwrap()).unwrap();
+            let ours_time =
+                chrono::DateTime::parse_from_rfc3339(ours.created_at.as_deref().unwrap());
+            assert_eq!(ours_time.unwrap(), time, "{mode}");
+        }
+        // The SDK's messages again: the same events, so nothing is handled twice.
+        for message in &messages {
+            send_sdk_message(&server, message).await;
+        }
+        assert_eq!(
+            recorder.applied().len(),
+            2,
+            "{mode}: a retry was handled again"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_sdks_binary_mode_subject_outside_ascii_is_read_as_sent() {
+    // The binding asks senders to percent-encode such values; the official SDK sends them as
+    // UTF-8, and a receiver that refused them would refuse the SDK.
+    let events = json!([{"source": SOURCE, "type": "com.example.note", "subject": "Notiz für Jörg €",
+                         "time": "2018-04-05T17:31:00Z", "data": {}}]);
+    let message = sdk_messages("binary", events).remove(0);
+    assert_eq!(message["headers"]["ce-subject"], "Notiz für Jörg €");
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new();
+    let server = cloudevents_server(dir.path(), &recorder).await;
+    assert_eq!(
+        send_sdk_message(&server, &message).await,
+        (200, "handled".into())
+    );
+    assert_eq!(
+        recorder.applied()[0].entity.as_deref(),
+        Some("Notiz für Jörg €")
+    );
+    server.stop().await;
+}
