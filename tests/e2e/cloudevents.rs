@@ -24,7 +24,7 @@ async fn cloudevents_server(dir: &std::path::Path, recorder: &Recorder) -> Serve
 
 /// A binary-mode delivery: attributes in `ce-*` headers, the data as the body.
 async fn binary(server: &Server, source: &str, id: &str, time: &str) -> (u16, String) {
-    let response = client()
+    let request = client()
         .post(server.url("/events"))
         .header("content-type", "application/json")
         .header("ce-specversion", "1.0")
@@ -33,12 +33,8 @@ async fn binary(server: &Server, source: &str, id: &str, time: &str) -> (u16, St
         .header("ce-id", id)
         .header("ce-time", time)
         .header("ce-subject", "123")
-        .body(json!({"number": 123}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let (status, outcome, _) = answer(response).await;
-    (status, outcome)
+        .body(json!({"number": 123}).to_string());
+    sent(request).await
 }
 
 /// A structured-mode delivery: the whole event as `application/cloudevents+json`.
@@ -53,17 +49,19 @@ async fn structured(server: &Server, source: &str, id: &str, time: &str) -> (u16
         "datacontenttype": "application/json",
         "data": {"number": 123}
     });
-    let response = client()
+    let request = client()
         .post(server.url("/events"))
         .header(
             "content-type",
             "application/cloudevents+json; charset=utf-8",
         )
-        .body(event.to_string())
-        .send()
-        .await
-        .unwrap();
-    let (status, outcome, _) = answer(response).await;
+        .body(event.to_string());
+    sent(request).await
+}
+
+/// The status and outcome of a request's answer.
+async fn sent(request: reqwest::RequestBuilder) -> (u16, String) {
+    let (status, outcome, _) = answer(request.send().await.unwrap()).await;
     (status, outcome)
 }
 
@@ -157,13 +155,7 @@ async fn send_sdk_message(server: &Server, message: &serde_json::Value) -> (u16,
         let value = reqwest::header::HeaderValue::from_bytes(value.as_str().unwrap().as_bytes());
         request = request.header(name.as_str(), value.unwrap());
     }
-    let response = request
-        .body(message["body"].as_str().unwrap().to_owned())
-        .send()
-        .await
-        .unwrap();
-    let (status, outcome, _) = answer(response).await;
-    (status, outcome)
+    sent(request.body(message["body"].as_str().unwrap().to_owned())).await
 }
 
 #[tokio::test]
