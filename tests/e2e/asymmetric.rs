@@ -25,7 +25,7 @@ const WHSK: [&str; 2] = [
 ];
 
 /// Throwaway PKCS#8 P-256 keys made with openssl.
-const P256_KEYS: [&str; 2] = [
+pub(crate) const P256_KEYS: [&str; 2] = [
     "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQga4e55cDCt9ezOnBV9vAsJOCTr1g+vbHM4FQbfed+9AShRANCAAQV7x5quAVXJfoZrkc3B+N+X1+w8EuQZieYDr5AAV3IFnw1iNGlrEFwJdA+blYjHV6RqOWtw+T9RNfnoRprZxWq",
     "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgYDnBEU783teBwqkZWDGlRFBzE06kAR1yZ6m/6AMT+t+hRANCAARGz5ENyAsYf7fXZ6FEM7RFFkSaHprG0n9VnRe4PyZUZDeEm6pS1eucmpRyUhSacjzIJnAZMYc1524IqGCVUyof",
 ];
@@ -43,7 +43,13 @@ fn node(input: Value) -> Value {
         .expect("asymmetric.mjs prints JSON")
 }
 
-fn node_signs(scheme: &str, private_key: &str, body: &str, id: &str, timestamp: u64) -> String {
+pub(crate) fn node_signs(
+    scheme: &str,
+    private_key: &str,
+    body: &str,
+    id: &str,
+    timestamp: u64,
+) -> String {
     let signed = node(json!({
         "op": "sign", "scheme": scheme, "private_key": private_key,
         "body": body, "id": id, "timestamp": timestamp,
@@ -51,7 +57,7 @@ fn node_signs(scheme: &str, private_key: &str, body: &str, id: &str, timestamp: 
     signed["signature"].as_str().unwrap().to_owned()
 }
 
-fn library_accepts(
+pub(crate) fn library_accepts(
     scheme: &str,
     public_key: &str,
     body: &str,
@@ -169,7 +175,7 @@ async fn discord_signatures_from_the_sdk_verify_with_discord_interactions() {
     ));
 }
 
-fn sendgrid_headers(signature: String, timestamp: u64) -> Vec<(&'static str, String)> {
+pub(crate) fn sendgrid_headers(signature: String, timestamp: u64) -> Vec<(&'static str, String)> {
     vec![
         ("x-twilio-email-event-webhook-signature", signature),
         (

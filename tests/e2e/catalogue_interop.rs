@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 
 use crate::providers::{endpoint, now, one_byte_changed, post};
 
-type Headers = Vec<(String, String)>;
+pub(crate) type Headers = Vec<(String, String)>;
 
 /// Runs tests/interop/catalogue.mjs with `input` and returns what it prints.
 fn node(input: Value) -> Value {
@@ -40,7 +40,7 @@ fn node(input: Value) -> Value {
 }
 
 /// Whether the sender's library accepts `body` with `headers` for `secret`.
-fn library_accepts(scheme: &str, secret: &str, body: &str, headers: &Headers) -> bool {
+pub(crate) fn library_accepts(scheme: &str, secret: &str, body: &str, headers: &Headers) -> bool {
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
@@ -63,7 +63,7 @@ fn library_signs(scheme: &str, secret: &str, body: &str, timestamp: u64) -> Head
         .collect()
 }
 
-fn pairs(pairs: &[(&str, String)]) -> Headers {
+pub(crate) fn pairs(pairs: &[(&str, String)]) -> Headers {
     pairs
         .iter()
         .map(|(name, value)| ((*name).to_owned(), value.clone()))

@@ -190,7 +190,7 @@ async fn every_catalogue_signer_is_accepted_over_http_and_a_changed_byte_is_not(
 /// `getExpectedTwilioSignature`, `@hubspot/api-client` `Signature.getSignature`), our `sign`
 /// helpers checked by the library where it verifies (`twilio` `validateRequest`, `square`
 /// `WebhooksHelper.verifySignature`, `Signature.isValid`), all through `tests/interop/url.mjs`.
-mod url_signing {
+pub(crate) mod url_signing {
     use serde_json::{json, Value};
 
     use super::*;
@@ -201,7 +201,7 @@ mod url_signing {
     }
 
     /// The headers (and the URL, which Twilio may extend) the library of `provider` signs.
-    fn signed(provider: &str, input: Value) -> (String, Vec<(String, String)>) {
+    pub(crate) fn signed(provider: &str, input: Value) -> (String, Vec<(String, String)>) {
         let mut input = input;
         input["op"] = "sign".into();
         input["provider"] = provider.into();

@@ -5,10 +5,24 @@
 //! fields (`/pointer` or `header:NAME`); the senders with a preset of their own (Stripe,
 //! GitHub, SuperOffice, Standard Webhooks and the senders built on it) are that preset.
 //!
-//! Senders that batch several events into one delivery (HubSpot, LINE, Meta, SendGrid, Asana,
-//! Dropbox) are not here: one delivery is one event to ordering and dedupe, so they are read
-//! with [`Envelope::Raw`] (or a custom mapping of what the whole batch shares).
+//! Senders that batch several events into one delivery (Asana's `events`, HubSpot's array,
+//! LINE's `events`, SendGrid's array) say where the events are, and their fields point into
+//! each event: the endpoint handles such a delivery event by event (see [`Envelope::batch`]),
+//! each with its own ordering mark and dedupe record. Where a sender documents an id unique to
+//! each event and kept by its retries (LINE's `webhookEventId`, SendGrid's `sg_event_id`) that
+//! is the delivery id; elsewhere an event is known by the hash of its bytes.
+//!
+//! Two batching senders are left out, because what they batch is not events:
+//!
+//! * Meta's `entry` items are a page's or account's set of changes (`{"id", "time",
+//!   "changes": [{"field", "value"}]}`, or `"messaging": [...]`): an item names no event type
+//!   of its own, and the fields that do (`changes[].field`) are an array inside it. Read Meta
+//!   with [`Envelope::Raw`], or a custom mapping of what the whole delivery shares (`/object`).
+//! * Dropbox's notifications (`{"list_folder": {"accounts": [...]}, "delta": {"users":
+//!   [...]}}`) say only which accounts changed, with no event type, time or id: the receiver
+//!   is to ask Dropbox's API what changed. Read them with [`Envelope::Raw`].
 
+use super::batch::BatchAt;
 use super::{Envelope, Field, Mapping};
 
 /// Why [`Envelope::provider`] found no envelope.
@@ -91,6 +105,8 @@ struct Fields {
     entity_id: Option<&'static str>,
     created_at: Option<&'static str>,
     delivery_id: Option<&'static str>,
+    /// Where the events are, for a sender whose every delivery is a batch.
+    batch: Option<&'static str>,
 }
 
 impl Fields {
@@ -108,6 +124,9 @@ impl Fields {
         }
         if let Some(spec) = self.delivery_id {
             mapping = mapping.delivery_id(field(spec));
+        }
+        if let Some(pointer) = self.batch {
+            mapping = mapping.batch_at_checked(BatchAt::from_static(pointer));
         }
         mapping
     }
@@ -131,6 +150,7 @@ const fn fields(name: &'static str, event_type: &'static str) -> Entry {
             entity_id: None,
             created_at: None,
             delivery_id: None,
+            batch: None,
         }),
     }
 }
@@ -157,11 +177,27 @@ impl Entry {
         }
         self
     }
+
+    /// Every delivery is a batch whose events are at `pointer` (`""` for a body that is the
+    /// array); the other fields then point into each event.
+    const fn batch(mut self, pointer: &'static str) -> Self {
+        if let Shape::Fields(fields) = &mut self.shape {
+            fields.batch = Some(pointer);
+        }
+        self
+    }
 }
 
 /// Every sender with an envelope, alphabetically, each as its documentation describes its
 /// payload and headers. The delivery id is what the sender keeps across retries of one event.
 const CATALOGUE: &[Entry] = &[
+    // `{"events": [{"action": "changed", "resource": {"gid", "resource_type"}, "created_at",
+    // "user", "parent", "change"}]}`. Asana's events carry no id, so each is known by the hash
+    // of its bytes; a heartbeat is an empty `events`.
+    fields("asana", "/action")
+        .entity(Some("/resource/resource_type"), "/resource/gid")
+        .at("/created_at")
+        .batch("/events"),
     // `X-Event-Key: repo:push`; `X-Request-UUID` per event, kept by retries.
     fields("bitbucket", "header:x-event-key").id("header:x-request-uuid"),
     // `{"event": "invitee.created", "created_at", "payload": {"uri": ...}}`.
@@ -180,6 +216,16 @@ const CATALOGUE: &[Entry] = &[
     fields("gitlab", "/object_kind")
         .entity(None, "/object_attributes/id")
         .id("header:idempotency-key"),
+    // An array of `{"eventId", "subscriptionId", "portalId", "appId", "occurredAt" (ms),
+    // "subscriptionType": "contact.creation", "attemptNumber", "objectId"}`. HubSpot documents
+    // `eventId` as "not guaranteed to be unique", so it is no delivery id: each event is known
+    // by the hash of its bytes. A retry carries a higher `attemptNumber`, so it hashes apart
+    // from the first attempt and is handled again; handlers must tolerate that. The object's
+    // type is only the prefix of `subscriptionType`, so the entity is `objectId` alone.
+    fields("hubspot", "/subscriptionType")
+        .entity(None, "/objectId")
+        .at("/occurredAt")
+        .batch(""),
     // A notification: `{"type": "notification_event", "id", "topic", "created_at", "data":
     // {"item": {"type", "id"}}}`.
     fields("intercom", "/topic")
@@ -190,6 +236,15 @@ const CATALOGUE: &[Entry] = &[
     fields("lemon-squeezy", "/meta/event_name")
         .entity(Some("/data/type"), "/data/id")
         .at("/data/attributes/updated_at"),
+    // `{"destination", "events": [{"type", "timestamp" (ms), "webhookEventId", "source",
+    // "deliveryContext": {"isRedelivery"}}]}`; `webhookEventId` "uniquely identifies a webhook
+    // event", and a redelivery is the same event marked `isRedelivery`. The chat is `source.userId`, `groupId` or `roomId`
+    // by the source's type, which no one field names, so no entity. The console's "Verify"
+    // sends an empty `events`.
+    fields("line", "/type")
+        .at("/timestamp")
+        .id("/webhookEventId")
+        .batch("/events"),
     // `{"action": "create", "type": "Issue", "data": {"id"}, "createdAt"}`, one delivery id
     // in `Linear-Delivery`. The event type is the entity's type, so one issue's creates,
     // updates and removes are ordered together.
@@ -236,6 +291,14 @@ const CATALOGUE: &[Entry] = &[
         .entity(None, "/data/email_id")
         .at("/created_at")
         .id("header:svix-id"),
+    // An array of `{"email", "timestamp" (s), "event": "delivered", "sg_event_id",
+    // "sg_message_id"}`; SendGrid recommends deduplicating by `sg_event_id`, "unique for every
+    // event". The entity is the message, so one message's events are ordered together.
+    fields("sendgrid", "/event")
+        .entity(None, "/sg_message_id")
+        .at("/timestamp")
+        .id("/sg_event_id")
+        .batch(""),
     // The resource is in `Sentry-Hook-Resource`, the time in `Sentry-Hook-Timestamp`.
     fields("sentry", "header:sentry-hook-resource")
         .at("header:sentry-hook-timestamp")
@@ -318,13 +381,18 @@ mod tests {
     }
 
     fn check(name: &str, headers: &[(&'static str, &str)], body: Value, expect: Expect) {
-        let meta = read(name, headers, body);
-        assert_eq!(meta.event_type, expect.event_type, "{name}");
-        assert_eq!(meta.entity_type.as_deref(), expect.entity.0, "{name}");
-        assert_eq!(meta.entity_id.as_deref(), expect.entity.1, "{name}");
-        let at = meta.created_at.map(|t| t.to_rfc3339());
-        assert_eq!(at.as_deref(), expect.at, "{name}");
-        assert_eq!(meta.delivery_id.as_deref(), expect.id, "{name}");
+        expect.matches(name, &read(name, headers, body));
+    }
+
+    impl Expect {
+        fn matches(&self, name: &str, meta: &EventMeta) {
+            assert_eq!(meta.event_type, self.event_type, "{name}");
+            assert_eq!(meta.entity_type.as_deref(), self.entity.0, "{name}");
+            assert_eq!(meta.entity_id.as_deref(), self.entity.1, "{name}");
+            let at = meta.created_at.map(|t| t.to_rfc3339());
+            assert_eq!(at.as_deref(), self.at, "{name}");
+            assert_eq!(meta.delivery_id.as_deref(), self.id, "{name}");
+        }
     }
 
     // Each body is the shape of the sender's documented example, cut to the fields read.
@@ -462,6 +530,191 @@ mod tests {
         assert_eq!(at, 1_521_472_262_908);
     }
 
+    /// Each event of a batching sender's delivery `body`, read as the endpoint reads it.
+    fn read_batch(name: &str, body: &str) -> Vec<EventMeta> {
+        let envelope = Envelope::provider(name).expect("a catalogue envelope");
+        let headers = HeaderMap::new();
+        let items = envelope
+            .batch(&headers, body.as_bytes())
+            .unwrap_or_else(|| panic!("{name} batches"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        items
+            .into_iter()
+            .map(|item| {
+                let item: Value = serde_json::from_slice(item).expect("JSON");
+                envelope
+                    .extract_item(&headers, &item)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+            })
+            .collect()
+    }
+
+    fn check_batch(name: &str, body: Value, expect: &[Expect]) {
+        let events = read_batch(name, &body.to_string());
+        assert_eq!(events.len(), expect.len(), "{name}");
+        for (meta, expect) in events.iter().zip(expect) {
+            expect.matches(name, meta);
+        }
+    }
+
+    /// The request body of LINE's Messaging API reference ("Request body" of the webhook,
+    /// https://developers.line.biz/en/reference/messaging-api/#request-body), cut to three
+    /// events.
+    #[test]
+    fn line_reads_each_of_its_events_with_webhook_event_id_and_milliseconds() {
+        let body = json!({"destination": "xxxxxxxxxx", "events": [
+            {"type": "message", "message": {"type": "text", "id": "14353798921116", "text": "Hello, world"},
+                "timestamp": 1_625_665_242_211_u64, "source": {"type": "user", "userId": "U80696558e1aa831..."},
+                "replyToken": "757913772c4646b784d4b7ce46d12671", "mode": "active",
+                "webhookEventId": "01FZ74A0TDDPYRVKNK77XKC3ZR", "deliveryContext": {"isRedelivery": false}},
+            {"type": "follow", "timestamp": 1_625_665_242_214_u64,
+                "source": {"type": "user", "userId": "Ufc729a925b3abef..."},
+                "replyToken": "bb173f4d9cf64aed9d408ab4e36339ad", "mode": "active",
+                "webhookEventId": "01FZ74ASS536FW97EX38NKCZQK", "deliveryContext": {"isRedelivery": false}},
+            {"type": "unfollow", "timestamp": 1_625_665_242_215_u64,
+                "source": {"type": "user", "userId": "Ubbd4f124aee5113..."}, "mode": "active",
+                "webhookEventId": "01FZ74B5Y0F4TNKA5SCAVKPEDM", "deliveryContext": {"isRedelivery": false}}]});
+        let expect = [
+            (
+                "message",
+                "2021-07-07T13:40:42.211+00:00",
+                "01FZ74A0TDDPYRVKNK77XKC3ZR",
+            ),
+            (
+                "follow",
+                "2021-07-07T13:40:42.214+00:00",
+                "01FZ74ASS536FW97EX38NKCZQK",
+            ),
+            (
+                "unfollow",
+                "2021-07-07T13:40:42.215+00:00",
+                "01FZ74B5Y0F4TNKA5SCAVKPEDM",
+            ),
+        ]
+        .map(|(event_type, at, id)| Expect {
+            event_type,
+            entity: (None, None),
+            at: Some(at),
+            id: Some(id),
+        });
+        check_batch("line", body, &expect);
+    }
+
+    /// LINE's "Verify" button and its connectivity checks send no events: a batch of none.
+    #[test]
+    fn an_empty_line_delivery_is_a_batch_of_no_events() {
+        let body = json!({"destination": "U0123456789abcdef0123456789abcdef", "events": []});
+        assert!(read_batch("line", &body.to_string()).is_empty());
+    }
+
+    /// The example of HubSpot's Webhooks API guide (https://developers.hubspot.com/docs/api/webhooks,
+    /// "Webhook payloads"): a JSON array, times in milliseconds, no delivery id because
+    /// `eventId` "is not guaranteed to be unique".
+    #[test]
+    fn hubspot_reads_each_element_of_its_array_with_object_id_and_no_delivery_id() {
+        let body = json!([
+            {"objectId": 1_246_965, "propertyName": "lifecyclestage", "propertyValue": "subscriber",
+                "changeSource": "ACADEMY", "eventId": 3_816_279_340_u64, "subscriptionId": 25,
+                "portalId": 33, "appId": 1_160_452, "occurredAt": 1_462_216_307_945_u64,
+                "subscriptionType": "contact.propertyChange", "attemptNumber": 0},
+            {"objectId": 1_246_978, "changeSource": "IMPORT", "eventId": 3_816_279_480_u64,
+                "subscriptionId": 22, "portalId": 33, "appId": 1_160_452,
+                "occurredAt": 1_462_216_307_945_u64, "subscriptionType": "contact.creation",
+                "attemptNumber": 0}]);
+        let expect = [
+            ("contact.propertyChange", "1246965"),
+            ("contact.creation", "1246978"),
+        ]
+        .map(|(event_type, object)| Expect {
+            event_type,
+            entity: (None, Some(object)),
+            at: Some("2016-05-02T19:11:47.945+00:00"),
+            id: None,
+        });
+        check_batch("hubspot", body, &expect);
+    }
+
+    /// The example of SendGrid's Event Webhook reference
+    /// (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event), with its
+    /// placeholder ids made distinct: an array, unix seconds, `sg_event_id` per event.
+    #[test]
+    fn sendgrid_reads_each_event_with_its_sg_event_id_and_message() {
+        let body = json!([
+            {"email": "example@test.com", "timestamp": 1_513_299_569, "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+                "event": "processed", "category": "cat facts", "sg_event_id": "sg_event_id_1",
+                "sg_message_id": "sg_message_id"},
+            {"email": "example@test.com", "timestamp": 1_513_299_569, "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+                "event": "deferred", "category": "cat facts", "sg_event_id": "sg_event_id_2",
+                "sg_message_id": "sg_message_id", "response": "400 try again later", "attempt": "5"},
+            {"email": "example@test.com", "timestamp": 1_513_299_569, "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+                "event": "delivered", "category": "cat facts", "sg_event_id": "sg_event_id_3",
+                "sg_message_id": "sg_message_id", "response": "250 OK"}]);
+        let expect = [
+            ("processed", "sg_event_id_1"),
+            ("deferred", "sg_event_id_2"),
+            ("delivered", "sg_event_id_3"),
+        ]
+        .map(|(event_type, id)| Expect {
+            event_type,
+            entity: (None, Some("sg_message_id")),
+            at: Some("2017-12-15T00:59:29+00:00"),
+            id: Some(id),
+        });
+        check_batch("sendgrid", body, &expect);
+    }
+
+    /// The Event example of Asana's API reference
+    /// (https://developers.asana.com/reference/events, "EventResponse"), in a webhook's
+    /// `events`: no id, so no delivery id.
+    #[test]
+    fn asana_reads_each_event_as_its_action_on_its_resource() {
+        let event = json!({"action": "changed",
+            "change": {"action": "changed", "field": "assignee",
+                "new_value": {"gid": "12345", "resource_type": "user"}},
+            "created_at": "2012-02-22T02:06:58.147Z",
+            "parent": {"gid": "12345", "resource_type": "task", "name": "Bug Task"},
+            "resource": {"gid": "12345", "resource_type": "task", "name": "Bug Task"},
+            "type": "task",
+            "user": {"gid": "12345", "resource_type": "user", "name": "Greg Sanchez"}});
+        let added = json!({"action": "added", "created_at": "2012-02-22T02:07:01.000Z",
+            "parent": {"gid": "67890", "resource_type": "project"},
+            "resource": {"gid": "12345", "resource_type": "task"},
+            "user": {"gid": "12345", "resource_type": "user"}});
+        let expect = [
+            ("changed", "2012-02-22T02:06:58.147+00:00"),
+            ("added", "2012-02-22T02:07:01+00:00"),
+        ]
+        .map(|(event_type, at)| Expect {
+            event_type,
+            entity: (Some("task"), Some("12345")),
+            at: Some(at),
+            id: None,
+        });
+        check_batch("asana", json!({"events": [event, added]}), &expect);
+        assert!(
+            read_batch("asana", r#"{"events":[]}"#).is_empty(),
+            "a heartbeat"
+        );
+    }
+
+    #[test]
+    fn a_batching_sender_refuses_to_read_the_whole_delivery_as_one_event() {
+        let line = Envelope::provider("line").expect("known");
+        let body = json!({"destination": "U1", "events": [{"type": "follow"}]});
+        assert!(matches!(
+            line.extract(&HeaderMap::new(), &body),
+            Err(crate::envelope::EnvelopeError::Unsupported { .. })
+        ));
+        let hubspot = Envelope::provider("hubspot").expect("known");
+        let not_an_array = hubspot.batch(&HeaderMap::new(), br#"{"subscriptionType":"x"}"#);
+        assert!(matches!(
+            not_an_array,
+            Some(Err(crate::envelope::EnvelopeError::NotABatch { .. }))
+        ));
+        let zoom = Envelope::provider("zoom").expect("known");
+        assert_eq!(zoom.batch(&HeaderMap::new(), b"[]"), None);
+    }
+
     #[test]
     fn senders_with_presets_read_as_those_presets() {
         assert_eq!(Envelope::provider("stripe"), Ok(Envelope::Stripe));
@@ -527,6 +780,11 @@ mod tests {
                     .parse()
                     .unwrap_or_else(|e| panic!("{}: {e}", entry.name));
                 assert_eq!(parsed, Field::from_static(spec), "{}", entry.name);
+            }
+            if let Some(pointer) = fields.batch {
+                let parsed =
+                    BatchAt::new(pointer).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+                assert_eq!(parsed, BatchAt::from_static(pointer), "{}", entry.name);
             }
         }
     }

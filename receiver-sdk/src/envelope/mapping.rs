@@ -135,9 +135,14 @@ impl Mapping {
     /// assert_eq!(events, Some(Ok(vec![&br#"{"type":"follow","webhookEventId":"01H"}"#[..]])));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn batch(mut self, pointer: &str) -> Result<Self, FieldError> {
-        self.batch = Some(BatchAt::new(pointer)?);
-        Ok(self)
+    pub fn batch(self, pointer: &str) -> Result<Self, FieldError> {
+        BatchAt::new(pointer).map(|at| self.batch_at_checked(at))
+    }
+
+    /// Reads every delivery as a batch whose events are at `at`, already checked.
+    pub(super) fn batch_at_checked(mut self, at: BatchAt) -> Self {
+        self.batch = Some(at);
+        self
     }
 
     /// Where the events are, when every delivery is a batch.

@@ -211,7 +211,8 @@ impl Envelope {
     /// The events of a batch delivery, each as its bytes exactly as sent, in order; `None`
     /// when the delivery is one event. A delivery is a batch when it is a CloudEvents batch
     /// (`Content-Type: application/cloudevents-batch+json`: the body is the array) or its
-    /// mapping says where its events are ([`Mapping::batch`]).
+    /// mapping says where its events are ([`Mapping::batch`], and the catalogue's batching
+    /// senders: `asana`, `hubspot`, `line`, `sendgrid`).
     ///
     /// An endpoint handles a batch event by event, in order; each is read with
     /// [`extract_item`](Self::extract_item) and has its own ordering mark and delivery id.

@@ -442,7 +442,7 @@ fn an_unknown_envelope_lists_the_presets_and_the_senders() {
     assert!(
         error
             .message
-            .contains("cloudevents, custom, raw, bitbucket,"),
+            .contains("cloudevents, custom, raw, asana, bitbucket,"),
         "{}",
         error.message
     );

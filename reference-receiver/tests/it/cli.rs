@@ -114,16 +114,18 @@ fn the_configuration_guide_example_config_passes_check_config() {
         .env("META_VERIFY_TOKEN", "meta-verify-token")
         .env("ZOOM_SECRET_TOKEN", "zoom-secret-token")
         .env("ACME_SECRET", "acme-secret")
+        .env("FEED_SECRET", "feed-secret")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     for name in [
-        "sonar", "billing", "crm", "jobs", "zoom", "acme", "shop", "whatsapp",
+        "sonar", "billing", "crm", "jobs", "feed", "zoom", "acme", "shop", "whatsapp",
     ] {
         assert!(stdout.contains(&format!("name = \"{name}\"")), "{stdout}");
     }
+    assert!(stdout.contains("batch = \"/events\""), "{stdout}");
     for secret in [
         "admin-token-for-the-readme",
         "downstream-token",
@@ -132,6 +134,7 @@ fn the_configuration_guide_example_config_passes_check_config() {
         "meta-verify-token",
         "zoom-secret-token",
         "acme-secret",
+        "feed-secret",
     ] {
         assert!(!stdout.contains(secret), "{secret} printed: {stdout}");
     }

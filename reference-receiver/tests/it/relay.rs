@@ -1,8 +1,11 @@
 //! The sync relay, end to end: the built binary, a sender, a source API and a downstream API.
 
-use axum::http::StatusCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::common::{post, serve_config, FakeApi};
+use axum::http::StatusCode;
+use receiver_sdk::verify::sign;
+
+use crate::common::{post, serve_config, FakeApi, Running, Seen};
 
 fn sonar(object_id: u64, created_at: &str, status: &str) -> String {
     serde_json::json!({
@@ -583,13 +586,24 @@ async fn regression_templates_see_only_the_environment_variables_allowed() {
     );
 }
 
-#[tokio::test]
-async fn a_batch_is_relayed_one_request_per_event_in_order_and_its_retry_relays_nothing() {
+/// The binary serving `endpoint` (an `[[endpoint]]` table relaying to `{base}`), and the
+/// downstream API at `{base}`, which answers 200.
+async fn serve_relaying(dir: &std::path::Path, endpoint: &str) -> (FakeApi, Running) {
     let downstream = FakeApi::new(|_| (StatusCode::OK, "{}".into()));
     let base = downstream.start().await;
+    let running = serve_config(dir, &endpoint.replace("{base}", &base), &[]);
+    (downstream, running)
+}
+
+/// The paths downstream was called at, in order.
+fn paths(seen: &[Seen]) -> Vec<&str> {
+    seen.iter().map(|s| s.path.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_batch_is_relayed_one_request_per_event_in_order_and_its_retry_relays_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"
+    let endpoint = r#"
 [[endpoint]]
 name = "line"
 path = "/hooks/line"
@@ -603,10 +617,9 @@ created_at = "/timestamp"
 delivery_id = "/webhookEventId"
 [endpoint.relay]
 mode = "sync"
-url = "{base}/users/{{{{ entity }}}}"
-"#
-    );
-    let running = serve_config(dir.path(), &config, &[]);
+url = "{base}/users/{{ entity }}"
+"#;
+    let (downstream, running) = serve_relaying(dir.path(), endpoint).await;
     let url = format!("{}/hooks/line", running.base);
     let event = |id: &str, user: &str, at: u64| {
         format!(
@@ -623,12 +636,77 @@ url = "{base}/users/{{{{ entity }}}}"
     assert_eq!((status, outcome.as_str()), (200, "batch"), "{message}");
     assert_eq!(message, "a batch of 3 events: 2 handled, 1 stale");
     let seen = downstream.seen();
-    let paths: Vec<_> = seen.iter().map(|s| s.path.as_str()).collect();
-    assert_eq!(paths, ["/users/U1", "/users/U2"]);
+    assert_eq!(paths(&seen), ["/users/U1", "/users/U2"]);
     assert_eq!(seen[1].body, events[1].as_bytes(), "each event's own bytes");
     assert_eq!(seen[0].headers["idempotency-key"], "line:E1");
 
     let (_, _, message) = post(&url, &body, &[]).await;
+    assert_eq!(message, "a batch of 3 events: 2 duplicate, 1 stale");
+    assert_eq!(downstream.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn a_catalogue_senders_batch_is_relayed_one_request_per_event_by_its_envelope_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = r#"
+[[endpoint]]
+name = "hubspot"
+path = "/hooks/hubspot"
+envelope = "hubspot"
+ordering = "per-entity"
+[endpoint.verify]
+kind = "hubspot"
+secrets = ["hubspot-client-secret"]
+[endpoint.relay]
+mode = "sync"
+url = "{base}/contacts/{{ entity }}"
+"#;
+    let (downstream, running) = serve_relaying(dir.path(), endpoint).await;
+    let url = format!("{}/hooks/hubspot", running.base);
+    // HubSpot's array of events, `occurredAt` in milliseconds, `eventId` not unique.
+    let event = |kind: &str, object: u64, at: u64| {
+        format!(
+            r#"{{"eventId":100,"subscriptionId":25,"portalId":33,"appId":1160452,"occurredAt":{at},"subscriptionType":"{kind}","attemptNumber":0,"objectId":{object}}}"#
+        )
+    };
+    let events = [
+        event("contact.propertyChange", 1, 1_700_000_000_000),
+        event("contact.creation", 2, 1_700_000_000_001),
+        // An earlier change to contact 1, come late: older than what was relayed for it.
+        event("contact.propertyChange", 1, 1_699_999_999_999),
+    ];
+    let body = format!("[{}]", events.join(","));
+    let send = |body: String| {
+        let url = url.clone();
+        async move {
+            let at = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            let signature =
+                sign::hubspot("hubspot-client-secret", "POST", &url, body.as_bytes(), at);
+            let at = at.to_string();
+            let headers = [
+                ("x-hubspot-signature-v3", signature.as_str()),
+                ("x-hubspot-request-timestamp", at.as_str()),
+            ];
+            post(&url, &body, &headers).await
+        }
+    };
+    let (status, outcome, message) = send(body.clone()).await;
+    assert_eq!((status, outcome.as_str()), (200, "batch"), "{message}");
+    assert_eq!(message, "a batch of 3 events: 2 handled, 1 stale");
+    let seen = downstream.seen();
+    assert_eq!(paths(&seen), ["/contacts/1", "/contacts/2"]);
+    assert_eq!(seen[1].body, events[1].as_bytes(), "each event's own bytes");
+    let keys: Vec<_> = seen
+        .iter()
+        .map(|s| s.headers["idempotency-key"].clone())
+        .collect();
+    assert_ne!(keys[0], keys[1], "each event is known by its own bytes");
+
+    // The same batch again, freshly signed: nothing is relayed twice.
+    let (_, _, message) = send(body).await;
     assert_eq!(message, "a batch of 3 events: 2 duplicate, 1 stale");
     assert_eq!(downstream.seen().len(), 2);
 }
