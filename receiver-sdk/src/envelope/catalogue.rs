@@ -107,6 +107,8 @@ struct Fields {
     delivery_id: Option<&'static str>,
     /// Where the events are, for a sender whose every delivery is a batch.
     batch: Option<&'static str>,
+    /// A field the sender changes on every retry of one event.
+    changed_by_retries: Option<&'static str>,
 }
 
 impl Fields {
@@ -127,6 +129,9 @@ impl Fields {
         }
         if let Some(pointer) = self.batch {
             mapping = mapping.batch_at_checked(BatchAt::from_static(pointer));
+        }
+        if let Some(spec) = self.changed_by_retries {
+            mapping = mapping.changed_by_retries_checked(field(spec));
         }
         mapping
     }
@@ -151,6 +156,7 @@ const fn fields(name: &'static str, event_type: &'static str) -> Entry {
             created_at: None,
             delivery_id: None,
             batch: None,
+            changed_by_retries: None,
         }),
     }
 }
@@ -174,6 +180,15 @@ impl Entry {
     const fn id(mut self, delivery_id: &'static str) -> Self {
         if let Shape::Fields(fields) = &mut self.shape {
             fields.delivery_id = Some(delivery_id);
+        }
+        self
+    }
+
+    /// The sender changes `pointer` on every retry of one event: without a delivery id, the
+    /// event is known by the digest of the rest.
+    const fn changed_by_retries(mut self, pointer: &'static str) -> Self {
+        if let Shape::Fields(fields) = &mut self.shape {
+            fields.changed_by_retries = Some(pointer);
         }
         self
     }
@@ -225,7 +240,8 @@ const CATALOGUE: &[Entry] = &[
     fields("hubspot", "/subscriptionType")
         .entity(None, "/objectId")
         .at("/occurredAt")
-        .batch(""),
+        .batch("")
+        .changed_by_retries("/attemptNumber"),
     // A notification: `{"type": "notification_event", "id", "topic", "created_at", "data":
     // {"item": {"type", "id"}}}`.
     fields("intercom", "/topic")
@@ -608,30 +624,45 @@ mod tests {
     }
 
     /// The example of HubSpot's Webhooks API guide (https://developers.hubspot.com/docs/api/webhooks,
-    /// "Webhook payloads"): a JSON array, times in milliseconds, no delivery id because
-    /// `eventId` "is not guaranteed to be unique".
+    /// "Webhook payloads"): a JSON array, times in milliseconds. `eventId` "is not guaranteed
+    /// to be unique" and `attemptNumber` counts the retries, so each event is known by the
+    /// digest of the rest of it: the same for every attempt.
     #[test]
-    fn hubspot_reads_each_element_of_its_array_with_object_id_and_no_delivery_id() {
-        let body = json!([
-            {"objectId": 1_246_965, "propertyName": "lifecyclestage", "propertyValue": "subscriber",
-                "changeSource": "ACADEMY", "eventId": 3_816_279_340_u64, "subscriptionId": 25,
-                "portalId": 33, "appId": 1_160_452, "occurredAt": 1_462_216_307_945_u64,
-                "subscriptionType": "contact.propertyChange", "attemptNumber": 0},
-            {"objectId": 1_246_978, "changeSource": "IMPORT", "eventId": 3_816_279_480_u64,
-                "subscriptionId": 22, "portalId": 33, "appId": 1_160_452,
-                "occurredAt": 1_462_216_307_945_u64, "subscriptionType": "contact.creation",
-                "attemptNumber": 0}]);
-        let expect = [
-            ("contact.propertyChange", "1246965"),
-            ("contact.creation", "1246978"),
-        ]
-        .map(|(event_type, object)| Expect {
-            event_type,
-            entity: (None, Some(object)),
-            at: Some("2016-05-02T19:11:47.945+00:00"),
-            id: None,
-        });
-        check_batch("hubspot", body, &expect);
+    fn hubspot_reads_each_element_of_its_array_known_by_its_digest_without_attempt_number() {
+        let events = |attempt: u32| {
+            json!([
+                {"objectId": 1_246_965, "propertyName": "lifecyclestage", "propertyValue": "subscriber",
+                    "changeSource": "ACADEMY", "eventId": 3_816_279_340_u64, "subscriptionId": 25,
+                    "portalId": 33, "appId": 1_160_452, "occurredAt": 1_462_216_307_945_u64,
+                    "subscriptionType": "contact.propertyChange", "attemptNumber": attempt},
+                {"objectId": 1_246_978, "changeSource": "IMPORT", "eventId": 3_816_279_480_u64,
+                    "subscriptionId": 22, "portalId": 33, "appId": 1_160_452,
+                    "occurredAt": 1_462_216_307_945_u64, "subscriptionType": "contact.creation",
+                    "attemptNumber": attempt}])
+        };
+        let first = read_batch("hubspot", &events(0).to_string());
+        let shape: Vec<_> = first
+            .iter()
+            .map(|meta| (meta.event_type.as_str(), meta.entity_id.as_deref()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("contact.propertyChange", Some("1246965")),
+                ("contact.creation", Some("1246978"))
+            ]
+        );
+        let at = first[0].created_at.map(|t| t.to_rfc3339());
+        assert_eq!(at.as_deref(), Some("2016-05-02T19:11:47.945+00:00"));
+        let ids = |metas: &[EventMeta]| -> Vec<Option<String>> {
+            metas.iter().map(|meta| meta.delivery_id.clone()).collect()
+        };
+        let retry = read_batch("hubspot", &events(1).to_string());
+        assert_eq!(ids(&first), ids(&retry), "a retry is the same events");
+        assert_ne!(ids(&first)[0], ids(&first)[1], "two events, two ids");
+        assert!(ids(&first)[0]
+            .as_deref()
+            .is_some_and(|id| id.starts_with("sha256:")));
     }
 
     /// The example of SendGrid's Event Webhook reference

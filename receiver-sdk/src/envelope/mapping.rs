@@ -76,6 +76,12 @@ pub struct Mapping {
     delivery_id: Option<Field>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     batch: Option<BatchAt>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "body_fields"
+    )]
+    changed_by_retries: Vec<Field>,
 }
 
 impl Mapping {
@@ -88,6 +94,7 @@ impl Mapping {
             created_at: None,
             delivery_id: None,
             batch: None,
+            changed_by_retries: Vec::new(),
         }
     }
 
@@ -145,6 +152,60 @@ impl Mapping {
         self
     }
 
+    /// Fields the sender changes on every retry of one event, such as HubSpot's
+    /// `/attemptNumber` (pointers only; in configuration `changed_by_retries =
+    /// ["/attemptNumber"]`). An event without a delivery id is known by its bytes' hash, which
+    /// such a field makes new on every retry; with this, its delivery id is instead the
+    /// digest of its JSON without these fields (`sha256:` and hex, of the JSON with its keys
+    /// in order), the same for every retry, so retries dedupe and a relay's
+    /// `Idempotency-Key` holds across them. Ignored where a delivery id is mapped.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use receiver_sdk::envelope::{Envelope, Field, Mapping};
+    /// use serde_json::json;
+    ///
+    /// let hubspot = Mapping::new(Field::pointer("/subscriptionType")?)
+    ///     .changed_by_retries([Field::pointer("/attemptNumber")?])?;
+    /// let envelope = Envelope::Custom(hubspot);
+    /// let first = json!({"subscriptionType": "contact.creation", "objectId": 1, "attemptNumber": 0});
+    /// let retry = json!({"attemptNumber": 1, "objectId": 1, "subscriptionType": "contact.creation"});
+    /// let id = |body| envelope.extract(&HeaderMap::new(), body).map(|meta| meta.delivery_id);
+    /// assert_eq!(id(&first)?, id(&retry)?);
+    /// assert!(id(&first)?.is_some_and(|id| id.starts_with("sha256:")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn changed_by_retries(
+        mut self,
+        fields: impl IntoIterator<Item = Field>,
+    ) -> Result<Self, FieldError> {
+        self.changed_by_retries = only_body_fields(fields.into_iter().collect())?;
+        Ok(self)
+    }
+
+    /// [`changed_by_retries`](Self::changed_by_retries) of one catalogue pointer.
+    pub(super) fn changed_by_retries_checked(mut self, field: Field) -> Self {
+        self.changed_by_retries = vec![field];
+        self
+    }
+
+    /// The digest an event without a delivery id is known by when fields change on retries.
+    fn retry_digest(&self, body: &Value) -> Option<String> {
+        if self.changed_by_retries.is_empty() {
+            return None;
+        }
+        let mut stable = body.clone();
+        for field in &self.changed_by_retries {
+            if let Source::Pointer(pointer) = &field.0 {
+                remove_at(&mut stable, pointer);
+            }
+        }
+        // serde_json's maps keep their keys sorted, so the text does not depend on the order
+        // the sender wrote them in.
+        let text = serde_json::to_vec(&stable).ok()?;
+        Some(crate::dedupe::body_hash(&text))
+    }
+
     /// Where the events are, when every delivery is a batch.
     pub(super) fn batch_at(&self) -> Option<&str> {
         self.batch.as_ref().map(BatchAt::pointer)
@@ -182,7 +243,7 @@ impl Mapping {
             entity_type: string(&self.entity_type, text)?,
             entity_id: string(&self.entity_id, id)?,
             created_at,
-            delivery_id: string(&self.delivery_id, id)?,
+            delivery_id: string(&self.delivery_id, id)?.or_else(|| self.retry_digest(body)),
             test: false,
         })
     }
@@ -297,6 +358,42 @@ impl Field {
     }
 }
 
+/// `fields`, if none is a header: what a retry changes is in the body.
+fn only_body_fields(fields: Vec<Field>) -> Result<Vec<Field>, FieldError> {
+    match fields
+        .iter()
+        .find(|field| matches!(field.0, Source::Header(_)))
+    {
+        Some(header) => Err(FieldError::NotInTheBody {
+            spec: header.to_string(),
+        }),
+        None => Ok(fields),
+    }
+}
+
+fn body_fields<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Field>, D::Error> {
+    only_body_fields(Vec::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+}
+
+/// Removes the value at `pointer` (RFC 6901), if there is one.
+fn remove_at(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(object)) => {
+            object.remove(&key);
+        }
+        Some(Value::Array(array)) => {
+            if let Some(index) = key.parse::<usize>().ok().filter(|i| *i < array.len()) {
+                array.remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The value at `pointer`, with `null` counted as absent like everywhere else.
 fn found<'a>(body: &'a Value, pointer: &str) -> Option<&'a Value> {
     body.pointer(pointer).filter(|value| !value.is_null())
@@ -357,6 +454,12 @@ pub enum FieldError {
          nor a header (`header:NAME`)"
     )]
     Unrecognised {
+        /// The source as written.
+        spec: String,
+    },
+    /// A field that must be in the body (one a retry changes) is a header.
+    #[error("`{spec}` is a header; fields that retries change are JSON pointers into the body")]
+    NotInTheBody {
         /// The source as written.
         spec: String,
     },
@@ -600,6 +703,39 @@ mod tests {
     fn config_without_event_type_is_rejected() {
         let error = serde_json::from_value::<Mapping>(json!({"entity_id": "/id"})).unwrap_err();
         assert!(error.to_string().contains("event_type"), "{error}");
+    }
+
+    #[test]
+    fn fields_changed_by_retries_are_read_from_config_and_must_be_in_the_body() {
+        let mapping: Mapping = serde_json::from_str(
+            r#"{"event_type": "/type", "changed_by_retries": ["/attemptNumber"]}"#,
+        )
+        .unwrap();
+        let envelope = super::super::Envelope::Custom(mapping);
+        let id = |attempt: u32| {
+            let body = serde_json::json!({"type": "t", "n": 1, "attemptNumber": attempt});
+            envelope
+                .extract(&HeaderMap::new(), &body)
+                .unwrap()
+                .delivery_id
+        };
+        assert_eq!(id(0), id(7));
+        let other = serde_json::json!({"type": "t", "n": 2, "attemptNumber": 0});
+        let other = envelope.extract(&HeaderMap::new(), &other).unwrap();
+        assert_ne!(other.delivery_id, id(0));
+        let header = serde_json::from_str::<Mapping>(
+            r#"{"event_type": "/type", "changed_by_retries": ["header:x-attempt"]}"#,
+        )
+        .unwrap_err();
+        assert!(header.to_string().contains("is a header"), "{header}");
+        // A mapped delivery id wins.
+        let mapped: Mapping = serde_json::from_str(
+            r#"{"event_type": "/type", "delivery_id": "/n", "changed_by_retries": ["/attemptNumber"]}"#,
+        )
+        .unwrap();
+        let body = serde_json::json!({"type": "t", "n": 1, "attemptNumber": 0});
+        let meta = super::super::Envelope::Custom(mapped).extract(&HeaderMap::new(), &body);
+        assert_eq!(meta.unwrap().delivery_id.as_deref(), Some("1"));
     }
 
     #[test]
