@@ -52,13 +52,29 @@ struct Attributes {
 }
 
 /// Whether the delivery is a batch (`application/cloudevents-batch+json`): a JSON array of
-/// events in the structured format, each read by [`extract_item`].
-pub(super) fn is_batch(headers: &HeaderMap) -> bool {
-    matches!(mode(headers), Mode::Batch)
+/// events in the structured format, each read by [`extract_item`]. A JSON array sent as plain
+/// JSON without a `ce-specversion` header is one too: it cannot be binary mode, which needs
+/// that header, and senders such as Twilio's Event Streams batch their events so.
+pub(super) fn is_batch(headers: &HeaderMap, body: &[u8]) -> bool {
+    match mode(headers) {
+        Mode::Batch => true,
+        Mode::Structured => false,
+        Mode::Binary => !is_binary(headers) && body.trim_ascii_start().first() == Some(&b'['),
+    }
+}
+
+/// Whether the headers carry binary mode's one attribute that every event has.
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers.contains_key("ce-specversion")
 }
 
 pub(super) fn extract(headers: &HeaderMap, body: &Value) -> Result<EventMeta, EnvelopeError> {
     let attributes = match mode(headers) {
+        // Without `ce-specversion` it is not binary mode; a body holding the attributes is a
+        // structured event sent as plain JSON (as Twilio's Event Streams send them).
+        Mode::Binary if !is_binary(headers) && body.get("specversion").is_some() => {
+            structured(object(body)?)?
+        }
         Mode::Binary => binary(headers)?,
         Mode::Structured => structured(object(body)?)?,
         // The pipeline reads a batch event by event (see `Envelope::batch`).
@@ -375,13 +391,11 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_json_post_without_ce_headers_is_refused_as_binary_mode() {
+    fn a_structured_event_posted_as_plain_json_reads_as_it_does_in_structured_mode() {
         let plain = headers(&[("content-type", "application/json")]);
         assert_eq!(
             extract(&plain, &structured_event()),
-            Err(EnvelopeError::MissingHeader {
-                header: "ce-specversion".into()
-            })
+            extract(&structured_headers(), &structured_event())
         );
     }
 
@@ -442,7 +456,7 @@ mod tests {
     #[test]
     fn a_batch_is_not_read_as_one_event_but_each_of_its_events_is() {
         let batch = headers(&[("content-type", "application/cloudevents-batch+json")]);
-        assert!(is_batch(&batch) && !is_batch(&structured_headers()));
+        assert!(is_batch(&batch, b"[]") && !is_batch(&structured_headers(), b"[]"));
         let error = extract(&batch, &json!([structured_event()])).unwrap_err();
         assert!(matches!(error, EnvelopeError::Unsupported { .. }));
         assert!(error.to_string().contains("one by one"), "{error}");
@@ -454,6 +468,41 @@ mod tests {
         assert_eq!(
             extract_item(&json!("event")),
             Err(EnvelopeError::NotAnObject { found: "a string" })
+        );
+    }
+
+    /// Twilio's Event Streams post CloudEvents as plain JSON: one event, or an array when the
+    /// sink batches (the shape of https://www.twilio.com/docs/events/event-types/voice/status-callback).
+    #[test]
+    fn structured_events_sent_as_plain_json_are_read_and_an_array_of_them_is_a_batch() {
+        let json = headers(&[("content-type", "application/json")]);
+        let event = json!({"specversion": "1.0", "type": "com.twilio.voice.status-callback.amd.detected",
+            "source": "AB00000000000000000000000001", "id": "NO00000000000000000000000001",
+            "time": "2025-10-08T07:17:02.363Z", "data": {"sid": "CA0000000000000000000000000000001"}});
+        let meta = extract(&json, &event).expect("a structured event");
+        assert_eq!(
+            meta.delivery_id.as_deref(),
+            Some("AB00000000000000000000000001 NO00000000000000000000000001")
+        );
+        assert_eq!(
+            meta.event_type,
+            "com.twilio.voice.status-callback.amd.detected"
+        );
+        assert!(!is_batch(&json, event.to_string().as_bytes()));
+        assert!(is_batch(&json, format!(" [{event}]").as_bytes()));
+        // With `ce-specversion` it is binary mode, whatever the body holds.
+        let binary = headers(&binary_headers());
+        assert!(!is_batch(&binary, b"[1]"));
+        assert_eq!(
+            extract(&binary, &event).unwrap().event_type,
+            "com.example.someevent"
+        );
+        // Plain JSON that is not an event is still asked for binary mode's headers.
+        assert_eq!(
+            extract(&json, &json!({"a": 1})),
+            Err(EnvelopeError::MissingHeader {
+                header: "ce-specversion".into()
+            })
         );
     }
 

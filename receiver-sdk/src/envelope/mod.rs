@@ -237,7 +237,7 @@ impl Envelope {
         body: &'a [u8],
     ) -> Option<Result<Vec<&'a [u8]>, EnvelopeError>> {
         let pointer = match self {
-            Self::CloudEvents => cloudevents::is_batch(headers).then_some("")?,
+            Self::CloudEvents => cloudevents::is_batch(headers, body).then_some("")?,
             Self::Custom(mapping) | Self::Provider { mapping, .. } => mapping.batch_at()?,
             _ => return None,
         };
