@@ -17,3 +17,4 @@ mod scenarios;
 mod security;
 mod senders;
 mod signatures;
+mod twilio_urls;
