@@ -147,6 +147,15 @@ fn the_sdk_accepts_exactly_the_url_forms_twilios_library_accepts() {
         "https://hooks.example.com/sms",
         "https://hooks.example.com/sms?",
         "http://hooks.example.com:80/sms?return=https%3a//x.test/a?b#frag",
+        "https://hooks.example.com:0443/sms/%2e%2e/sms?a=%2B&b=%20",
+        "https://hooks.example.com:/sms/a^b`c{d}?e=^`{}",
+        "https://0x7f.1/sms\\back?tab=a\tb",
+        "https://xn--caf-dma.example/sms?q=1",
+        "https://B\u{fc}cher.example/sms?q=1",
+        "HTTP://HOOKS.EXAMPLE.COM/SMS?A=%41",
+        "https://hooks.example.com/sms?%zz=1&%41=%42&a=b=c",
+        "not a url/sms?a=1",
+        "mailto:ops@example.com?subject=sms",
     ];
     let cases = library(json!({"op": "twilio-forms", "secret": TOKEN, "body": BODY,
                                "received": received}));

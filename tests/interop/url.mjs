@@ -74,7 +74,7 @@ function twilioCandidates(received) {
   }
   candidates.push({ kind: "other", url: received + "x" });
   candidates.push({ kind: "other", url: received.replace("/sms", "/voice") });
-  candidates.push({ kind: "other", url: ports(received)[1].replace("://", "://other.") });
+  candidates.push({ kind: "other", url: received.replace("://", "://other.") });
   return candidates;
 }
 
