@@ -96,7 +96,7 @@ impl Twilio {
         };
         // The URL as received first; the other forms only when it does not match.
         match at(request.url) {
-            Err(FailureKind::UrlSignatureMismatch) => at_other_forms(request.url, at)?,
+            Err(FailureKind::UrlSignatureMismatch) => at_other_forms(request.url, &at)?,
             result => result?,
         }
         match body_hash {
@@ -115,7 +115,7 @@ impl Twilio {
 #[cold]
 fn at_other_forms(
     url: &str,
-    at: impl Fn(&str) -> Result<(), FailureKind>,
+    at: &dyn Fn(&str) -> Result<(), FailureKind>,
 ) -> Result<(), FailureKind> {
     let mut tried = vec![Cow::Borrowed(url)];
     for form in other_url_forms(url) {
