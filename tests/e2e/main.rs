@@ -19,3 +19,4 @@ mod scenarios;
 mod security;
 mod senders;
 mod signatures;
+mod twilio_urls;

@@ -90,14 +90,17 @@ switch (provider) {
     break;
   }
   case "twilio":
-    // The form parameters as Express's urlencoded parser hands them to Twilio's library.
+    // A JSON body is checked whole against the bodySHA256 in the signed URL; a form's
+    // parameters as Express's urlencoded parser hands them to Twilio's library.
     valid = await accepts(() =>
-      twilio.validateRequest(
-        key,
-        headers["x-twilio-signature"],
-        url,
-        Object.fromEntries(new URLSearchParams(body)),
-      ),
+      headers["content-type"].startsWith("application/json")
+        ? twilio.validateRequestWithBody(key, headers["x-twilio-signature"], url, body)
+        : twilio.validateRequest(
+            key,
+            headers["x-twilio-signature"],
+            url,
+            Object.fromEntries(new URLSearchParams(body)),
+          ),
     );
     break;
   case "square":

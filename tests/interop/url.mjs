@@ -1,8 +1,11 @@
 // The senders that sign the URL, through their own published libraries: `sign` prints the
 // headers (and the URL, which Twilio extends with bodySHA256 for JSON) the sender would send;
-// `verify` prints whether the library accepts a signature our SDK wrote. Reads JSON on stdin:
-// {op, provider, secret, url, method, body, json, algorithm, timestamp, signature}.
+// `verify` prints whether the library accepts a signature our SDK wrote; `twilio-forms` signs
+// URL forms of each of `received` and says which twilio's library accepts at that URL. Reads
+// JSON on stdin: {op, provider, secret, url, method, body, json, algorithm, timestamp,
+// signature, received}.
 import { readFileSync } from "node:fs";
+import querystring from "node:querystring";
 import twilio from "twilio";
 import { WebhooksHelper } from "square";
 import { Signature } from "@hubspot/api-client";
@@ -34,8 +37,67 @@ function twilioUrl() {
   return input.url + (input.url.includes("?") ? "&" : "?") + "bodySHA256=" + hash;
 }
 
+// For the Twilio URL forms sweep: candidate URLs a back end may have signed for `received`,
+// built with Node's own `new URL()` and `querystring` (what twilio's library normalises
+// with), each with its kind; "other" ones are URLs that no form of `received` is.
+function twilioCandidates(received) {
+  const ports = (url) => {
+    const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is.exec(url);
+    if (!match) return [url];
+    const [, scheme, authority, rest] = match;
+    const at = authority.lastIndexOf("@") + 1;
+    const hostAndPort = authority.slice(at);
+    const colon = hostAndPort.indexOf(":", hostAndPort.lastIndexOf("]") + 1);
+    const host = authority.slice(0, at) + (colon === -1 ? hostAndPort : hostAndPort.slice(0, colon));
+    const port = scheme.toLowerCase() === "https://" ? ":443" : ":80";
+    return [url, scheme + host + rest, scheme + host + port + rest];
+  };
+  const legacy = (url) => {
+    const at = url.indexOf("?");
+    if (at === -1 || at === url.length - 1) return url;
+    return url.slice(0, at) + "?" + querystring.stringify(querystring.parse(url.slice(at + 1)));
+  };
+  const candidates = ports(received).map((url) => ({ kind: "as-received", url }));
+  let normalised;
+  try {
+    normalised = new URL(received).toString();
+  } catch {
+    normalised = null;
+  }
+  if (normalised !== null) {
+    for (const url of ports(normalised)) {
+      candidates.push({ kind: "normalised", url });
+      candidates.push({ kind: "legacy", url: legacy(url) });
+    }
+    // Not a form the library tries, though it may equal one.
+    candidates.push({ kind: "raw-legacy", url: legacy(received) });
+  }
+  candidates.push({ kind: "other", url: received + "x" });
+  candidates.push({ kind: "other", url: received.replace("/sms", "/voice") });
+  candidates.push({ kind: "other", url: received.replace("://", "://other.") });
+  return candidates;
+}
+
 let output;
-if (op === "sign") {
+if (op === "twilio-forms") {
+  // For each received URL and each candidate: the signature twilio's library makes over the
+  // candidate, and whether its validateRequest accepts that signature at the received URL.
+  output = [];
+  for (const received of input.received) {
+    for (const { kind, url } of twilioCandidates(received)) {
+      const params = formParams(body);
+      const signature = twilio.getExpectedTwilioSignature(secret, url, params);
+      let valid;
+      try {
+        valid = twilio.validateRequest(secret, signature, received, params);
+      } catch {
+        // `new URL()` throws for what is not a URL: the library accepts nothing then.
+        valid = false;
+      }
+      output.push({ received, kind, signed: url, signature, valid });
+    }
+  }
+} else if (op === "sign") {
   switch (provider) {
     case "twilio": {
       const url = twilioUrl();

@@ -4,14 +4,19 @@
 //! sender signs, what it covers) in the table at the bottom, and [`contract!`] gives it one
 //! test per behaviour, named `verify::contract::<scheme>::<behaviour>`. A new scheme adds one
 //! entry; its own file keeps only what is particular to it (published vectors, header quirks).
-//! Every check goes through the [`Verify`] trait, as the endpoint calls it.
+//! Every check goes through the [`Verify`] trait, as the endpoint calls it: `verify` for the
+//! schemes that sign headers and body, `verify_request` with the URL posted to for those that
+//! sign the request line too (Twilio, Square, HubSpot, Trello).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
-use super::{sign, FailureKind, HmacHeader, SignatureEncoding, Verifier, Verify, VerifyFailure};
+use super::{
+    sign, FailureKind, HmacHeader, SignatureEncoding, SignedRequest, Verifier, Verify,
+    VerifyFailure,
+};
 use crate::Secret;
 
 /// The time every delivery is signed at, and verified at unless a behaviour says otherwise.
@@ -20,21 +25,38 @@ const SIGNED_AT: u64 = 1_700_000_000;
 /// A body with a few structural bytes, so changing any one of them matters.
 const BODY: &[u8] = br#"{"event":"account.status","object_id":7}"#;
 
+/// The URL the senders that sign the request line post to.
+const URL: &str = "https://hooks.example.com/hooks/contract?tenant=7";
+
 /// One scheme as the suite drives it.
 struct Subject {
     /// The verifier that accepts any of `secrets`.
     build: fn(&[&'static str]) -> Verifier,
     /// The headers a sender holding `secret` sends with `body`, signed at `timestamp` (unix
-    /// seconds) where the scheme signs one.
+    /// seconds) where the scheme signs one, posted to the channel's URL where it signs that.
     sign: fn(&str, &[u8], u64) -> HeaderMap,
+    /// How deliveries reach the verifier.
+    channel: Channel,
     /// Two secrets the verifier is configured with (rotation), then one it is not.
     secrets: [&'static str; 3],
     /// What a delivery signed with the wrong secret fails with.
     wrong_secret: FailureKind,
+    /// What a delivery whose body was changed after signing fails with.
+    changed_body: FailureKind,
     /// Whether the scheme authenticates the body but no delivery id a header carries.
     only_the_body: bool,
     /// The tolerance the verifier is built with: the default, or the sender's own.
     tolerance: Duration,
+}
+
+/// How the suite hands a scheme its deliveries.
+#[derive(Clone, Copy)]
+enum Channel {
+    /// Headers and body, through [`Verify::verify`].
+    Body,
+    /// The request line too, through [`Verify::verify_request`]: a POST to the URL the sender
+    /// posts a body to, given that body (Twilio's URL for JSON carries the body's hash).
+    Request(fn(&[u8]) -> String),
 }
 
 impl Subject {
@@ -46,14 +68,63 @@ impl Subject {
     fn signed(&self, secret: usize, body: &[u8]) -> HeaderMap {
         (self.sign)(self.secrets[secret], body, SIGNED_AT)
     }
+
+    /// What `verifier` answers, at `now`, to `headers` with `body` as the sender posted a
+    /// signed body (where the URL depends on it: `signed_body`).
+    fn deliver(
+        &self,
+        verifier: &dyn Verify,
+        headers: &HeaderMap,
+        (signed_body, body): (&[u8], &[u8]),
+        now: u64,
+    ) -> Result<(), VerifyFailure> {
+        match self.channel {
+            Channel::Body => verifier.verify(headers, body, at(now)),
+            Channel::Request(url) => {
+                let url = url(signed_body);
+                let request = SignedRequest::new(&Method::POST, &url, headers, body);
+                verifier.verify_request(&request, at(now))
+            }
+        }
+    }
+
+    /// What `verifier` answers to `headers` with the very body they were signed for.
+    fn check(
+        &self,
+        verifier: &dyn Verify,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(), VerifyFailure> {
+        self.deliver(verifier, headers, (body, body), now)
+    }
+
+    /// How `verifier` refuses `headers` with `body`; a panic if it accepts them.
+    fn failure(
+        &self,
+        verifier: &dyn Verify,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: u64,
+    ) -> VerifyFailure {
+        refused(verifier, self.check(verifier, headers, body, now))
+    }
+
+    /// The URL of the request channel, for the behaviours only it has.
+    fn url(&self) -> fn(&[u8]) -> String {
+        match self.channel {
+            Channel::Request(url) => url,
+            Channel::Body => panic!("the scheme does not sign the URL"),
+        }
+    }
 }
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-fn failure(verifier: &dyn Verify, headers: &HeaderMap, body: &[u8], now: u64) -> VerifyFailure {
-    match verifier.verify(headers, body, at(now)) {
+fn refused(verifier: &dyn Verify, result: Result<(), VerifyFailure>) -> VerifyFailure {
+    match result {
         Ok(()) => panic!("{verifier:?} accepted a delivery it must refuse"),
         Err(failure) => failure,
     }
@@ -62,7 +133,7 @@ fn failure(verifier: &dyn Verify, headers: &HeaderMap, body: &[u8], now: u64) ->
 fn signed_delivery_verifies(subject: &Subject) {
     let verifier: Box<dyn Verify> = Box::new((subject.build)(&subject.secrets[..1]));
     let headers = subject.signed(0, BODY);
-    assert_eq!(verifier.verify(&headers, BODY, at(SIGNED_AT)), Ok(()));
+    assert_eq!(subject.check(&*verifier, &headers, BODY, SIGNED_AT), Ok(()));
 }
 
 fn either_rotated_secret_verifies(subject: &Subject) {
@@ -70,7 +141,7 @@ fn either_rotated_secret_verifies(subject: &Subject) {
     for secret in 0..2 {
         let headers = subject.signed(secret, BODY);
         assert_eq!(
-            verifier.verify(&headers, BODY, at(SIGNED_AT)),
+            subject.check(&*verifier, &headers, BODY, SIGNED_AT),
             Ok(()),
             "secret {secret}"
         );
@@ -79,17 +150,17 @@ fn either_rotated_secret_verifies(subject: &Subject) {
 
 fn wrong_secret_fails(subject: &Subject) {
     let headers = subject.signed(2, BODY);
-    let failure = failure(&*subject.rotated(), &headers, BODY, SIGNED_AT);
+    let failure = subject.failure(&*subject.rotated(), &headers, BODY, SIGNED_AT);
     assert_eq!(failure.kind(), &subject.wrong_secret);
 }
 
 fn unsigned_delivery_fails(subject: &Subject) {
-    failure(&*subject.rotated(), &HeaderMap::new(), BODY, SIGNED_AT);
+    subject.failure(&*subject.rotated(), &HeaderMap::new(), BODY, SIGNED_AT);
 }
 
 fn failures_never_show_a_secret(subject: &Subject) {
     let headers = subject.signed(2, BODY);
-    let failure = failure(&*subject.rotated(), &headers, BODY, SIGNED_AT);
+    let failure = subject.failure(&*subject.rotated(), &headers, BODY, SIGNED_AT);
     let shown = format!("{failure} {failure:?} {:?}", subject.rotated());
     for secret in subject.secrets {
         assert!(!shown.contains(secret), "{shown:?} shows {secret:?}");
@@ -109,12 +180,9 @@ fn any_changed_body_byte_fails(subject: &Subject) {
     for index in 0..BODY.len() {
         let mut body = BODY.to_vec();
         body[index] ^= 0x01;
-        let failure = failure(&*verifier, &headers, &body, SIGNED_AT);
-        assert_eq!(
-            failure.kind(),
-            &FailureKind::SignatureMismatch,
-            "byte {index}"
-        );
+        let result = subject.deliver(&*verifier, &headers, (BODY, &body), SIGNED_AT);
+        let failure = refused(&*verifier, result);
+        assert_eq!(failure.kind(), &subject.changed_body, "byte {index}");
     }
 }
 
@@ -122,32 +190,29 @@ fn body_need_not_be_utf8(subject: &Subject) {
     let body = [0xff, 0xfe, 0x00, 0x80];
     let headers = subject.signed(0, &body);
     assert_eq!(
-        subject.rotated().verify(&headers, &body, at(SIGNED_AT)),
+        subject.check(&*subject.rotated(), &headers, &body, SIGNED_AT),
         Ok(())
     );
 }
 
 fn credentials_do_not_cover_the_body(subject: &Subject) {
     let headers = subject.signed(0, BODY);
-    assert_eq!(
-        subject
-            .rotated()
-            .verify(&headers, b"any other body", at(SIGNED_AT)),
-        Ok(())
-    );
+    let other = b"any other body";
+    let result = subject.deliver(&*subject.rotated(), &headers, (BODY, other), SIGNED_AT);
+    assert_eq!(result, Ok(()));
 }
 
 fn expired_timestamp_fails(subject: &Subject) {
     let headers = subject.signed(0, BODY);
     let late = SIGNED_AT + subject.tolerance.as_secs() + 1;
-    let failure = failure(&*subject.rotated(), &headers, BODY, late);
+    let failure = subject.failure(&*subject.rotated(), &headers, BODY, late);
     assert_eq!(failure.kind(), &FailureKind::TimestampExpired);
 }
 
 fn future_timestamp_fails(subject: &Subject) {
     let headers = subject.signed(0, BODY);
     let early = SIGNED_AT - subject.tolerance.as_secs() - 1;
-    let failure = failure(&*subject.rotated(), &headers, BODY, early);
+    let failure = subject.failure(&*subject.rotated(), &headers, BODY, early);
     assert_eq!(failure.kind(), &FailureKind::TimestampInFuture);
 }
 
@@ -155,7 +220,10 @@ fn timestamp_at_the_tolerance_verifies(subject: &Subject) {
     let headers = subject.signed(0, BODY);
     let tolerance = subject.tolerance.as_secs();
     for now in [SIGNED_AT - tolerance, SIGNED_AT + tolerance] {
-        assert_eq!(subject.rotated().verify(&headers, BODY, at(now)), Ok(()));
+        assert_eq!(
+            subject.check(&*subject.rotated(), &headers, BODY, now),
+            Ok(())
+        );
     }
 }
 
@@ -163,11 +231,44 @@ fn tolerance_is_configurable(subject: &Subject) {
     let verifier = (subject.build)(&subject.secrets[..2]).with_tolerance(Duration::from_secs(10));
     let headers = subject.signed(0, BODY);
     assert_eq!(
-        Verify::verify(&verifier, &headers, BODY, at(SIGNED_AT + 10)),
+        subject.check(&verifier, &headers, BODY, SIGNED_AT + 10),
         Ok(())
     );
-    let failure = failure(&verifier, &headers, BODY, SIGNED_AT + 11);
+    let failure = subject.failure(&verifier, &headers, BODY, SIGNED_AT + 11);
     assert_eq!(failure.kind(), &FailureKind::TimestampExpired);
+}
+
+fn a_changed_url_fails(subject: &Subject) {
+    let verifier = subject.rotated();
+    let headers = subject.signed(0, BODY);
+    let posted = (subject.url())(BODY);
+    for url in [
+        posted.replacen("/hooks/", "/other/", 1),
+        posted.replacen("tenant=7", "tenant=8", 1),
+        posted.replacen("hooks.example.com", "hooks.example.org", 1),
+        posted.replacen("https://", "http://", 1),
+    ] {
+        assert_ne!(url, posted);
+        let request = SignedRequest::new(&Method::POST, &url, &headers, BODY);
+        let failure = refused(&*verifier, verifier.verify_request(&request, at(SIGNED_AT)));
+        assert_eq!(failure.kind(), &FailureKind::UrlSignatureMismatch, "{url}");
+    }
+}
+
+fn without_the_url_it_fails(subject: &Subject) {
+    let verifier = subject.rotated();
+    let headers = subject.signed(0, BODY);
+    let failure = refused(&*verifier, verifier.verify(&headers, BODY, at(SIGNED_AT)));
+    assert_eq!(failure.kind(), &FailureKind::UrlNotGiven);
+}
+
+fn a_changed_method_fails(subject: &Subject) {
+    let verifier = subject.rotated();
+    let headers = subject.signed(0, BODY);
+    let url = (subject.url())(BODY);
+    let request = SignedRequest::new(&Method::PUT, &url, &headers, BODY);
+    let failure = refused(&*verifier, verifier.verify_request(&request, at(SIGNED_AT)));
+    assert_eq!(failure.kind(), &FailureKind::UrlSignatureMismatch);
 }
 
 /// `contract!(name, subject, [groups])`: a module `name` with one test per behaviour every
@@ -175,7 +276,9 @@ fn tolerance_is_configurable(subject: &Subject) {
 ///
 /// * `signs_body`: the scheme is a MAC over the body (any byte changed fails);
 /// * `credentials`: it checks credentials only, whatever the body;
-/// * `timestamped`: it signs a timestamp, judged against the tolerance.
+/// * `timestamped`: it signs a timestamp, judged against the tolerance;
+/// * `signs_url`: it signs the URL posted to, so it needs it and another URL fails;
+/// * `signs_method`: it signs the request's method too.
 macro_rules! contract {
     ($scheme:ident, $subject:expr, [$($group:ident),*]) => {
         mod $scheme {
@@ -209,6 +312,12 @@ macro_rules! contract {
             timestamp_at_the_tolerance_verifies,
             tolerance_is_configurable
         );
+    };
+    (@signs_url) => {
+        contract!(@tests a_changed_url_fails, without_the_url_it_fails);
+    };
+    (@signs_method) => {
+        contract!(@tests a_changed_method_fails);
     };
     (@tests $($behaviour:ident),*) => {
         $(
@@ -249,8 +358,10 @@ fn standard_webhooks(sign: fn(&str, &[u8], u64) -> HeaderMap) -> Subject {
     Subject {
         build: |secrets| Verifier::standard_webhooks(secrets.iter()).expect("valid secrets"),
         sign,
+        channel: Channel::Body,
         secrets: WHSEC,
         wrong_secret: FailureKind::SignatureMismatch,
+        changed_body: FailureKind::SignatureMismatch,
         only_the_body: false,
         tolerance: crate::verify::DEFAULT_TOLERANCE,
     }
@@ -282,8 +393,10 @@ fn hmac(
     Subject {
         build,
         sign,
+        channel: Channel::Body,
         secrets: PLAIN,
         wrong_secret: FailureKind::SignatureMismatch,
+        changed_body: FailureKind::SignatureMismatch,
         only_the_body: true,
         tolerance: crate::verify::DEFAULT_TOLERANCE,
     }
@@ -397,8 +510,10 @@ contract!(
             Verifier::basic("webhooks", pairs).expect("valid passwords")
         },
         sign: |password, _, _| headers([("authorization", sign::basic("relay", password))]),
+        channel: Channel::Body,
         secrets: PLAIN,
         wrong_secret: FailureKind::BadCredentials,
+        changed_body: FailureKind::BadCredentials,
         only_the_body: false,
         tolerance: crate::verify::DEFAULT_TOLERANCE,
     },
@@ -410,8 +525,10 @@ contract!(
         build: |tokens| Verifier::token(AUTHORIZATION, tokens.iter().copied())
             .expect("valid tokens"),
         sign: |token, _, _| headers([("authorization", format!("Bearer {token}"))]),
+        channel: Channel::Body,
         secrets: PLAIN,
         wrong_secret: FailureKind::BadCredentials,
+        changed_body: FailureKind::BadCredentials,
         only_the_body: false,
         tolerance: crate::verify::DEFAULT_TOLERANCE,
     },
@@ -425,8 +542,10 @@ contract!(
             Verifier::token(header, tokens.iter().copied()).expect("valid tokens")
         },
         sign: |token, _, _| headers([("x-webhook-token", token.to_owned())]),
+        channel: Channel::Body,
         secrets: PLAIN,
         wrong_secret: FailureKind::BadCredentials,
+        changed_body: FailureKind::BadCredentials,
         only_the_body: false,
         tolerance: crate::verify::DEFAULT_TOLERANCE,
     },
@@ -672,8 +791,10 @@ fn public_key(
     Subject {
         build,
         sign,
+        channel: Channel::Body,
         secrets,
         wrong_secret: FailureKind::SignatureMismatch,
+        changed_body: FailureKind::SignatureMismatch,
         only_the_body,
         tolerance: crate::verify::DEFAULT_TOLERANCE,
     }
@@ -742,4 +863,135 @@ contract!(
         true
     ),
     [signs_body, timestamped]
+);
+
+/// A sender that signs the request line: its deliveries go through `verify_request`, posted
+/// to [`URL`], and a signature that does not match is the URL's mismatch (whose message asks
+/// whether `public_url` is the URL the sender was given).
+fn url_signer(
+    build: fn(&[&'static str]) -> Verifier,
+    sign: fn(&str, &[u8], u64) -> HeaderMap,
+) -> Subject {
+    Subject {
+        channel: Channel::Request(|_| URL.to_owned()),
+        wrong_secret: FailureKind::UrlSignatureMismatch,
+        changed_body: FailureKind::UrlSignatureMismatch,
+        ..hmac(build, sign)
+    }
+}
+
+/// The URL Twilio posts a JSON `body` to: [`URL`] with the body's hash as `bodySHA256`.
+fn twilio_json_url(body: &[u8]) -> String {
+    format!("{URL}&bodySHA256={}", sign::twilio_body_sha256(body))
+}
+
+contract!(
+    provider_twilio,
+    url_signer(
+        |secrets| provider("twilio", secrets),
+        |secret, body, _| headers([("x-twilio-signature", sign::twilio(secret, URL, body))])
+    ),
+    [signs_body, signs_url]
+);
+contract!(
+    provider_twilio_shared_key,
+    url_signer(
+        |secrets| provider("twilio", secrets),
+        |secret, body, _| headers([
+            ("x-twilio-signature", sign::twilio_sha256(secret, URL, body)),
+            (
+                "x-twilio-webhooks-signature-settings",
+                "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256".into()
+            ),
+        ])
+    ),
+    [signs_body, signs_url]
+);
+contract!(
+    provider_twilio_json,
+    Subject {
+        channel: Channel::Request(twilio_json_url),
+        // The body is authenticated by its hash in the signed URL.
+        changed_body: FailureKind::BodyHashMismatch,
+        ..url_signer(
+            |secrets| provider("twilio", secrets),
+            |secret, body, _| {
+                let url = twilio_json_url(body);
+                headers([("x-twilio-signature", sign::twilio(secret, &url, body))])
+            }
+        )
+    },
+    [signs_body, signs_url]
+);
+contract!(
+    provider_square,
+    url_signer(
+        |secrets| provider("square", secrets),
+        |secret, body, _| headers([(
+            "x-square-hmacsha256-signature",
+            sign::square(secret, URL, body)
+        )])
+    ),
+    [signs_body, signs_url]
+);
+contract!(
+    provider_trello,
+    url_signer(
+        |secrets| provider("trello", secrets),
+        |secret, body, _| headers([("x-trello-webhook", sign::trello(secret, URL, body))])
+    ),
+    [signs_body, signs_url]
+);
+contract!(
+    provider_hubspot,
+    url_signer(
+        |secrets| provider("hubspot", secrets),
+        |secret, body, timestamp| {
+            let ms = timestamp * 1000;
+            headers([
+                (
+                    "x-hubspot-signature-v3",
+                    sign::hubspot(secret, "POST", URL, body, ms),
+                ),
+                ("x-hubspot-request-timestamp", ms.to_string()),
+            ])
+        }
+    ),
+    [signs_body, signs_url, signs_method, timestamped]
+);
+
+/// An [`HmacScheme`](super::HmacScheme) of one's own that signs the request line:
+/// `{method} {url}.{body}`, hex in `x-signature`.
+fn request_line_scheme() -> super::HmacScheme {
+    use super::{HmacAlgorithm, SignatureLayout, SignedPart};
+    super::HmacScheme {
+        algorithm: HmacAlgorithm::Sha256,
+        message: vec![
+            SignedPart::Method,
+            SignedPart::Literal(" ".into()),
+            SignedPart::URL,
+            SignedPart::Literal(".".into()),
+            SignedPart::Body,
+        ]
+        .into(),
+        header: HeaderName::from_static("x-signature"),
+        layout: SignatureLayout::Plain { prefix: None },
+        encoding: SignatureEncoding::Hex,
+        timestamp: None,
+    }
+}
+
+contract!(
+    hmac_request_line,
+    url_signer(
+        |secrets| Verifier::hmac(request_line_scheme(), secrets.iter().copied())
+            .expect("valid secrets"),
+        |secret, body, _| {
+            let unsigned = HeaderMap::new();
+            let request = SignedRequest::new(&Method::POST, URL, &unsigned, body);
+            let signature = sign::hmac_request(&request_line_scheme(), secret, None, &request);
+            headers([("x-signature", signature)])
+        }
+    ),
+    [signs_body, signs_url, signs_method]
 );

@@ -70,6 +70,10 @@ Examples:
   reference-receiver send http://127.0.0.1:8080/superoffice --as superoffice \\
       --secret-env SUPEROFFICE_SECRET --test
 
+  # A Twilio Event Streams delivery: a JSON body, its SHA-256 (bodySHA256) in the signed URL
+  reference-receiver send https://hooks.example.com/twilio --as twilio \\
+      --secret-env TWILIO_AUTH_TOKEN --json
+
   # Your own payload as Standard Webhooks, signed ten minutes ago (outside the tolerance)
   reference-receiver send http://127.0.0.1:8080/hooks --as standard-webhooks \\
       --secret-env WEBHOOK_SECRET --body event.json --timestamp $(( $(date +%s) - 600 ))
@@ -160,6 +164,13 @@ pub struct DeliveryArgs {
     /// Send SuperOffice's registration test (X-Hook-Test: true, "Event": "test").
     #[arg(long, conflicts_with = "event")]
     pub test: bool,
+
+    /// Send the sender's JSON form instead of its form-encoded one (twilio).
+    ///
+    /// Twilio posts JSON (an Event Streams delivery is the sample) to the URL with the body's
+    /// hex SHA-256 added as `bodySHA256` to its query, and signs that URL alone.
+    #[arg(long, conflicts_with_all = ["head", "handshake"])]
+    pub json: bool,
 }
 
 /// The secret, token or password a delivery is signed or authenticated with.
@@ -361,7 +372,11 @@ fn prepare(
     env: impl Fn(&str) -> anyhow::Result<Secret>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Prepared> {
-    let sender = args.sender;
+    let sender = if args.delivery.json {
+        json_form(args.sender)?
+    } else {
+        args.sender
+    };
     let profile = sender.profile();
     let name = sender.name();
     if args.delivery.test && profile.test.is_none() {
@@ -446,16 +461,37 @@ fn prepare(
         (None, None) => (sample::payload(profile, &facts)?, "sample payload"),
     };
     let body = sender.seal(&credentials, body)?;
+    let mut url = args.url.clone();
+    if let Some(alter) = profile.url {
+        alter(&mut url, &body);
+    }
     let headers = sender.headers(
         &facts,
         &credentials,
         &args.credentials.header,
-        args.url.as_str(),
+        url.as_str(),
         &body,
     )?;
     Ok(Prepared {
+        shown_url: url.to_string(),
+        url,
         notes,
         ..plain(Method::POST, headers, Bytes::from(body), origin)
+    })
+}
+
+/// `sender` posting its JSON form, for `--json`; refused for a sender that has none.
+fn json_form(sender: Sender) -> anyhow::Result<Sender> {
+    sender.json().ok_or_else(|| {
+        let with: Vec<_> = Sender::all()
+            .filter(|sender| sender.json().is_some())
+            .map(Sender::name)
+            .collect();
+        anyhow::anyhow!(
+            "{} has no other JSON form; --json is for {}",
+            sender.name(),
+            with.join(", ")
+        )
     })
 }
 

@@ -57,6 +57,11 @@ impl Sender {
         self.0.handshake.is_some()
     }
 
+    /// The same sender posting its JSON form (`--json`), if it has one besides its default.
+    pub(super) fn json(self) -> Option<Self> {
+        self.0.json.map(Self)
+    }
+
     pub(super) fn profile(self) -> &'static Profile {
         self.0
     }
@@ -99,6 +104,11 @@ pub(super) struct Profile {
     /// How it writes its credential into a JSON body (Mailgun, Microsoft Graph), when the
     /// body rather than a header carries it.
     pub(super) in_body: Option<InBody>,
+    /// How it changes the URL it posts to for the body it sends, before signing that URL:
+    /// Twilio adds a JSON body's hash to the query.
+    pub(super) url: Option<UrlHook>,
+    /// Its JSON form, sent with `--json`, for a sender that posts forms unless told otherwise.
+    pub(super) json: Option<&'static Profile>,
 }
 
 impl Profile {
@@ -120,6 +130,8 @@ impl Profile {
         test: None,
         handshake: None,
         in_body: None,
+        url: None,
+        json: None,
     };
 
     /// The event the sample payload describes unless --event says otherwise.
@@ -209,6 +221,9 @@ pub(super) enum WhsecKey {
 /// A credential carried in the JSON body: the secret and the body, in; the body with the
 /// credential written into it, out.
 pub(super) type InBody = fn(&[u8], &mut serde_json::Value) -> anyhow::Result<()>;
+
+/// A change to the URL a delivery is posted to, made from its body (see [`Profile::url`]).
+pub(super) type UrlHook = fn(&mut reqwest::Url, &[u8]);
 
 /// What a signature over the whole request sees: the URL posted to, the body, and the headers
 /// made so far (the signed timestamp and id headers among them).

@@ -31,6 +31,32 @@ const SVIX_SIGNATURE: &[Signing] = &[Signing::StandardWebhooks {
 const SVIX_AGENT: Option<&str> = Some("Svix-Webhooks/1.66.0 (sender-reference)");
 const MSG_ID: Option<IdForm> = Some(IdForm::Hex("msg_", 12));
 
+/// Twilio's JSON deliveries (an Event Streams webhook sink's CloudEvents): the body's SHA-256
+/// goes into the URL as `bodySHA256`, and the signature covers that URL alone. Its form
+/// deliveries, the default, are this with a form sample.
+const TWILIO_JSON: Profile = Profile {
+    name: "twilio",
+    help: "",
+    sample: any(
+        "com.twilio.messaging.message.delivered",
+        include_str!("samples/twilio.json"),
+    ),
+    id: Some(IdForm::Uuid),
+    // As captured from Twilio's webhook requests (beside `I-Twilio-Idempotency-Token`) in
+    // public receivers' request dumps.
+    user_agent: Some("TwilioProxy/1.1"),
+    headers: &[("i-twilio-idempotency-token", "{{id}}")],
+    signatures: &[Signing::Request {
+        header: "x-twilio-signature",
+        sign: |secret, request| sign::twilio(secret, request.url, request.body),
+    }],
+    url: Some(|url, body| {
+        let hash = sign::twilio_body_sha256(body);
+        url.query_pairs_mut().append_pair("bodySHA256", &hash);
+    }),
+    ..Profile::BASE
+};
+
 /// GitHub signs with SHA-256 and, for older receivers, SHA-1, in two headers.
 const GITHUB_SIGNATURES: &[Signing] = &[
     Signing::Body {
@@ -648,19 +674,13 @@ pub(super) const SENDERS: &[Profile] = &[
         name: "twilio",
         help: "Twilio: X-Twilio-Signature (base64 HMAC-SHA1 of the URL posted to and the form \
                parameters), keyed with the auth token; a form body, so the endpoint needs \
-               accept_form_bodies",
+               accept_form_bodies; --json sends a JSON body, its hash in the URL (bodySHA256)",
         sample: any("delivered", include_str!("samples/twilio.form")),
-        id: Some(IdForm::Uuid),
-        // As captured from Twilio's webhook requests (beside `I-Twilio-Idempotency-Token`) in
-        // public receivers' request dumps.
-        user_agent: Some("TwilioProxy/1.1"),
         content_type: "application/x-www-form-urlencoded",
-        headers: &[("i-twilio-idempotency-token", "{{id}}")],
-        signatures: &[Signing::Request {
-            header: "x-twilio-signature",
-            sign: |secret, request| sign::twilio(secret, request.url, request.body),
-        }],
-        ..Profile::BASE
+        // A form is signed with its parameters, so the URL is posted to as given.
+        url: None,
+        json: Some(&TWILIO_JSON),
+        ..TWILIO_JSON
     },
     Profile {
         name: "twitch",

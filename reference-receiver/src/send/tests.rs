@@ -240,6 +240,10 @@ fn options_that_do_not_fit_the_sender_are_refused() {
         (&["--as", "plain", "--header", "x-key"], "for --as token"),
         (&["--as", "github", "--event", "push"], "--body or --data"),
         (
+            &["--as", "github", "--json", "--secret", "s"],
+            "github has no other JSON form; --json is for twilio",
+        ),
+        (
             &["--as", "slack", "--secret-env", "NOPE"],
             "NOPE is not set",
         ),
@@ -271,9 +275,19 @@ fn every_catalogue_provider_has_a_sender() {
 
 #[test]
 fn every_sample_is_json_or_a_form_that_carries_its_event_and_its_delivery_id() {
-    for sender in Sender::all() {
+    // Each sender, and the JSON form of those that post forms by default.
+    let forms = Sender::all().flat_map(|sender| {
+        [
+            Some((sender, false)),
+            sender.json().map(|json| (json, true)),
+        ]
+    });
+    for (sender, json) in forms.flatten() {
         let name = sender.name();
         let mut line = vec!["http://x/", "--as", name];
+        if json {
+            line.push("--json");
+        }
         match name {
             "basic" => line.extend(["--user", "u", "--password", "pw"]),
             "discord" => line.extend(["--secret", DISCORD_SEED]),

@@ -792,21 +792,8 @@ async fn senders_with_an_official_library_are_verified_by_that_library() {
     ];
     for provider in with_library {
         let (captured, key) = send_captured(&capture, provider).await;
-        let headers: serde_json::Map<String, serde_json::Value> = captured
-            .headers
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().into()))
-            .collect();
         let body = String::from_utf8(captured.body.clone()).unwrap();
-        let check = |body: &str| {
-            let input = serde_json::json!({
-                "provider": provider, "key": key, "headers": headers, "body": body,
-                "url": posted_to(&captured),
-            });
-            let output: serde_json::Value =
-                serde_json::from_slice(&end_to_end::node("send.mjs", &input)).unwrap();
-            output["valid"].as_bool().expect("send.mjs prints {valid}")
-        };
+        let check = |body: &str| library_accepts(provider, &key, &captured, body);
         assert!(check(&body), "{provider}'s library refused {captured:#?}");
         // A changed JSON string, or (Twilio's form) a changed parameter.
         let changed = if body.contains('"') {
@@ -815,6 +802,65 @@ async fn senders_with_an_official_library_are_verified_by_that_library() {
             body.replacen('=', "=x", 1)
         };
         assert!(!check(&changed), "{provider}'s library took a changed body");
+    }
+}
+
+/// Whether the library of `provider` (tests/interop/send.mjs) accepts the captured request with
+/// `body` in place of its own, configured with `key`.
+fn library_accepts(provider: &str, key: &str, captured: &Captured, body: &str) -> bool {
+    let headers: serde_json::Map<String, serde_json::Value> = captured
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().into()))
+        .collect();
+    let input = serde_json::json!({
+        "provider": provider, "key": key, "headers": headers, "body": body,
+        "url": posted_to(captured),
+    });
+    let output: serde_json::Value =
+        serde_json::from_slice(&end_to_end::node("send.mjs", &input)).unwrap();
+    output["valid"].as_bool().expect("send.mjs prints {valid}")
+}
+
+#[tokio::test]
+async fn twilio_json_carries_its_hash_in_the_signed_url_and_verifies_with_the_library_and_the_sdk()
+{
+    use sha2::Digest as _;
+
+    let capture = Capture::start().await;
+    let verifier = Verifier::provider("twilio", [SECRET]).unwrap();
+    let with_query = format!("{}?site=7", capture.url);
+    let data = r#"{"event":"com.twilio.messaging.message.delivered"}"#;
+    let runs = [
+        (capture.url.as_str(), None, ""),
+        (with_query.as_str(), Some(data), "site=7&"),
+    ];
+    for (url, data, query_before) in runs {
+        let mut line = vec![url, "--as", "twilio", "--json", "--secret", SECRET];
+        line.extend(data.map(|data| ["--data", data]).into_iter().flatten());
+        let sent = send(&line).await;
+        assert_eq!(sent.code, Some(0), "{sent:#?}");
+        assert!(!sent.shows(SECRET), "{sent:#?}");
+        let captured = capture.take();
+        assert_eq!(
+            captured.headers[http::header::CONTENT_TYPE],
+            "application/json"
+        );
+        let body = String::from_utf8(captured.body.clone()).unwrap();
+        serde_json::from_str::<serde_json::Value>(&body).expect("a JSON body");
+        let hash = hex::encode(sha2::Sha256::digest(&captured.body));
+        let query = format!("{query_before}bodySHA256={hash}");
+        assert_eq!(captured.uri.query(), Some(query.as_str()), "{url}");
+        assert!(sent.stderr.contains(&query), "the URL posted to: {sent:#?}");
+
+        assert!(
+            library_accepts("twilio", SECRET, &captured, &body),
+            "{captured:#?}"
+        );
+        assert!(verifies(&verifier, &captured, &captured.body), "{url}");
+        let changed = body.replacen('"', "'", 1);
+        assert!(!library_accepts("twilio", SECRET, &captured, &changed));
+        assert!(!verifies(&verifier, &captured, changed.as_bytes()));
     }
 }
 

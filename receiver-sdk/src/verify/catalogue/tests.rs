@@ -560,7 +560,8 @@ fn a_documented_tolerance_still_yields_to_with_tolerance() {
 }
 
 // The senders that sign the URL: Twilio, Square, HubSpot v3, Trello. Their vectors are Python's
-// `hmac` over the string each sender's documentation describes.
+// `hmac` over the string each sender's documentation describes; what they share with every
+// sender (rotation, a changed body, URL or method, the timestamp) is in the contract suite.
 
 use crate::verify::SignedRequest;
 
@@ -597,13 +598,6 @@ fn twilio_signs_the_url_and_the_sorted_form_parameters() {
         &Caller=%2B12349013030&CallSid=CA1234567890ABCDE";
     let request = posted(TWILIO_URL, &headers, reordered);
     assert_eq!(verifier.verify_request(&request, at(0)), Ok(()));
-    let changed = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1235\
-        &From=%2B12349013030&To=%2B18005551212";
-    let request = posted(TWILIO_URL, &headers, changed);
-    assert_eq!(
-        request_kind(&verifier, &request, 0),
-        FailureKind::UrlSignatureMismatch
-    );
 }
 
 #[test]
@@ -641,11 +635,6 @@ fn twilio_json_is_authenticated_by_the_body_hash_in_the_signed_url() {
         verifier.verify_request(&posted(&url, &headers, body), at(0)),
         Ok(())
     );
-    let changed = br#"{"event":"message.delivered","sid":"SM2"}"#;
-    assert_eq!(
-        request_kind(&verifier, &posted(&url, &headers, changed), 0),
-        FailureKind::BodyHashMismatch
-    );
 }
 
 #[test]
@@ -676,11 +665,6 @@ fn square_signs_the_notification_url_then_the_body() {
         verifier.verify_request(&posted(url, &headers, body), at(0)),
         Ok(())
     );
-    let elsewhere = posted("https://example.com/webhooks/other", &headers, body);
-    assert_eq!(
-        request_kind(&verifier, &elsewhere, 0),
-        FailureKind::UrlSignatureMismatch
-    );
 }
 
 #[test]
@@ -701,15 +685,6 @@ fn hubspot_signs_method_decoded_uri_body_and_millisecond_timestamp() {
     let verifier = verifier("hubspot", "hubspot-client-secret");
     let request = posted(received, &headers, body);
     assert_eq!(verifier.verify_request(&request, at(1_700_000_100)), Ok(()));
-    assert_eq!(
-        request_kind(&verifier, &request, 1_700_000_000 + 301),
-        FailureKind::TimestampExpired
-    );
-    let put = SignedRequest::new(&http::Method::PUT, received, &headers, body);
-    assert_eq!(
-        request_kind(&verifier, &put, 1_700_000_000),
-        FailureKind::UrlSignatureMismatch
-    );
 }
 
 #[test]
@@ -745,37 +720,10 @@ fn trello_signs_the_body_then_the_callback_url() {
 }
 
 #[test]
-fn url_signing_senders_accept_either_rotated_secret_and_refuse_a_third() {
-    let url = "https://example.com/hook?tenant=7";
-    let body = b"Body=hello&From=%2B15550001111";
-    for name in ["twilio", "square", "hubspot", "trello"] {
-        let verifier = Verifier::provider(name, ["old-secret", "new-secret"]).expect("secrets");
-        for (secret, accepted) in [("old-secret", true), ("new-secret", true), ("other", false)] {
-            let headers = url_delivery(name, secret, url, body);
-            let result = verifier.verify_request(&posted(url, &headers, body), at(1_700_000_000));
-            assert_eq!(result.is_ok(), accepted, "{name} with {secret}");
-        }
-    }
-}
-
-#[test]
-fn url_signing_senders_need_the_url() {
-    let url = "https://example.com/hook";
-    let body = b"Body=hello";
-    for name in ["twilio", "square", "hubspot", "trello"] {
-        let headers = url_delivery(name, "s", url, body);
-        assert_eq!(
-            kind(&verifier(name, "s"), &headers, body, at(1_700_000_000)),
-            FailureKind::UrlNotGiven,
-            "{name}"
-        );
-    }
-}
-
-#[test]
 fn a_signature_for_another_url_says_to_check_public_url() {
     let body = b"Body=hello";
-    let headers = url_delivery("square", "s", "https://public.example/hook", body);
+    let signature = sign::square("s", "https://public.example/hook", body);
+    let headers = with(&[("x-square-hmacsha256-signature", &signature)]);
     let request = posted("http://10.0.0.5:8080/hook", &headers, body);
     let failure = verifier("square", "s")
         .verify_request(&request, at(0))
@@ -786,26 +734,6 @@ fn a_signature_for_another_url_says_to_check_public_url() {
             .contains("is public_url set to the URL the sender was given?"),
         "{failure}"
     );
-}
-
-/// The headers `name` sends for `body` posted to `url`, signed with `secret` at 1700000000.
-fn url_delivery(name: &str, secret: &str, url: &str, body: &[u8]) -> HeaderMap {
-    match name {
-        "twilio" => with(&[("x-twilio-signature", &sign::twilio(secret, url, body))]),
-        "square" => with(&[(
-            "x-square-hmacsha256-signature",
-            &sign::square(secret, url, body),
-        )]),
-        "hubspot" => with(&[
-            (
-                "x-hubspot-signature-v3",
-                &sign::hubspot(secret, "POST", url, body, 1_700_000_000_000),
-            ),
-            ("x-hubspot-request-timestamp", "1700000000000"),
-        ]),
-        "trello" => with(&[("x-trello-webhook", &sign::trello(secret, url, body))]),
-        other => panic!("{other} does not sign the URL"),
-    }
 }
 
 #[test]

@@ -4,12 +4,27 @@
 //! alone, and the body must have that hash.
 //!
 //! Twilio's own library (`twilio` 6.3.1 on npm, `validateRequest`) accepts the signature for
-//! the URL as received, with the scheme's default port added, or with the port removed, since
-//! Twilio signs the URL as configured and proxies add or drop the port; this does the same.
-//! (It also re-encodes the query in two legacy forms, which this does not.) A webhook signed
-//! with a SharedKey names its algorithm in `X-Twilio-Webhooks-Signature-Settings`
-//! (`key=..,algorithm=HMAC_SHA256`); without that header, or without `algorithm=` in it, the
-//! signature is HMAC-SHA1, as the library reads it.
+//! more than the URL as received, since Twilio signs the URL as configured while proxies add
+//! or drop the port and back ends sign an escaped form of it; this accepts the same forms, in
+//! the library's order, and tries them only when the URL as received does not match:
+//!
+//! 1. the URL as received, without its port, and with the scheme's default port added;
+//! 2. the URL as `new URL()` normalises it (the WHATWG URL standard: scheme and host
+//!    lower-cased, the default port dropped, dot segments resolved, `'` and other characters
+//!    percent-encoded in the query), without its port and with the default port;
+//! 3. each of those two with its query re-encoded as Node's legacy `querystring` module
+//!    would (`stringify(parse(query))`): names and values decoded, `+` as a space, and
+//!    encoded again as `encodeURIComponent` does, every value of a repeated name written
+//!    together, and names that are array indices first, in numeric order, as JavaScript
+//!    orders an object's keys.
+//!
+//! Node's `querystring.parse` reads only the first thousand parameters; this reads them all,
+//! so a signature over a query cut short is not taken for a URL with more parameters after
+//! the cut.
+//!
+//! A webhook signed with a SharedKey names its algorithm in
+//! `X-Twilio-Webhooks-Signature-Settings` (`key=..,algorithm=HMAC_SHA256`); without that
+//! header, or without `algorithm=` in it, the signature is HMAC-SHA1, as the library reads it.
 
 use std::borrow::Cow;
 
@@ -80,16 +95,10 @@ impl Twilio {
             scheme.verify(&delivery, clock)
         };
         // The URL as received first; the other forms only when it does not match.
-        let mut result = at(request.url);
-        if matches!(result, Err(FailureKind::UrlSignatureMismatch)) {
-            for url in url_forms(request.url).iter().skip(1) {
-                result = at(url);
-                if !matches!(result, Err(FailureKind::UrlSignatureMismatch)) {
-                    break;
-                }
-            }
+        match at(request.url) {
+            Err(FailureKind::UrlSignatureMismatch) => at_other_forms(request.url, &at)?,
+            result => result?,
         }
-        result?;
         match body_hash {
             None => Ok(()),
             Some(sent) => {
@@ -99,6 +108,26 @@ impl Twilio {
             }
         }
     }
+}
+
+/// The first answer of `at` other than a URL mismatch over the other forms of `url`, each
+/// tried once; kept out of line, as a delivery that matches never needs it.
+#[cold]
+fn at_other_forms(
+    url: &str,
+    at: &dyn Fn(&str) -> Result<(), FailureKind>,
+) -> Result<(), FailureKind> {
+    let mut tried = vec![Cow::Borrowed(url)];
+    for form in other_url_forms(url) {
+        if tried.contains(&form) {
+            continue;
+        }
+        match at(&form) {
+            Err(FailureKind::UrlSignatureMismatch) => tried.push(form),
+            result => return result,
+        }
+    }
+    Err(FailureKind::UrlSignatureMismatch)
 }
 
 /// The algorithm `X-Twilio-Webhooks-Signature-Settings` names: HMAC-SHA1 when the header or
@@ -135,31 +164,110 @@ pub(in crate::verify) fn body_hash(url: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// `url` as received, with the scheme's default port (`:443` for https, `:80` otherwise) if it
-/// has none, and without its port: the forms Twilio's library tries, each once.
-fn url_forms(url: &str) -> Vec<Cow<'_, str>> {
-    let mut forms = vec![Cow::Borrowed(url)];
-    if let Some(parts) = split(url) {
-        let rest = &url[parts.rest..];
-        let host = &url[..parts.host_end];
-        let without = format!("{host}{rest}");
-        let with = if parts.host_end < parts.rest {
-            url.to_owned()
-        } else {
+/// The forms of `url` Twilio's library tries besides `url` itself, in its order (see the
+/// module docs), perhaps some twice; the normalised ones are made only if the first two are
+/// used up.
+fn other_url_forms(url: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    let received = [without_port(url), with_port(url)];
+    received
+        .into_iter()
+        .chain(std::iter::once_with(|| normalised_forms(url)).flatten())
+}
+
+/// `url` as `new URL()` normalises it, without its port and with the default one, then each
+/// of those with its query re-encoded as Node's legacy `querystring` would; none if it is not
+/// a URL `new URL()` takes (the library then throws, accepting nothing).
+fn normalised_forms(url: &str) -> Vec<Cow<'static, str>> {
+    let Ok(normalised) = url::Url::parse(url).map(String::from) else {
+        return Vec::new();
+    };
+    let ported = [without_port(&normalised), with_port(&normalised)].map(Cow::into_owned);
+    let legacy = ported.clone().map(|url| legacy_query(&url).into_owned());
+    ported.into_iter().chain(legacy).map(Cow::Owned).collect()
+}
+
+/// `url` without its port (`removePort`).
+fn without_port(url: &str) -> Cow<'_, str> {
+    match split(url) {
+        Some(parts) if parts.host_end < parts.rest => {
+            Cow::Owned(format!("{}{}", &url[..parts.host_end], &url[parts.rest..]))
+        }
+        _ => Cow::Borrowed(url),
+    }
+}
+
+/// `url` with the scheme's default port (`:443` for https, `:80` otherwise) if it has none
+/// (`addPort`).
+fn with_port(url: &str) -> Cow<'_, str> {
+    match split(url) {
+        Some(parts) if parts.host_end == parts.rest => {
             let port = if url[..parts.scheme_end].eq_ignore_ascii_case("https://") {
                 ":443"
             } else {
                 ":80"
             };
-            format!("{host}{port}{rest}")
-        };
-        for form in [with, without].map(Cow::Owned) {
-            if !forms.contains(&form) {
-                forms.push(form);
+            let (host, rest) = url.split_at(parts.host_end);
+            Cow::Owned(format!("{host}{port}{rest}"))
+        }
+        _ => Cow::Borrowed(url),
+    }
+}
+
+/// What `encodeURIComponent` (and so Node's `querystring.escape`) leaves as it is.
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// `url` with everything after its first `?` re-encoded as `querystring.stringify(
+/// querystring.parse(..))` writes it (`withLegacyQuerystring`), but over every parameter.
+fn legacy_query(url: &str) -> Cow<'_, str> {
+    let Some((base, query)) = url.split_once('?').filter(|(_, query)| !query.is_empty()) else {
+        return Cow::Borrowed(url);
+    };
+    // A JavaScript object: one entry per name, in the order first seen, holding its values.
+    let mut entries: Vec<(Cow<'_, str>, Vec<Cow<'_, str>>)> = Vec::new();
+    let mut index: std::collections::HashMap<Cow<'_, str>, usize> =
+        std::collections::HashMap::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match index.get(&name) {
+            Some(&at) => entries[at].1.push(value),
+            None => {
+                index.insert(name.clone(), entries.len());
+                entries.push((name, vec![value]));
             }
         }
     }
-    forms
+    // `Object.keys` lists array indices first, ascending; the sort is stable for the rest.
+    entries.sort_by_key(|(name, _)| array_index(name).map_or((1, 0), |at| (0, at)));
+    let mut out = format!("{base}?");
+    let pairs = entries
+        .iter()
+        .flat_map(|(name, values)| values.iter().map(move |value| (name, value)));
+    for (at, (name, value)) in pairs.enumerate() {
+        if at > 0 {
+            out.push('&');
+        }
+        out.extend(percent_encoding::utf8_percent_encode(name, URI_COMPONENT));
+        out.push('=');
+        out.extend(percent_encoding::utf8_percent_encode(value, URI_COMPONENT));
+    }
+    Cow::Owned(out)
+}
+
+/// `name` as a JavaScript array index: the canonical decimal of an integer below 2³² − 1.
+fn array_index(name: &str) -> Option<u32> {
+    let canonical = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && (name == "0" || !name.starts_with('0'));
+    let at: u32 = name.parse().ok().filter(|_| canonical)?;
+    (at < u32::MAX).then_some(at)
 }
 
 /// Where a URL's parts begin, as Twilio's library splits it (without normalising anything).
@@ -205,13 +313,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_forms_add_the_default_port_or_remove_the_port() {
-        let forms = |url| {
-            url_forms(url)
-                .into_iter()
-                .map(Cow::into_owned)
-                .collect::<Vec<_>>()
-        };
+    fn the_received_url_loses_its_port_or_gains_the_default_one() {
+        let forms = |url| [without_port(url), with_port(url)].map(Cow::into_owned);
         assert_eq!(
             forms("https://example.com/sms?x=1"),
             [
@@ -221,7 +324,7 @@ mod tests {
         );
         assert_eq!(
             forms("http://example.com:8080/sms"),
-            ["http://example.com:8080/sms", "http://example.com/sms"]
+            ["http://example.com/sms", "http://example.com:8080/sms"]
         );
         assert_eq!(
             forms("http://user:pw@[::1]/voice"),
@@ -230,7 +333,50 @@ mod tests {
                 "http://user:pw@[::1]:80/voice"
             ]
         );
-        assert_eq!(forms("/relative"), ["/relative"]);
+        assert_eq!(forms("/relative"), ["/relative", "/relative"]);
+    }
+
+    #[test]
+    fn the_legacy_query_is_what_nodes_querystring_writes_back() {
+        // Each expected query is `querystring.stringify(querystring.parse(query))` in Node 20.
+        let cases = [
+            ("b=2&a=1&b=3&10=x&2=y&02=z", "2=y&10=x&b=2&b=3&a=1&02=z"),
+            (
+                "name=Jane+Doe&return=https%3a//x.test/a?b",
+                "name=Jane%20Doe&return=https%3A%2F%2Fx.test%2Fa%3Fb",
+            ),
+            ("e=%E9&bad=%ZZ%41&x", "e=%EF%BF%BD&bad=%25ZZA&x="),
+            (
+                "=v&&k=&4294967295=m&4294967294=n",
+                "4294967294=n&=v&k=&4294967295=m",
+            ),
+            ("q=~!*()%27%20", "q=~!*()'%20"),
+        ];
+        for (query, legacy) in cases {
+            let url = format!("https://x.test/h?{query}");
+            assert_eq!(legacy_query(&url), format!("https://x.test/h?{legacy}"));
+        }
+        assert_eq!(legacy_query("https://x.test/h?"), "https://x.test/h?");
+        assert_eq!(legacy_query("https://x.test/h"), "https://x.test/h");
+    }
+
+    #[test]
+    fn the_normalised_forms_follow_the_received_ones_and_only_for_a_url() {
+        let forms: Vec<_> = other_url_forms("HTTPS://Example.com:443/a/../sms?n=O'Brien+Jr")
+            .map(Cow::into_owned)
+            .collect();
+        assert_eq!(
+            forms,
+            [
+                "HTTPS://Example.com/a/../sms?n=O'Brien+Jr",
+                "HTTPS://Example.com:443/a/../sms?n=O'Brien+Jr",
+                "https://example.com/sms?n=O%27Brien+Jr",
+                "https://example.com:443/sms?n=O%27Brien+Jr",
+                "https://example.com/sms?n=O'Brien%20Jr",
+                "https://example.com:443/sms?n=O'Brien%20Jr",
+            ]
+        );
+        assert_eq!(other_url_forms("/relative?a=1").count(), 2);
     }
 
     #[test]
