@@ -331,3 +331,41 @@ async fn regression_behind_the_layer_an_event_of_a_chunked_batch_has_one_framing
         );
     }
 }
+
+#[tokio::test]
+async fn regression_without_dedupe_a_failed_batch_does_not_promise_its_retry_skips_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new();
+    let handler = recorder.handler_with(|delivery: &Delivery| {
+        let flaky = delivery.payload["id"] == "flaky";
+        async move {
+            if flaky {
+                return Err(HandlerError::unavailable("a dependency blinked"));
+            }
+            Ok(())
+        }
+    });
+    let receiver = Receiver::builder("no-dedupe")
+        .envelope(Envelope::CloudEvents)
+        .dedupe(false)
+        .store(SledStore::open(dir.path()).unwrap())
+        .handler(handler)
+        .build()
+        .unwrap();
+    let server = start(receiver).await;
+    let body = json!([
+        event("first", "o1", "2026-01-01T00:00:01Z"),
+        event("flaky", "o2", "2026-01-01T00:00:02Z"),
+    ])
+    .to_string();
+    let (status, _, answer) = send(&server, &[("content-type", BATCH)], &body).await;
+    assert_eq!(status, 503, "{answer}");
+    let (_, _, _) = send(&server, &[("content-type", BATCH)], &body).await;
+    let handled = recorder.applied().len();
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        handled == 1 || !message.contains("a retry skips them"),
+        "the answer promised the retry skips the first event, which it handled again: {message}"
+    );
+    server.stop().await;
+}
