@@ -1,6 +1,7 @@
 //! End-to-end tests: every test drives a real server over loopback HTTP.
 
 mod asymmetric;
+mod batch_review;
 mod batch_senders;
 mod batches;
 mod catalogue_interop;
