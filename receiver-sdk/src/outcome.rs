@@ -64,15 +64,17 @@ pub enum Outcome {
         index: usize,
         /// How many events the batch holds.
         len: usize,
-        /// How many events before it were done (handled or skipped); a retry skips them.
+        /// How many events before it were done (handled or skipped).
         done: usize,
+        /// Whether those are recorded, so a retry of the batch skips them (the endpoint
+        /// dedupes).
+        recorded: bool,
         /// What the failed event came to.
         outcome: Box<Outcome>,
     },
-    /// A batch with more events than the endpoint takes in one delivery.
+    /// A batch with more events than the endpoint takes in one delivery (counted up to the
+    /// first past the limit, and no further).
     TooManyEvents {
-        /// How many the batch holds.
-        events: usize,
         /// The endpoint's limit.
         limit: usize,
     },
@@ -241,21 +243,27 @@ impl Outcome {
             Self::MethodNotAllowed => "only HEAD and POST are accepted".into(),
             Self::Timeout => "the request body did not arrive in time".into(),
             Self::TooLarge { limit } => format!("body is larger than the limit of {limit} bytes"),
-            Self::TooManyEvents { events, limit } => {
-                format!("the batch holds {events} events, more than the limit of {limit}")
+            Self::TooManyEvents { limit } => {
+                format!("the batch holds more than {limit} events, the limit of this endpoint")
             }
             Self::Batch(counts) => batch_message(counts),
             Self::BatchFailed {
                 index,
                 len,
                 done,
+                recorded,
                 outcome,
             } => {
                 let mut message = format!("event {} of {len}: {}", index + 1, outcome.message());
-                if *done > 0 {
-                    message.push_str(&format!(
+                match (*done, *recorded) {
+                    (0, _) => {}
+                    (done, true) => message.push_str(&format!(
                         "; the {done} before it are recorded, so a retry skips them"
-                    ));
+                    )),
+                    (done, false) => message.push_str(&format!(
+                        "; the {done} before it were done, and a retry does them again (this \
+                         endpoint does not dedupe)"
+                    )),
                 }
                 message
             }
@@ -432,6 +440,7 @@ mod tests {
             index: 2,
             len: 5,
             done: 2,
+            recorded: true,
             outcome: Box::new(Outcome::Unavailable("store unavailable".into())),
         };
         assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -440,14 +449,11 @@ mod tests {
             failed.message(),
             "event 3 of 5: store unavailable; the 2 before it are recorded, so a retry skips them"
         );
-        let too_many = Outcome::TooManyEvents {
-            events: 1001,
-            limit: 1000,
-        };
+        let too_many = Outcome::TooManyEvents { limit: 1000 };
         assert_eq!(too_many.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(
             too_many.message(),
-            "the batch holds 1001 events, more than the limit of 1000"
+            "the batch holds more than 1000 events, the limit of this endpoint"
         );
     }
 

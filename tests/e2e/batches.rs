@@ -240,7 +240,7 @@ async fn a_batch_over_the_limit_is_refused_with_413_before_any_of_it_is_handled(
     assert_eq!((status, outcome.as_str()), (413, "too_large"));
     assert_eq!(
         answer["message"],
-        "the batch holds 3 events, more than the limit of 2"
+        "the batch holds more than 2 events, the limit of this endpoint"
     );
     assert!(recorder.applied().is_empty());
     let (status, _, _) = post(&server, BATCH, &json!(events[..2]).to_string()).await;

@@ -13,12 +13,12 @@ use serde_json::Value;
 
 use super::builder::Options;
 use super::handler::InBatch;
-use crate::dedupe::DeliveryKeys;
-use crate::envelope::EventMeta;
+use crate::dedupe::{self, DeliveryKeys};
+use crate::envelope::{EnvelopeError, EventMeta};
 use crate::handshake::{self, Reply};
 use crate::ordering::{self, OrderingScope};
 use crate::outcome::{Mark, Outcome};
-use crate::store::{EventTime, OrderingKey};
+use crate::store::{DeliveryKey, EventTime, OrderingKey};
 use crate::verify::{SignedRequest, Verify as _, VerifyFailure};
 
 /// An endpoint's pure stage: what it decides from a request alone, without a store or a
@@ -91,6 +91,11 @@ pub enum Decision {
 pub struct Batch {
     /// One entry per event of the batch.
     pub events: Vec<BatchEvent>,
+    /// The whole body's hash, where the signature covers the body alone and the envelope may
+    /// read ids from headers: recorded once the batch reaches the store, so its signed body
+    /// replayed as one delivery (a CloudEvents binary-mode event, whose attributes are the
+    /// replayer's headers) is a duplicate.
+    pub replay: Option<DeliveryKey>,
 }
 
 /// Where the pure stage left one event of a batch.
@@ -412,8 +417,14 @@ impl Assessor {
             return Err(Outcome::Malformed("body is empty; expected JSON".into()));
         }
         if !form {
-            if let Some(items) = options.envelope.batch(headers, body) {
-                let items = items.map_err(|e| Outcome::Malformed(e.to_string()))?;
+            if let Some(items) = options
+                .envelope
+                .batch_within(headers, body, options.batch_limit)
+            {
+                let items = items.map_err(|e| match e {
+                    EnvelopeError::TooManyEvents { limit } => Outcome::TooManyEvents { limit },
+                    other => Outcome::Malformed(other.to_string()),
+                })?;
                 return self
                     .examine_batch(headers, body, &items, now)
                     .map(Examined::Batch);
@@ -449,19 +460,22 @@ impl Assessor {
     ) -> Result<Batch, Outcome> {
         let options = &self.options;
         let len = items.len();
-        if len > options.batch_limit {
-            return Err(Outcome::TooManyEvents {
-                events: len,
-                limit: options.batch_limit,
-            });
-        }
         let shared_id = options.envelope.item_id_from_headers();
+        // Under a signature of the body alone, what the headers say is the replayer's to
+        // choose: the whole body is known by its hash too (so it cannot come back as one
+        // binary-mode CloudEvent with attributes of its own), and each event whose id is a
+        // header's by the body's hash and its place (alike events of two bodies the sender
+        // signed apart are not one).
+        let body_only = options.dedupe && options.verifier.authenticates_only_the_body();
+        let whole = (body_only && options.envelope.delivery_id_from_headers())
+            .then(|| DeliveryKey::new(&*options.name, dedupe::body_hash(body)));
         let mut events = Vec::with_capacity(len);
         for (index, item) in items.iter().enumerate() {
             let failed = |outcome| Outcome::BatchFailed {
                 index,
                 len,
                 done: 0,
+                recorded: options.dedupe,
                 outcome: Box::new(outcome),
             };
             let place = InBatch { index, len };
@@ -471,14 +485,18 @@ impl Assessor {
                 .envelope
                 .extract_item(headers, &value)
                 .map_err(|e| failed(Outcome::Malformed(e.to_string())))?;
+            // The sender's id is held to the limit; the place is the endpoint's own addition.
+            options.limits.check(&event).map_err(failed)?;
             if shared_id {
                 // One header id for the whole batch: each event is known by it and its place.
                 event.delivery_id = event.delivery_id.map(|id| format!("{id}#{index}"));
             }
-            options.limits.check(&event).map_err(failed)?;
             match self.pass(&event, now) {
                 Ok(ordering) => {
                     let mut checks = self.checks(event, value, item, shared_id, ordering);
+                    if let (Some(replay), Some(whole)) = (&mut checks.deliveries.replay, &whole) {
+                        replay.id = format!("{}#{index}", whole.id);
+                    }
                     // `item` is a part of `body`, so its offset is the distance between them.
                     let start = item.as_ptr() as usize - body.as_ptr() as usize;
                     checks.item = Some((place, start..start + item.len()));
@@ -490,7 +508,10 @@ impl Assessor {
                 Err(outcome) => return Err(failed(outcome)),
             }
         }
-        Ok(Batch { events })
+        Ok(Batch {
+            events,
+            replay: whole,
+        })
     }
 
     /// The checks an event can fail on its own: test, the events filter, its ordering key,

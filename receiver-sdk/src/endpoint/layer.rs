@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{header, HeaderValue};
 use tower::util::ServiceExt;
 use tower::{Layer, Service};
 
@@ -101,14 +100,8 @@ where
             let response = inner
                 .respond(request.map(Body::new), move |parsed| {
                     let service = service.clone();
-                    let mut parts = parsed.parts;
-                    if parsed.batch.is_some() {
-                        // Each event of a batch is a request of its own, with its own length.
-                        parts
-                            .headers
-                            .insert(header::CONTENT_LENGTH, HeaderValue::from(parsed.body.len()));
-                    }
-                    let mut request = Request::from_parts(parts, Body::from(parsed.body));
+                    // An event of a batch comes with the head of a delivery of its own.
+                    let mut request = Request::from_parts(parsed.parts, Body::from(parsed.body));
                     request.extensions_mut().insert(WebhookEvent(parsed.event));
                     if let Some(place) = parsed.batch {
                         request.extensions_mut().insert(place);
@@ -135,8 +128,10 @@ where
 
 /// The envelope of a delivery that passed the [`ReceiverLayer`] pipeline: an extractor for
 /// handlers behind the layer. The wrapped service is called once per event of a
-/// [batch](crate::envelope::Envelope::batch), with that event's bytes as the body and its
-/// [`InBatch`](crate::InBatch) place in the request's extensions.
+/// [batch](crate::envelope::Envelope::batch), with that event's bytes as the body (and its
+/// length, framing and, for a CloudEvents batch, `application/cloudevents+json` as its content
+/// type) and its [`InBatch`](crate::InBatch) place in the request's extensions: take it with
+/// `Option<Extension<InBatch>>`, which is `None` for a delivery of one event.
 #[derive(Debug, Clone)]
 pub struct WebhookEvent(pub EventMeta);
 

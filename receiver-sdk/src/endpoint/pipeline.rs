@@ -2,6 +2,7 @@
 //! pure stage ([`Assessor`](super::Assessor)), then the store's checks, the handler and the
 //! durable commit, which go on even if the sender hangs up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,9 @@ use crate::envelope::EventMeta;
 use crate::handshake::Reply;
 use crate::ordering::Verdict;
 use crate::outcome::{BatchCounts, Mark, Outcome, OUTCOME_HEADER};
-use crate::store::{Commit, EventTime, LeaseKey, OrderingKey, StoreError, UnixSeconds};
+use crate::store::{
+    Commit, DeliveryKey, EventTime, LeaseKey, OrderingKey, StoreError, UnixSeconds,
+};
 
 /// What a sender is told when the store fails: the backend's own text (a database error
 /// quoting the key, a path on disk) is for the operator, so it goes to the log instead.
@@ -36,7 +39,11 @@ struct Answer {
 /// What is left to do for a delivery once it is prepared.
 enum Work {
     One(Job),
-    Batch(Vec<Step>),
+    Batch {
+        steps: Vec<Step>,
+        // The whole body's replay key, recorded before its events run.
+        replay: Option<DeliveryKey>,
+    },
 }
 
 /// One event's handler, to run under the store's checks of its ordering mark and delivery
@@ -207,6 +214,25 @@ impl Inner {
             Examined::Batch(batch) => {
                 let len = batch.events.len();
                 let mut steps = Vec::with_capacity(len);
+                // Each event as if it came alone: its own length and framing, and a
+                // CloudEvents batch's event typed as the one structured event it is.
+                let mut parts_of_one = parts.clone();
+                let headers = &mut parts_of_one.headers;
+                headers.remove(header::TRANSFER_ENCODING);
+                let batch_type = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| {
+                        v.trim_start()
+                            .to_ascii_lowercase()
+                            .starts_with("application/cloudevents-batch")
+                    });
+                if batch_type {
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/cloudevents+json"),
+                    );
+                }
                 for (index, event) in batch.events.into_iter().enumerate() {
                     steps.push(match event {
                         BatchEvent::Answer { outcome, .. } => Step::Answered(outcome),
@@ -218,14 +244,19 @@ impl Inner {
                                 event,
                                 item,
                             } = *checks;
+                            let body = item.as_ref().map_or_else(
+                                || body.clone(),
+                                |(_, range)| body.slice(range.clone()),
+                            );
+                            let mut parts = parts_of_one.clone();
+                            parts
+                                .headers
+                                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
                             let parsed = Parsed {
                                 value,
                                 event,
-                                parts: parts.clone(),
-                                body: item.as_ref().map_or_else(
-                                    || body.clone(),
-                                    |(_, range)| body.slice(range.clone()),
-                                ),
+                                parts,
+                                body,
                                 endpoint: Arc::clone(&endpoint),
                                 batch: item.map(|(place, _)| place),
                             };
@@ -233,6 +264,7 @@ impl Inner {
                                 index,
                                 len,
                                 done: 0,
+                                recorded: self.options().dedupe,
                                 outcome: Box::new(outcome),
                             })?;
                             Step::Run(Job {
@@ -243,7 +275,10 @@ impl Inner {
                         }
                     });
                 }
-                Work::Batch(steps)
+                Work::Batch {
+                    steps,
+                    replay: batch.replay,
+                }
             }
         };
         let now = UnixSeconds::at(now);
@@ -251,14 +286,18 @@ impl Inner {
         // a sender that hangs up mid-handler must not stop the handler between its side effects
         // and the commit that records them. It runs here, and goes on in a task of its own if
         // this request is dropped or its deadline passes.
-        let mut work = Detachable::new(Arc::clone(self).work(work, now));
+        let accepted = Arc::new(AtomicBool::new(false));
+        let mut work = Detachable::new(Arc::clone(self).work(work, now, Arc::clone(&accepted)));
         let finished = match self.options().deadline {
             None => (&mut work).await,
             Some(deadline) => match tokio::time::timeout(deadline, &mut work).await {
                 Ok(finished) => finished,
                 Err(_) => {
                     return Err(match self.options().on_deadline {
-                        OnDeadline::Accept => Outcome::Accepted,
+                        OnDeadline::Accept => {
+                            accepted.store(true, Ordering::SeqCst);
+                            Outcome::Accepted
+                        }
                         OnDeadline::Retry => Outcome::Pending,
                     })
                 }
@@ -270,12 +309,28 @@ impl Inner {
     }
 
     /// The store's checks, the handler and the commit of one delivery, or of a batch's
-    /// events one by one, stopping at the first that fails.
-    async fn work(self: Arc<Self>, work: Work, now: UnixSeconds) -> Result<Answer, Outcome> {
-        let steps = match work {
+    /// events one by one, stopping at the first that fails, unless the sender was already
+    /// answered 202 (`accepted`): it will not retry, so every event it was promised is tried.
+    async fn work(
+        self: Arc<Self>,
+        work: Work,
+        now: UnixSeconds,
+        accepted: Arc<AtomicBool>,
+    ) -> Result<Answer, Outcome> {
+        let (steps, replay) = match work {
             Work::One(job) => return self.finish(job, now).await,
-            Work::Batch(steps) => steps,
+            Work::Batch { steps, replay } => (steps, replay),
         };
+        if let Some(replay) = replay {
+            let expires = now.saturating_add(self.options().retention);
+            self.store
+                .commit(Commit {
+                    mark: None,
+                    delivery: Some((replay, expires)),
+                })
+                .await
+                .map_err(|e| self.unavailable(e))?;
+        }
         let len = steps.len();
         let mut counts = BatchCounts::default();
         for (index, step) in steps.into_iter().enumerate() {
@@ -287,14 +342,22 @@ impl Inner {
                 },
             };
             let done = counts.total();
-            if !counts.count(&outcome) {
-                return Err(Outcome::BatchFailed {
-                    index,
-                    len,
-                    done,
-                    outcome: Box::new(outcome),
-                });
+            if counts.count(&outcome) {
+                continue;
             }
+            if accepted.load(Ordering::SeqCst) {
+                tracing::error!(endpoint = %self.options().name, event = index + 1, of = len,
+                    outcome = outcome.name(), message = %outcome.message(),
+                    "an event of a batch already answered 202 failed; it is not handled");
+                continue;
+            }
+            return Err(Outcome::BatchFailed {
+                index,
+                len,
+                done,
+                recorded: self.options().dedupe,
+                outcome: Box::new(outcome),
+            });
         }
         Ok(Outcome::Batch(counts).into())
     }

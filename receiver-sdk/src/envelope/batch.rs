@@ -4,9 +4,11 @@
 //! The events are cut out of the raw body rather than re-encoded from parsed JSON, so a
 //! handler gets each event's own bytes and two deliveries of the same event hash alike.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -61,11 +63,18 @@ impl fmt::Display for BatchAt {
     }
 }
 
-/// The bytes of each event of the array at `pointer` in `body`, in order.
+/// The bytes of each event of the array at `pointer` in `body`, in order, if it holds at
+/// most `limit` of them.
 ///
-/// One pass over a body that is the array itself; a pointer adds one pass over each value on
-/// its way (each object or array is read once to find the next step).
-pub(super) fn items<'a>(body: &'a [u8], pointer: &str) -> Result<Vec<&'a [u8]>, EnvelopeError> {
+/// The events are counted as they are cut, so a batch over the limit is refused at its first
+/// event past it, before the rest is read: a body of a million tiny items costs a count, not a
+/// million slices. A body that is the array itself is read in one pass; a pointer adds one
+/// pass over each value on its way (each object or array is read once to find the next step).
+pub(super) fn items<'a>(
+    body: &'a [u8],
+    pointer: &str,
+    limit: usize,
+) -> Result<Vec<&'a [u8]>, EnvelopeError> {
     let invalid = |e: serde_json::Error| EnvelopeError::InvalidJson(e.to_string());
     let field = || {
         if pointer.is_empty() {
@@ -87,8 +96,14 @@ pub(super) fn items<'a>(body: &'a [u8], pointer: &str) -> Result<Vec<&'a [u8]>, 
             .get()
             .as_bytes()
     };
-    match serde_json::from_slice::<Vec<&RawValue>>(at) {
-        Ok(items) => Ok(items.into_iter().map(|raw| raw.get().as_bytes()).collect()),
+    let over = Cell::new(false);
+    let mut reader = serde_json::Deserializer::from_slice(at);
+    let cut = Cut { limit, over: &over }
+        .deserialize(&mut reader)
+        .and_then(|items| reader.end().map(|()| items));
+    match cut {
+        Ok(items) => Ok(items),
+        Err(_) if over.get() => Err(EnvelopeError::TooManyEvents { limit }),
         // Not an array, or not JSON at all: told apart only now, on the way out.
         Err(error) => match serde_json::from_slice::<Value>(at) {
             Ok(value) => Err(EnvelopeError::NotABatch {
@@ -97,6 +112,41 @@ pub(super) fn items<'a>(body: &'a [u8], pointer: &str) -> Result<Vec<&'a [u8]>, 
             }),
             Err(_) => Err(invalid(error)),
         },
+    }
+}
+
+/// Cuts a JSON array into its items' bytes, stopping with an error (and `over` set) at the
+/// first item past `limit`.
+struct Cut<'c> {
+    limit: usize,
+    over: &'c Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for Cut<'_> {
+    type Value = Vec<&'de [u8]>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Cut<'_> {
+    type Value = Vec<&'de [u8]>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if items.len() == self.limit {
+                self.over.set(true);
+                return Err(serde::de::Error::custom("more events than the limit"));
+            }
+            items.push(raw.get().as_bytes());
+        }
+        Ok(items)
     }
 }
 
@@ -135,7 +185,7 @@ mod tests {
     #[test]
     fn each_event_is_cut_out_byte_for_byte() {
         let body = br#"[ {"a": 1,  "b":[2]} ,{"c":"\u00e9"}]"#;
-        let items = items(body, "").unwrap();
+        let items = items(body, "", usize::MAX).unwrap();
         assert_eq!(items, [&br#"{"a": 1,  "b":[2]}"#[..], br#"{"c":"\u00e9"}"#]);
     }
 
@@ -143,24 +193,24 @@ mod tests {
     fn a_pointer_reaches_a_nested_array_and_unescapes_its_tokens() {
         let body = br#"{"destination":"U1","events":[{"type":"message"}],"a/b":{"~":[[1]]}}"#;
         assert_eq!(
-            items(body, "/events").unwrap(),
+            items(body, "/events", usize::MAX).unwrap(),
             [&br#"{"type":"message"}"#[..]]
         );
-        assert_eq!(items(body, "/a~1b/~0/0").unwrap(), [&b"1"[..]]);
-        assert_eq!(items(b"[]", "").unwrap(), Vec::<&[u8]>::new());
+        assert_eq!(items(body, "/a~1b/~0/0", usize::MAX).unwrap(), [&b"1"[..]]);
+        assert_eq!(items(b"[]", "", usize::MAX).unwrap(), Vec::<&[u8]>::new());
     }
 
     #[test]
     fn what_is_not_a_batch_says_what_it_is() {
         assert_eq!(
-            items(br#"{"events":{"type":"x"}}"#, "/events"),
+            items(br#"{"events":{"type":"x"}}"#, "/events", usize::MAX),
             Err(EnvelopeError::NotABatch {
                 field: "`/events`".into(),
                 found: "an object"
             })
         );
         assert_eq!(
-            items(br#"{"type":"x"}"#, ""),
+            items(br#"{"type":"x"}"#, "", usize::MAX),
             Err(EnvelopeError::NotABatch {
                 field: "the body".into(),
                 found: "an object"
@@ -168,7 +218,7 @@ mod tests {
         );
         for absent in [&br#"{"other":[]}"#[..], br#"{"events":null}"#, br#"[1]"#] {
             assert_eq!(
-                items(absent, "/events"),
+                items(absent, "/events", usize::MAX),
                 Err(EnvelopeError::Missing {
                     field: "/events".into()
                 }),
@@ -177,7 +227,25 @@ mod tests {
             );
         }
         assert!(matches!(
-            items(b"[{]", ""),
+            items(b"[{]", "", usize::MAX),
+            Err(EnvelopeError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn a_batch_over_its_limit_is_refused_at_the_first_event_past_it() {
+        assert_eq!(items(b"[1,2]", "", 2).unwrap().len(), 2);
+        // The tail past the third item is never read: it is not even JSON.
+        assert_eq!(
+            items(b"[1,2,3,{", "", 2),
+            Err(EnvelopeError::TooManyEvents { limit: 2 })
+        );
+        assert_eq!(
+            items(br#"{"events":[1,2,3]}"#, "/events", 2),
+            Err(EnvelopeError::TooManyEvents { limit: 2 })
+        );
+        assert!(matches!(
+            items(b"[1,2] x", "", 2),
             Err(EnvelopeError::InvalidJson(_))
         ));
     }

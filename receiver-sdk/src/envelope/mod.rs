@@ -158,7 +158,9 @@ pub enum Envelope {
     /// [CloudEvents 1.0](https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md)
     /// over HTTP, in binary mode (`ce-id`, `ce-source`, `ce-type`, `ce-specversion`, `ce-time`,
     /// `ce-subject` headers; the body is the event's `data`) or structured mode (a body of
-    /// type `application/cloudevents+json` holding the attributes and `data`).
+    /// type `application/cloudevents+json` holding the attributes and `data`, or such a body
+    /// posted as plain JSON with no `ce-specversion` header, as Twilio's Event Streams post
+    /// theirs).
     ///
     /// The delivery id is `source`, a space, and `id`, because the spec makes ids unique only
     /// per source. `subject` is the entity, and `source` its type, because a subject names its
@@ -210,7 +212,8 @@ impl Envelope {
 
     /// The events of a batch delivery, each as its bytes exactly as sent, in order; `None`
     /// when the delivery is one event. A delivery is a batch when it is a CloudEvents batch
-    /// (`Content-Type: application/cloudevents-batch+json`: the body is the array) or its
+    /// (`Content-Type: application/cloudevents-batch+json`, or a JSON array posted as plain
+    /// JSON without binary mode's `ce-specversion`: the body is the array) or its
     /// mapping says where its events are ([`Mapping::batch`], and the catalogue's batching
     /// senders: `asana`, `hubspot`, `line`, `sendgrid`).
     ///
@@ -228,7 +231,10 @@ impl Envelope {
     /// let event: serde_json::Value = serde_json::from_slice(events[0])?;
     /// let meta = Envelope::CloudEvents.extract_item(&headers, &event)?;
     /// assert_eq!(meta.delivery_id.as_deref(), Some("/s 1"));
-    /// assert!(Envelope::CloudEvents.batch(&HeaderMap::new(), body).is_none());
+    /// // Binary mode: the array is one event's data.
+    /// let mut binary = HeaderMap::new();
+    /// binary.insert("ce-specversion", "1.0".parse()?);
+    /// assert!(Envelope::CloudEvents.batch(&binary, body).is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn batch<'a>(
@@ -236,12 +242,23 @@ impl Envelope {
         headers: &HeaderMap,
         body: &'a [u8],
     ) -> Option<Result<Vec<&'a [u8]>, EnvelopeError>> {
+        self.batch_within(headers, body, usize::MAX)
+    }
+
+    /// [`batch`](Self::batch), refused with [`EnvelopeError::TooManyEvents`] at the first
+    /// event past `limit`, before the rest of the batch is read.
+    pub fn batch_within<'a>(
+        &self,
+        headers: &HeaderMap,
+        body: &'a [u8],
+        limit: usize,
+    ) -> Option<Result<Vec<&'a [u8]>, EnvelopeError>> {
         let pointer = match self {
             Self::CloudEvents => cloudevents::is_batch(headers, body).then_some("")?,
             Self::Custom(mapping) | Self::Provider { mapping, .. } => mapping.batch_at()?,
             _ => return None,
         };
-        Some(batch::items(body, pointer))
+        Some(batch::items(body, pointer, limit))
     }
 
     /// Reads one event of a [batch](Self::batch), parsed: a CloudEvents batch holds events
@@ -394,6 +411,12 @@ pub enum EnvelopeError {
         field: String,
         /// What is there instead, e.g. "an object".
         found: &'static str,
+    },
+    /// A batch holds more events than the endpoint takes.
+    #[error("the batch holds more than {limit} events, the most this endpoint takes")]
+    TooManyEvents {
+        /// The endpoint's limit.
+        limit: usize,
     },
     /// A header is present but its value cannot be used.
     #[error("header `{header}` {problem}")]

@@ -1257,7 +1257,7 @@ async fn a_bin_judges_batches_of_up_to_100_events_so_a_capture_stays_near_its_bo
     );
     assert_eq!(
         over["message"],
-        "the batch holds 101 events, more than the limit of 100"
+        "the batch holds more than 100 events, the limit of this endpoint"
     );
     assert!(over.get("events").is_none(), "no event of it is kept");
     served.stop().await;
