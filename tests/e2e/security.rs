@@ -356,6 +356,7 @@ fn secret_material_is_compared_only_with_subtle_and_every_other_equality_has_a_c
         "entry.name == name",
         "a public provider name",
         "a public field name",
+        "a public URL offset",
     ];
     let mut unexplained = Vec::new();
     for (name, code) in &sources {

@@ -200,7 +200,8 @@ fn without_port(url: &str) -> Cow<'_, str> {
 /// (`addPort`).
 fn with_port(url: &str) -> Cow<'_, str> {
     match split(url) {
-        Some(parts) if parts.host_end == parts.rest => {
+        // Offsets into the URL, a public value: no port between the host and the rest.
+        Some(parts) if parts.host_end == parts.rest /* a public URL offset */ => {
             let port = if url[..parts.scheme_end].eq_ignore_ascii_case("https://") {
                 ":443"
             } else {
