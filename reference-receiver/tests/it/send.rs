@@ -1121,3 +1121,30 @@ async fn regression_no_answer_to_a_meta_handshake_does_not_print_the_verify_toke
     assert!(sent.stderr.contains("no answer from"), "{sent:#?}");
     assert!(!sent.shows("vt-secret"), "{sent:#?}");
 }
+
+/// Mailgun signs inside the body; its only verifier is its Python SDK (`mailgun` on PyPI,
+/// `SecurityGuard.verify_webhook`, tests/interop/mailgun_verify.py).
+#[tokio::test]
+async fn mailgun_output_verifies_with_mailguns_own_python_sdk() {
+    let capture = Capture::start().await;
+    let (captured, key) = send_captured(&capture, "mailgun").await;
+    let body: serde_json::Value = serde_json::from_slice(&captured.body).unwrap();
+    let signature = &body["signature"];
+    let accepts = |token: &str| {
+        let input = serde_json::json!({
+            "signing_key": key, "timestamp": signature["timestamp"], "token": token,
+            "signature": signature["signature"],
+        });
+        let output: serde_json::Value =
+            serde_json::from_slice(&end_to_end::python("mailgun_verify.py", &input)).unwrap();
+        output["valid"]
+            .as_bool()
+            .expect("mailgun_verify.py prints {valid}")
+    };
+    let token = signature["token"].as_str().unwrap();
+    assert!(accepts(token), "Mailgun's SDK refused {body:#}");
+    assert!(
+        !accepts(&format!("{token}x")),
+        "Mailgun's SDK took a changed token"
+    );
+}
