@@ -8,6 +8,7 @@
 //! | hubspot | `@hubspot/api-client` 14.0.1 `Signature.getSignature` (v3) | the endpoint |
 //! | line | our `sign::line` | `@line/bot-sdk` 11.2.0 `validateSignature`, then the endpoint |
 //! | sendgrid | Node's crypto (ECDSA P-256, as SendGrid signs) | `@sendgrid/eventwebhook` 8.0.0 `verifySignature`, then the endpoint |
+//! | twilio (Event Streams) | `twilio` 6.3.1 `getExpectedTwilioSignature` over the URL with `bodySHA256` | the endpoint |
 
 use axum::Router;
 use end_to_end::{answer, client, Recorder, Server};
@@ -269,5 +270,89 @@ async fn a_hubspot_retry_with_the_next_attempt_number_is_a_duplicate() {
         assert_eq!(answer["message"], format!("a batch of 1 event: {expected}"));
     }
     assert_eq!(recorder.applied().len(), 1);
+    server.stop().await;
+}
+
+/// One Twilio Event Streams event: a CloudEvent (the shape of
+/// https://www.twilio.com/docs/events/event-types/messaging/outbound-message).
+fn twilio_event(id: &str, kind: &str, sid: &str, time: &str) -> Value {
+    json!({"specversion": "1.0", "type": kind, "source": format!("/2010-04-01/Accounts/AC1/Messages/{sid}.json"),
+           "id": id, "dataschema": "https://events-schemas.twilio.com/Messaging.MessageStatus/4",
+           "datacontenttype": "application/json", "time": time,
+           "data": {"messageSid": sid, "messageStatus": kind.rsplit('.').next().unwrap()}})
+}
+
+/// A Twilio Event Streams sink that batches: a JSON array of CloudEvents posted as plain
+/// JSON, signed by twilio 6.3.1 over the URL with the body's `bodySHA256`, as
+/// `validateRequestWithBody` checks it.
+#[tokio::test]
+async fn a_twilio_event_streams_batch_signed_by_the_twilio_library_is_handled_once_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "twilio_auth_token";
+    let verifier = Verifier::provider("twilio", [token]).unwrap();
+    let (recorder, server) = endpoint("twilio", verifier, dir.path()).await;
+    let body = json!([
+        twilio_event(
+            "EZ1",
+            "com.twilio.messaging.message.sent",
+            "SM1",
+            "2026-01-01T00:00:01.000Z"
+        ),
+        twilio_event(
+            "EZ2",
+            "com.twilio.messaging.message.delivered",
+            "SM1",
+            "2026-01-01T00:00:02.000Z"
+        ),
+    ])
+    .to_string();
+    let input = json!({"op": "sign", "provider": "twilio", "secret": token, "json": true,
+                       "url": server.url("/webhook"), "body": body});
+    let signed: Value = serde_json::from_slice(&end_to_end::node("url.mjs", &input)).unwrap();
+    let url = signed["url"].as_str().unwrap();
+    assert!(url.contains("bodySHA256="), "{url}");
+    let signature = signed["headers"]["x-twilio-signature"].as_str().unwrap();
+    let send = || {
+        client()
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-twilio-signature", signature)
+            .body(body.clone())
+            .send()
+    };
+    let (status, outcome, first) = answer(send().await.unwrap()).await;
+    assert_eq!((status, outcome.as_str()), (200, "batch"), "{first}");
+    assert_eq!(first["message"], "a batch of 2 events: 2 handled");
+    let (_, _, again) = answer(send().await.unwrap()).await;
+    assert_eq!(again["message"], "a batch of 2 events: 2 duplicate");
+    let applied = recorder.applied();
+    let kinds: Vec<_> = applied
+        .iter()
+        .map(|a| (a.event.as_str(), a.delivery.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                "com.twilio.messaging.message.sent",
+                Some("/2010-04-01/Accounts/AC1/Messages/SM1.json EZ1")
+            ),
+            (
+                "com.twilio.messaging.message.delivered",
+                Some("/2010-04-01/Accounts/AC1/Messages/SM1.json EZ2")
+            ),
+        ]
+    );
+    // One byte of the body changed: its hash no longer matches the signed URL.
+    let forged = body.replacen("EZ2", "EZ3", 1);
+    let response = client()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-twilio-signature", signature)
+        .body(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
     server.stop().await;
 }
