@@ -27,13 +27,25 @@ impl DeliveryKeys {
     /// delivery id would be unauthenticated (a body-only verifier and an envelope that takes
     /// the id from a header), which adds the replay key.
     pub fn of(endpoint: &str, event: &EventMeta, body: &[u8], unsigned_id: bool) -> Self {
+        Self::of_message(endpoint, event, body, unsigned_id.then(|| body_hash(body)))
+    }
+
+    /// The keys of `event` with this `body` at `endpoint`, where `replay` (when the delivery
+    /// id is unauthenticated) is the hash of what the signature covers: [`message_hash`].
+    pub fn of_message(
+        endpoint: &str,
+        event: &EventMeta,
+        body: &[u8],
+        replay: Option<String>,
+    ) -> Self {
         let key = |id: String| DeliveryKey {
             endpoint: endpoint.to_owned(),
             id,
         };
         let id = key(delivery_id(event, body));
-        let replay = (unsigned_id && event.delivery_id.is_some())
-            .then(|| key(body_hash(body)))
+        let replay = replay
+            .filter(|_| event.delivery_id.is_some())
+            .map(key)
             .filter(|replay| *replay != id);
         Self {
             id: Some(id),
@@ -46,6 +58,29 @@ impl DeliveryKeys {
 /// sends none.
 pub fn delivery_id(event: &EventMeta, body: &[u8]) -> String {
     event.delivery_id.clone().unwrap_or_else(|| body_hash(body))
+}
+
+/// What one signed message is known by: the body's hash ([`body_hash`]) where the signature
+/// covers the body alone, else the hash of the body and the signed headers' values, so two
+/// messages with one body but other signed ids (Standard Webhooks' `webhook-id`) are two.
+pub fn message_hash<'h>(
+    body: &[u8],
+    signed: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+) -> String {
+    let mut signed = signed.into_iter().peekable();
+    if signed.peek().is_none() {
+        return body_hash(body);
+    }
+    let mut digest = Sha256::new();
+    digest.update(body);
+    for (name, value) in signed {
+        // Lengths first, so no name or value can run into the next.
+        for part in [name.as_bytes(), value] {
+            digest.update((part.len() as u64).to_be_bytes());
+            digest.update(part);
+        }
+    }
+    format!("sha256:{}", hex::encode(digest.finalize()))
 }
 
 /// `sha256:` and the hex SHA-256 of the body.

@@ -2,6 +2,7 @@
 
 mod asymmetric;
 mod batch_review;
+mod batch_review2;
 mod batch_senders;
 mod batches;
 mod catalogue_interop;

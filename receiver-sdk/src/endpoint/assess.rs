@@ -441,11 +441,13 @@ impl Assessor {
             .extract(headers, &value)
             .map_err(|e| Outcome::Malformed(e.to_string()))?;
         // Before anything else sees the event (the log line included, which would carry it).
-        options.limits.check(&event)?;
+        options
+            .limits
+            .check(&event, options.envelope.makes_delivery_id())?;
         *seen = Some(event.clone());
-        let unsigned_id = options.envelope.delivery_id_from_headers();
+        let replay = self.replay_of(headers, body, options.envelope.delivery_id_from_headers());
         let ordering = self.pass(&event, now)?;
-        let checks = self.checks(event, value, body, unsigned_id, ordering);
+        let checks = self.checks(event, value, body, replay, ordering);
         Ok(Examined::One(Box::new(checks)))
     }
 
@@ -461,14 +463,15 @@ impl Assessor {
         let options = &self.options;
         let len = items.len();
         let shared_id = options.envelope.item_id_from_headers();
-        // Under a signature of the body alone, what the headers say is the replayer's to
-        // choose: the whole body is known by its hash too (so it cannot come back as one
-        // binary-mode CloudEvent with attributes of its own), and each event whose id is a
-        // header's by the body's hash and its place (alike events of two bodies the sender
-        // signed apart are not one).
-        let body_only = options.dedupe && options.verifier.authenticates_only_the_body();
-        let whole = (body_only && options.envelope.delivery_id_from_headers())
-            .then(|| DeliveryKey::new(&*options.name, dedupe::body_hash(body)));
+        // Where the signature does not cover the header an id may come from, what that header
+        // says is the replayer's to choose: the whole signed message is known by its hash too
+        // (so it cannot come back as one binary-mode CloudEvent with attributes of its own),
+        // and each event whose id is a header's by that hash and its place (alike events of
+        // two messages the sender signed apart are not one).
+        let whole = self
+            .replay_of(headers, body, options.envelope.delivery_id_from_headers())
+            .filter(|_| options.dedupe)
+            .map(|hash| DeliveryKey::new(&*options.name, hash));
         let mut events = Vec::with_capacity(len);
         for (index, item) in items.iter().enumerate() {
             let failed = |outcome| Outcome::BatchFailed {
@@ -486,14 +489,18 @@ impl Assessor {
                 .extract_item(headers, &value)
                 .map_err(|e| failed(Outcome::Malformed(e.to_string())))?;
             // The sender's id is held to the limit; the place is the endpoint's own addition.
-            options.limits.check(&event).map_err(failed)?;
+            options
+                .limits
+                .check(&event, options.envelope.makes_delivery_id())
+                .map_err(failed)?;
             if shared_id {
                 // One header id for the whole batch: each event is known by it and its place.
                 event.delivery_id = event.delivery_id.map(|id| format!("{id}#{index}"));
             }
             match self.pass(&event, now) {
                 Ok(ordering) => {
-                    let mut checks = self.checks(event, value, item, shared_id, ordering);
+                    let replay = self.replay_of(headers, item, shared_id);
+                    let mut checks = self.checks(event, value, item, replay, ordering);
                     if let (Some(replay), Some(whole)) = (&mut checks.deliveries.replay, &whole) {
                         replay.id = format!("{}#{index}", whole.id);
                     }
@@ -548,20 +555,38 @@ impl Assessor {
         Ok(ordering)
     }
 
+    /// The hash a delivery whose id may come from a header (`header_id`) is also known by,
+    /// where the signature does not cover that header: of `bytes` and the headers the
+    /// signature does cover ([`Verify::signed_headers`](crate::verify::Verify::signed_headers)).
+    /// `None` where the id is signed, or the scheme authenticates the sender, not a message.
+    fn replay_of(&self, headers: &HeaderMap, bytes: &[u8], header_id: bool) -> Option<String> {
+        if !header_id {
+            return None;
+        }
+        let signed = self.options.verifier.signed_headers()?;
+        let ids = self.options.envelope.delivery_id_headers();
+        if ids.iter().all(|id| signed.contains(id)) {
+            return None;
+        }
+        let values = signed
+            .iter()
+            .filter_map(|name| headers.get(name).map(|v| (name.as_str(), v.as_bytes())));
+        Some(dedupe::message_hash(bytes, values))
+    }
+
     /// What a passed event leaves to the store: its ordering key and its dedupe keys (of
-    /// `bytes`, the event's own). `header_id` says its delivery id may come from a header.
+    /// `bytes`, the event's own, and `replay`, [`replay_of`](Self::replay_of) it).
     fn checks(
         &self,
         event: EventMeta,
         value: Value,
         bytes: &[u8],
-        header_id: bool,
+        replay: Option<String>,
         ordering: Option<(OrderingKey, EventTime)>,
     ) -> Checks {
         let options = &self.options;
         let deliveries = if options.dedupe {
-            let unsigned_id = options.verifier.authenticates_only_the_body() && header_id;
-            DeliveryKeys::of(&options.name, &event, bytes, unsigned_id)
+            DeliveryKeys::of_message(&options.name, &event, bytes, replay)
         } else {
             DeliveryKeys::default()
         };

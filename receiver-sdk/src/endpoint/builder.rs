@@ -73,12 +73,16 @@ pub(super) struct IdLimits {
 impl IdLimits {
     /// Refuses an event whose event type, entity type, entity id or delivery id is over its
     /// limit: each ends up in a store key (and the log), so none may be as long as a body.
-    pub(super) fn check(self, event: &EventMeta) -> Result<(), Outcome> {
+    /// `own_id` says the delivery id is the endpoint's own digest (a mapping's
+    /// [`changed_by_retries`](crate::envelope::Mapping::changed_by_retries)), not the
+    /// sender's: it has a fixed length and is not held to the limit.
+    pub(super) fn check(self, event: &EventMeta, own_id: bool) -> Result<(), Outcome> {
+        let delivery_id = event.delivery_id.as_ref().filter(|_| !own_id);
         let fields = [
             ("event type", Some(&event.event_type), self.types),
             ("entity type", event.entity_type.as_ref(), self.types),
             ("entity id", event.entity_id.as_ref(), self.ids),
-            ("delivery id", event.delivery_id.as_ref(), self.ids),
+            ("delivery id", delivery_id, self.ids),
         ];
         for (field, value, limit) in fields {
             let length = value.map_or(0, String::len);

@@ -211,6 +211,20 @@ impl Mapping {
         self.batch.as_ref().map(BatchAt::pointer)
     }
 
+    /// Whether the delivery id is this mapping's digest (no id field, fields that retries
+    /// change).
+    pub(super) fn makes_delivery_id(&self) -> bool {
+        self.delivery_id.is_none() && !self.changed_by_retries.is_empty()
+    }
+
+    /// The header the delivery id is read from, if it is.
+    pub(super) fn delivery_id_header(&self) -> Option<HeaderName> {
+        match &self.delivery_id {
+            Some(Field(Source::Header(name))) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether the delivery id is read from a header.
     pub(super) fn delivery_id_from_header(&self) -> bool {
         matches!(self.delivery_id, Some(Field(Source::Header(_))))

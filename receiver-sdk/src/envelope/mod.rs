@@ -43,7 +43,7 @@ mod proptests;
 mod tests;
 
 use chrono::{DateTime, Utc};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
 pub use catalogue::{envelopes, UnknownEnvelope};
@@ -274,6 +274,35 @@ impl Envelope {
                 mapping.extract(headers, item)
             }
             other => other.extract(headers, item),
+        }
+    }
+
+    /// The headers a delivery id may be read from: GitHub's `X-GitHub-Delivery`, Standard
+    /// Webhooks' `webhook-id`/`svix-id`, SuperOffice's `X-SuperOffice-EventId`, CloudEvents'
+    /// `ce-id` and `ce-source`, a mapping's `header:` id.
+    pub(crate) fn delivery_id_headers(&self) -> Vec<HeaderName> {
+        let names: &[&'static str] = match self {
+            Self::GitHub => &["x-github-delivery"],
+            Self::StandardWebhooks => &["webhook-id", "svix-id"],
+            Self::SuperOffice => &["x-superoffice-eventid"],
+            Self::CloudEvents => &["ce-id", "ce-source"],
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
+                return mapping.delivery_id_header().into_iter().collect();
+            }
+            Self::Sonar | Self::Integration | Self::Stripe | Self::Raw => &[],
+        };
+        names
+            .iter()
+            .map(|name| HeaderName::from_static(name))
+            .collect()
+    }
+
+    /// Whether the delivery id is the envelope's own digest rather than the sender's: a
+    /// mapping with [`changed_by_retries`](Mapping::changed_by_retries) and no id field.
+    pub(crate) fn makes_delivery_id(&self) -> bool {
+        match self {
+            Self::Custom(mapping) | Self::Provider { mapping, .. } => mapping.makes_delivery_id(),
+            _ => false,
         }
     }
 

@@ -187,6 +187,21 @@ pub trait Verify: fmt::Debug + Send + Sync + 'static {
     fn authenticates_only_the_body(&self) -> bool {
         true
     }
+
+    /// The headers the scheme's signature covers besides the body, where it can say:
+    /// Standard Webhooks' `webhook-id` and `webhook-timestamp`, the header a described HMAC
+    /// scheme signs (Twitch's message id); none for an HMAC of the body. `None` for a scheme
+    /// that authenticates the sender rather than one message (Basic, a token), whose holder
+    /// can send anything anyway.
+    ///
+    /// An endpoint whose envelope reads the delivery id from a header this does not list
+    /// also knows each delivery by the hash of its body and these headers' values, so one
+    /// signed message replayed under fresh ids is still a duplicate. Default: none for a
+    /// scheme that [authenticates only the body](Self::authenticates_only_the_body), else
+    /// `None`.
+    fn signed_headers(&self) -> Option<Vec<HeaderName>> {
+        self.authenticates_only_the_body().then(Vec::new)
+    }
 }
 
 /// `Verify` through a pointer: every method forwards to the scheme it points at.
@@ -216,6 +231,10 @@ macro_rules! forward_verify {
 
             fn authenticates_only_the_body(&self) -> bool {
                 (**self).authenticates_only_the_body()
+            }
+
+            fn signed_headers(&self) -> Option<Vec<HeaderName>> {
+                (**self).signed_headers()
             }
         }
     )*};
@@ -247,6 +266,10 @@ impl Verify for Verifier {
 
     fn authenticates_only_the_body(&self) -> bool {
         Verifier::authenticates_only_the_body(self)
+    }
+
+    fn signed_headers(&self) -> Option<Vec<HeaderName>> {
+        Verifier::signed_headers(self)
     }
 }
 
@@ -631,6 +654,35 @@ impl Verifier {
             | Scheme::Token(_)
             | Scheme::Mailgun(_)
             | Scheme::MicrosoftGraph(_) => false,
+        }
+    }
+
+    /// The headers the signature covers besides the body (see [`Verify::signed_headers`]).
+    pub fn signed_headers(&self) -> Option<Vec<HeaderName>> {
+        match &self.scheme {
+            Scheme::Described(scheme) => Some(scheme.signed_headers()),
+            Scheme::StandardWebhooks(_) | Scheme::StandardWebhooksV1a(_) => Some(
+                [
+                    "webhook-id",
+                    "webhook-timestamp",
+                    "svix-id",
+                    "svix-timestamp",
+                ]
+                .map(HeaderName::from_static)
+                .to_vec(),
+            ),
+            Scheme::Hmac(_)
+            | Scheme::Stripe(_)
+            | Scheme::Slack(_)
+            | Scheme::Twilio(_)
+            | Scheme::Discord(_)
+            | Scheme::SendGrid(_) => Some(Vec::new()),
+            Scheme::Custom(scheme) => scheme.signed_headers(),
+            Scheme::None
+            | Scheme::Basic(_)
+            | Scheme::Token(_)
+            | Scheme::Mailgun(_)
+            | Scheme::MicrosoftGraph(_) => None,
         }
     }
 

@@ -362,6 +362,18 @@ impl SchemeHmac {
             .any(|part| matches!(part, SignedPart::Header(_)))
     }
 
+    /// The headers the signed string takes parts of.
+    pub(in crate::verify) fn signed_headers(&self) -> Vec<HeaderName> {
+        self.scheme
+            .message
+            .iter()
+            .filter_map(|part| match part {
+                SignedPart::Header(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn malformed(&self) -> FailureKind {
         FailureKind::MalformedHeader {
             header: self.scheme.header.clone(),
