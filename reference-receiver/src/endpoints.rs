@@ -72,6 +72,9 @@ pub(crate) fn receiver(
     if config.accept_form_bodies {
         builder = builder.accept_form_bodies();
     }
+    if config.accept_unsigned_cloudevents_attributes {
+        builder = builder.accept_unsigned_cloudevents_attributes();
+    }
     if let Some(url) = &config.public_url {
         builder = builder.public_url(url.clone());
     }

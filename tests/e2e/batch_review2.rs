@@ -45,9 +45,12 @@ async fn receiver(
     verifier: Verifier,
     recorder: &Recorder,
 ) -> Server {
+    // Binary mode's unsigned attributes taken, as an endpoint that opted in does: a signed
+    // message must still be handled once.
     let receiver = Receiver::builder(name)
         .envelope(Envelope::CloudEvents)
         .ordering(OrderingScope::PerEntity)
+        .accept_unsigned_cloudevents_attributes()
         .verifier(verifier)
         .batch_limit(1)
         .store(SledStore::open(dir).unwrap())
@@ -169,4 +172,60 @@ async fn regression_the_id_limit_does_not_refuse_the_digest_the_endpoint_makes_f
     );
     assert_eq!(recorder.applied().len(), 1);
     server.stop().await;
+}
+
+/// By default an endpoint refuses binary mode when its signature does not cover the `ce-*`
+/// attributes, under a body-only HMAC and under Standard Webhooks alike; structured mode
+/// carries them in the signed body and is taken.
+#[tokio::test]
+async fn binary_mode_whose_attributes_the_signature_does_not_cover_is_refused_by_default() {
+    let body = json!({"order": "o1", "total": 10}).to_string();
+    let github = sign::github("s3cret", body.as_bytes());
+    let cases: [(Verifier, Vec<(&str, String)>); 2] = [
+        (
+            Verifier::github(["s3cret"]).unwrap(),
+            vec![("x-hub-signature-256", github)],
+        ),
+        (
+            Verifier::standard_webhooks([WHSEC]).unwrap(),
+            standard_webhooks("msg_1", &body),
+        ),
+    ];
+    for (verifier, signed) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new();
+        let receiver = Receiver::builder("binary-refused")
+            .envelope(Envelope::CloudEvents)
+            .verifier(verifier)
+            .store(SledStore::open(dir.path()).unwrap())
+            .handler(recorder.handler())
+            .build()
+            .unwrap();
+        let server = Server::start(Router::new().route_service("/events", receiver)).await;
+        let mut binary = forged_binary("e1");
+        binary.extend(signed.iter().cloned());
+        let (status, outcome, answer) = send(&server, &binary, &body).await;
+        assert_eq!(
+            (status, outcome.as_str()),
+            (401, "unauthorized"),
+            "{answer}"
+        );
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains("send structured mode"), "{message}");
+        assert!(recorder.applied().is_empty());
+
+        // The same event in structured mode, its attributes inside what is signed.
+        let event = event("e1", "o1", "2026-01-01T00:00:01Z").to_string();
+        let mut structured = vec![("content-type", "application/cloudevents+json".to_owned())];
+        structured.extend(match signed[0].0 {
+            "x-hub-signature-256" => vec![(
+                "x-hub-signature-256",
+                sign::github("s3cret", event.as_bytes()),
+            )],
+            _ => standard_webhooks("msg_2", &event),
+        });
+        let (status, outcome, answer) = send(&server, &structured, &event).await;
+        assert_eq!((status, outcome.as_str()), (200, "handled"), "{answer}");
+        server.stop().await;
+    }
 }

@@ -440,6 +440,7 @@ impl Assessor {
             .envelope
             .extract(headers, &value)
             .map_err(|e| Outcome::Malformed(e.to_string()))?;
+        self.refuse_unsigned_attributes(headers)?;
         // Before anything else sees the event (the log line included, which would carry it).
         options
             .limits
@@ -553,6 +554,32 @@ impl Assessor {
             }
         }
         Ok(ordering)
+    }
+
+    /// Refuses a CloudEvents binary-mode delivery whose `ce-*` attributes the signature does
+    /// not cover, unless the endpoint takes them
+    /// ([`accept_unsigned_cloudevents_attributes`](crate::ReceiverBuilder::accept_unsigned_cloudevents_attributes)).
+    fn refuse_unsigned_attributes(&self, headers: &HeaderMap) -> Result<(), Outcome> {
+        let options = &self.options;
+        if options.unsigned_attributes || !options.envelope.attributes_in_headers(headers) {
+            return Ok(());
+        }
+        let Some(signed) = options.verifier.signed_headers() else {
+            return Ok(());
+        };
+        let covered = ["ce-id", "ce-source", "ce-type", "ce-time", "ce-subject"]
+            .iter()
+            .all(|name| signed.iter().any(|header| header == name));
+        if covered {
+            return Ok(());
+        }
+        Err(Outcome::Unauthorized {
+            reason: "CloudEvents binary mode: this endpoint's signature does not cover the \
+                     ce-* attributes, so they could be anyone's; send structured mode \
+                     (application/cloudevents+json)"
+                .into(),
+            challenge: None,
+        })
     }
 
     /// The hash a delivery whose id may come from a header (`header_id`) is also known by,

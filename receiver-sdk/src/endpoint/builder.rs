@@ -47,6 +47,7 @@ pub(super) struct Options {
     pub(super) strict_content_type: bool,
     pub(super) form_bodies: bool,
     pub(super) unsigned_tests: bool,
+    pub(super) unsigned_attributes: bool,
     pub(super) events: Option<HashSet<String>>,
     // Tried in the order given; the first that recognises a request answers it.
     pub(super) handshakes: Vec<Handshake>,
@@ -158,6 +159,7 @@ impl ReceiverBuilder {
                 strict_content_type: true,
                 form_bodies: false,
                 unsigned_tests: false,
+                unsigned_attributes: false,
                 events: None,
                 handshakes: Vec::new(),
                 public_url: None,
@@ -315,6 +317,21 @@ impl ReceiverBuilder {
     /// body is then refused with 415 like any other content type but JSON.
     pub fn accept_form_bodies(mut self) -> Self {
         self.options.form_bodies = true;
+        self
+    }
+
+    /// Takes CloudEvents binary-mode deliveries whose `ce-*` attributes the verifier's
+    /// signature does not cover (an HMAC of the body, Standard Webhooks). By default such a
+    /// delivery is refused with 401: anyone holding one signed body could post it again with
+    /// an id, type, subject and time of their choosing, and a time far ahead would make every
+    /// real update of that subject stale. Send structured mode (the attributes are then in
+    /// the signed body) rather than turn this on. With it on, a signed message that was
+    /// handled is a duplicate when it comes back under other attributes; one the endpoint
+    /// answered without handling it (ignored, refused) can come back under other attributes
+    /// and be handled. Binary mode under a verifier that signs no message (none, Basic, a
+    /// token) is always taken.
+    pub fn accept_unsigned_cloudevents_attributes(mut self) -> Self {
+        self.options.unsigned_attributes = true;
         self
     }
 

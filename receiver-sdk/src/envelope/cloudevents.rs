@@ -63,6 +63,12 @@ pub(super) fn is_batch(headers: &HeaderMap, body: &[u8]) -> bool {
     }
 }
 
+/// Whether the delivery is in binary mode: not a structured or batch content type, and the
+/// headers carry `ce-specversion`.
+pub(super) fn is_binary_mode(headers: &HeaderMap) -> bool {
+    matches!(mode(headers), Mode::Binary) && is_binary(headers)
+}
+
 /// Whether the headers carry binary mode's one attribute that every event has.
 fn is_binary(headers: &HeaderMap) -> bool {
     headers.contains_key("ce-specversion")

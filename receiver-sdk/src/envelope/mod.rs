@@ -297,6 +297,12 @@ impl Envelope {
             .collect()
     }
 
+    /// Whether the event's attributes are read from the headers: a CloudEvents binary-mode
+    /// delivery.
+    pub(crate) fn attributes_in_headers(&self, headers: &HeaderMap) -> bool {
+        matches!(self, Self::CloudEvents) && cloudevents::is_binary_mode(headers)
+    }
+
     /// Whether the delivery id is the envelope's own digest rather than the sender's: a
     /// mapping with [`changed_by_retries`](Mapping::changed_by_retries) and no id field.
     pub(crate) fn makes_delivery_id(&self) -> bool {

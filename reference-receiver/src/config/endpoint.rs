@@ -63,6 +63,10 @@ pub struct EndpointConfig {
     /// Accept `application/x-www-form-urlencoded` bodies (Twilio's), read as a JSON object.
     #[serde(default)]
     pub accept_form_bodies: bool,
+    /// Take CloudEvents binary-mode deliveries whose `ce-*` attributes the signature does not
+    /// cover (refused 401 by default).
+    #[serde(default)]
+    pub accept_unsigned_cloudevents_attributes: bool,
     /// The public base of the endpoint's URL as the sender was given it, for senders that sign
     /// the URL (Twilio, Square, HubSpot, Trello); unset: `http://` and the `Host` header.
     #[serde(
