@@ -2,8 +2,8 @@
 //! SDK's `sign` helpers write must satisfy the sender's library (tests/interop/catalogue.mjs)
 //! and an endpoint built with `Verifier::provider(name, ..)`; one byte changed, a stale
 //! timestamp or another secret must fail both; and where a library exposes its signing
-//! function (Mux, Coinbase Commerce, Octokit), what it signs is answered 200. Libraries pinned in
-//! tests/interop/package.json:
+//! function (Mux, Coinbase Commerce, Octokit, Shopify's test helper, Slack), what it signs is
+//! answered 200. Libraries pinned in tests/interop/package.json:
 //!
 //! | provider | library | what it checks |
 //! | --- | --- | --- |
@@ -15,10 +15,14 @@
 //! | linear | `@linear/sdk` 98.0.0 | `LinearWebhookClient.verify`, with its `webhookTimestamp` check |
 //! | zoom | `@zoom/rivet` 0.4.0 | `AwsLambdaReceiver` (answers 200 or 400), and its `url_validation` answer |
 //! | twitch | `@twurple/eventsub-http` 8.1.4 | its EventSub signature check (Twitch publishes no library) |
+//! | shopify | `@shopify/shopify-api` 15.0.0 | `webhooks.validate` on its web-api adapter (tests/interop/shopify.mjs), and its `test-helpers` `getHmac` to sign |
+//! | polar | `@polar-sh/sdk` 1.0.1 | `webhooks.validateEvent` (API version 2026-10), with its five-minute window and event types; it cannot sign, so `standardwebhooks` signs with Polar's keying |
+//! | slack | `slack_sdk` 3.48.0 (PyPI, pinned in tests/interop/requirements.txt) | `SignatureVerifier.is_valid`, with its five-minute window, and `generate_signature` to sign (tests/interop/slack_signature.py) |
 //! | mailgun | `mailgun` 1.10.0 (PyPI, Mailgun's Python SDK; pinned in tests/interop/requirements.txt) | `SecurityGuard.verify_webhook`, with its 15-minute age check |
 //!
-//! mailgun.js has no webhook check, so Mailgun's is the one Python library here
-//! (tests/interop/mailgun_verify.py). Microsoft Graph has no verifying library: it is checked
+//! mailgun.js has no webhook check, so Mailgun's is a Python library here
+//! (tests/interop/mailgun_verify.py), and so is Slack's: `slack_sdk` is Slack's own, where
+//! `@slack/bolt` would need a whole app to reach its check. Microsoft Graph has no verifying library: it is checked
 //! here against its documented shape, and its vectors are in the SDK's unit tests.
 
 use axum::Router;
@@ -122,6 +126,42 @@ fn twitch_headers(secret: &str, body: &str, at: u64) -> Headers {
     ])
 }
 
+/// What Shopify sends beside the HMAC: `webhooks.validate` refuses a delivery without them.
+fn shopify_headers(secret: &str, body: &str, _: u64) -> Headers {
+    pairs(&[
+        (
+            "x-shopify-hmac-sha256",
+            sign::shopify(secret, body.as_bytes()),
+        ),
+        ("x-shopify-topic", "orders/create".to_owned()),
+        ("x-shopify-shop-domain", "example.myshopify.com".to_owned()),
+        ("x-shopify-api-version", "2025-10".to_owned()),
+        (
+            "x-shopify-webhook-id",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043".to_owned(),
+        ),
+    ])
+}
+
+/// A Polar event: `validateEvent` also refuses a type Polar does not send.
+fn polar_body(_: u64) -> String {
+    r#"{"type":"order.created","data":{"id":"ord_1","name":"a"}}"#.to_owned()
+}
+
+/// Standard Webhooks headers keyed as Polar keys them: its secret's UTF-8 bytes, which
+/// `sign::standard_webhooks` takes base64-encoded.
+fn polar_headers(secret: &str, body: &str, at: u64) -> Headers {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(secret);
+    let id = "msg_polar_1";
+    let signature = sign::standard_webhooks(&key, id, at, body.as_bytes()).expect("a key");
+    pairs(&[
+        ("webhook-id", id.to_owned()),
+        ("webhook-timestamp", at.to_string()),
+        ("webhook-signature", signature),
+    ])
+}
+
 fn senders() -> Vec<Sender> {
     vec![
         Sender {
@@ -203,6 +243,20 @@ fn senders() -> Vec<Sender> {
             timed: true,
         },
         Sender {
+            name: "shopify",
+            body: plain_body,
+            sign: shopify_headers,
+            library_judges_time: false,
+            timed: false,
+        },
+        Sender {
+            name: "polar",
+            body: polar_body,
+            sign: |secret, body, at| polar_headers(secret, body, at),
+            library_judges_time: true,
+            timed: true,
+        },
+        Sender {
             name: "twitch",
             body: twitch_body,
             sign: twitch_headers,
@@ -279,9 +333,15 @@ async fn a_stale_timestamp_fails_at_the_endpoint_and_in_the_libraries_that_judge
 }
 
 #[tokio::test]
-async fn what_the_mux_coinbase_and_octokit_libraries_sign_is_answered_200() {
+async fn what_the_senders_libraries_sign_is_answered_200() {
     let secret = "library-secret";
-    for name in ["mux", "coinbase-commerce", "github-sha1"] {
+    for name in [
+        "mux",
+        "coinbase-commerce",
+        "github-sha1",
+        "shopify",
+        "polar",
+    ] {
         let server = endpoint(name, &["rotated-out", secret]).await;
         let body = plain_body(0);
         let headers = library_signs(name, secret, &body, now());
@@ -582,5 +642,140 @@ async fn microsoft_graph_notifications_need_the_client_state_in_every_item() {
     mixed["value"][1]["clientState"] = json!("state-guess");
     mixed["type"] = json!("change");
     assert_eq!(post(&server, &[], &mixed.to_string()).await, 401);
+    server.stop().await;
+}
+
+/// Runs tests/interop/slack_signature.py (Slack's `slack_sdk` `SignatureVerifier`) with
+/// `input` and returns what it prints.
+fn slack_sdk(input: Value) -> Value {
+    serde_json::from_slice(&end_to_end::python("slack_signature.py", &input))
+        .expect("slack_signature.py prints JSON")
+}
+
+/// Whether `slack_sdk`'s `is_valid` takes `signature` over `body` at `at`; it also judges the
+/// timestamp's age, five minutes either way.
+fn slack_sdk_accepts(secret: &str, body: &str, at: u64, signature: &str) -> bool {
+    let input = json!({
+        "op": "verify", "signing_secret": secret, "body": body, "timestamp": at.to_string(),
+        "signature": signature,
+    });
+    slack_sdk(input)["valid"].as_bool().expect("{valid: bool}")
+}
+
+/// The `X-Slack-Signature` `slack_sdk`'s `generate_signature` gives `body` at `at`.
+fn slack_sdk_signs(secret: &str, body: &str, at: u64) -> String {
+    let input = json!({
+        "op": "sign", "signing_secret": secret, "body": body, "timestamp": at.to_string(),
+    });
+    let answer = slack_sdk(input);
+    answer["signature"]
+        .as_str()
+        .expect("{signature}")
+        .to_owned()
+}
+
+/// A Slack app's endpoint: Slack's verifier with `secrets`, and its `url_verification`
+/// handshake.
+async fn slack_endpoint(secrets: &[&str]) -> Server {
+    let receiver = Receiver::builder("slack")
+        .verifier(Verifier::provider("slack", secrets.iter().copied()).unwrap())
+        .handshake(Handshake::slack())
+        .envelope(Envelope::Custom(Mapping::new(
+            Field::pointer("/event/type").unwrap(),
+        )))
+        .store(receiver_sdk::store::MemoryStore::new())
+        .handler(Recorder::new().handler())
+        .build()
+        .unwrap();
+    Server::start(Router::new().route_service("/webhook", receiver)).await
+}
+
+fn slack_headers(at: u64, signature: String) -> Headers {
+    pairs(&[
+        ("x-slack-request-timestamp", at.to_string()),
+        ("x-slack-signature", signature),
+    ])
+}
+
+const SLACK_EVENT: &str = r#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"app_mention","text":"a"}}"#;
+
+#[tokio::test]
+async fn slack_sdk_accepts_what_we_sign_and_refuses_a_changed_byte_another_secret_or_a_stale_time()
+{
+    let (old, new) = ("slack-signing-old", "slack-signing-new");
+    let server = slack_endpoint(&[old, new]).await;
+    let at = now();
+    for secret in [old, new] {
+        let signature = sign::slack(secret, at, SLACK_EVENT.as_bytes());
+        assert!(
+            slack_sdk_accepts(secret, SLACK_EVENT, at, &signature),
+            "{secret}"
+        );
+        let headers = slack_headers(at, signature);
+        assert_eq!(post(&server, &headers, SLACK_EVENT).await, 200, "{secret}");
+    }
+    let signature = sign::slack(new, at, SLACK_EVENT.as_bytes());
+    let changed = one_byte_changed(SLACK_EVENT);
+    assert!(!slack_sdk_accepts(new, &changed, at, &signature));
+    assert_eq!(
+        post(&server, &slack_headers(at, signature), &changed).await,
+        401
+    );
+    let forged = sign::slack("slack-guess", at, SLACK_EVENT.as_bytes());
+    assert!(!slack_sdk_accepts(new, SLACK_EVENT, at, &forged));
+    assert_eq!(
+        post(&server, &slack_headers(at, forged), SLACK_EVENT).await,
+        401
+    );
+    let stale = at - 3_600;
+    let signature = sign::slack(new, stale, SLACK_EVENT.as_bytes());
+    assert!(!slack_sdk_accepts(new, SLACK_EVENT, stale, &signature));
+    let headers = slack_headers(stale, signature);
+    assert_eq!(post(&server, &headers, SLACK_EVENT).await, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn what_slack_sdk_signs_is_answered_200_under_either_secret_and_401_when_changed() {
+    let (old, new) = ("slack-signing-old", "slack-signing-new");
+    let server = slack_endpoint(&[old, new]).await;
+    let at = now();
+    for secret in [old, new] {
+        let headers = slack_headers(at, slack_sdk_signs(secret, SLACK_EVENT, at));
+        assert_eq!(post(&server, &headers, SLACK_EVENT).await, 200, "{secret}");
+        let changed = one_byte_changed(SLACK_EVENT);
+        assert_eq!(post(&server, &headers, &changed).await, 401, "{secret}");
+    }
+    let headers = slack_headers(at, slack_sdk_signs("slack-guess", SLACK_EVENT, at));
+    assert_eq!(post(&server, &headers, SLACK_EVENT).await, 401);
+    let stale = at - 3_600;
+    let headers = slack_headers(stale, slack_sdk_signs(new, SLACK_EVENT, stale));
+    assert_eq!(post(&server, &headers, SLACK_EVENT).await, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn slack_url_verification_signed_by_slack_sdk_is_answered_with_the_challenge() {
+    let secret = "slack-signing-secret";
+    let server = slack_endpoint(&[secret]).await;
+    let body = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let at = now();
+    let headers = slack_headers(at, slack_sdk_signs(secret, body, at));
+    let mut request = client()
+        .post(server.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    let answer = request.send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    );
+    let changed = body.replacen("Jhj5", "Jhj6", 1);
+    assert_eq!(post(&server, &headers, &changed).await, 401);
     server.stop().await;
 }

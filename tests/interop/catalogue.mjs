@@ -73,6 +73,17 @@ async function verify() {
       const client = new LinearWebhookClient(secret);
       return accepts(() => client.verify(Buffer.from(body), headers["linear-signature"]));
     }
+    case "shopify": {
+      // The whole of Shopify's check: the HMAC of the raw body, then the headers it requires.
+      const { shopifyValidates } = await import("./shopify.mjs");
+      return shopifyValidates(secret, "https://receiver.test/webhooks", headers, body);
+    }
+    case "polar": {
+      // validateEvent checks the signature and its five-minute window, then the event type;
+      // 2026-10 is the newest API version @polar-sh/sdk 1.0.1 ships.
+      const { webhooks } = await import("@polar-sh/sdk/2026-10");
+      return accepts(() => webhooks.validateEvent(body, headers, secret));
+    }
     case "zoom": {
       // Zoom's Lambda receiver answers 200 to what it verifies and 400 to what it does not.
       const receiver = await zoom(secret);
@@ -112,6 +123,20 @@ async function sign() {
     case "github-sha1": {
       const { sign } = await octokitSha1();
       return { "x-hub-signature": await sign({ secret, algorithm: "sha1" }, body) };
+    }
+    case "shopify": {
+      // Shopify's test helper signs a webhook body as Shopify does.
+      const { getHmac } = await import("@shopify/shopify-api/test-helpers");
+      return { "x-shopify-hmac-sha256": getHmac(body, secret) };
+    }
+    case "polar": {
+      // Polar's SDK only verifies; Polar sends Standard Webhooks keyed as validateEvent keys
+      // it: the secret's UTF-8 bytes, which the Standard Webhooks library takes as base64.
+      const { Webhook } = await import("standardwebhooks");
+      const id = "msg_polar_1";
+      const key = Buffer.from(secret, "utf8").toString("base64");
+      const signature = new Webhook(key).sign(id, new Date(timestamp * 1000), body);
+      return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signature };
     }
     case "zoom-url-validation": {
       // What Zoom's receiver answers to a signed endpoint.url_validation.

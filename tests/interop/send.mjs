@@ -39,13 +39,17 @@ switch (provider) {
   case "openai":
     valid = await accepts(() => new StandardWebhook(key).verify(body, headers));
     break;
-  case "polar":
-    // Polar's SDK (validateEvent) base64-encodes its raw secret for the Standard Webhooks
-    // library, which is what it verifies with.
-    valid = await accepts(() =>
-      new StandardWebhook(Buffer.from(key, "utf8").toString("base64")).verify(body, headers),
-    );
+  case "polar": {
+    // Polar's own SDK: the signature, its five-minute window and a known event type.
+    const { webhooks } = await import("@polar-sh/sdk/2026-10");
+    valid = await accepts(() => webhooks.validateEvent(body, headers, key));
     break;
+  }
+  case "shopify": {
+    const { shopifyValidates } = await import("./shopify.mjs");
+    valid = await shopifyValidates(key, url, headers, body);
+    break;
+  }
   case "stripe":
     valid = await accepts(() =>
       new Stripe("sk_test_unused").webhooks.constructEvent(body, headers["stripe-signature"], key),

@@ -779,6 +779,7 @@ async fn senders_with_an_official_library_are_verified_by_that_library() {
         "standard-webhooks",
         "openai",
         "polar",
+        "shopify",
         "stripe",
         "github",
         "paddle",
@@ -1146,5 +1147,32 @@ async fn mailgun_output_verifies_with_mailguns_own_python_sdk() {
     assert!(
         !accepts(&format!("{token}x")),
         "Mailgun's SDK took a changed token"
+    );
+}
+
+/// Slack's own check of a request's signature is its Python SDK's (`slack_sdk` on PyPI,
+/// `SignatureVerifier.is_valid`, tests/interop/slack_signature.py).
+#[tokio::test]
+async fn slack_output_verifies_with_slacks_own_python_sdk() {
+    let capture = Capture::start().await;
+    let (captured, key) = send_captured(&capture, "slack").await;
+    let header = |name: &str| captured.headers[name].to_str().unwrap().to_owned();
+    let accepts = |body: &str| {
+        let input = serde_json::json!({
+            "op": "verify", "signing_secret": key, "body": body,
+            "timestamp": header("x-slack-request-timestamp"),
+            "signature": header("x-slack-signature"),
+        });
+        let output: serde_json::Value =
+            serde_json::from_slice(&end_to_end::python("slack_signature.py", &input)).unwrap();
+        output["valid"]
+            .as_bool()
+            .expect("slack_signature.py prints {valid}")
+    };
+    let body = String::from_utf8(captured.body.clone()).unwrap();
+    assert!(accepts(&body), "Slack's SDK refused {captured:#?}");
+    assert!(
+        !accepts(&body.replacen('"', "'", 1)),
+        "Slack's SDK took a changed body"
     );
 }

@@ -187,8 +187,9 @@ fn standard_webhooks(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
 }
 
 /// Polar signs with Standard Webhooks but shows its secret as the raw key (`polar_whs_...`),
-/// not base64: its own SDK (`@polar-sh/sdk` 0.49.0, `validateEvent`) base64-encodes the
-/// secret's UTF-8 bytes before verifying, and so does this.
+/// not base64: its own SDK's `validateEvent` keys the HMAC with the secret's UTF-8 bytes
+/// (`@polar-sh/sdk` 1.0.1, run against this in tests/e2e/catalogue_interop.rs), and so does
+/// this, handing the Standard Webhooks verifier those bytes base64-encoded.
 fn polar(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
     use base64::Engine as _;
     let encoded = secrets
