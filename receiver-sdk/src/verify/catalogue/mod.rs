@@ -189,13 +189,24 @@ fn standard_webhooks(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
 /// Polar signs with Standard Webhooks but shows its secret as the raw key (`polar_whs_...`),
 /// not base64: its own SDK's `validateEvent` keys the HMAC with the secret's UTF-8 bytes
 /// (`@polar-sh/sdk` 1.0.1, run against this in tests/e2e/catalogue_interop.rs), and so does
-/// this, handing the Standard Webhooks verifier those bytes base64-encoded.
+/// this, handing the Standard Webhooks verifier those bytes base64-encoded. Like the SDK, a
+/// secret that is itself a Standard Webhooks secret (`whsec_` and base64, or base64) is also
+/// tried decoded, so either keying verifies.
 fn polar(secrets: Vec<Secret>) -> Result<Verifier, SecretError> {
     use base64::Engine as _;
-    let encoded = secrets
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let mut keys: Vec<String> = secrets
         .iter()
-        .map(|secret| base64::engine::general_purpose::STANDARD.encode(secret.expose()));
-    Verifier::standard_webhooks(encoded)
+        .map(|secret| base64.encode(secret.expose()))
+        .collect();
+    for secret in &secrets {
+        let text = String::from_utf8_lossy(secret.expose());
+        let bare = text.strip_prefix("whsec_").unwrap_or(&text);
+        if !bare.is_empty() && base64.decode(bare).is_ok() {
+            keys.push(text.into_owned());
+        }
+    }
+    Verifier::standard_webhooks(keys)
 }
 
 /// Twilio's verifier: the engine's scheme at each URL form Twilio's library accepts.

@@ -346,6 +346,29 @@ fn polar_keys_with_the_secret_as_shown_not_its_base64() {
 }
 
 #[test]
+fn a_polar_secret_that_is_a_standard_webhooks_secret_verifies_keyed_either_way() {
+    use base64::Engine as _;
+    // Polar's SDK (1.0.1) also tries such a secret decoded, as Standard Webhooks keys it.
+    let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let body = br#"{"type":"order.paid","data":{"id":"ord_1"}}"#;
+    let verifier = verifier("polar", whsec);
+    let as_shown = base64::engine::general_purpose::STANDARD.encode(whsec);
+    for key in [whsec, as_shown.as_str()] {
+        let headers = standard_delivery("webhook", key, body);
+        assert_eq!(
+            verifier.verify(&headers, body, at(1_700_000_000)),
+            Ok(()),
+            "{key}"
+        );
+    }
+    let other = standard_delivery("webhook", "whsec_dGhpcyBpcyBhbm90aGVyIGtleQ==", body);
+    assert_eq!(
+        kind(&verifier, &other, body, at(1_700_000_000)),
+        FailureKind::SignatureMismatch
+    );
+}
+
+#[test]
 fn gitlab_and_okta_compare_a_static_token_header() {
     for (name, header) in [("gitlab", "x-gitlab-token"), ("okta", "authorization")] {
         let verifier = Verifier::provider(name, ["old-token-value", "new-token-value"])
