@@ -5,10 +5,9 @@
 //! handler gets each event's own bytes and two deliveries of the same event hash alike.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -151,22 +150,17 @@ impl<'de> Visitor<'de> for Cut<'_> {
 }
 
 /// The value at `pointer` in `raw`, still raw; `None` when a step is absent or cannot be
-/// taken (a key into an array, past the end).
+/// taken (a key into an array, past the end). Each step reads its object or array once,
+/// holding only the value it looks for: the other keys and values are skipped, not kept.
 fn raw_at<'a>(raw: &'a RawValue, pointer: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
     let mut here = raw;
     for token in pointer.split('/').skip(1) {
         // RFC 6901 unescapes `~1` before `~0`, so `~01` is `~1`, not `/`.
         let key = token.replace("~1", "/").replace("~0", "~");
         let next = match here.get().as_bytes().first() {
-            Some(b'{') => {
-                let object: HashMap<String, &'a RawValue> = serde_json::from_str(here.get())?;
-                object.get(&key).copied()
-            }
-            Some(b'[') => {
-                let array: Vec<&'a RawValue> = serde_json::from_str(here.get())?;
-                key.parse::<usize>()
-                    .ok()
-                    .and_then(|index| array.get(index).copied())
+            Some(b'{' | b'[') => {
+                let mut reader = serde_json::Deserializer::from_str(here.get());
+                Step(&key).deserialize(&mut reader)?
             }
             _ => None,
         };
@@ -176,6 +170,51 @@ fn raw_at<'a>(raw: &'a RawValue, pointer: &str) -> Result<Option<&'a RawValue>, 
         }
     }
     Ok(Some(here))
+}
+
+/// One step of a pointer: the value of a key in an object (the last, where a key repeats, as
+/// serde_json's own objects keep), or of an index in an array.
+struct Step<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for Step<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Step<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object or an array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.0 {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let wanted: Option<usize> = self.0.parse().ok();
+        let mut found = None;
+        let mut index = 0;
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            if Some(index) == wanted {
+                found = Some(item);
+            }
+            index += 1;
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +269,14 @@ mod tests {
             items(b"[{]", "", usize::MAX),
             Err(EnvelopeError::InvalidJson(_))
         ));
+    }
+
+    #[test]
+    fn a_repeated_key_on_the_way_is_read_as_serde_json_reads_it_the_last_one() {
+        let body = br#"{"events":[{"a":1}],"other":{"x":[1,2]},"events":[{"b":2}]}"#;
+        assert_eq!(items(body, "/events", usize::MAX).unwrap(), [&br#"{"b":2}"#[..]]);
+        let value: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(value["events"], serde_json::json!([{"b": 2}]));
     }
 
     #[test]
