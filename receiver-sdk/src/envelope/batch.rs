@@ -274,7 +274,10 @@ mod tests {
     #[test]
     fn a_repeated_key_on_the_way_is_read_as_serde_json_reads_it_the_last_one() {
         let body = br#"{"events":[{"a":1}],"other":{"x":[1,2]},"events":[{"b":2}]}"#;
-        assert_eq!(items(body, "/events", usize::MAX).unwrap(), [&br#"{"b":2}"#[..]]);
+        assert_eq!(
+            items(body, "/events", usize::MAX).unwrap(),
+            [&br#"{"b":2}"#[..]]
+        );
         let value: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(value["events"], serde_json::json!([{"b": 2}]));
     }
