@@ -500,11 +500,12 @@ impl Assessor {
             }
             match self.pass(&event, now) {
                 Ok(ordering) => {
-                    let replay = self.replay_of(headers, item, shared_id);
+                    // A header id is the whole message's, so its replay key is too, by place.
+                    let replay = whole
+                        .as_ref()
+                        .filter(|_| shared_id)
+                        .map(|whole| format!("{}#{index}", whole.id));
                     let mut checks = self.checks(event, value, item, replay, ordering);
-                    if let (Some(replay), Some(whole)) = (&mut checks.deliveries.replay, &whole) {
-                        replay.id = format!("{}#{index}", whole.id);
-                    }
                     // `item` is a part of `body`, so its offset is the distance between them.
                     let start = item.as_ptr() as usize - body.as_ptr() as usize;
                     checks.item = Some((place, start..start + item.len()));

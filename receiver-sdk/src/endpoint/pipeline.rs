@@ -219,19 +219,8 @@ impl Inner {
                 let mut parts_of_one = parts.clone();
                 let headers = &mut parts_of_one.headers;
                 headers.remove(header::TRANSFER_ENCODING);
-                let batch_type = headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| {
-                        v.trim_start()
-                            .to_ascii_lowercase()
-                            .starts_with("application/cloudevents-batch")
-                    });
-                if batch_type {
-                    headers.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/cloudevents+json"),
-                    );
+                if let Some(one) = self.options().envelope.event_content_type(headers) {
+                    headers.insert(header::CONTENT_TYPE, one);
                 }
                 for (index, event) in batch.events.into_iter().enumerate() {
                     steps.push(match event {

@@ -155,8 +155,7 @@ impl<'de> Visitor<'de> for Cut<'_> {
 fn raw_at<'a>(raw: &'a RawValue, pointer: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
     let mut here = raw;
     for token in pointer.split('/').skip(1) {
-        // RFC 6901 unescapes `~1` before `~0`, so `~01` is `~1`, not `/`.
-        let key = token.replace("~1", "/").replace("~0", "~");
+        let key = super::read::pointer_token(token);
         let next = match here.get().as_bytes().first() {
             Some(b'{' | b'[') => {
                 let mut reader = serde_json::Deserializer::from_str(here.get());

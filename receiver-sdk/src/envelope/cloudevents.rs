@@ -63,6 +63,11 @@ pub(super) fn is_batch(headers: &HeaderMap, body: &[u8]) -> bool {
     }
 }
 
+/// Whether the content type is a batch's (`application/cloudevents-batch+json`).
+pub(super) fn is_batch_content_type(headers: &HeaderMap) -> bool {
+    matches!(mode(headers), Mode::Batch)
+}
+
 /// Whether the delivery is in binary mode: not a structured or batch content type, and the
 /// headers carry `ce-specversion`.
 pub(super) fn is_binary_mode(headers: &HeaderMap) -> bool {

@@ -225,11 +225,6 @@ impl Mapping {
         }
     }
 
-    /// Whether the delivery id is read from a header.
-    pub(super) fn delivery_id_from_header(&self) -> bool {
-        matches!(self.delivery_id, Some(Field(Source::Header(_))))
-    }
-
     /// The name used in messages for the time field, if one is mapped.
     pub(super) fn created_at_name(&self) -> Option<&str> {
         self.created_at.as_ref().map(Field::name)
@@ -394,7 +389,7 @@ fn remove_at(value: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
     };
-    let key = last.replace("~1", "/").replace("~0", "~");
+    let key = super::read::pointer_token(last);
     match value.pointer_mut(parent) {
         Some(Value::Object(object)) => {
             object.remove(&key);

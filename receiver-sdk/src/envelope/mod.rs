@@ -43,7 +43,7 @@ mod proptests;
 mod tests;
 
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 pub use catalogue::{envelopes, UnknownEnvelope};
@@ -285,6 +285,7 @@ impl Envelope {
             Self::GitHub => &["x-github-delivery"],
             Self::StandardWebhooks => &["webhook-id", "svix-id"],
             Self::SuperOffice => &["x-superoffice-eventid"],
+            // Binary mode's `ce-id` and `ce-source` are headers.
             Self::CloudEvents => &["ce-id", "ce-source"],
             Self::Custom(mapping) | Self::Provider { mapping, .. } => {
                 return mapping.delivery_id_header().into_iter().collect();
@@ -317,10 +318,17 @@ impl Envelope {
     pub(crate) fn item_id_from_headers(&self) -> bool {
         match self {
             Self::Custom(mapping) | Self::Provider { mapping, .. } => {
-                mapping.delivery_id_from_header()
+                mapping.delivery_id_header().is_some()
             }
             _ => false,
         }
+    }
+
+    /// The content type each event of a batch is handed on with, where the batch's own says
+    /// it is a batch: a CloudEvents batch's event is one structured event.
+    pub(crate) fn event_content_type(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        (matches!(self, Self::CloudEvents) && cloudevents::is_batch_content_type(headers))
+            .then(|| HeaderValue::from_static("application/cloudevents+json"))
     }
 
     /// The sender's own name for the field that holds the event time, for messages such as
@@ -347,14 +355,7 @@ impl Envelope {
     /// [authenticates only the body](crate::verify::Verifier::authenticates_only_the_body),
     /// such an id is unauthenticated, and the endpoint dedupes by the body's hash too.
     pub fn delivery_id_from_headers(&self) -> bool {
-        match self {
-            // Binary mode's `ce-id` and `ce-source` are headers.
-            Self::GitHub | Self::StandardWebhooks | Self::SuperOffice | Self::CloudEvents => true,
-            Self::Custom(mapping) | Self::Provider { mapping, .. } => {
-                mapping.delivery_id_from_header()
-            }
-            Self::Sonar | Self::Integration | Self::Stripe | Self::Raw => false,
-        }
+        !self.delivery_id_headers().is_empty()
     }
 
     /// Whether the format carries an entity and an event time, so ordering can be on by

@@ -7,6 +7,11 @@ use serde_json::{Map, Value};
 use super::timestamp::{describe, parse_timestamp, parse_timestamp_str};
 use super::EnvelopeError;
 
+/// One token of an RFC 6901 pointer, unescaped: `~1` before `~0`, so `~01` is `~1`, not `/`.
+pub(super) fn pointer_token(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
 /// The body as an object, for presets whose fields are all top-level keys.
 pub(super) fn object(body: &Value) -> Result<&Map<String, Value>, EnvelopeError> {
     body.as_object().ok_or(EnvelopeError::NotAnObject {

@@ -284,13 +284,14 @@ impl Assessed {
 
 /// Applies the store's judgement.
 pub(crate) fn conclude(verdicts: &mut Verdicts, judgement: &Judgement) {
-    let outcome = judged(verdicts, judgement);
+    let (ordering, outcome) = judged(judgement);
+    verdicts.ordering = Some(ordering.into());
     set_outcome(verdicts, &outcome);
 }
 
 /// Applies the store's judgement of the batch event at `index`; [`conclude_batch`] sums them.
 pub(crate) fn conclude_event(verdicts: &mut Verdicts, index: usize, judgement: &Judgement) {
-    let outcome = judged(&mut Verdicts::default(), judgement);
+    let (_, outcome) = judged(judgement);
     if let Some(entry) = verdicts.events.get_mut(index) {
         entry.outcome = outcome.name().into();
     }
@@ -314,23 +315,18 @@ pub(crate) fn conclude_batch(verdicts: &mut Verdicts) {
     verdicts.message = outcome.message();
 }
 
-fn judged(verdicts: &mut Verdicts, judgement: &Judgement) -> Outcome {
+/// What the store's judgement is, as the ordering verdict's word and the outcome.
+fn judged(judgement: &Judgement) -> (&'static str, Outcome) {
     match *judgement {
-        Judgement::Fresh => {
-            verdicts.ordering = Some("fresh".into());
-            Outcome::Handled
-        }
-        Judgement::Duplicate => {
-            verdicts.ordering = Some("duplicate".into());
-            Outcome::Duplicate
-        }
-        Judgement::Stale { created_at, mark } => {
-            verdicts.ordering = Some("stale".into());
+        Judgement::Fresh => ("fresh", Outcome::Handled),
+        Judgement::Duplicate => ("duplicate", Outcome::Duplicate),
+        Judgement::Stale { created_at, mark } => (
+            "stale",
             Outcome::Stale {
                 created_at: EventTime::from_nanos(created_at),
                 mark: Mark::Handled(EventTime::from_nanos(mark)),
-            }
-        }
+            },
+        ),
     }
 }
 
